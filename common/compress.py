@@ -73,3 +73,13 @@ def strip_container(tflite_bytes):
         for tensor in subgraph.tensors:
             tensor.buffer = new_index[tensor.buffer]
     return bytes(flatbuffer_utils.convert_object_to_bytearray(model))
+
+
+def fold_output_scale(model, mean, std, steps):
+    """Fold `y * std + mean` (per feature, tiled over `steps`) into the last Dense layer, so a
+    model trained on normalized labels outputs original units with no extra op."""
+    dense = [layer for layer in model.layers if isinstance(layer, tf.keras.layers.Dense)][-1]
+    kernel, bias = dense.get_weights()
+    scale, offset = np.tile(std, steps), np.tile(mean, steps)
+    dense.set_weights([kernel * scale, bias * scale + offset])
+    return model

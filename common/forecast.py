@@ -23,26 +23,30 @@ class ForecastVersion:
     pruning: dict = dataclasses.field(default_factory=lambda: dict(
         initial_sparsity=0.3, final_sparsity=0.9, begin_epoch=5, end_epoch=15))
     calibration_windows: int = 1000
+    normalize_labels: bool = False  # train on normalized labels, fold the scale back after
 
 
-def compile_kwargs(learning_rate):
+def compile_kwargs(learning_rate, windows):
     import tensorflow as tf
     from .metrics import MultiOutputMAE
+    scale = windows.std if windows.normalize_labels else None
     return dict(optimizer=tf.keras.optimizers.Adam(learning_rate), loss="mse",
-                metrics=[MultiOutputMAE()])
+                metrics=[MultiOutputMAE(scale=scale)])
 
 
-def build(spec, train_ds, val_ds, calibration, epochs, verbose="auto"):
+def build(spec, windows, train_ds, val_ds, calibration, epochs, verbose="auto"):
     """Train, prune and quantize `spec`'s model; returns (tflite bytes, keras model)."""
     from . import compress
     model = spec.build()
-    model.compile(**compile_kwargs(spec.learning_rate))
+    model.compile(**compile_kwargs(spec.learning_rate, windows))
     schedule = compress.decay_after(spec.decay_from_epoch)
     model.fit(train_ds, validation_data=val_ds, epochs=epochs, callbacks=[schedule], verbose=verbose)
     if spec.pruning:
         model = compress.prune_and_finetune(
-            model, train_ds, val_ds, compile_kwargs(spec.learning_rate), epochs=epochs,
+            model, train_ds, val_ds, compile_kwargs(spec.learning_rate, windows), epochs=epochs,
             callbacks=[compress.decay_after(spec.decay_from_epoch)], verbose=verbose, **spec.pruning)
+    if windows.normalize_labels:
+        model = compress.fold_output_scale(model, windows.mean, windows.std, windows.label_width)
     tflite = compress.strip_container(compress.quantize_int8(model, calibration))
     return tflite, model
 
@@ -59,13 +63,14 @@ def run(spec, csv, out_dir, epochs=None, seed=0, verbose="auto"):
     from . import compress
     series = jena.load_series(csv)
     train, val, test = jena.split_series(series)
-    windows = jena.WindowGenerator.from_train(train)
+    windows = jena.WindowGenerator.from_train(train, normalize_labels=spec.normalize_labels)
     train_ds = windows.make_dataset(train, train=True, seed=seed)
     val_ds = windows.make_dataset(val, train=False)
-    test_x, test_y = windows.to_numpy(windows.make_dataset(test, train=False))
+    eval_windows = jena.WindowGenerator(windows.mean, windows.std)  # labels in original units
+    test_x, test_y = eval_windows.to_numpy(eval_windows.make_dataset(test, train=False))
     calibration = windows.to_numpy(windows.make_dataset(train, train=False))[0][:spec.calibration_windows]
 
-    tflite, model = build(spec, train_ds, val_ds, calibration, epochs or spec.epochs, verbose)
+    tflite, model = build(spec, windows, train_ds, val_ds, calibration, epochs or spec.epochs, verbose)
     files = tflite_io.write_model_files(tflite, out_dir, spec.name)
     mae_t, mae_rh = evaluate_tflite(files["tflite_path"], test_x, test_y)
     summary = {

@@ -100,10 +100,12 @@ def split_series(series, fractions=SPLITS):
 class WindowGenerator:
     """Windows of `input_width` past steps -> `label_width` next steps of both features."""
 
-    def __init__(self, mean, std, input_width=6, label_width=6, batch_size=32):
+    def __init__(self, mean, std, input_width=6, label_width=6, batch_size=32,
+                 normalize_labels=False):
         self.mean = np.asarray(mean, np.float32)
         self.std = np.asarray(std, np.float32)
         self.input_width, self.label_width, self.batch_size = input_width, label_width, batch_size
+        self.normalize_labels = normalize_labels  # labels in train-normalized units too
 
     @classmethod
     def from_train(cls, train, **kwargs):
@@ -114,6 +116,8 @@ class WindowGenerator:
         labels = window[:, self.input_width:, :]
         inputs.set_shape([None, self.input_width, 2])
         labels.set_shape([None, self.label_width, 2])
+        if self.normalize_labels:
+            labels = (labels - self.mean) / self.std
         return (inputs - self.mean) / self.std, labels
 
     def make_dataset(self, series, train, seed=0):
