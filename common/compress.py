@@ -15,13 +15,15 @@ def decay_after(epoch_start=12, factor=math.exp(-0.1)):
 
 
 def prune_and_finetune(model, train_ds, val_ds, compile_kwargs, epochs, initial_sparsity=0.3,
-                       final_sparsity=0.9, begin_epoch=5, end_epoch=15, callbacks=(), verbose="auto"):
+                       final_sparsity=0.9, begin_epoch=5, end_epoch=15, frequency=100, callbacks=(),
+                       verbose="auto"):
     """Magnitude pruning with a PolynomialDecay schedule from step len(train)*begin_epoch to
-    len(train)*end_epoch, fine-tuning for `epochs`; returns the stripped (plain Keras) model."""
+    len(train)*end_epoch (masks updated every `frequency` steps), fine-tuning for `epochs`;
+    returns the stripped (plain Keras) model."""
     steps = int(train_ds.cardinality())
     schedule = tfmot.sparsity.keras.PolynomialDecay(
         initial_sparsity=initial_sparsity, final_sparsity=final_sparsity,
-        begin_step=steps * begin_epoch, end_step=steps * end_epoch)
+        begin_step=steps * begin_epoch, end_step=steps * end_epoch, frequency=frequency)
     pruned = tfmot.sparsity.keras.prune_low_magnitude(model, pruning_schedule=schedule)
     pruned.compile(**compile_kwargs)
     pruned.fit(train_ds, validation_data=val_ds, epochs=epochs, verbose=verbose,
@@ -36,10 +38,12 @@ def sparsity(model):
     return float(sum((k == 0).sum() for k in kernels) / total) if total else 0.0
 
 
-def quantize_int8(model, representative_inputs):
+def quantize_int8(model, representative_inputs, per_channel=True):
     """Full-integer post-training quantization; float32 model input and output, batch 1.
 
     `representative_inputs`: float32 array [N, ...] of training inputs for calibration.
+    `per_channel=False` quantizes each weight tensor with one scale (TFLite's experimental
+    converter switch): for tiny models the per-channel scales are a large part of the file.
     """
     def representative():
         for x in representative_inputs:
@@ -54,6 +58,7 @@ def quantize_int8(model, representative_inputs):
     converter.optimizations = [tf.lite.Optimize.DEFAULT]
     converter.representative_dataset = representative
     converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+    converter._experimental_disable_per_channel = not per_channel
     return converter.convert()
 
 

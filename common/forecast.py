@@ -24,6 +24,7 @@ class ForecastVersion:
         initial_sparsity=0.3, final_sparsity=0.9, begin_epoch=5, end_epoch=15))
     calibration_windows: int = 1000
     normalize_labels: bool = False  # train on normalized labels, fold the scale back after
+    per_channel: bool = True        # per-channel weight scales in the int8 model
 
 
 def compile_kwargs(learning_rate, windows):
@@ -47,7 +48,7 @@ def build(spec, windows, train_ds, val_ds, calibration, epochs, verbose="auto"):
             callbacks=[compress.decay_after(spec.decay_from_epoch)], verbose=verbose, **spec.pruning)
     if windows.normalize_labels:
         model = compress.fold_output_scale(model, windows.mean, windows.std, windows.label_width)
-    tflite = compress.strip_container(compress.quantize_int8(model, calibration))
+    tflite = compress.strip_container(compress.quantize_int8(model, calibration, spec.per_channel))
     return tflite, model
 
 

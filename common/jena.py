@@ -93,7 +93,7 @@ def load_series(csv):
 def split_series(series, fractions=SPLITS):
     """Chronological train/val/test split of the rows."""
     n = len(series)
-    a, b = int(n * fractions[0]), int(n * (fractions[0] + fractions[1]))
+    a, b = int(round(n * fractions[0], 6)), int(round(n * (fractions[0] + fractions[1]), 6))
     return series[:a], series[a:b], series[b:]
 
 
