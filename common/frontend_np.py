@@ -1,0 +1,119 @@
+"""The keyword-spotting front end: its settings (FrontEnd) and a numpy implementation.
+
+No TensorFlow import: NumpyFrontEnd runs on a Raspberry Pi and reproduces, to float32
+round-off, common.speech.tf_frontend (tf.signal.stft -> abs -> [mel -> log -> MFCC] or
+[bilinear resize]).
+"""
+import dataclasses
+import math
+from typing import Optional
+
+import numpy as np
+import scipy.fft
+
+
+@dataclasses.dataclass
+class FrontEnd:
+    """Front-end settings; signals are 1 s long at `rate`."""
+    rate: int = 16000
+    frame_length: int = 640
+    frame_step: int = 320
+    num_mel_bins: int = 40
+    lower_frequency: float = 20.0
+    upper_frequency: float = 4000.0
+    num_coefficients: int = 10
+    mfcc: bool = True
+    resize: Optional[int] = None  # STFT path only: resize the spectrogram to [resize, resize]
+    fft_length: Optional[int] = None  # None: next power of 2 >= frame_length (tf.signal.stft)
+
+    @property
+    def fft_size(self):
+        return self.fft_length or 1 << (self.frame_length - 1).bit_length()
+
+    @property
+    def num_frames(self):
+        return 1 + (int(self.rate) - self.frame_length) // self.frame_step
+
+    @property
+    def fft_bins(self):
+        return self.fft_size // 2 + 1
+
+    @property
+    def input_shape(self):
+        """Shape of the features of one signal, e.g. [49, 10, 1]."""
+        if self.mfcc:
+            return [self.num_frames, self.num_coefficients, 1]
+        if self.resize:
+            return [self.resize, self.resize, 1]
+        return [self.num_frames, self.fft_bins, 1]
+
+    def to_dict(self):
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, d):
+        """Build from a dict; unknown keys (e.g. `input_shape`) are ignored."""
+        names = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in d.items() if k in names})
+
+
+def mel_weight_matrix(num_mel_bins, fft_bins, rate, lower, upper):
+    """numpy twin of tf.signal.linear_to_mel_weight_matrix: [fft_bins, num_mel_bins], HTK mel."""
+    def mel(f):
+        return 1127.0 * np.log1p(np.asarray(f, np.float64) / 700.0)
+
+    freqs = mel(np.linspace(0.0, rate / 2.0, fft_bins)[1:])[:, None]
+    edges = np.linspace(mel(lower), mel(upper), num_mel_bins + 2)
+    lo, center, hi = edges[:-2], edges[1:-1], edges[2:]
+    weights = np.maximum(0.0, np.minimum((freqs - lo) / (center - lo), (hi - freqs) / (hi - center)))
+    return np.pad(weights, [(1, 0), (0, 0)]).astype(np.float32)  # bin 0 (DC) zeroed
+
+
+def dct_matrix(num_mel_bins, num_coefficients):
+    """[M, K] matrix of tf.signal.mfccs_from_log_mel_spectrograms: DCT-II / sqrt(2 M)."""
+    n = np.arange(num_mel_bins)[:, None]
+    k = np.arange(num_coefficients)[None, :]
+    basis = 2.0 * np.cos(np.pi * k * (2 * n + 1) / (2 * num_mel_bins))
+    return (basis / math.sqrt(2.0 * num_mel_bins)).astype(np.float32)
+
+
+def resize_matrix(in_size, out_size):
+    """[out, in] weights of tf.image.resize bilinear (half-pixel centers, no antialias)."""
+    scale = in_size / out_size
+    m = np.zeros((out_size, in_size), np.float64)
+    for i in range(out_size):
+        x = (i + 0.5) * scale - 0.5
+        x0 = math.floor(x)
+        lo, hi, w = max(x0, 0), min(math.ceil(x), in_size - 1), x - x0
+        m[i, lo] += 1.0 - w
+        m[i, hi] += w
+    return m.astype(np.float32)
+
+
+class NumpyFrontEnd:
+    """Callable: float32 waveform [rate samples] -> float32 features [*cfg.input_shape]."""
+
+    def __init__(self, cfg):
+        self.cfg = cfg
+        n = cfg.frame_length
+        self.window = (0.5 - 0.5 * np.cos(2.0 * np.pi * np.arange(n) / n)).astype(np.float32)
+        if cfg.mfcc:
+            self.mel = mel_weight_matrix(cfg.num_mel_bins, cfg.fft_bins, cfg.rate,
+                                         cfg.lower_frequency, cfg.upper_frequency)
+            self.dct = dct_matrix(cfg.num_mel_bins, cfg.num_coefficients)
+        elif cfg.resize:
+            self.rows = resize_matrix(cfg.num_frames, cfg.resize)
+            self.cols = resize_matrix(cfg.fft_bins, cfg.resize).T.copy()
+
+    def __call__(self, waveform):
+        cfg = self.cfg
+        x = np.asarray(waveform, np.float32)
+        frames = np.lib.stride_tricks.sliding_window_view(x, cfg.frame_length)[::cfg.frame_step]
+        spec = np.abs(scipy.fft.rfft(frames * self.window, n=cfg.fft_size, axis=-1))
+        if cfg.mfcc:
+            feats = np.log(spec @ self.mel + np.float32(1e-6)) @ self.dct
+        elif cfg.resize:
+            feats = self.rows @ spec @ self.cols
+        else:
+            feats = spec
+        return feats.astype(np.float32, copy=False)[..., None]

@@ -1,0 +1,87 @@
+"""Speaker-disjoint train/val/test split files for mini_speech_commands.
+
+    python -m common.splits --files ../shared/data/mini_speech_commands_files.txt --out-dir .
+
+Speakers (file-name part before `_nohash_`) are sorted, shuffled with
+numpy RandomState(seed), and assigned whole, each to the split furthest below its target
+file count. Writes kws_split_{train,val,test}.txt, sorted lines
+`./data/mini_speech_commands/<label>/<file>.wav`.
+"""
+import argparse
+import os
+from collections import defaultdict
+
+import numpy as np
+
+PREFIX = "./data/mini_speech_commands/"
+SPLITS = ("train", "val", "test")
+
+
+def speaker_of(path):
+    """`down/004ae714_nohash_0.wav` -> `004ae714`."""
+    name = os.path.basename(path)
+    if "_nohash_" not in name:
+        raise ValueError(f"{path}: expected a file name <speaker>_nohash_<n>.wav")
+    return name.split("_nohash_")[0]
+
+
+def read_file_list(path):
+    """`<label>/<file>.wav` of each non-empty line (any leading folders are dropped)."""
+    with open(path) as f:
+        lines = [ln.strip().replace("\\", "/") for ln in f if ln.strip()]
+    files = ["/".join(ln.split("/")[-2:]) for ln in lines]
+    if not files or any(f.count("/") != 1 for f in files):
+        raise ValueError(f"{path}: expected lines <label>/<file>.wav")
+    return files
+
+
+def split_by_speaker(files, seed=0, train=0.8, val=0.1):
+    """{'train'|'val'|'test': sorted files}, no speaker in two splits."""
+    if not (0 < train and 0 <= val and train + val <= 1):
+        raise ValueError(f"bad fractions train={train} val={val}")
+    by_speaker = defaultdict(list)
+    for f in files:
+        by_speaker[speaker_of(f)].append(f)
+    speakers = sorted(by_speaker)
+    order = np.random.RandomState(seed).permutation(len(speakers))
+    targets = dict(zip(SPLITS, (train * len(files), val * len(files), (1 - train - val) * len(files))))
+    out = {s: [] for s in SPLITS}
+    for i in order:
+        group = by_speaker[speakers[i]]
+        name = max(SPLITS, key=lambda s: targets[s] - len(out[s]))  # furthest below target
+        out[name].extend(group)
+    return {s: sorted(v) for s, v in out.items()}
+
+
+def format_lines(files):
+    return "".join(PREFIX + f + "\n" for f in sorted(files))
+
+
+def write_splits(splits, out_dir):
+    """Write kws_split_<name>.txt for each split; return their paths."""
+    paths = []
+    for name, files in splits.items():
+        path = os.path.join(out_dir, f"kws_split_{name}.txt")
+        with open(path, "w") as f:
+            f.write(format_lines(files))
+        paths.append(path)
+    return paths
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--files", required=True, help="list of <label>/<file>.wav, one a line")
+    p.add_argument("--out-dir", default=".")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--train", type=float, default=0.8)
+    p.add_argument("--val", type=float, default=0.1)
+    args = p.parse_args(argv)
+    files = read_file_list(args.files)
+    splits = split_by_speaker(files, args.seed, args.train, args.val)
+    for path, (name, v) in zip(write_splits(splits, args.out_dir), splits.items()):
+        speakers = len({speaker_of(f) for f in v})
+        print(f"{path}: {len(v)} files ({100 * len(v) / len(files):.1f} %), {speakers} speakers")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,74 @@
+import numpy as np
+import pytest
+
+from common import splits
+
+
+def synthetic_files(n_speakers=300, seed=1):
+    rng = np.random.RandomState(seed)
+    labels = ["down", "go", "left", "no", "right", "stop", "up", "yes"]
+    files = []
+    for s in range(n_speakers):
+        for k in range(rng.randint(1, 9)):
+            files.append(f"{labels[rng.randint(8)]}/{s:08x}_nohash_{k}.wav")
+    return sorted(files)
+
+
+def check_split(out, files, tol=0.02):
+    n = len(files)
+    assert sorted(sum(out.values(), [])) == sorted(files)
+    speakers = {k: {splits.speaker_of(f) for f in v} for k, v in out.items()}
+    assert not speakers["train"] & speakers["val"]
+    assert not speakers["train"] & speakers["test"]
+    assert not speakers["val"] & speakers["test"]
+    for name, frac in (("train", 0.8), ("val", 0.1), ("test", 0.1)):
+        assert abs(len(out[name]) / n - frac) < tol, (name, len(out[name]), n)
+
+
+def test_synthetic_split_disjoint_deterministic():
+    files = synthetic_files()
+    a = splits.split_by_speaker(files, seed=0)
+    check_split(a, files, tol=0.03)
+    assert a == splits.split_by_speaker(list(reversed(files)), seed=0)
+    assert a != splits.split_by_speaker(files, seed=1)
+
+
+def test_speaker_of():
+    assert splits.speaker_of("down/004ae714_nohash_0.wav") == "004ae714"
+    assert splits.speaker_of("./data/mini_speech_commands/up/ab_cd_nohash_3.wav") == "ab_cd"
+    with pytest.raises(ValueError, match="nohash"):
+        splits.speaker_of("down/foo.wav")
+
+
+def test_real_file_list(shared_data, tmp_path):
+    files = splits.read_file_list(shared_data / "mini_speech_commands_files.txt")
+    assert len(files) == 8000
+    out = splits.split_by_speaker(files)
+    check_split(out, files)
+    splits.main(["--files", str(shared_data / "mini_speech_commands_files.txt"),
+                 "--out-dir", str(tmp_path)])
+    for name in ("train", "val", "test"):
+        lines = (tmp_path / f"kws_split_{name}.txt").read_text().splitlines()
+        assert lines == sorted(lines) and len(lines) == len(out[name])
+        assert all(ln.startswith("./data/mini_speech_commands/") and ln.endswith(".wav")
+                   and ln.count("/") == 4 for ln in lines)
+
+
+def test_split_files_readable_by_read_split(tmp_path):
+    from common.speech import LABELS, read_split
+    files = synthetic_files(40)
+    data = tmp_path / "data"
+    for f in files:
+        (data / f).parent.mkdir(parents=True, exist_ok=True)
+        (data / f).write_bytes(b"")
+    out = splits.split_by_speaker(files)
+    ours, course = tmp_path / "ours", tmp_path / "course"
+    ours.mkdir(), course.mkdir()
+    splits.write_splits(out, ours)
+    for name, v in out.items():  # the course's file naming
+        (course / f"kws_{name}_split.txt").write_text(splits.format_lines(v))
+    for d in (ours, course):
+        for name in ("train", "val", "test"):
+            paths, ids = read_split(d, name, data)
+            assert [p.split("/")[-2] for p in paths] == [LABELS[i] for i in ids]
+            assert len(paths) == len(out[name])
