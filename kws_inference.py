@@ -8,46 +8,27 @@ Copy this file and common/ to the Pi (pip install ai-edge-litert numpy scipy), t
 The front end comes from the model's sidecar JSON (`X.tflite[.zip]` -> `X.json`, key
 `frontend`); explicit flags override it; with neither, the course defaults are used.
 """
-import os
-
-for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
-    os.environ.setdefault(_var, "1")  # tiny front-end matmuls: BLAS threads only add spin-waits
+import common  # noqa: F401  (one BLAS thread, set before numpy loads; no TensorFlow)
 
 import argparse  # noqa: E402
+import os  # noqa: E402
 import json  # noqa: E402
 import sys  # noqa: E402
 import time  # noqa: E402
 
 import numpy as np  # noqa: E402
 
-from common.frontend_np import FrontEnd, NumpyFrontEnd  # noqa: E402
+from common.frontend_np import LABELS, FrontEnd, NumpyFrontEnd  # noqa: E402
+from common.report import read_sidecar  # noqa: E402
 from common.tflite_io import ModelFileError, make_interpreter, read_model_bytes  # noqa: E402
 from common.wav import WavError, read_wav, resample  # noqa: E402
 
-LABELS = ["down", "go", "left", "no", "right", "stop", "up", "yes"]  # = common.speech.LABELS
 COURSE_DEFAULTS = FrontEnd(mfcc=False, resize=32)  # the course script: STFT resized to 32x32
 FLAGS = {"rate": "rate", "mfcc": "mfcc", "resize": "resize", "length": "frame_length",
          "stride": "frame_step", "bins": "num_mel_bins", "coeff": "num_coefficients",
          "lower_frequency": "lower_frequency", "upper_frequency": "upper_frequency"}
 SOURCE_RATE = 48000  # random-input mode: a 1 s signal at 48 kHz, as from a microphone
 WARMUP = 5
-
-
-def sidecar_path(model_path):
-    """`X.tflite` or `X.tflite.zip` -> `X.json`."""
-    base = str(model_path)
-    for ext in (".zip", ".tflite"):
-        base = base[:-len(ext)] if base.endswith(ext) else base
-    return base + ".json"
-
-
-def load_sidecar(model_path):
-    """The sidecar JSON as a dict, or {} when there is none."""
-    path = sidecar_path(model_path)
-    if not os.path.isfile(path):
-        return {}
-    with open(path) as f:
-        return json.load(f)
 
 
 def frontend_config(sidecar, overrides):
@@ -180,7 +161,7 @@ def main(argv=None):
     p.add_argument("--wav", help="a wav file or a folder (recursive): print predictions")
     args = p.parse_args(argv)
     try:
-        sidecar = load_sidecar(args.model)
+        sidecar = read_sidecar(args.model) or {}
         cfg, note = frontend_config(sidecar, {f: getattr(args, a) for a, f in FLAGS.items()})
         print(f"{note}: {cfg.to_dict()} -> input {cfg.input_shape}")
         model = Model(args.model, cfg, args.threads)

@@ -1,7 +1,7 @@
 """Shared building blocks of the homework: data, models, compression, evaluation, verdict.
 
 Importing `common` only sets environment variables, before any TensorFlow import:
-TF_USE_LEGACY_KERAS=1 (tfmot needs Keras 2, i.e. tf_keras) and a quieter TF log.
+TF_USE_LEGACY_KERAS=1 (tfmot needs Keras 2, i.e. tf_keras), a quieter TF log, one BLAS thread.
 It imports no TensorFlow itself, so that kws_inference.py (which uses
 common.tflite_io and common.frontend_np) runs on a Raspberry Pi without TensorFlow.
 """
@@ -9,3 +9,7 @@ import os
 
 os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+# The front end's matrix products are tiny: BLAS threads only add spin-waits to the latency
+# (effective only when numpy is not loaded yet, hence here and in kws_inference.py).
+for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")

@@ -11,6 +11,9 @@ from typing import Optional
 import numpy as np
 import scipy.fft
 
+# The keyword-spotting labels in the models' output order.
+LABELS = ["down", "go", "left", "no", "right", "stop", "up", "yes"]
+
 
 @dataclasses.dataclass
 class FrontEnd:

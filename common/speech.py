@@ -7,10 +7,9 @@ from pathlib import Path
 import numpy as np
 import tensorflow as tf
 
-from common.frontend_np import FrontEnd
+from common.frontend_np import LABELS, FrontEnd
 from common.wav import WavError, read_wav
 
-LABELS = ["down", "go", "left", "no", "right", "stop", "up", "yes"]
 DATA_URL = "http://storage.googleapis.com/download.tensorflow.org/data/mini_speech_commands.zip"
 DEFAULT_DATA = "./data"
 
@@ -49,43 +48,53 @@ def resolve_data_dir(data=DEFAULT_DATA):
     return extracted
 
 
-def read_split(split_dir, which, data_dir, labels=LABELS, allow_missing=False):
-    """(paths, label_ids) of split `which` (train/val/test) resolved against `data_dir`.
-
-    The split file is `kws_split_{which}.txt` (ours) or `kws_{which}_split.txt` (course);
-    each line ends in `<label>/<file>.wav`. Missing files raise FileNotFoundError
-    (or are skipped with a note when allow_missing).
-    """
+def split_file(split_dir, which):
+    """Path of split `which` (train/val/test) in `split_dir`: `kws_split_{which}.txt` (ours)
+    or `kws_{which}_split.txt` (the course's)."""
     if which not in ("train", "val", "test"):
         raise ValueError(f"split must be train, val or test, not {which!r}")
     names = [f"kws_split_{which}.txt", f"kws_{which}_split.txt"]
     files = [Path(split_dir) / n for n in names if (Path(split_dir) / n).is_file()]
     if not files:
         raise FileNotFoundError(f"{split_dir}: no split file {' or '.join(names)}")
-    split_file = files[0]
-    lines = [ln.strip() for ln in split_file.read_text().splitlines() if ln.strip()]
+    return files[0]
+
+
+def read_split(split_dir, which, data_dir, labels=LABELS, allow_missing=False):
+    """(paths, label_ids) of split `which` of `split_dir`, see read_split_file."""
+    return read_split_file(split_file(split_dir, which), data_dir, labels, allow_missing)
+
+
+def read_split_file(path, data_dir, labels=LABELS, allow_missing=False):
+    """(paths, label_ids) of a split file resolved against `data_dir`: each line ends in
+    `<label>/<file>.wav`. Missing files raise FileNotFoundError (or are skipped with a note
+    when allow_missing)."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no such split file")
+    lines = [ln.strip() for ln in path.read_text().splitlines() if ln.strip()]
     if not lines:
-        raise ValueError(f"{split_file}: empty split file; expected lines "
+        raise ValueError(f"{path}: empty split file; expected lines "
                          f"./data/mini_speech_commands/<label>/<file>.wav")
     paths, ids, missing = [], [], []
     for line in lines:
         parts = line.replace("\\", "/").split("/")
         if len(parts) < 2 or parts[-2] not in labels:
-            raise ValueError(f"{split_file}: line {line!r} has no known label folder; "
+            raise ValueError(f"{path}: line {line!r} has no known label folder; "
                              f"expected .../<label>/<file>.wav with label in {labels}")
-        path = Path(data_dir) / parts[-2] / parts[-1]
-        if not path.is_file():
-            missing.append(str(path))
+        wav = Path(data_dir) / parts[-2] / parts[-1]
+        if not wav.is_file():
+            missing.append(str(wav))
             continue
-        paths.append(str(path))
+        paths.append(str(wav))
         ids.append(labels.index(parts[-2]))
     if missing and not allow_missing:
-        raise FileNotFoundError(f"{split_file}: {len(missing)} of {len(lines)} files missing "
+        raise FileNotFoundError(f"{path}: {len(missing)} of {len(lines)} files missing "
                                 f"under {data_dir}, first: {missing[:5]}")
     if missing:
-        print(f"note: {split_file}: skipped {len(missing)} of {len(lines)} missing files")
+        print(f"note: {path}: skipped {len(missing)} of {len(lines)} missing files")
     if not paths:
-        raise FileNotFoundError(f"{split_file}: none of its {len(lines)} files is under {data_dir}")
+        raise FileNotFoundError(f"{path}: none of its {len(lines)} files is under {data_dir}")
     return paths, np.array(ids, np.int64)
 
 
@@ -140,6 +149,7 @@ class Augment:
         return a if any(dataclasses.astuple(a)) else None
 
 
+@tf.autograph.experimental.do_not_convert  # plain TF ops, static Python loop
 def _mask(x, axis, count, width, seed):
     """Set `count` random bands (width uniform in [0, width]) along `axis` to the mean of x."""
     size = tf.shape(x)[axis]
@@ -156,6 +166,7 @@ def _mask(x, axis, count, width, seed):
     return x
 
 
+@tf.autograph.experimental.do_not_convert
 def augment_and_frontend(waveform, cfg, aug, seed):
     """Augment one waveform (shift, noise), then run tf_frontend with SpecAugment masks."""
     seeds = tf.random.experimental.stateless_split(seed, 4)

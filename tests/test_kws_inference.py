@@ -102,7 +102,8 @@ def test_frontend_config():
     side = {"frontend": {**CFG.to_dict(), "input_shape": [49, 10, 1]}}
     cfg, _ = kws_inference.frontend_config(side, {"rate": 8000, "frame_length": 320, "bins": None})
     assert (cfg.rate, cfg.frame_length, cfg.mfcc) == (8000, 320, True)
-    assert kws_inference.sidecar_path("m/x.tflite.zip") == kws_inference.sidecar_path("m/x.tflite") == "m/x.json"
+    from common.report import sidecar_path
+    assert sidecar_path("m/x.tflite.zip") == sidecar_path("m/x.tflite") == "m/x.json"
     assert kws_inference.LABELS == LABELS
 
 
