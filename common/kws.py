@@ -23,6 +23,7 @@ class KWSVersion:
     frontend: FrontEnd
     filters: tuple = (96, 64, 64)  # first Conv2D, then one depthwise-separable block each
     extra_depthwise: int = 0       # DepthwiseConv2D-BN-ReLU blocks after the first conv
+    first_stride: tuple = (2, 1)   # (time, frequency) stride of the first conv
     epochs: int = 20
     learning_rate: float = 1e-3
     cosine_decay: bool = False     # cosine learning-rate decay to 0 over the epochs
@@ -35,13 +36,14 @@ class KWSVersion:
     @property
     def architecture(self):
         extra = f" + {self.extra_depthwise} DW" if self.extra_depthwise else ""
-        return f"DS-CNN {'-'.join(map(str, self.filters))}{extra}"
+        stride = "" if tuple(self.first_stride) == (2, 1) else f", stride {tuple(self.first_stride)}"
+        return f"DS-CNN {'-'.join(map(str, self.filters))}{extra}{stride}"
 
 
 def build_model(spec):
     from .models import ds_cnn
     return ds_cnn(spec.frontend.input_shape, spec.filters, spec.extra_depthwise,
-                  dropout=spec.dropout)
+                  dropout=spec.dropout, first_stride=tuple(spec.first_stride))
 
 
 def compile_kwargs(spec, steps_per_epoch, epochs):
@@ -71,9 +73,11 @@ def train(spec, train_ds, val_ds, epochs, verbose="auto"):
     model.fit(train_ds, validation_data=val_ds, epochs=epochs, callbacks=[keep_best(epochs)],
               verbose=verbose)
     if spec.pruning:
+        pruning = dict(spec.pruning)
+        tune = pruning.pop("epochs", epochs)  # fine-tuning epochs, default: as many again
         model = compress.prune_and_finetune(
-            model, train_ds, val_ds, compile_kwargs(spec, steps, epochs), epochs=epochs,
-            callbacks=[keep_best(epochs)], verbose=verbose, **spec.pruning)
+            model, train_ds, val_ds, compile_kwargs(spec, steps, tune), epochs=tune,
+            callbacks=[keep_best(tune)], verbose=verbose, **pruning)
     return model
 
 

@@ -28,12 +28,13 @@ def forecast_mlp(units=(16, 24), input_steps=6, output_steps=6, features=2):
     ])
 
 
-def ds_cnn(input_shape, filters=(96, 64, 64), extra_depthwise=0, num_labels=8, dropout=0.0):
-    """DS-CNN: Conv2D(3x3, stride [2,1]) - BN - ReLU, then `extra_depthwise` extra
+def ds_cnn(input_shape, filters=(96, 64, 64), extra_depthwise=0, num_labels=8, dropout=0.0,
+           first_stride=(2, 1)):
+    """DS-CNN: Conv2D(3x3, stride `first_stride` = [2,1]) - BN - ReLU, then `extra_depthwise` extra
     DepthwiseConv2D-BN-ReLU blocks, then for each further width a depthwise-separable block
     (DepthwiseConv2D 3x3 - Conv2D 1x1 - BN - ReLU each), GlobalAveragePooling, Dense(labels)."""
     x = inputs = layers.Input(input_shape)
-    x = layers.Conv2D(filters[0], (3, 3), strides=(2, 1), use_bias=False)(x)
+    x = layers.Conv2D(filters[0], (3, 3), strides=first_stride, use_bias=False)(x)
     x = layers.ReLU()(layers.BatchNormalization(momentum=0.1)(x))
     for _ in range(extra_depthwise):
         x = layers.DepthwiseConv2D((3, 3), use_bias=False)(x)

@@ -1,0 +1,195 @@
+"""Benchmark: the seed's recipe (baseline) beside the project's five versions, in one run on
+the same data, written as a markdown table with ratios to the baseline.
+
+    python -m common.bench --jena ../shared/data/jena_climate_2009_sample.csv \\
+        --kws-data ../shared/data/mini_speech_commands \\
+        --split-dir ../shared/data/mini_speech_commands_split --out BENCHMARK.md
+
+Latency is measured on this host with LiteRT, one thread; ratios come from the same run.
+kws "total" = 1 s of random 48 kHz signal -> resample -> front end -> invoke, as
+kws_inference.py measures it; the baselines are also measured the course way (TensorFlow
+front end, tf.signal), which is what the seed's kws_inference.py ran.
+"""
+import argparse
+import dataclasses
+import json
+import os
+import sys
+import time
+
+import common  # noqa: F401
+
+import numpy as np
+
+from . import cli, forecast, kws, tflite_io
+from .frontend_np import FrontEnd
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def seed_forecasters():
+    """The seed report's exercise 1 models: 16/24 widths, 90 % pruning, per-channel int8."""
+    from .models import forecast_cnn, forecast_mlp
+    return {
+        "ex1_a": forecast.ForecastVersion("ex1_a", "seed_th_a", "Conv1D(16)-Dense(24)-Dense(12)",
+                                          lambda: forecast_cnn(16, 24)),
+        "ex1_b": forecast.ForecastVersion("ex1_b", "seed_th_b", "Dense(16)-Dense(24)-Dense(12)",
+                                          lambda: forecast_mlp((16, 24))),
+    }
+
+
+def seed_spotters():
+    """The seed report's DS-CNN 96-64-64, 20 epochs, int8: at 16 kHz (a, b) and 8 kHz (c)."""
+    from ex2_a import MFCC_16K
+    from ex2_c import MFCC_8K
+    s16 = kws.KWSVersion("ex2_a", "seed_kws_16k", MFCC_16K, filters=(96, 64, 64))
+    s8 = kws.KWSVersion("ex2_c", "seed_kws_8k", MFCC_8K, filters=(96, 64, 64), extra_depthwise=1)
+    return {"ex2_a": s16, "ex2_b": dataclasses.replace(s16, version="ex2_b"), "ex2_c": s8}
+
+
+def project_versions():
+    import ex1_a, ex1_b, ex2_a, ex2_b, ex2_c
+    return {"ex1_a": ex1_a.VERSIONS["a"], "ex1_b": ex1_b.VERSIONS["b"], "ex2_a": ex2_a.VERSION,
+            "ex2_b": ex2_b.VERSION, "ex2_c": ex2_c.VERSION}
+
+
+def invoke_latency(model, runs=200, warmup=10):
+    """p50/p90 in ms of invoke() alone, one thread, random float input."""
+    interpreter = tflite_io.make_interpreter(model, num_threads=1)
+    inp = interpreter.get_input_details()[0]
+    x = np.random.default_rng(0).normal(size=inp["shape"]).astype(np.float32)
+    times = []
+    for i in range(warmup + runs):
+        interpreter.set_tensor(inp["index"], x)
+        t0 = time.perf_counter()
+        interpreter.invoke()
+        if i >= warmup:
+            times.append(1e3 * (time.perf_counter() - t0))
+    return {"p50": float(np.percentile(times, 50)), "p90": float(np.percentile(times, 90))}
+
+
+def course_total_latency(model, cfg, runs=100, warmup=5):
+    """Total latency the course way: 48 kHz random -> scipy resample_poly -> TensorFlow front
+    end (eager tf.signal) -> invoke. p50/p90 in ms."""
+    import tensorflow as tf
+    from kws_inference import Model
+    from .speech import tf_frontend
+    from .wav import resample
+    m = Model(model, cfg, threads=1)
+    rng = np.random.RandomState(0)
+    times = []
+    for i in range(warmup + runs):
+        x = rng.random_sample(48000).astype(np.float32)
+        t0 = time.perf_counter()
+        feats = tf_frontend(tf.constant(resample(x, 48000, cfg.rate)), cfg).numpy()
+        m.set_input(feats)
+        m.interpreter.invoke()
+        m.get_output()
+        if i >= warmup:
+            times.append(1e3 * (time.perf_counter() - t0))
+    return {"p50": float(np.percentile(times, 50)), "p90": float(np.percentile(times, 90))}
+
+
+def build_row(spec, args, out_dir, role):
+    """Run one pipeline; return the summary JSON plus latency figures."""
+    cli.set_seed(args.seed)
+    if spec.version.startswith("ex1"):
+        forecast.run(spec, args.jena, out_dir, args.epochs_ex1, args.seed, verbose=0)
+    else:
+        kws.run(spec, args.kws_data, args.split_dir, out_dir, args.epochs_ex2, args.seed,
+                verbose=0, latency_runs=args.runs)
+    with open(os.path.join(out_dir, f"{spec.name}.json")) as f:
+        row = json.load(f)
+    model = os.path.join(out_dir, f"{spec.name}.tflite")
+    row["role"] = role
+    row["invoke_ms"] = invoke_latency(model, args.runs)
+    if "frontend" in row:
+        cfg = FrontEnd.from_dict(row["frontend"])
+        row["course_total_ms"] = course_total_latency(model, cfg, args.runs)
+    return row
+
+
+def ratio(value, base):
+    return f"{value / base:.2f}" if base else "-"
+
+
+def table(rows_by_version):
+    """Markdown: one block of rows per version, baseline first, ratios to the baseline."""
+    lines = ["| version | model | arch | params | sparsity | .tflite B | .tflite.zip B (ratio) "
+             "| quality (diff) | invoke p50/p90 ms (ratio) | total p50/p90 ms, numpy FE (ratio) "
+             "| total p50 ms, TF FE |",
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
+    for version, (base, ours) in rows_by_version.items():
+        for row in (base, ours):
+            b = base
+            if "mae_t" in row["metrics"]:
+                q = f"MAE {row['metrics']['mae_t']:.3f} / {row['metrics']['mae_rh']:.3f}"
+                if row is ours:
+                    q += (f" ({row['metrics']['mae_t'] - b['metrics']['mae_t']:+.3f} / "
+                          f"{row['metrics']['mae_rh'] - b['metrics']['mae_rh']:+.3f})")
+            else:
+                q = f"acc {100 * row['metrics']['accuracy']:.2f} %"
+                if row is ours:
+                    q += f" ({100 * (row['metrics']['accuracy'] - b['metrics']['accuracy']):+.2f} pt)"
+            inv = row["invoke_ms"]
+            total = row.get("host_latency_ms", {}).get("total")
+            tot = "-" if total is None else (
+                f"{total['p50']:.3f} / {total['p90']:.3f}"
+                + (f" ({ratio(total['p50'], b['course_total_ms']['p50'])} of TF-FE baseline)"
+                   if row is ours else ""))
+            course = row.get("course_total_ms")
+            course = "-" if course is None else f"{course['p50']:.3f}"
+            lines.append(
+                f"| {version} | {row['role']} | {row['architecture']} | {row['params']:,} "
+                f"| {row['sparsity']:.2f} | {row['tflite_bytes']:,} "
+                f"| {row['zip_bytes']:,} ({ratio(row['zip_bytes'], b['zip_bytes'])}) | {q} "
+                f"| {inv['p50']:.4f} / {inv['p90']:.4f} ({ratio(inv['p50'], b['invoke_ms']['p50'])}) "
+                f"| {tot} | {course} |")
+    return "\n".join(lines)
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description="seed recipe vs project versions, side by side")
+    p.add_argument("--jena", default=os.path.join(ROOT, "..", "shared", "data",
+                                                  "jena_climate_2009_sample.csv"))
+    p.add_argument("--kws-data", default=os.path.join(ROOT, "..", "shared", "data",
+                                                      "mini_speech_commands"))
+    p.add_argument("--split-dir", default=os.path.join(ROOT, "..", "shared", "data",
+                                                       "mini_speech_commands_split"))
+    p.add_argument("--versions", default="ex1_a,ex1_b,ex2_a,ex2_b,ex2_c")
+    p.add_argument("--out", default=os.path.join(ROOT, "BENCHMARK.md"))
+    p.add_argument("--work-dir", default=os.path.join(ROOT, "bench_out"))
+    p.add_argument("--epochs-ex1", type=int, default=None, help="override (tiny runs)")
+    p.add_argument("--epochs-ex2", type=int, default=None, help="override (tiny runs)")
+    p.add_argument("--runs", type=int, default=200, help="latency runs per model")
+    p.add_argument("--seed", type=int, default=0)
+    args = p.parse_args(argv)
+
+    started = time.perf_counter()
+    baselines, ours = seed_spotters() | seed_forecasters(), project_versions()
+    rows = {}
+    for version in args.versions.split(","):
+        rows[version] = (build_row(baselines[version], args, args.work_dir, "seed recipe"),
+                         build_row(ours[version], args, args.work_dir, "this project"))
+    minutes = (time.perf_counter() - started) / 60
+    text = "\n".join([
+        "# Benchmark: the seed's recipe vs this project",
+        "",
+        f"Command: `python -m common.bench {' '.join(argv if argv is not None else sys.argv[1:])}`  ",
+        f"Data: Jena `{os.path.basename(args.jena)}`; keyword spotting `{args.kws_data}` with the "
+        f"splits of `{args.split_dir}`. Seed {args.seed}. Host: {os.cpu_count()} cores, LiteRT "
+        f"1 thread, {args.runs} runs per latency. Ran in {minutes:.1f} min.",
+        "",
+        "Ratios are to the seed-recipe row of the same version, from this same run. Quality is "
+        "measured on the test split of the data above with the written `.tflite`.",
+        "",
+        table(rows),
+        "",
+    ])
+    tflite_io.write_atomic(args.out, text.encode())
+    print(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(cli.run(main))
