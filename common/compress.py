@@ -88,3 +88,16 @@ def fold_output_scale(model, mean, std, steps):
     scale, offset = np.tile(std, steps), np.tile(mean, steps)
     dense.set_weights([kernel * scale, bias * scale + offset])
     return model
+
+
+def describe(spec, model, files):
+    """The JSON fields common to every version: what was built and how big its files are."""
+    return {
+        "version": spec.version,
+        "architecture": spec.architecture,
+        "params": int(model.count_params()),
+        "sparsity": round(sparsity(model), 4),
+        "tflite_bytes": files["tflite_bytes"],
+        "zip_bytes": files["zip_bytes"],
+        "zlib_bytes": files["zlib_bytes"],
+    }

@@ -75,13 +75,7 @@ def run(spec, csv, out_dir, epochs=None, seed=0, verbose="auto"):
     files = tflite_io.write_model_files(tflite, out_dir, spec.name)
     mae_t, mae_rh = evaluate_tflite(files["tflite_path"], test_x, test_y)
     summary = {
-        "version": spec.version,
-        "architecture": spec.architecture,
-        "params": int(model.count_params()),
-        "sparsity": round(compress.sparsity(model), 4),
-        "tflite_bytes": files["tflite_bytes"],
-        "zip_bytes": files["zip_bytes"],
-        "zlib_bytes": files["zlib_bytes"],
+        **compress.describe(spec, model, files),
         "metrics": {"mae_t": float(mae_t), "mae_rh": float(mae_rh)},
         "normalization": {"mean": windows.mean.tolist(), "std": windows.std.tolist()},
         "input_shape": [1, windows.input_width, 2],

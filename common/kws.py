@@ -115,13 +115,7 @@ def run(spec, data, split_dir, out_dir, epochs=None, seed=0, verbose="auto", lat
     val_accuracy = evaluate_tflite(tflite, spec.frontend, *splits["val"])
     latency = measure_latency(tflite, spec.frontend, runs=latency_runs, threads=1)
     summary = {
-        "version": spec.version,
-        "architecture": spec.architecture,
-        "params": int(model.count_params()),
-        "sparsity": round(compress.sparsity(model), 4),
-        "tflite_bytes": files["tflite_bytes"],
-        "zip_bytes": files["zip_bytes"],
-        "zlib_bytes": files["zlib_bytes"],
+        **compress.describe(spec, model, files),
         "metrics": {"accuracy": accuracy, "val_accuracy": val_accuracy},
         "frontend": {**spec.frontend.to_dict(), "input_shape": spec.frontend.input_shape},
         "labels": speech.LABELS,

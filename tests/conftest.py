@@ -16,3 +16,13 @@ def shared_data():
     if not path.is_dir():
         pytest.skip(f"real data folder {path} (../shared/data from the repo root) not found")
     return path
+
+
+@pytest.fixture(scope="session")
+def subset(shared_data, tmp_path_factory):
+    """A split folder with every 8th line of the shared speaker-disjoint split files."""
+    out = tmp_path_factory.mktemp("split")
+    for which in ("train", "val", "test"):
+        lines = (shared_data / "mini_speech_commands_split" / f"kws_split_{which}.txt").read_text().split()
+        (out / f"kws_split_{which}.txt").write_text("\n".join(lines[::8]) + "\n")
+    return shared_data / "mini_speech_commands", out

@@ -15,16 +15,6 @@ def run(*args):
                           timeout=900)
 
 
-@pytest.fixture(scope="module")
-def subset(shared_data, tmp_path_factory):
-    """A split folder with every 8th line of the shared speaker-disjoint split files."""
-    out = tmp_path_factory.mktemp("split")
-    for which in ("train", "val", "test"):
-        lines = (shared_data / "mini_speech_commands_split" / f"kws_split_{which}.txt").read_text().split()
-        (out / f"kws_split_{which}.txt").write_text("\n".join(lines[::8]) + "\n")
-    return shared_data / "mini_speech_commands", out
-
-
 @pytest.mark.parametrize("script, name, rate", [("ex2_a.py", "kws_a", 16000),
                                                 ("ex2_b.py", "kws_b", 16000),
                                                 ("ex2_c.py", "kws_c", 8000)])
