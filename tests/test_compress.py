@@ -45,6 +45,10 @@ def test_strip_container_is_smaller_and_bit_identical(trained_mlp):
     stripped = compress.strip_container(full)
     assert len(stripped) < len(full)
     assert b"serving_default" in full and b"serving_default" not in stripped
+    from tensorflow.lite.tools import flatbuffer_utils
+    ops = [len(flatbuffer_utils.read_model_from_bytearray(bytearray(m)).subgraphs[0].operators)
+           for m in (full, stripped)]
+    assert ops[1] == ops[0] - 1  # the Flatten before the first Dense is gone
     a = tflite_io.run_batches(tflite_io.make_interpreter(full), x[:50])
     b = tflite_io.run_batches(tflite_io.make_interpreter(stripped), x[:50])
     np.testing.assert_array_equal(a, b)
