@@ -1,4 +1,9 @@
-"""Exercise 2, version a: small keyword spotter (limits in common/constraints.py)."""
+"""Exercise 2, version a: small keyword spotter (limits in common/constraints.py).
+
+DS-CNN 48-48-48 on the 16 kHz MFCC front end, trained 40 epochs with random time shifts of
+up to 100 ms (best validation epoch kept), int8. Chosen on the validation split over the
+seed's 96-64-64 and 64-64-64 (README, "Beyond the seed").
+"""
 import sys
 
 import common  # noqa: F401  (sets TF_USE_LEGACY_KERAS before TensorFlow loads)
@@ -7,8 +12,10 @@ from common.kws import KWSVersion, main
 
 MFCC_16K = FrontEnd(rate=16000, frame_length=640, frame_step=320, num_mel_bins=40,
                     lower_frequency=20, upper_frequency=4000, num_coefficients=10, mfcc=True)
+TIME_SHIFT = {"shift_ms": 100}
 
-VERSION = KWSVersion("ex2_a", "kws_a", MFCC_16K, filters=(96, 64, 64))
+VERSION = KWSVersion("ex2_a", "kws_a", MFCC_16K, filters=(48, 48, 48), epochs=40,
+                     augment=TIME_SHIFT)
 
 if __name__ == "__main__":
     from ex2_b import VERSION as B

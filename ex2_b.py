@@ -1,11 +1,17 @@
-"""Exercise 2, version b: fast keyword spotter (limits in common/constraints.py)."""
+"""Exercise 2, version b: fast keyword spotter (limits in common/constraints.py).
+
+DS-CNN 64-64-64 whose first conv strides 4 frames in time instead of 2 (12 instead of 24 rows
+in the feature maps: about 0.4x the seed model's invoke time), on the 16 kHz MFCC front end,
+trained 40 epochs with random time shifts of up to 100 ms (best validation epoch kept), int8.
+"""
 import sys
 
 import common  # noqa: F401  (sets TF_USE_LEGACY_KERAS before TensorFlow loads)
 from common.kws import KWSVersion, main
-from ex2_a import MFCC_16K
+from ex2_a import MFCC_16K, TIME_SHIFT
 
-VERSION = KWSVersion("ex2_b", "kws_b", MFCC_16K, filters=(96, 64, 64))
+VERSION = KWSVersion("ex2_b", "kws_b", MFCC_16K, filters=(64, 64, 64), first_stride=(4, 1),
+                     epochs=40, augment=TIME_SHIFT)
 
 if __name__ == "__main__":
     from ex2_a import VERSION as A

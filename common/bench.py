@@ -11,7 +11,6 @@ kws_inference.py measures it; the baselines are also measured the course way (Te
 front end, tf.signal), which is what the seed's kws_inference.py ran.
 """
 import argparse
-import dataclasses
 import json
 import os
 import sys
@@ -44,7 +43,7 @@ def seed_spotters():
     from ex2_c import MFCC_8K
     s16 = kws.KWSVersion("ex2_a", "seed_kws_16k", MFCC_16K, filters=(96, 64, 64))
     s8 = kws.KWSVersion("ex2_c", "seed_kws_8k", MFCC_8K, filters=(96, 64, 64), extra_depthwise=1)
-    return {"ex2_a": s16, "ex2_b": dataclasses.replace(s16, version="ex2_b"), "ex2_c": s8}
+    return {"ex2_a": s16, "ex2_b": s16, "ex2_c": s8}  # a and b share the 16 kHz baseline
 
 
 def project_versions():
@@ -90,18 +89,24 @@ def course_total_latency(model, cfg, runs=100, warmup=5):
     return {"p50": float(np.percentile(times, 50)), "p90": float(np.percentile(times, 90))}
 
 
-def build_row(spec, args, out_dir, role):
-    """Run one pipeline; return the summary JSON plus latency figures."""
-    cli.set_seed(args.seed)
-    if spec.version.startswith("ex1"):
-        forecast.run(spec, args.jena, out_dir, args.epochs_ex1, args.seed, verbose=0)
-    else:
-        kws.run(spec, args.kws_data, args.split_dir, out_dir, args.epochs_ex2, args.seed,
-                verbose=0, latency_runs=args.runs)
-    with open(os.path.join(out_dir, f"{spec.name}.json")) as f:
-        row = json.load(f)
-    model = os.path.join(out_dir, f"{spec.name}.tflite")
-    row["role"] = role
+def build_row(spec, args, role):
+    """Run one pipeline once per seed; the first seed's model gives sizes and latency, the
+    quality is the mean over seeds (with min and max)."""
+    runs = []
+    for seed in args.seeds:
+        out_dir = os.path.join(args.work_dir, f"seed{seed}")
+        cli.set_seed(seed)
+        if spec.version.startswith("ex1"):
+            forecast.run(spec, args.jena, out_dir, args.epochs_ex1, seed, verbose=0)
+        else:
+            kws.run(spec, args.kws_data, args.split_dir, out_dir, args.epochs_ex2, seed,
+                    verbose=0, latency_runs=args.runs)
+        with open(os.path.join(out_dir, f"{spec.name}.json")) as f:
+            runs.append(json.load(f))
+    row = dict(runs[0], role=role)
+    row["metrics"] = {k: [r["metrics"][k] for r in runs] for k in runs[0]["metrics"]}
+    row["zip_bytes_max"] = max(r["zip_bytes"] for r in runs)
+    model = os.path.join(args.work_dir, f"seed{args.seeds[0]}", f"{spec.name}.tflite")
     row["invoke_ms"] = invoke_latency(model, args.runs)
     if "frontend" in row:
         cfg = FrontEnd.from_dict(row["frontend"])
@@ -113,37 +118,50 @@ def ratio(value, base):
     return f"{value / base:.2f}" if base else "-"
 
 
+def spread(values, scale=1.0, digits=3):
+    """'mean (min-max)' of a list, or the value alone for one seed."""
+    v = np.asarray(values) * scale
+    if len(v) == 1:
+        return f"{v[0]:.{digits}f}"
+    return f"{v.mean():.{digits}f} ({v.min():.{digits}f}-{v.max():.{digits}f})"
+
+
+def quality(row, base):
+    m, b = row["metrics"], base["metrics"]
+    if "mae_t" in m:
+        text = f"MAE T {spread(m['mae_t'])}, RH {spread(m['mae_rh'])}"
+        if row is not base:
+            text += (f"; diff {np.mean(m['mae_t']) - np.mean(b['mae_t']):+.3f} / "
+                     f"{np.mean(m['mae_rh']) - np.mean(b['mae_rh']):+.3f}")
+        return text
+    text = f"test {spread(m['accuracy'], 100, 2)} %, val {spread(m['val_accuracy'], 100, 2)} %"
+    if row is not base:
+        text += f"; diff {100 * (np.mean(m['accuracy']) - np.mean(b['accuracy'])):+.2f} pt"
+    return text
+
+
 def table(rows_by_version):
     """Markdown: one block of rows per version, baseline first, ratios to the baseline."""
-    lines = ["| version | model | arch | params | sparsity | .tflite B | .tflite.zip B (ratio) "
-             "| quality (diff) | invoke p50/p90 ms (ratio) | total p50/p90 ms, numpy FE (ratio) "
-             "| total p50 ms, TF FE |",
+    lines = ["| version | model | arch | params | sparsity | .tflite B | .tflite.zip B, max over "
+             "seeds (ratio) | quality: mean (min-max) over seeds | invoke p50 / p90 ms (ratio) "
+             "| total p50 / p90 ms, numpy front end (ratio to TF-FE baseline) | total p50 ms, "
+             "TF front end |",
              "|---|---|---|---|---|---|---|---|---|---|---|"]
     for version, (base, ours) in rows_by_version.items():
         for row in (base, ours):
-            b = base
-            if "mae_t" in row["metrics"]:
-                q = f"MAE {row['metrics']['mae_t']:.3f} / {row['metrics']['mae_rh']:.3f}"
-                if row is ours:
-                    q += (f" ({row['metrics']['mae_t'] - b['metrics']['mae_t']:+.3f} / "
-                          f"{row['metrics']['mae_rh'] - b['metrics']['mae_rh']:+.3f})")
-            else:
-                q = f"acc {100 * row['metrics']['accuracy']:.2f} %"
-                if row is ours:
-                    q += f" ({100 * (row['metrics']['accuracy'] - b['metrics']['accuracy']):+.2f} pt)"
             inv = row["invoke_ms"]
             total = row.get("host_latency_ms", {}).get("total")
-            tot = "-" if total is None else (
-                f"{total['p50']:.3f} / {total['p90']:.3f}"
-                + (f" ({ratio(total['p50'], b['course_total_ms']['p50'])} of TF-FE baseline)"
-                   if row is ours else ""))
+            tot = "-" if total is None else f"{total['p50']:.3f} / {total['p90']:.3f}"
+            if total is not None and row is ours:
+                tot += f" ({ratio(total['p50'], base['course_total_ms']['p50'])})"
             course = row.get("course_total_ms")
             course = "-" if course is None else f"{course['p50']:.3f}"
             lines.append(
                 f"| {version} | {row['role']} | {row['architecture']} | {row['params']:,} "
                 f"| {row['sparsity']:.2f} | {row['tflite_bytes']:,} "
-                f"| {row['zip_bytes']:,} ({ratio(row['zip_bytes'], b['zip_bytes'])}) | {q} "
-                f"| {inv['p50']:.4f} / {inv['p90']:.4f} ({ratio(inv['p50'], b['invoke_ms']['p50'])}) "
+                f"| {row['zip_bytes_max']:,} ({ratio(row['zip_bytes_max'], base['zip_bytes_max'])}) "
+                f"| {quality(row, base)} "
+                f"| {inv['p50']:.4f} / {inv['p90']:.4f} ({ratio(inv['p50'], base['invoke_ms']['p50'])}) "
                 f"| {tot} | {course} |")
     return "\n".join(lines)
 
@@ -162,26 +180,35 @@ def main(argv=None):
     p.add_argument("--epochs-ex1", type=int, default=None, help="override (tiny runs)")
     p.add_argument("--epochs-ex2", type=int, default=None, help="override (tiny runs)")
     p.add_argument("--runs", type=int, default=200, help="latency runs per model")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seeds", default="0,1,2", help="seeds to train each model with")
     args = p.parse_args(argv)
+    args.seeds = [int(x) for x in args.seeds.split(",")]
 
     started = time.perf_counter()
     baselines, ours = seed_spotters() | seed_forecasters(), project_versions()
-    rows = {}
+    rows, built = {}, {}  # built: one run per model, e.g. the 16 kHz baseline of ex2 a and b
+
+    def row_of(spec, role):
+        if spec.name not in built:
+            built[spec.name] = build_row(spec, args, role)
+        return built[spec.name]
+
     for version in args.versions.split(","):
-        rows[version] = (build_row(baselines[version], args, args.work_dir, "seed recipe"),
-                         build_row(ours[version], args, args.work_dir, "this project"))
+        rows[version] = (row_of(baselines[version], "seed recipe"),
+                         row_of(ours[version], "this project"))
     minutes = (time.perf_counter() - started) / 60
     text = "\n".join([
         "# Benchmark: the seed's recipe vs this project",
         "",
         f"Command: `python -m common.bench {' '.join(argv if argv is not None else sys.argv[1:])}`  ",
         f"Data: Jena `{os.path.basename(args.jena)}`; keyword spotting `{args.kws_data}` with the "
-        f"splits of `{args.split_dir}`. Seed {args.seed}. Host: {os.cpu_count()} cores, LiteRT "
+        f"splits of `{args.split_dir}`. Seeds {args.seeds}. Host: {os.cpu_count()} cores, LiteRT "
         f"1 thread, {args.runs} runs per latency. Ran in {minutes:.1f} min.",
         "",
         "Ratios are to the seed-recipe row of the same version, from this same run. Quality is "
-        "measured on the test split of the data above with the written `.tflite`.",
+        "measured with the written `.tflite` on the test split (and, for ex2, the validation "
+        "split, on which the versions were selected), averaged over the seeds; sizes are the "
+        "largest over the seeds; latency is of the first seed's model.",
         "",
         table(rows),
         "",

@@ -75,9 +75,10 @@ def train(spec, train_ds, val_ds, epochs, verbose="auto"):
     if spec.pruning:
         pruning = dict(spec.pruning)
         tune = pruning.pop("epochs", epochs)  # fine-tuning epochs, default: as many again
+        # no best-epoch restore here: an early epoch would not have the final sparsity
         model = compress.prune_and_finetune(
             model, train_ds, val_ds, compile_kwargs(spec, steps, tune), epochs=tune,
-            callbacks=[keep_best(tune)], verbose=verbose, **pruning)
+            verbose=verbose, **pruning)
     return model
 
 
