@@ -29,11 +29,12 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 def seed_forecasters():
     """The seed report's exercise 1 models: 16/24 widths, 90 % pruning, per-channel int8."""
     from .models import forecast_cnn, forecast_mlp
+    version = forecast.ForecastVersion
     return {
-        "ex1_a": forecast.ForecastVersion("ex1_a", "seed_th_a", "Conv1D(16)-Dense(24)-Dense(12)",
-                                          lambda: forecast_cnn(16, 24)),
-        "ex1_b": forecast.ForecastVersion("ex1_b", "seed_th_b", "Dense(16)-Dense(24)-Dense(12)",
-                                          lambda: forecast_mlp((16, 24))),
+        "ex1_a": version("ex1_a", "seed_th_a", "Conv1D(16,k3)-Dense(24)-Dense(12)-Reshape(6,2)",
+                         lambda: forecast_cnn(16, 24)),
+        "ex1_b": version("ex1_b", "seed_th_b", "Dense(16)-Dense(24)-Dense(12)-Reshape(6,2)",
+                         lambda: forecast_mlp((16, 24))),
     }
 
 
@@ -166,6 +167,11 @@ def table(rows_by_version):
     return "\n".join(lines)
 
 
+def shown(path):
+    """A path as the README would write it: relative to the repository root."""
+    return os.path.relpath(os.path.abspath(path), ROOT)
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description="seed recipe vs project versions, side by side")
     p.add_argument("--jena", default=os.path.join(ROOT, "..", "shared", "data",
@@ -201,8 +207,8 @@ def main(argv=None):
         "# Benchmark: the seed's recipe vs this project",
         "",
         f"Command: `python -m common.bench {' '.join(argv if argv is not None else sys.argv[1:])}`  ",
-        f"Data: Jena `{os.path.basename(args.jena)}`; keyword spotting `{args.kws_data}` with the "
-        f"splits of `{args.split_dir}`. Seeds {args.seeds}. Host: {os.cpu_count()} cores, LiteRT "
+        f"Data: Jena `{shown(args.jena)}`; keyword spotting `{shown(args.kws_data)}` with the "
+        f"splits of `{shown(args.split_dir)}`. Seeds {args.seeds}. Host: {os.cpu_count()} cores, LiteRT "
         f"1 thread, {args.runs} runs per latency. Ran in {minutes:.1f} min.",
         "",
         "Ratios are to the seed-recipe row of the same version, from this same run. Quality is "
