@@ -32,9 +32,6 @@ class KWSVersion:
     pruning: Optional[dict] = None  # compress.prune_and_finetune arguments
     per_channel: bool = True
     calibration_clips: int = 300
-    teacher: Optional["KWSVersion"] = None  # distil from this model, trained first
-    distill_weight: float = 0.5    # share of the teacher's soft targets in the loss
-    temperature: float = 4.0
 
     @property
     def architecture(self):
@@ -68,18 +65,13 @@ def keep_best(epochs):
 
 
 def train(spec, train_ds, val_ds, epochs, verbose="auto"):
-    """Train (and prune) `spec`'s DS-CNN; returns the Keras model with the best val weights.
-    With a teacher, the teacher is trained first and the model learns from its soft targets."""
+    """Train (and prune) `spec`'s DS-CNN; returns the Keras model with the best val weights."""
     from . import compress
     model = build_model(spec)
     steps = int(train_ds.cardinality())
-    trainee = model
-    if spec.teacher is not None:
-        teacher = train(spec.teacher, train_ds, val_ds, spec.teacher.epochs, verbose)
-        trainee = distiller(model, teacher, spec.distill_weight, spec.temperature)
-    trainee.compile(**compile_kwargs(spec, steps, epochs))
-    trainee.fit(train_ds, validation_data=val_ds, epochs=epochs, callbacks=[keep_best(epochs)],
-                verbose=verbose)
+    model.compile(**compile_kwargs(spec, steps, epochs))
+    model.fit(train_ds, validation_data=val_ds, epochs=epochs, callbacks=[keep_best(epochs)],
+              verbose=verbose)
     if spec.pruning:
         pruning = dict(spec.pruning)
         tune = pruning.pop("epochs", epochs)  # fine-tuning epochs, default: as many again
@@ -88,37 +80,6 @@ def train(spec, train_ds, val_ds, epochs, verbose="auto"):
             model, train_ds, val_ds, compile_kwargs(spec, steps, tune), epochs=tune,
             verbose=verbose, **pruning)
     return model
-
-
-def distiller(student, teacher, weight, temperature):
-    """A Keras model that trains `student` on (1 - weight) x the labels' cross-entropy +
-    weight x T^2 x KL(teacher || student) at temperature T (Hinton et al., 2015)."""
-    import tensorflow as tf
-
-    class _Distiller(tf.keras.Model):
-        def __init__(self):
-            super().__init__()
-            self.student, self.teacher = student, teacher
-            self.teacher.trainable = False
-            self.kl = tf.keras.losses.KLDivergence()
-
-        def call(self, x, training=False):
-            return self.student(x, training=training)
-
-        def train_step(self, data):
-            x, y = data
-            soft = tf.nn.softmax(self.teacher(x, training=False) / temperature)
-            with tf.GradientTape() as tape:
-                logits = self.student(x, training=True)
-                hard = self.compiled_loss(y, logits, regularization_losses=self.student.losses)
-                distil = self.kl(soft, tf.nn.softmax(logits / temperature)) * temperature ** 2
-                loss = (1 - weight) * hard + weight * distil
-            variables = self.student.trainable_variables
-            self.optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables))
-            self.compiled_metrics.update_state(y, logits)
-            return {m.name: m.result() for m in self.metrics}
-
-    return _Distiller()
 
 
 def evaluate_tflite(model, cfg, paths, label_ids, threads=1):
