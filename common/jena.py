@@ -9,16 +9,14 @@ import os
 import numpy as np
 import pandas as pd
 
+from .errors import DataError
+
 JENA_URL = "https://storage.googleapis.com/tensorflow/tf-keras-datasets/jena_climate_2009_2016.csv.zip"
 JENA_CSV = "jena_climate_2009_2016.csv"
 JENA_BYTES = 43_153_776
 JENA_SHA256 = "eb3df9da6c25039f10814ded0a14138bb0afa3612be9cf79cafdf1cf6f95172e"
 COLUMNS = ("T (degC)", "rh (%)")
 SPLITS = (0.7, 0.2, 0.1)
-
-
-class DataError(ValueError):
-    """Input data that cannot be used, with a message naming the file and the problem."""
 
 
 def resolve_csv(data="data"):

@@ -7,15 +7,12 @@ from pathlib import Path
 import numpy as np
 import tensorflow as tf
 
+from common.errors import DataError
 from common.frontend_np import LABELS, FrontEnd
 from common.wav import WavError, read_wav
 
 DATA_URL = "http://storage.googleapis.com/download.tensorflow.org/data/mini_speech_commands.zip"
 DEFAULT_DATA = "./data"
-
-
-class DataError(RuntimeError):
-    """The dataset is neither here nor downloadable."""
 
 
 def _has_labels(d, labels=LABELS):

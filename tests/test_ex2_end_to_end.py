@@ -62,3 +62,11 @@ def test_missing_files_are_one_clear_error(subset, tmp_path):
     last = out.stderr.strip().splitlines()[-1]
     assert last.startswith("error: ") and "1 of" in last and "nobody_nohash_0.wav" in last
     assert not (tmp_path / "m").exists()
+
+
+def test_no_dataset_is_one_clear_error(tmp_path):
+    out = run("ex2_c.py", "--data", str(tmp_path / "nothing"), "--out-dir", str(tmp_path / "m"))
+    assert out.returncode == 1
+    assert "Traceback" not in out.stderr
+    last = out.stderr.strip().splitlines()[-1]
+    assert last.startswith("error: ") and "nothing" in last and "<label>/<file>.wav" in last
