@@ -1,6 +1,8 @@
 import numpy as np
 import pytest
 
+from conftest import ROOT
+
 from common import splits
 
 
@@ -52,6 +54,9 @@ def test_real_file_list(shared_data, tmp_path):
         assert lines == sorted(lines) and len(lines) == len(out[name])
         assert all(ln.startswith("./data/mini_speech_commands/") and ln.endswith(".wav")
                    and ln.count("/") == 4 for ln in lines)
+        # the repository's split files are this tool's output with the default seed
+        committed = (ROOT / f"kws_split_{name}.txt").read_text().splitlines()
+        assert committed == lines
 
 
 def test_split_files_readable_by_read_split(tmp_path):
