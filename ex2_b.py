@@ -2,7 +2,8 @@
 
 DS-CNN 64-64-64 whose first conv strides 4 frames in time instead of 2 (12 instead of 24 rows
 in the feature maps: about 0.4x the seed model's invoke time), on the 16 kHz MFCC front end,
-trained 40 epochs with random time shifts of up to 100 ms (best validation epoch kept), int8.
+trained 40 epochs with random time shifts of up to 100 ms and random gains of up to ±10 dB
+(best validation epoch kept), int8.
 """
 import sys
 
@@ -11,7 +12,7 @@ from common.kws import KWSVersion, main
 from ex2_a import MFCC_16K, TIME_SHIFT
 
 VERSION = KWSVersion("ex2_b", "kws_b", MFCC_16K, filters=(64, 64, 64), first_stride=(4, 1),
-                     epochs=40, augment=TIME_SHIFT)
+                     epochs=40, augment={**TIME_SHIFT, "gain_db": 10})
 
 if __name__ == "__main__":
     from ex2_a import VERSION as A

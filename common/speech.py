@@ -132,6 +132,7 @@ class Augment:
     """Training-time augmentation; zero disables each part."""
     shift_ms: float = 0.0  # random time shift in [-shift_ms, shift_ms], zero fill
     noise: float = 0.0  # gaussian noise of std uniform in [0, noise] * peak amplitude
+    gain_db: float = 0.0  # random gain uniform in [-gain_db, gain_db] dB (recording level)
     time_masks: int = 0  # SpecAugment masks of width uniform in [0, width] ...
     time_mask_width: int = 0  # ... frames
     freq_masks: int = 0
@@ -165,14 +166,17 @@ def _mask(x, axis, count, width, seed):
 
 @tf.autograph.experimental.do_not_convert
 def augment_and_frontend(waveform, cfg, aug, seed):
-    """Augment one waveform (shift, noise), then run tf_frontend with SpecAugment masks."""
-    seeds = tf.random.experimental.stateless_split(seed, 4)
+    """Augment one waveform (shift, gain, noise), then run tf_frontend with SpecAugment masks."""
+    seeds = tf.random.experimental.stateless_split(seed, 5)
     n = tf.shape(waveform)[0]
     if aug.shift_ms:
         s = int(aug.shift_ms * cfg.rate / 1000)
         shift = tf.random.stateless_uniform([], seeds[0], -s, s + 1, dtype=tf.int32)
         padded = tf.pad(waveform, [[s, s]])
         waveform = padded[s - shift:s - shift + n]
+    if aug.gain_db:
+        db = tf.random.stateless_uniform([], seeds[4], -aug.gain_db, aug.gain_db)
+        waveform = waveform * tf.pow(10.0, db / 20.0)
     if aug.noise:
         peak = tf.reduce_max(tf.abs(waveform))
         std = tf.random.stateless_uniform([], seeds[1], 0.0, aug.noise) * peak

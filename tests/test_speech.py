@@ -9,7 +9,7 @@ tf = pytest.importorskip("tensorflow")
 from common import speech  # noqa: E402
 from common.speech import LABELS, SignalGenerator, read_split, resolve_data_dir  # noqa: E402
 
-AUG = dict(shift_ms=100, noise=0.1, time_masks=2, time_mask_width=5,
+AUG = dict(shift_ms=100, noise=0.1, gain_db=6, time_masks=2, time_mask_width=5,
            freq_masks=2, freq_mask_width=4)
 
 
