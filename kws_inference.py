@@ -80,27 +80,30 @@ class Model:
         return self.get_output()
 
 
-def _stats(ms):
+def latency_stats(ms):
+    """mean, p50 and p90 of a list of milliseconds."""
     ms = np.asarray(ms)
     return {"mean": float(ms.mean()), "p50": float(np.percentile(ms, 50)),
             "p90": float(np.percentile(ms, 90))}
 
 
-def measure_latency(model, cfg, runs=100, threads=1, warmup=WARMUP, seed=0):
+def measure_latency(model, cfg, runs=100, threads=1, warmup=WARMUP, seed=0, frontend=None):
     """Course-style latency: {'inference_ms'|'total_ms': {'mean','p50','p90'}, 'runs': n}.
 
-    Each run: 1 s of random 48 kHz signal -> resample to cfg.rate -> numpy front end ->
+    Each run: 1 s of random 48 kHz signal -> resample to cfg.rate -> front end (the numpy
+    one, or `frontend(waveform) -> features`, e.g. TensorFlow's, to time the course way) ->
     set_tensor -> invoke -> output read. inference = invoke only; total = resample start to
     output read (time.perf_counter). The first `warmup` runs are not recorded.
     Importers should set OPENBLAS_NUM_THREADS=1 before numpy loads, as this script does.
     """
     m = model if isinstance(model, Model) else Model(model, cfg, threads)
+    frontend = frontend or m.frontend
     rng = np.random.RandomState(seed)
     inference, total = [], []
     for i in range(warmup + runs):
         x = rng.random_sample(SOURCE_RATE).astype(np.float32)
         t0 = time.perf_counter()
-        m.set_input(m.frontend(resample(x, SOURCE_RATE, cfg.rate)))
+        m.set_input(frontend(resample(x, SOURCE_RATE, cfg.rate)))
         t1 = time.perf_counter()
         m.interpreter.invoke()
         t2 = time.perf_counter()
@@ -109,7 +112,8 @@ def measure_latency(model, cfg, runs=100, threads=1, warmup=WARMUP, seed=0):
         if i >= warmup:
             inference.append(1e3 * (t2 - t1))
             total.append(1e3 * (t3 - t0))
-    return {"inference_ms": _stats(inference), "total_ms": _stats(total), "runs": runs}
+    return {"inference_ms": latency_stats(inference), "total_ms": latency_stats(total),
+            "runs": runs}
 
 
 def softmax(y):

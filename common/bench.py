@@ -22,6 +22,7 @@ import numpy as np
 
 from . import cli, forecast, kws, tflite_io
 from .frontend_np import FrontEnd
+from kws_inference import latency_stats, measure_latency
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -54,7 +55,7 @@ def project_versions():
 
 
 def invoke_latency(model, runs=200, warmup=10):
-    """p50/p90 in ms of invoke() alone, one thread, random float input."""
+    """mean/p50/p90 in ms of invoke() alone, one thread, random float input."""
     interpreter = tflite_io.make_interpreter(model, num_threads=1)
     inp = interpreter.get_input_details()[0]
     x = np.random.default_rng(0).normal(size=inp["shape"]).astype(np.float32)
@@ -65,29 +66,16 @@ def invoke_latency(model, runs=200, warmup=10):
         interpreter.invoke()
         if i >= warmup:
             times.append(1e3 * (time.perf_counter() - t0))
-    return {"p50": float(np.percentile(times, 50)), "p90": float(np.percentile(times, 90))}
+    return latency_stats(times)
 
 
-def course_total_latency(model, cfg, runs=100, warmup=5):
-    """Total latency the course way: 48 kHz random -> scipy resample_poly -> TensorFlow front
-    end (eager tf.signal) -> invoke. p50/p90 in ms."""
+def course_total_latency(model, cfg, runs=100):
+    """Total latency the course way: kws_inference.measure_latency with the TensorFlow front
+    end (eager tf.signal) in place of the numpy one. mean/p50/p90 in ms."""
     import tensorflow as tf
-    from kws_inference import Model
     from .speech import tf_frontend
-    from .wav import resample
-    m = Model(model, cfg, threads=1)
-    rng = np.random.RandomState(0)
-    times = []
-    for i in range(warmup + runs):
-        x = rng.random_sample(48000).astype(np.float32)
-        t0 = time.perf_counter()
-        feats = tf_frontend(tf.constant(resample(x, 48000, cfg.rate)), cfg).numpy()
-        m.set_input(feats)
-        m.interpreter.invoke()
-        m.get_output()
-        if i >= warmup:
-            times.append(1e3 * (time.perf_counter() - t0))
-    return {"p50": float(np.percentile(times, 50)), "p90": float(np.percentile(times, 90))}
+    tf_features = lambda x: tf_frontend(tf.constant(x), cfg).numpy()  # noqa: E731
+    return measure_latency(model, cfg, runs, frontend=tf_features)["total_ms"]
 
 
 def build_row(spec, args, role):
@@ -115,7 +103,6 @@ def measure_latencies(rows, runs, rounds=3):
     """Latency of every row's model, after all training, in `rounds` interleaved rounds (each
     model once a round) so that baseline and project rows see the same machine state; each
     figure is the median over the rounds of the p50 (p90)."""
-    from kws_inference import measure_latency
     samples = {id(row): [] for row in rows}
     for _ in range(rounds):
         for row in rows:

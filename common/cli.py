@@ -23,10 +23,10 @@ def set_seed(seed):
 
 
 def run(main, argv=None):
-    """Call `main(argv)`; known input errors become one line on stderr and exit status 1."""
-    from .tflite_io import ModelFileError
+    """Call `main(argv)`; input errors (DataError, WavError, ModelFileError are ValueErrors;
+    missing files) become one line on stderr and exit status 1."""
     try:
         return main(argv)
-    except (ValueError, FileNotFoundError, ModelFileError) as e:
+    except (ValueError, FileNotFoundError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 1

@@ -62,6 +62,7 @@ def evaluate_tflite(model, inputs, labels):
 def run(spec, csv, out_dir, epochs=None, seed=0, verbose="auto"):
     """The whole pipeline for one version; returns the exit status of the verdict."""
     from . import compress
+    epochs = epochs or spec.epochs
     series = jena.load_series(csv)
     train, val, test = jena.split_series(series)
     windows = jena.WindowGenerator.from_train(train, normalize_labels=spec.normalize_labels)
@@ -71,7 +72,7 @@ def run(spec, csv, out_dir, epochs=None, seed=0, verbose="auto"):
     test_x, test_y = eval_windows.to_numpy(eval_windows.make_dataset(test, train=False))
     calibration = windows.to_numpy(windows.make_dataset(train, train=False))[0][:spec.calibration_windows]
 
-    tflite, model = build(spec, windows, train_ds, val_ds, calibration, epochs or spec.epochs, verbose)
+    tflite, model = build(spec, windows, train_ds, val_ds, calibration, epochs, verbose)
     files = tflite_io.write_model_files(tflite, out_dir, spec.name)
     mae_t, mae_rh = evaluate_tflite(files["tflite_path"], test_x, test_y)
     summary = {
@@ -81,7 +82,7 @@ def run(spec, csv, out_dir, epochs=None, seed=0, verbose="auto"):
         "input_shape": [1, windows.input_width, 2],
         "data": {"path": os.path.abspath(csv), "rows": int(len(series)),
                  "test_windows": int(len(test_x))},
-        "epochs": epochs or spec.epochs,
+        "epochs": epochs,
         "seed": seed,
     }
     print(f"{spec.name}: {files['zip_path']} {files['zip_bytes']} B, "

@@ -31,6 +31,11 @@ def _to_float(data):
     return np.clip(data.astype(np.float32), -1.0, 1.0)
 
 
+def _fit(x, n):
+    """Zero-pad at the end or trim to exactly n samples."""
+    return np.pad(x, (0, max(0, n - len(x))))[:n]
+
+
 def read_wav(path, rate=16000, length=1.0):
     """The wav at `path` as float32 mono of exactly round(rate * length) samples.
 
@@ -55,10 +60,7 @@ def read_wav(path, rate=16000, length=1.0):
     if x.ndim == 2:
         x = x.mean(axis=1)
     x = resample(x, file_rate, BASE_RATE)
-    n = int(round(BASE_RATE * length))
-    x = np.pad(x, (0, max(0, n - len(x))))[:n]
+    x = _fit(x, int(round(BASE_RATE * length)))
     if rate != BASE_RATE:
-        x = resample(x, BASE_RATE, rate)
-        m = int(round(rate * length))
-        x = np.pad(x, (0, max(0, m - len(x))))[:m]
+        x = _fit(resample(x, BASE_RATE, rate), int(round(rate * length)))
     return np.ascontiguousarray(x, dtype=np.float32)
