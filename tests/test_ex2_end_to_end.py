@@ -8,6 +8,9 @@ import sys
 import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+# issue 4's size budget for version a (a trained model zips to about the same size: int8
+# weights of a dense model are close to incompressible either way)
+ISSUE4_ZIP_BYTES = {"kws_a": 15360}
 
 
 def run(*args):
@@ -29,6 +32,8 @@ def test_script_end_to_end(subset, tmp_path, script, name, rate):
     assert summary["frontend"]["input_shape"] == [49, 10, 1]
     assert summary["labels"] == ["down", "go", "left", "no", "right", "stop", "up", "yes"]
     assert summary["zip_bytes"] == os.path.getsize(tmp_path / f"{name}.tflite.zip")
+    assert summary["zip_bytes"] < summary["limits"]["zip_bytes"]
+    assert summary["zip_bytes"] <= ISSUE4_ZIP_BYTES.get(name, summary["zip_bytes"])
     assert summary["data"]["test_files"] == len((split_dir / "kws_split_test.txt").read_text().split())
     for key in ("inference", "total"):
         assert set(summary["host_latency_ms"][key]) == {"mean", "p50", "p90"}
