@@ -1,4 +1,4 @@
-"""Exercise 2, version b: fast keyword spotter (limits in common/constraints.py).
+"""Exercise 2, version b: fast keyword spotter (limits in common/versions.py).
 
 DS-CNN 64-64-64 whose first conv strides 4 frames in time instead of 2 (12 instead of 24 rows
 in the feature maps: about 0.4x the seed model's invoke time), on the 16 kHz MFCC front end,
@@ -8,13 +8,11 @@ trained 40 epochs with random time shifts of up to 100 ms and random gains of up
 import sys
 
 import common  # noqa: F401  (sets TF_USE_LEGACY_KERAS before TensorFlow loads)
-from common.kws import KWSVersion, main
-from ex2_a import MFCC_16K, TIME_SHIFT
+from common.frontend_np import MFCC_16K
+from common.kws import TIME_SHIFT, KWSVersion, main
 
-VERSION = KWSVersion("ex2_b", "kws_b", MFCC_16K, filters=(64, 64, 64), first_stride=(4, 1),
-                     epochs=40, augment={**TIME_SHIFT, "gain_db": 10})
+VERSION = KWSVersion("ex2_b", MFCC_16K, filters=(64, 64, 64), first_stride=(4, 1), epochs=40,
+                     augment={**TIME_SHIFT, "gain_db": 10})
 
 if __name__ == "__main__":
-    from ex2_a import VERSION as A
-    from ex2_c import VERSION as C
-    sys.exit(main({"a": A, "b": VERSION, "c": C}, "b"))
+    sys.exit(main(VERSION))

@@ -1,16 +1,17 @@
-"""Benchmark: the seed's recipe (baseline) beside the project's five versions, in one run on
-the same data, written as a markdown table with ratios to the baseline.
+"""Benchmark: naive baselines and the seed's recipe beside the project's five versions, in one
+run on the same data, as a markdown table with ratios to the baseline and a picture.
 
-    python -m common.bench --jena ../shared/data/jena_climate_2009_sample.csv \\
-        --kws-data ../shared/data/mini_speech_commands \\
-        --split-dir ../shared/data/mini_speech_commands_split --out BENCHMARK.md
+    python -m common.bench --seeds 0,1,2        # the data of ../shared/data, see --help
 
-Latency is measured on this host with LiteRT, one thread; ratios come from the same run.
-kws "total" = 1 s of random 48 kHz signal -> resample -> front end -> invoke, as
-kws_inference.py measures it; the baselines are also measured the course way (TensorFlow
-front end, tf.signal), which is what the seed's kws_inference.py ran.
+Rows per version: exercise 1, persistence (no model: the last step repeated) and the seed's
+recipe; exercise 2, the seed's recipe (DS-CNN 96-64-64, 20 epochs). Quality is measured with
+the written `.tflite` on the test split (and, for ex2, the validation split, on which the
+versions were selected), mean (min-max) over the seeds. Latency: this host, LiteRT, one
+thread, the one latency loop of common/litert.py, measured after all training in interleaved
+rounds; kws "total" = 1 s of random 48 kHz signal -> resample -> front end -> invoke, as
+kws_inference.py measures it, and the course way (TensorFlow front end) for the baselines.
 """
-import argparse
+import importlib
 import json
 import os
 import sys
@@ -20,78 +21,54 @@ import common  # noqa: F401
 
 import numpy as np
 
-from . import cli, forecast, kws, tflite_io
-from .frontend_np import FrontEnd
-from kws_inference import latency_stats, measure_latency
+from . import cli, forecast, kws, outputs, plots
+from .frontend_np import MFCC_8K, MFCC_16K, FrontEnd
+from .litert import measure_latency
+from .versions import TABLE, VERSIONS
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SHARED = os.path.join(ROOT, "..", "shared", "data")
 
 
-def seed_forecasters():
-    """The seed report's exercise 1 models: 16/24 widths, 90 % pruning, per-channel int8."""
+def seed_recipes():
+    """The seed report's models, trained by this project's pipelines: ex1 16/24 widths, 90 %
+    pruning, full-int8 per channel; ex2 DS-CNN 96-64-64 20 epochs (8 kHz + 1 DW block for c)."""
     from .models import forecast_cnn, forecast_mlp
-    version = forecast.ForecastVersion
+    s16 = kws.KWSVersion("ex2_a", MFCC_16K, filters=(96, 64, 64), stem="seed_kws_16k")
+    s8 = kws.KWSVersion("ex2_c", MFCC_8K, filters=(96, 64, 64), extra_depthwise=1, stem="seed_kws_8k")
     return {
-        "ex1_a": version("ex1_a", "seed_th_a", "Conv1D(16,k3)-Dense(24)-Dense(12)-Reshape(6,2)",
-                         lambda: forecast_cnn(16, 24)),
-        "ex1_b": version("ex1_b", "seed_th_b", "Dense(16)-Dense(24)-Dense(12)-Reshape(6,2)",
-                         lambda: forecast_mlp((16, 24))),
+        "ex1_a": forecast.seed_recipe("ex1_a", "Conv1D(16,k3)-Dense(24)-Dense(12)", lambda: forecast_cnn(16, 24)),
+        "ex1_b": forecast.seed_recipe("ex1_b", "Dense(16)-Dense(24)-Dense(12)", lambda: forecast_mlp((16, 24))),
+        "ex2_a": s16, "ex2_b": s16, "ex2_c": s8,  # a and b share the 16 kHz baseline
     }
 
 
-def seed_spotters():
-    """The seed report's DS-CNN 96-64-64, 20 epochs, int8: at 16 kHz (a, b) and 8 kHz (c)."""
-    from ex2_a import MFCC_16K
-    from ex2_c import MFCC_8K
-    s16 = kws.KWSVersion("ex2_a", "seed_kws_16k", MFCC_16K, filters=(96, 64, 64))
-    s8 = kws.KWSVersion("ex2_c", "seed_kws_8k", MFCC_8K, filters=(96, 64, 64), extra_depthwise=1)
-    return {"ex2_a": s16, "ex2_b": s16, "ex2_c": s8}  # a and b share the 16 kHz baseline
-
-
 def project_versions():
-    import ex1_a, ex1_b, ex2_a, ex2_b, ex2_c
-    return {"ex1_a": ex1_a.VERSIONS["a"], "ex1_b": ex1_b.VERSIONS["b"], "ex2_a": ex2_a.VERSION,
-            "ex2_b": ex2_b.VERSION, "ex2_c": ex2_c.VERSION}
+    """Each version as its script declares it (drivers may import the scripts)."""
+    return {e.version: importlib.import_module(e.version).VERSION for e in TABLE}
 
 
-def invoke_latency(model, runs=200, warmup=10):
-    """mean/p50/p90 in ms of invoke() alone, one thread, random float input."""
-    interpreter = tflite_io.make_interpreter(model, num_threads=1)
-    inp = interpreter.get_input_details()[0]
-    x = np.random.default_rng(0).normal(size=inp["shape"]).astype(np.float32)
-    times = []
-    for i in range(warmup + runs):
-        interpreter.set_tensor(inp["index"], x)
-        t0 = time.perf_counter()
-        interpreter.invoke()
-        if i >= warmup:
-            times.append(1e3 * (time.perf_counter() - t0))
-    return latency_stats(times)
-
-
-def course_total_latency(model, cfg, runs=100):
-    """Total latency the course way: kws_inference.measure_latency with the TensorFlow front
-    end (eager tf.signal) in place of the numpy one. mean/p50/p90 in ms."""
-    import tensorflow as tf
-    from .speech import tf_frontend
-    tf_features = lambda x: tf_frontend(tf.constant(x), cfg).numpy()  # noqa: E731
-    return measure_latency(model, cfg, runs, frontend=tf_features)["total_ms"]
+def run_once(spec, args, seed):
+    """One pipeline run, in this process, into the work folder; its JSON."""
+    out_dir = os.path.join(args.work_dir, f"seed{seed}")
+    common = ["--out-dir", out_dir, "--seed", str(seed), "--quiet"]
+    if spec.version.startswith("ex1"):
+        argv = common + ["--data", args.jena] + (["--epochs", str(args.epochs_ex1)] if args.epochs_ex1 else [])
+        status = forecast.main(spec, argv)
+    else:
+        argv = common + ["--data", args.kws_data, "--split-dir", args.split_dir,
+                         "--latency-runs", str(args.runs)]
+        status = kws.main(spec, argv + (["--epochs", str(args.epochs_ex2)] if args.epochs_ex2 else []))
+    if status not in (0, 2):
+        raise RuntimeError(f"{spec.name} (seed {seed}) failed with exit status {status}")
+    with open(os.path.join(out_dir, f"{spec.name}.json")) as f:
+        return json.load(f)
 
 
 def build_row(spec, args, role):
-    """Run one pipeline once per seed; the first seed's model gives sizes (and latency, see
-    measure_latencies), the quality is the mean over seeds (with min and max)."""
-    runs = []
-    for seed in args.seeds:
-        out_dir = os.path.join(args.work_dir, f"seed{seed}")
-        cli.set_seed(seed)
-        if spec.version.startswith("ex1"):
-            forecast.run(spec, args.jena, out_dir, args.epochs_ex1, seed, verbose=0)
-        else:
-            kws.run(spec, args.kws_data, args.split_dir, out_dir, args.epochs_ex2, seed,
-                    verbose=0, latency_runs=args.runs)
-        with open(os.path.join(out_dir, f"{spec.name}.json")) as f:
-            runs.append(json.load(f))
+    """Run one pipeline once per seed: the first seed's model gives the latency, sizes are
+    the largest over the seeds, quality the mean (with min and max)."""
+    runs = [run_once(spec, args, seed) for seed in args.seeds]
     row = dict(runs[0], role=role)
     row["metrics"] = {k: [r["metrics"][k] for r in runs] for k in runs[0]["metrics"]}
     row["zip_bytes_max"] = max(r["zip_bytes"] for r in runs)
@@ -99,14 +76,30 @@ def build_row(spec, args, role):
     return row
 
 
+def persistence_row(project_row):
+    """Persistence on the same test windows (no model, no bytes)."""
+    base = project_row["baseline"]["persistence"]
+    return {"role": "persistence", "architecture": "last step repeated", "params": 0,
+            "sparsity": 0.0, "tflite_bytes": None, "zip_bytes_max": None,
+            "metrics": {"mae_t": [base["mae_t"]], "mae_rh": [base["mae_rh"]]}}
+
+
+def course_total_latency(model, cfg, runs):
+    """Total latency the course way: the latency loop with TensorFlow's front end."""
+    import tensorflow as tf
+    from .speech import tf_frontend
+    tf_features = lambda x: tf_frontend(tf.constant(x), cfg).numpy()  # noqa: E731
+    return measure_latency(model, cfg, runs, frontend=tf_features)["total_ms"]
+
+
 def measure_latencies(rows, runs, rounds=3):
     """Latency of every row's model, after all training, in `rounds` interleaved rounds (each
-    model once a round) so that baseline and project rows see the same machine state; each
-    figure is the median over the rounds of the p50 (p90)."""
+    model once a round); each figure is the median over the rounds of the p50 (p90)."""
+    rows = [r for r in rows if r.get("model_path")]
     samples = {id(row): [] for row in rows}
     for _ in range(rounds):
         for row in rows:
-            sample = {"invoke_ms": invoke_latency(row["model_path"], runs)}
+            sample = {"invoke_ms": measure_latency(row["model_path"], runs=runs)["inference_ms"]}
             if "frontend" in row:
                 cfg = FrontEnd.from_dict(row["frontend"])
                 sample["total_ms"] = measure_latency(row["model_path"], cfg, runs)["total_ms"]
@@ -114,17 +107,16 @@ def measure_latencies(rows, runs, rounds=3):
             samples[id(row)].append(sample)
     for row in rows:
         for key in samples[id(row)][0]:
-            row[key] = {q: float(np.median([s[key][q] for s in samples[id(row)]]))
-                        for q in ("p50", "p90")}
+            row[key] = {q: float(np.median([s[key][q] for s in samples[id(row)]])) for q in ("p50", "p90")}
 
 
 def ratio(value, base):
-    return f"{value / base:.2f}" if base else "-"
+    return f"{value / base:.2f}" if value is not None and base else "-"
 
 
 def spread(values, scale=1.0, digits=3):
-    """'mean (min-max)' of a list, or the value alone for one seed."""
-    v = np.asarray(values) * scale
+    """'mean (min-max)' of a list, or the value alone for one value."""
+    v = np.asarray(values, np.float64) * scale
     if len(v) == 1:
         return f"{v[0]:.{digits}f}"
     return f"{v.mean():.{digits}f} ({v.min():.{digits}f}-{v.max():.{digits}f})"
@@ -135,8 +127,8 @@ def quality(row, base):
     if "mae_t" in m:
         text = f"MAE T {spread(m['mae_t'])}, RH {spread(m['mae_rh'])}"
         if row is not base:
-            text += (f"; diff {np.mean(m['mae_t']) - np.mean(b['mae_t']):+.3f} / "
-                     f"{np.mean(m['mae_rh']) - np.mean(b['mae_rh']):+.3f}")
+            text += (f"; ratio to persistence {np.mean(m['mae_t']) / np.mean(b['mae_t']):.2f} / "
+                     f"{np.mean(m['mae_rh']) / np.mean(b['mae_rh']):.2f}")
         return text
     text = f"test {spread(m['accuracy'], 100, 2)} %, val {spread(m['val_accuracy'], 100, 2)} %"
     if row is not base:
@@ -145,29 +137,44 @@ def quality(row, base):
 
 
 def table(rows_by_version):
-    """Markdown: one block of rows per version, baseline first, ratios to the baseline."""
+    """Markdown: one block of rows per version, baseline first, ratios to the baseline (ex1:
+    sizes and latency to the seed recipe, quality to persistence)."""
     lines = ["| version | model | arch | params | sparsity | .tflite B | .tflite.zip B, max over "
              "seeds (ratio) | quality: mean (min-max) over seeds | invoke p50 / p90 ms (ratio) "
              "| total p50 / p90 ms, numpy front end (ratio to TF-FE baseline) | total p50 ms, "
              "TF front end |",
              "|---|---|---|---|---|---|---|---|---|---|---|"]
-    for version, (base, ours) in rows_by_version.items():
-        for row in (base, ours):
-            inv = row["invoke_ms"]
-            total = row.get("total_ms")
+    for version, block in rows_by_version.items():
+        base = block[0]
+        sized = next(r for r in block if r.get("zip_bytes_max"))
+        for row in block:
+            inv, total, course = row.get("invoke_ms"), row.get("total_ms"), row.get("course_total_ms")
             tot = "-" if total is None else f"{total['p50']:.3f} / {total['p90']:.3f}"
-            if total is not None and row is ours:
-                tot += f" ({ratio(total['p50'], base['course_total_ms']['p50'])})"
-            course = row.get("course_total_ms")
+            if total is not None and row is not sized and "course_total_ms" in sized:
+                tot += f" ({ratio(total['p50'], sized['course_total_ms']['p50'])})"
+            size = "-" if row["zip_bytes_max"] is None else \
+                f"{row['zip_bytes_max']:,} ({ratio(row['zip_bytes_max'], sized['zip_bytes_max'])})"
+            invoke = "-" if inv is None else \
+                f"{inv['p50']:.4f} / {inv['p90']:.4f} ({ratio(inv['p50'], sized['invoke_ms']['p50'])})"
+            tflite = "-" if row["tflite_bytes"] is None else f"{row['tflite_bytes']:,}"
             course = "-" if course is None else f"{course['p50']:.3f}"
             lines.append(
                 f"| {version} | {row['role']} | {row['architecture']} | {row['params']:,} "
-                f"| {row['sparsity']:.2f} | {row['tflite_bytes']:,} "
-                f"| {row['zip_bytes_max']:,} ({ratio(row['zip_bytes_max'], base['zip_bytes_max'])}) "
-                f"| {quality(row, base)} "
-                f"| {inv['p50']:.4f} / {inv['p90']:.4f} ({ratio(inv['p50'], base['invoke_ms']['p50'])}) "
+                f"| {row['sparsity']:.2f} | {tflite} | {size} | {quality(row, base)} | {invoke} "
                 f"| {tot} | {course} |")
     return "\n".join(lines)
+
+
+def picture(rows_by_version):
+    points = []
+    for version, block in rows_by_version.items():
+        for row in block:
+            m = row["metrics"]
+            mean = lambda k: float(np.mean(m[k])) if k in m else None  # noqa: E731
+            points.append({"version": version, "label": row["role"], "zip_bytes": row["zip_bytes_max"],
+                           "mae_t": mean("mae_t"), "mae_rh": mean("mae_rh"), "accuracy": mean("accuracy")})
+    limits = {v: VERSIONS[v].limits for v in rows_by_version}
+    return plots.bench_png(points, limits, title="Size against quality, mean over seeds (limits dashed)")
 
 
 def shown(path):
@@ -176,25 +183,31 @@ def shown(path):
 
 
 def main(argv=None):
-    p = argparse.ArgumentParser(description="seed recipe vs project versions, side by side")
-    p.add_argument("--jena", default=os.path.join(ROOT, "..", "shared", "data",
-                                                  "jena_climate_2009_sample.csv"))
-    p.add_argument("--kws-data", default=os.path.join(ROOT, "..", "shared", "data",
-                                                      "mini_speech_commands"))
-    p.add_argument("--split-dir", default=os.path.join(ROOT, "..", "shared", "data",
-                                                       "mini_speech_commands_split"))
-    p.add_argument("--versions", default="ex1_a,ex1_b,ex2_a,ex2_b,ex2_c")
-    p.add_argument("--out", default=os.path.join(ROOT, "BENCHMARK.md"))
+    p = cli.Parser(prog="python -m common.bench", description="baselines vs project versions, side by side")
+    p.add_argument("--jena", default=os.path.join(SHARED, "jena_mpi_roof_2024_jun_sep.csv"))
+    p.add_argument("--kws-data", default=os.path.join(SHARED, "mini_speech_commands"))
+    p.add_argument("--split-dir", default=os.path.join(SHARED, "mini_speech_commands_split"))
+    p.add_argument("--versions", default=",".join(VERSIONS))
+    p.add_argument("--out", default=os.path.join(ROOT, "BENCHMARK.md"), help="the table (a .png beside it)")
     p.add_argument("--work-dir", default=os.path.join(ROOT, "bench_out"))
-    p.add_argument("--epochs-ex1", type=int, default=None, help="override (tiny runs)")
-    p.add_argument("--epochs-ex2", type=int, default=None, help="override (tiny runs)")
-    p.add_argument("--runs", type=int, default=200, help="latency runs per model")
+    p.add_argument("--epochs-ex1", type=cli.positive_int, help="override (tiny runs)")
+    p.add_argument("--epochs-ex2", type=cli.positive_int, help="override (tiny runs)")
+    p.add_argument("--runs", type=cli.positive_int, default=200, help="latency runs per model")
     p.add_argument("--seeds", default="0,1,2", help="seeds to train each model with")
     args = p.parse_args(argv)
-    args.seeds = [int(x) for x in args.seeds.split(",")]
+    try:
+        args.seeds = [int(x) for x in args.seeds.split(",")]
+    except ValueError:
+        raise cli.UsageError(f"python -m common.bench: --seeds {args.seeds!r}: expected whole numbers "
+                             "separated by commas") from None
+    versions = args.versions.split(",")
+    unknown = [v for v in versions if v not in VERSIONS]
+    if unknown:
+        raise cli.UsageError(f"python -m common.bench: --versions {unknown[0]!r}: expected some of "
+                             f"{','.join(VERSIONS)}")
 
     started = time.perf_counter()
-    baselines, ours = seed_spotters() | seed_forecasters(), project_versions()
+    baselines, ours = seed_recipes(), project_versions()
     rows, built = {}, {}  # built: one run per model, e.g. the 16 kHz baseline of ex2 a and b
 
     def row_of(spec, role):
@@ -202,32 +215,31 @@ def main(argv=None):
             built[spec.name] = build_row(spec, args, role)
         return built[spec.name]
 
-    for version in args.versions.split(","):
-        rows[version] = (row_of(baselines[version], "seed recipe"),
-                         row_of(ours[version], "this project"))
+    for version in versions:
+        block = [row_of(baselines[version], "seed recipe"), row_of(ours[version], "this project")]
+        if version.startswith("ex1"):
+            block.insert(0, persistence_row(block[-1]))
+        rows[version] = block
     measure_latencies(list(built.values()), args.runs)
     minutes = (time.perf_counter() - started) / 60
+    png = os.path.splitext(args.out)[0] + ".png"
     text = "\n".join([
-        "# Benchmark: the seed's recipe vs this project",
-        "",
+        "# Benchmark: baselines vs this project", "",
         f"Command: `python -m common.bench {' '.join(argv if argv is not None else sys.argv[1:])}`  ",
         f"Data: Jena `{shown(args.jena)}`; keyword spotting `{shown(args.kws_data)}` with the "
         f"splits of `{shown(args.split_dir)}`. Seeds {args.seeds}. Host: {os.cpu_count()} cores, LiteRT "
-        f"1 thread, {args.runs} runs per latency. Ran in {minutes:.1f} min.",
-        "",
-        "Ratios are to the seed-recipe row of the same version, from this same run. Quality is "
-        "measured with the written `.tflite` on the test split (and, for ex2, the validation "
-        "split, on which the versions were selected), averaged over the seeds; sizes are the "
-        "largest over the seeds; latency is of the first seed's model, measured after all training in 3 interleaved rounds "
-        "(median of the rounds' p50 and p90).",
-        "",
-        table(rows),
-        "",
+        f"1 thread, {args.runs} runs per latency. Ran in {minutes:.1f} min.", "",
+        __doc__.split("\n\n")[2].replace("\n", " "), "",
+        "Ratios: sizes and latency to the first row with a model (the seed recipe); ex1 quality "
+        "also as a ratio to persistence on the same test windows.", "",
+        table(rows), "",
+        f"![size against quality]({os.path.basename(png)})", "",
     ])
-    tflite_io.write_atomic(args.out, text.encode())
+    outputs.write_set(os.path.dirname(os.path.abspath(args.out)),
+                      {os.path.basename(args.out): text.encode(), os.path.basename(png): picture(rows)})
     print(text)
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(cli.run(main))
+    sys.exit(cli.exit_status(main))

@@ -15,21 +15,31 @@ def decay_after(epoch_start=12, factor=math.exp(-0.1)):
         lambda epoch, lr: lr * factor if epoch >= epoch_start else lr)
 
 
-def prune_and_finetune(model, train_ds, val_ds, compile_kwargs, epochs, initial_sparsity=0.3,
-                       final_sparsity=0.9, begin_epoch=5, end_epoch=15, frequency=100, callbacks=(),
-                       verbose="auto"):
-    """Magnitude pruning with a PolynomialDecay schedule from step len(train)*begin_epoch to
-    len(train)*end_epoch (masks updated every `frequency` steps), fine-tuning for `epochs`;
-    returns the stripped (plain Keras) model."""
-    steps = int(train_ds.cardinality())
-    schedule = tfmot.sparsity.keras.PolynomialDecay(
+def pruning_schedule(steps_per_epoch, epochs, initial_sparsity, final_sparsity, begin=0.25,
+                     end=0.75, frequency=100):
+    """tfmot PolynomialDecay over the fraction [begin, end] of `epochs` fine-tuning epochs
+    (the seed's recipe, epochs 5 to 15 of 20, is 0.25-0.75). The mask is updated every
+    `frequency` steps (fewer for short runs, at least 10 updates) and the last update falls
+    on the end step, so the final sparsity is reached however short the run."""
+    first, last = round(steps_per_epoch * epochs * begin), round(steps_per_epoch * epochs * end)
+    frequency = max(1, min(frequency, (last - first) // 10))
+    last = first + (last - first) // frequency * frequency
+    return tfmot.sparsity.keras.PolynomialDecay(
         initial_sparsity=initial_sparsity, final_sparsity=final_sparsity,
-        begin_step=steps * begin_epoch, end_step=steps * end_epoch, frequency=frequency)
+        begin_step=first, end_step=last, frequency=frequency)
+
+
+def prune_and_finetune(model, train_ds, val_ds, compile_args, epochs, initial_sparsity=0.3,
+                       final_sparsity=0.9, begin=0.25, end=0.75, callbacks=(), verbose="auto"):
+    """Magnitude pruning (pruning_schedule) while fine-tuning `epochs` epochs; returns the
+    stripped (plain Keras) model and the fine-tuning history {metric: [per epoch]}."""
+    schedule = pruning_schedule(int(train_ds.cardinality()), epochs, initial_sparsity,
+                                final_sparsity, begin, end)
     pruned = tfmot.sparsity.keras.prune_low_magnitude(model, pruning_schedule=schedule)
-    pruned.compile(**compile_kwargs)
-    pruned.fit(train_ds, validation_data=val_ds, epochs=epochs, verbose=verbose,
-               callbacks=[tfmot.sparsity.keras.UpdatePruningStep(), *callbacks])
-    return tfmot.sparsity.keras.strip_pruning(pruned)
+    pruned.compile(**compile_args)
+    fit = pruned.fit(train_ds, validation_data=val_ds, epochs=epochs, verbose=verbose,
+                     callbacks=[tfmot.sparsity.keras.UpdatePruningStep(), *callbacks])
+    return tfmot.sparsity.keras.strip_pruning(pruned), {k: list(v) for k, v in fit.history.items()}
 
 
 def sparsity(model):
@@ -39,13 +49,19 @@ def sparsity(model):
     return float(sum((k == 0).sum() for k in kernels) / total) if total else 0.0
 
 
-def quantize_int8(model, representative_inputs, per_channel=True):
+def quantize(model, representative_inputs, mode="int8", per_channel=True):
     """Full-integer post-training quantization; float32 model input and output, batch 1.
 
     `representative_inputs`: float32 array [N, ...] of training inputs for calibration.
+    mode "int8": int8 weights and activations (int32 biases); "16x8": int8 weights, int16
+    activations (TFLite's 16x8 mode, int32 biases here instead of its default int64: 256 x
+    finer activation steps, for models whose outputs in °C and % share one scale).
     `per_channel=False` quantizes each weight tensor with one scale (TFLite's experimental
     converter switch): for tiny models the per-channel scales are a large part of the file.
     """
+    if mode not in ("int8", "16x8"):
+        raise ValueError(f"quantization mode {mode!r}; expected 'int8' or '16x8'")
+
     def representative():
         for x in representative_inputs:
             yield [np.asarray(x, np.float32)[None, ...]]
@@ -58,8 +74,13 @@ def quantize_int8(model, representative_inputs, per_channel=True):
         [call.get_concrete_function(spec)], model)
     converter.optimizations = [tf.lite.Optimize.DEFAULT]
     converter.representative_dataset = representative
-    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
     converter._experimental_disable_per_channel = not per_channel
+    if mode == "int8":
+        converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+    else:
+        converter.target_spec.supported_ops = [
+            tf.lite.OpsSet.EXPERIMENTAL_TFLITE_BUILTINS_ACTIVATIONS_INT16_WEIGHTS_INT8]
+        converter._experimental_full_integer_quantization_bias_type = tf.int32
     return converter.convert()
 
 
@@ -137,24 +158,7 @@ def _drop_unused_opcodes(model):
             op.opcodeIndex = new[op.opcodeIndex]
 
 
-def fold_output_scale(model, mean, std, steps):
-    """Fold `y * std + mean` (per feature, tiled over `steps`) into the last Dense layer, so a
-    model trained on normalized labels outputs original units with no extra op."""
-    dense = [layer for layer in model.layers if isinstance(layer, tf.keras.layers.Dense)][-1]
-    kernel, bias = dense.get_weights()
-    scale, offset = np.tile(std, steps), np.tile(mean, steps)
-    dense.set_weights([kernel * scale, bias * scale + offset])
-    return model
-
-
-def describe(spec, model, files):
-    """The JSON fields common to every version: what was built and how big its files are."""
-    return {
-        "version": spec.version,
-        "architecture": spec.architecture,
-        "params": int(model.count_params()),
-        "sparsity": round(sparsity(model), 4),
-        "tflite_bytes": files["tflite_bytes"],
-        "zip_bytes": files["zip_bytes"],
-        "zlib_bytes": files["zlib_bytes"],
-    }
+def describe(architecture, model):
+    """The JSON fields that say what was built: architecture, parameters, sparsity."""
+    return {"architecture": architecture, "params": int(model.count_params()),
+            "sparsity": round(sparsity(model), 4)}

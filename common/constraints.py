@@ -1,68 +1,99 @@
-"""The one table of the homework's constraints, and the verdict against it.
+"""The verdict of a run against the limits of its version (common/versions.py).
 
-Sizes are of the `.tflite.zip` file, kB = 1024 B. All limits are strict (measured < limit),
-except accuracy which must be strictly greater. Latency limits are defined on a Raspberry Pi:
-they are reported, never checked against a host measurement.
+Each limit gets one of three results:
+- "pass" / "fail": the limit is assessable on this run and the measured value meets it or not;
+- "not assessable", with its reason: the limit is defined on data or hardware this run does
+  not have (quality limits on the full official datasets, latency limits on a Raspberry Pi).
+All limits are strict (measured < limit) except accuracy, which must be strictly greater.
+`passed` is true when every assessable limit passes: exit status 0; a failed one: 2.
 """
+from .versions import VERSIONS, entry
 
-KB = 1024
-
-# version -> {metric: limit}. Keys: mae_t / mae_rh in degC / %, accuracy in [0, 1],
-# zip_bytes in bytes, pi_* in milliseconds on the Raspberry Pi.
-LIMITS = {
-    "ex1_a": {"mae_t": 0.5, "mae_rh": 1.8, "zip_bytes": 2 * KB},
-    "ex1_b": {"mae_t": 0.6, "mae_rh": 1.9, "zip_bytes": 1.7 * KB},
-    "ex2_a": {"accuracy": 0.90, "zip_bytes": 25 * KB},
-    "ex2_b": {"accuracy": 0.90, "zip_bytes": 35 * KB, "pi_inference_ms": 1.5},
-    "ex2_c": {"accuracy": 0.90, "zip_bytes": 45 * KB, "pi_total_ms": 40.0},
-}
-
+LIMITS = {v: e.limits for v, e in VERSIONS.items()}
 HIGHER_IS_BETTER = {"accuracy"}
-ON_PI_ONLY = {"pi_inference_ms", "pi_total_ms"}
+PASS, FAIL, NOT_ASSESSABLE = "pass", "fail", "not assessable"
+EXIT_PASSED, EXIT_ERROR, EXIT_LIMIT_MISSED, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 
-def check(version, measured):
-    """Rows (metric, measured value or None, op, limit, passed or None) for `version`.
+def fmt(metric, value):
+    """A value in the verdict table's units: '82.24 %', '1,387 B', '0.4036 °C', '1.50 ms'."""
+    if value is None:
+        return "-"
+    if metric.startswith("accuracy"):
+        return f"{100 * value:.2f} %"
+    if metric == "zip_bytes":
+        return f"{value:,.0f} B" if value == int(value) else f"{value:,.1f} B"
+    if metric.startswith("pi_"):
+        return f"{value:.2f} ms"
+    if metric == "mae_t":
+        return f"{value:.4f} °C"
+    if metric == "mae_rh":
+        return f"{value:.4f} %"
+    return f"{value:.4f}"
 
-    `measured` maps metric names to values; Pi-only limits get passed=None (not checked here).
-    A metric that the table names but `measured` lacks is a failure, not a silent pass.
+
+def meets(metric, value, limit):
+    return value > limit if metric in HIGHER_IS_BETTER else value < limit
+
+
+def verdict(version, measured, unassessable=None):
+    """{metric: {"result", "measured", "limit", "reason"}} for every limit of `version`.
+
+    `measured`: metric -> value (a missing or None value of an assessable limit fails);
+    `unassessable`: metric -> reason, for limits this run cannot assess.
     """
-    if version not in LIMITS:
-        raise KeyError(f"unknown version {version!r}; expected one of {sorted(LIMITS)}")
-    rows = []
-    for metric, limit in LIMITS[version].items():
+    unassessable = unassessable or {}
+    out = {}
+    for metric, limit in entry(version).limits.items():
         value = measured.get(metric)
-        if metric in ON_PI_ONLY:
-            rows.append((metric, value, "<", limit, None))
-        elif metric in HIGHER_IS_BETTER:
-            rows.append((metric, value, ">", limit, value is not None and value > limit))
+        if metric in unassessable:
+            result, reason = NOT_ASSESSABLE, unassessable[metric]
+        elif value is None:
+            result, reason = FAIL, "not measured"
         else:
-            rows.append((metric, value, "<", limit, value is not None and value < limit))
-    return rows
+            result, reason = (PASS if meets(metric, value, limit) else FAIL), None
+        out[metric] = {"result": result, "measured": value, "limit": limit, "reason": reason}
+    return out
 
 
 def passed(rows):
-    """True when every checked row passed (Pi-only rows are not checked)."""
-    return all(ok for *_, ok in rows if ok is not None)
+    """True when every assessable limit passes."""
+    return all(r["result"] != FAIL for r in rows.values())
 
 
-def format_verdict(version, rows, notes=()):
-    """A readable PASS/FAIL table."""
-    def fmt(metric, v):
-        if v is None:
-            return "-"
-        if metric == "accuracy":
-            return f"{100 * v:.2f} %"
-        if metric == "zip_bytes":
-            return f"{v:,.0f} B"
-        if metric.startswith("pi_"):
-            return f"{v:.2f} ms"
-        return f"{v:.4f}"
+def exit_status(rows):
+    return EXIT_PASSED if passed(rows) else EXIT_LIMIT_MISSED
 
-    lines = [f"Verdict for {version}", f"  {'metric':<16}{'measured':>14}  {'limit':>14}  result"]
-    for metric, value, op, limit, ok in rows:
-        result = "n/a (Pi only)" if ok is None else ("PASS" if ok else "FAIL")
-        lines.append(f"  {metric:<16}{fmt(metric, value):>14}  {op} {fmt(metric, limit):>12}  {result}")
+
+def op(metric):
+    return ">" if metric in HIGHER_IS_BETTER else "<"
+
+
+def format_verdict(version, rows, also=(), notes=()):
+    """The verdict table: one line per limit, then `also` ((name, text) measured without a
+    limit: baselines, other splits), the reasons of the not-assessable limits, `notes`."""
+    lines = [f"Verdict for {version}",
+             f"  {'metric':<26}{'measured':>20}  {'limit':>14}  result"]
+    for metric, r in rows.items():
+        lines.append(f"  {metric:<26}{fmt(metric, r['measured']):>20}  {op(metric)} "
+                     f"{fmt(metric, r['limit']):>12}  {r['result']}")
+    for name, text in also:
+        lines.append(f"  {name:<26}{text:>20}  {'(no limit)':>14}")
+    reasons = {}
+    for metric, r in rows.items():
+        if r["reason"]:
+            reasons.setdefault((r["result"], r["reason"]), []).append(metric)
+    for (result, reason), metrics in reasons.items():
+        lines.append(f"  {', '.join(metrics)}: {result}: {reason}")
     lines.extend(f"  note: {n}" for n in notes)
-    lines.append(f"  => {'PASS' if passed(rows) else 'FAIL'}")
+    lines.append(f"  => {summary_line(rows)}")
     return "\n".join(lines)
+
+
+def summary_line(rows):
+    """'pass', or what failed and what was not assessable, in the table's units."""
+    failed = [f"{m} {fmt(m, r['measured'])} (limit {op(m)} {fmt(m, r['limit'])})"
+              for m, r in rows.items() if r["result"] == FAIL]
+    open_ = [m for m, r in rows.items() if r["result"] == NOT_ASSESSABLE]
+    head = "FAIL: " + ", ".join(failed) if failed else "PASS (every assessable limit met)"
+    return head + (f"; not assessable here: {', '.join(open_)}" if open_ else "")

@@ -1,58 +1,78 @@
-"""Re-evaluate a written model: accuracy of a keyword spotter on a split file, or MAE of a
-forecaster on a Jena CSV's test split. The front end / normalization come from the sidecar
-JSON beside the model (`X.tflite[.zip]` -> `X.json`).
+"""Re-evaluate a written model on data: the accuracy of a keyword spotter on a split file, or
+the MAE of a forecaster on a Jena CSV beside persistence's on the same windows. The front end
+or normalization come from the sidecar JSON beside the model, which must describe it.
 
     python -m common.evaluate models/kws_a.tflite.zip --data DIR --split kws_split_test.txt
-    python -m common.evaluate models/th_a.tflite --data jena_climate_2009_2016.csv
+    python -m common.evaluate models/th_a.tflite --data jena.csv              # its test split
+    python -m common.evaluate models/th_a.tflite --data other.csv --all-windows  # every window
 """
-import argparse
 import sys
 
 import common  # noqa: F401
 
+import numpy as np
+
 from . import cli, report
+from .errors import DataError
+from .frontend_np import FrontEnd
+from .litert import Model
+from .tflite_io import read_model_bytes
 
 
 def evaluate_kws(model, sidecar, data, split):
-    from . import kws, speech
-    from .frontend_np import FrontEnd
+    """Accuracy of a keyword spotter on the files of one split file."""
+    from . import kws, kws_data
     cfg = FrontEnd.from_dict(sidecar["frontend"])
-    paths, ids = speech.read_split_file(split, speech.resolve_data_dir(data),
-                                        sidecar.get("labels", speech.LABELS))
-    accuracy = kws.evaluate_tflite(model, cfg, paths, ids)
-    print(f"{model}: accuracy {100 * accuracy:.2f} % on {len(paths)} files of {split}")
-    return accuracy
+    one = kws_data.read_split_file(split, kws_data.resolve_data_dir(data), sidecar["labels"])
+    kws_data.load_waves({"split": one}, cfg.rate)
+    acc = kws.accuracy(kws.predict_labels(Model(model, cfg), one.waves), one.label_ids)
+    print(f"accuracy {100 * acc:.2f} % on {len(one.paths)} files of {split}")
+    return acc
 
 
-def evaluate_forecast(model, sidecar, data):
+def evaluate_forecast(model, sidecar, data, all_windows=False):
+    """MAE (T, RH) of a forecaster and of persistence on the same windows of a CSV."""
     from . import forecast, jena
-    norm = sidecar["normalization"]
-    windows = jena.WindowGenerator(norm["mean"], norm["std"])
-    _, _, test = jena.split_series(jena.load_series(jena.resolve_csv(data)))
-    mae_t, mae_rh = forecast.evaluate_tflite(model, *windows.to_numpy(
-        windows.make_dataset(test, train=False)))
-    print(f"{model}: test MAE T {mae_t:.4f} degC, RH {mae_rh:.4f} %")
-    return mae_t, mae_rh
+    norm = jena.Normalization(np.float32(sidecar["normalization"]["mean"]),
+                              np.float32(sidecar["normalization"]["std"]))
+    series = jena.load_series(jena.resolve_csv(data))
+    if all_windows:
+        windows, which = jena.make_windows(series), "every window"
+        if len(windows) == 0:
+            raise DataError(f"{series.path}: no window without a gap")
+    else:
+        windows, which = jena.split_windows(series)["test"], "the test split (last 10 %)"
+    model_mae = forecast.forecast_mae(Model(model), norm(windows.inputs), windows.labels)
+    base = forecast.persistence_mae(windows)
+    print(f"{len(windows):,} windows ({which} of {series.path}; {windows.dropped:,} dropped for gaps)")
+    print(f"model       MAE T {model_mae[0]:.4f} °C, RH {model_mae[1]:.4f} %")
+    print(f"persistence MAE T {base[0]:.4f} °C, RH {base[1]:.4f} %")
+    print(f"ratio       T {model_mae[0] / base[0]:.3f}, RH {model_mae[1] / base[1]:.3f} (model / persistence)")
+    return model_mae, base
 
 
-def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+def run(argv=None):
+    p = cli.Parser(prog="python -m common.evaluate", description=__doc__.split("\n\n")[0])
     p.add_argument("model", help=".tflite or .tflite.zip with its sidecar .json")
     p.add_argument("--data", required=True, help="wav folder (kws) or Jena CSV (forecast)")
     p.add_argument("--split", help="split file of the keyword-spotting files to evaluate")
+    p.add_argument("--all-windows", action="store_true",
+                   help="forecast: score every window of the CSV, not its test split")
     args = p.parse_args(argv)
-    sidecar = report.read_sidecar(args.model)
+    data = read_model_bytes(args.model)
+    sidecar = report.read_sidecar(args.model, data)
     if sidecar is None:
-        raise FileNotFoundError(f"{report.sidecar_path(args.model)}: no sidecar JSON for "
-                                f"{args.model}; it holds the front end / normalization")
+        raise DataError(f"{report.sidecar_path(args.model)}: no sidecar JSON for {args.model}; "
+                        "it holds the front end / normalization")
     if "frontend" in sidecar:
         if not args.split:
-            p.error("--split is required for a keyword-spotting model")
-        evaluate_kws(args.model, sidecar, args.data, args.split)
+            raise cli.UsageError("python -m common.evaluate: --split is required for a "
+                                 "keyword-spotting model")
+        evaluate_kws(data, sidecar, args.data, args.split)
     else:
-        evaluate_forecast(args.model, sidecar, args.data)
+        evaluate_forecast(data, sidecar, args.data, args.all_windows)
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(cli.run(main))
+    sys.exit(cli.exit_status(run))

@@ -1,111 +1,262 @@
-"""Exercise 1 pipeline: Jena windows -> train -> prune -> int8 -> strip -> files -> verdict.
+"""Exercise 1 pipeline: check the CSV -> windows -> train -> prune -> quantize -> evaluate
+beside persistence -> one output set.
 
-An `ex1_*.py` script declares a `ForecastVersion` and calls `main(versions, default)`.
+An `ex1_*.py` script declares a `ForecastVersion` and calls `main(VERSION)`. The CSV is read
+and checked (gaps, breaks, columns) before TensorFlow is imported; the output files are
+written together after all evaluation.
 """
 import dataclasses
 import os
-from typing import Callable
+import time
+from typing import Callable, Optional
 
 import numpy as np
 
-from . import cli, jena, report, tflite_io
+from . import cli, constraints, jena, outputs, report
+from .versions import entry
+
+PICTURE_WINDOWS = 168  # non-overlapping test windows drawn: one week of 6-step forecasts
 
 
 @dataclasses.dataclass
 class ForecastVersion:
-    version: str                 # key of constraints.LIMITS, e.g. "ex1_a"
-    name: str                    # output file stem, e.g. "th_a"
+    version: str                 # key of the version table, e.g. "ex1_a"
     architecture: str            # human-readable, goes into the JSON
-    build: Callable              # () -> uncompiled Keras model
+    build: Callable              # (mean, std) -> uncompiled Keras model: normalized in, °C/% out
     epochs: int = 20
     learning_rate: float = 1e-3
-    decay_from_epoch: int = 12   # lr x exp(-0.1) per epoch from here
-    pruning: dict = dataclasses.field(default_factory=lambda: dict(
-        initial_sparsity=0.3, final_sparsity=0.9, begin_epoch=5, end_epoch=15))
-    calibration_windows: int = 1000
-    normalize_labels: bool = False  # train on normalized labels, fold the scale back after
-    per_channel: bool = True        # per-channel weight scales in the int8 model
+    decay_from_epoch: Optional[int] = 12  # lr x exp(-0.1) per epoch from here (0-based)
+    batch_size: int = 32
+    loss: str = "mae"            # "mae" or "mse" ...
+    loss_in_std_units: bool = True  # ... of the errors divided by the train std (T, RH alike)
+    lstsq_init: bool = False     # start the "linear" layer at the least-squares solution
+    pruning: Optional[dict] = None  # compress.prune_and_finetune arguments (+ "epochs")
+    quantization: str = "16x8"   # compress.quantize mode
+    per_channel: bool = False
+    calibration_windows: int = 1000  # random training windows, across the whole period
+    calibration_plausible: bool = True  # + as many shifted to plausible levels (see below)
+    stem: Optional[str] = None   # output file stem; None: the version's (e.g. th_a)
+
+    @property
+    def name(self):
+        return self.stem or entry(self.version).name
 
 
-def compile_kwargs(learning_rate, windows):
+def seed_recipe(version, architecture, build):
+    """The seed report's exercise 1 recipe: a plain model on raw MSE, 20 + 20 epochs, pruned
+    from 0.3 to 0.9, full-int8 per channel; calibrated as this project calibrates."""
+    return ForecastVersion(version, architecture, lambda mean, std: build(), loss="mse",
+                           loss_in_std_units=False, quantization="int8", per_channel=True,
+                           calibration_plausible=False,
+                           pruning=dict(initial_sparsity=0.3, final_sparsity=0.9, epochs=20),
+                           stem=f"seed_{entry(version).name}")
+
+
+def loss_function(spec, std):
+    """MAE or MSE, of the errors in train-std units (each feature weighs alike) or raw."""
+    import tensorflow as tf
+    scale = tf.constant(np.asarray(std if spec.loss_in_std_units else [1.0, 1.0], np.float32))
+
+    def loss(y_true, y_pred):
+        e = (y_pred - y_true) / scale
+        return tf.reduce_mean(tf.abs(e) if spec.loss == "mae" else tf.square(e), axis=[1, 2])
+    return loss
+
+
+def regression_compile_args(spec, std):
     import tensorflow as tf
     from .metrics import MultiOutputMAE
-    scale = windows.std if windows.normalize_labels else None
-    return dict(optimizer=tf.keras.optimizers.Adam(learning_rate), loss="mse",
-                metrics=[MultiOutputMAE(scale=scale)])
+    return dict(optimizer=tf.keras.optimizers.Adam(spec.learning_rate),
+                loss=loss_function(spec, std), metrics=[MultiOutputMAE()])
 
 
-def build(spec, windows, train_ds, val_ds, calibration, epochs, verbose="auto"):
-    """Train, prune and quantize `spec`'s model; returns (tflite bytes, keras model)."""
+def lstsq_init(model, inputs, labels, norm):
+    """Set the "linear" Dense to the least-squares map from the input differences to the
+    normalized change of the labels from the last step (zeroing the other output path)."""
+    last = inputs[:, -1:, :]
+    features = (inputs[:, :-1, :] - last).reshape(len(inputs), -1)
+    target = (norm(labels) - last).reshape(len(inputs), -1)
+    a = np.concatenate([features, np.ones((len(inputs), 1), np.float32)], axis=1)
+    w = np.linalg.lstsq(a.astype(np.float64), target.astype(np.float64), rcond=None)[0]
+    model.get_layer("linear").set_weights([w[:-1].astype(np.float32), w[-1].astype(np.float32)])
+
+
+def plausible_levels(inputs, norm, rng, t_range=(-30.0, 42.0), rh_range=(5.0, 100.0)):
+    """Training windows (normalized) moved to random levels across the plausible range of
+    T and RH: calibrating on them too keeps the quantized input and activation ranges wide
+    enough for seasons the training period lacks."""
+    raw = inputs * norm.std + norm.mean
+    level = np.stack([rng.uniform(*t_range, len(raw)), rng.uniform(*rh_range, len(raw))], axis=1)
+    moved = raw - raw[:, -1:, :] + level[:, None, :]
+    moved[..., 1] = np.clip(moved[..., 1], 0.0, 100.0)
+    return norm(moved)
+
+
+def calibration_set(spec, train_inputs, norm, seed):
+    """A random sample of the (normalized) training windows across the whole period, in time
+    order (+ as many moved to plausible levels); and the indices of the sampled windows."""
+    rng = np.random.default_rng(seed)
+    picked = np.sort(rng.choice(len(train_inputs), min(spec.calibration_windows, len(train_inputs)),
+                                replace=False))
+    calib = train_inputs[picked]
+    if spec.calibration_plausible:
+        calib = np.concatenate([calib, plausible_levels(calib, norm, rng)])
+    return calib, picked
+
+
+def history_of(fit_history):
+    """Keras history -> {loss, val_loss, mae_t, val_mae_t, mae_rh, val_mae_rh}: lists."""
+    out = {}
+    for key, values in fit_history.items():
+        if key.endswith("mean_absolute_error"):
+            prefix = key[: -len("mean_absolute_error")]
+            out[prefix + "mae_t"] = [float(v[0]) for v in values]
+            out[prefix + "mae_rh"] = [float(v[1]) for v in values]
+        else:
+            out[key] = [float(v) for v in values]
+    return out
+
+
+def train(spec, windows, norm, epochs, tune, seed, verbose):
+    """Train `epochs` (and prune while fine-tuning `tune`) `spec`'s model: (Keras model,
+    history, pruning span in epochs)."""
+    import tensorflow as tf
     from . import compress
-    model = spec.build()
-    model.compile(**compile_kwargs(spec.learning_rate, windows))
-    schedule = compress.decay_after(spec.decay_from_epoch)
-    model.fit(train_ds, validation_data=val_ds, epochs=epochs, callbacks=[schedule], verbose=verbose)
+    x, y = norm(windows["train"].inputs), windows["train"].labels
+    train_ds = tf.data.Dataset.from_tensor_slices((x, y)).shuffle(
+        len(x), seed=seed, reshuffle_each_iteration=True).batch(spec.batch_size)
+    val_ds = tf.data.Dataset.from_tensor_slices(
+        (norm(windows["val"].inputs), windows["val"].labels)).batch(1024)
+    model = spec.build(norm.mean, norm.std)
+    if spec.lstsq_init:
+        lstsq_init(model, x, y, norm)
+    callbacks = [compress.decay_after(spec.decay_from_epoch)] if spec.decay_from_epoch is not None else []
+    model.compile(**regression_compile_args(spec, norm.std))
+    fit = model.fit(train_ds, validation_data=val_ds, epochs=epochs, callbacks=callbacks, verbose=verbose)
+    history, span = history_of(fit.history), None
     if spec.pruning:
-        model = compress.prune_and_finetune(
-            model, train_ds, val_ds, compile_kwargs(spec.learning_rate, windows), epochs=epochs,
-            callbacks=[compress.decay_after(spec.decay_from_epoch)], verbose=verbose, **spec.pruning)
-    if windows.normalize_labels:
-        model = compress.fold_output_scale(model, windows.mean, windows.std, windows.label_width)
-    tflite = compress.strip_container(compress.quantize_int8(model, calibration, spec.per_channel))
-    return tflite, model
+        pruning = {k: v for k, v in spec.pruning.items() if k != "epochs"}
+        model, tuned = compress.prune_and_finetune(
+            model, train_ds, val_ds, regression_compile_args(spec, norm.std), epochs=tune,
+            callbacks=list(callbacks), verbose=verbose, **pruning)
+        tuned = history_of(tuned)
+        history = {k: history[k] + tuned.get(k, []) for k in history}
+        span = (epochs + 1, epochs + tune)
+    return model, history, span
 
 
-def evaluate_tflite(model, inputs, labels):
-    """MAE per feature of a .tflite (bytes or path) with LiteRT, one window at a time."""
-    from .metrics import mae_per_feature
-    predictions = tflite_io.run_batches(tflite_io.make_interpreter(model), inputs)
-    return mae_per_feature(labels, predictions)
+def mae_per_feature(labels, predictions):
+    """[N, steps, features] -> mean absolute error per feature over windows and steps."""
+    return np.abs(np.asarray(predictions, np.float64) - labels).mean(axis=(0, 1))
 
 
-def run(spec, csv, out_dir, epochs=None, seed=0, verbose="auto"):
-    """The whole pipeline for one version; returns the exit status of the verdict."""
-    from . import compress
-    epochs = epochs or spec.epochs
-    series = jena.load_series(csv)
-    train, val, test = jena.split_series(series)
-    windows = jena.WindowGenerator.from_train(train, normalize_labels=spec.normalize_labels)
-    train_ds = windows.make_dataset(train, train=True, seed=seed)
-    val_ds = windows.make_dataset(val, train=False)
-    eval_windows = jena.WindowGenerator(windows.mean, windows.std)  # labels in original units
-    test_x, test_y = eval_windows.to_numpy(eval_windows.make_dataset(test, train=False))
-    calibration = windows.to_numpy(windows.make_dataset(train, train=False))[0][:spec.calibration_windows]
+def forecast_mae(runner, inputs, labels):
+    """(MAE T, MAE RH) of a litert.Model on normalized inputs against labels in °C/%."""
+    return mae_per_feature(labels, runner.run_all(inputs))
 
-    tflite, model = build(spec, windows, train_ds, val_ds, calibration, epochs, verbose)
-    files = tflite_io.write_model_files(tflite, out_dir, spec.name)
-    mae_t, mae_rh = evaluate_tflite(files["tflite_path"], test_x, test_y)
-    summary = {
-        **compress.describe(spec, model, files),
-        "metrics": {"mae_t": float(mae_t), "mae_rh": float(mae_rh)},
-        "normalization": {"mean": windows.mean.tolist(), "std": windows.std.tolist()},
-        "input_shape": [1, windows.input_width, 2],
-        "data": {"path": os.path.abspath(csv), "rows": int(len(series)),
-                 "test_windows": int(len(test_x))},
-        "epochs": epochs,
-        "seed": seed,
+
+def persistence_mae(windows):
+    return mae_per_feature(windows.labels, windows.persistence)
+
+
+def picture_windows(test):
+    """Non-overlapping test windows (every 6th) covering about a week, contiguous in time."""
+    idx = np.arange(0, len(test), jena.LABEL_STEPS)
+    if len(idx) > 1:  # keep the first run of windows 6 rows apart
+        breaks = np.flatnonzero(np.diff(test.starts[idx]) != jena.LABEL_STEPS)
+        idx = idx[: breaks[0] + 1] if breaks.size else idx
+    return idx[:PICTURE_WINDOWS]
+
+
+def train_and_export(spec, windows, norm, epochs, tune, seed, verbose):
+    """Train, quantize and evaluate: (model files, JSON fields, picture)."""
+    from . import compress, plots, tflite_io
+    from .litert import Model
+    started = time.perf_counter()
+    model, history, span = train(spec, windows, norm, epochs, tune, seed, verbose)
+    train_seconds = time.perf_counter() - started
+    calib, picked = calibration_set(spec, norm(windows["train"].inputs), norm, seed)
+    tflite = compress.strip_container(compress.quantize(model, calib, spec.quantization,
+                                                        spec.per_channel))
+    files, sizes = tflite_io.model_files(spec.name, tflite)
+    runner, test = Model(tflite), windows["test"]
+    predictions = runner.run_all(norm(test.inputs))
+    mae_t, mae_rh = mae_per_feature(test.labels, predictions)
+    base_t, base_rh = persistence_mae(test)
+    val_t, val_rh = forecast_mae(runner, norm(windows["val"].inputs), windows["val"].labels)
+    fields = {
+        **compress.describe(spec.architecture, model), **sizes,
+        "metrics": {"mae_t": float(mae_t), "mae_rh": float(mae_rh),
+                    "val_mae_t": float(val_t), "val_mae_rh": float(val_rh)},
+        "baseline": {"persistence": {"mae_t": float(base_t), "mae_rh": float(base_rh)}},
+        "normalization": norm.to_dict(),
+        "input_shape": [1, jena.INPUT_STEPS, 2],
+        "quantization": {"mode": spec.quantization, "per_channel": spec.per_channel,
+                         "calibration_windows": int(len(picked)),
+                         "calibration_span": [int(picked.min()), int(picked.max())],
+                         "plausible_levels": spec.calibration_plausible},
+        "training": {"epochs": epochs, "pruning_epochs": tune if spec.pruning else 0, "seed": seed, "loss": spec.loss, "pruning": spec.pruning,
+                     "seconds": round(train_seconds, 1), "history": history},
     }
-    print(f"{spec.name}: {files['zip_path']} {files['zip_bytes']} B, "
-          f"test MAE T {mae_t:.4f} degC, RH {mae_rh:.4f} %")
-    measured = {"mae_t": mae_t, "mae_rh": mae_rh, "zip_bytes": files["zip_bytes"]}
-    notes = []
-    if len(series) != 420_551:
-        notes.append(f"measured on {len(series):,} rows of {csv}; the limits are defined "
-                     "on the full 420,551-row dataset")
-    return report.finish(spec.version, summary, measured, out_dir, spec.name, notes)
+    shown = picture_windows(test)
+    picture = plots.forecast_png(
+        history, kept_epoch=len(history["loss"]), pruning=span,
+        times=None if test.times is None else test.times[shown], truth=test.labels[shown],
+        forecast=predictions[shown], persistence=test.persistence[shown],
+        title=f"{spec.version} ({spec.name}): {spec.architecture}")
+    return files, fields, picture
 
 
-def main(versions, default, argv=None):
-    """Entry point of ex1_a.py / ex1_b.py: `versions` maps a letter to a ForecastVersion."""
-    def _main(argv):
-        p = cli.parser("Exercise 1: multi-step temperature and humidity forecasting",
-                       sorted(versions), default)
-        p.add_argument("--data", default="data",
-                       help="the Jena CSV, or a folder holding jena_climate_2009_2016.csv "
-                            "(default: ./data, downloaded when absent)")
-        args = p.parse_args(argv)
+def unassessable(series):
+    if len(series) == jena.JENA_ROWS:
+        return {}
+    reason = (f"defined on the full {jena.JENA_ROWS:,}-row dataset (2009-2016); this run: "
+              f"{len(series):,} rows of {os.path.basename(series.path)}")
+    return {"mae_t": reason, "mae_rh": reason}
+
+
+def parse_args(spec, argv):
+    p = cli.parser(spec.version, f"Exercise 1, forecasting: version {entry(spec.version).letter}")
+    p.add_argument("--data", help="the Jena CSV, or a folder holding jena_climate_2009_2016.csv "
+                                  "(default: ./data, downloaded when absent)")
+    return cli.parse(p, spec.version, argv)
+
+
+def run(spec, argv=None):
+    """The whole run of one script; returns the exit status."""
+    args = parse_args(spec, argv)
+    out_dir = outputs.check_out_dir(args.out_dir)
+    series = jena.load_series(jena.resolve_csv(args.data))
+    windows = jena.split_windows(series)
+    gaps = jena.gap_report(series, windows)
+    if gaps["windows_dropped"]:
+        print(f"note: {series.path}: {gaps['windows_dropped']:,} of "
+              f"{gaps['windows_dropped'] + gaps['windows_kept']:,} windows dropped for touching a gap ("
+              + ", ".join(f"{k}: {v:,}" for k, v in gaps["counts"].items()) + ")")
+    norm = jena.Normalization.of(jena.split_series(series)[0])
+    cli.tensorflow(args.verbose)
+    with cli.quiet_native_stderr(args.verbose):
         cli.set_seed(args.seed)
-        csv = jena.resolve_csv(args.data)
-        return run(versions[args.version], csv, args.out_dir, args.epochs, args.seed,
-                   verbose=0 if args.quiet else "auto")
-    return cli.run(_main, argv)
+        files, fields, picture = train_and_export(spec, windows, norm,
+                                                  *cli.phase_epochs(spec, args.epochs),
+                                                  args.seed, 0 if args.quiet else "auto")
+    m, base = fields["metrics"], fields["baseline"]["persistence"]
+    rows = constraints.verdict(spec.version, {"mae_t": m["mae_t"], "mae_rh": m["mae_rh"],
+                                              "zip_bytes": fields["zip_bytes"]}, unassessable(series))
+    summary = {"version": spec.version, **fields, "verdict": rows, "passed": constraints.passed(rows),
+               "limits": entry(spec.version).limits,
+               "data": {"path": os.path.abspath(series.path), "rows": len(series), "gaps": gaps,
+                        **{f"{k}_windows": len(w) for k, w in windows.items()}}}
+    files[f"{spec.name}.json"] = report.sidecar_bytes(summary)
+    files[f"{spec.name}.png"] = picture
+    written = outputs.write_set(out_dir, files)
+    also = [(f"persistence {k}", f"{constraints.fmt(k, base[k])} ({m[k] / base[k]:.2f}x)")
+            for k in ("mae_t", "mae_rh") if base[k]]
+    print(constraints.format_verdict(spec.version, rows, also))
+    print("wrote " + ", ".join(written))
+    return constraints.exit_status(rows)
+
+
+def main(spec, argv=None):
+    """Entry point of an ex1_*.py script."""
+    return cli.exit_status(lambda a: run(spec, a), argv)

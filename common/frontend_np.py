@@ -59,6 +59,50 @@ class FrontEnd:
         names = {f.name for f in dataclasses.fields(cls)}
         return cls(**{k: v for k, v in d.items() if k in names})
 
+    def problems(self):
+        """What makes these settings unusable (a list of messages; empty when fine)."""
+        def whole(name, low=1):
+            v = getattr(self, name)
+            return isinstance(v, int) and not isinstance(v, bool) and v >= low
+        found = [f"'{n}' is {getattr(self, n)!r}; expected a whole number >= 1"
+                 for n in ("rate", "frame_length", "frame_step", "num_mel_bins", "num_coefficients")
+                 if not whole(n)]
+        if found:
+            return found
+        if not isinstance(self.mfcc, bool):
+            found.append(f"'mfcc' is {self.mfcc!r}; expected true or false")
+        if self.frame_length > self.rate:
+            found.append(f"'frame_length' {self.frame_length} is longer than the 1 s signal "
+                         f"({self.rate} samples)")
+        if self.mfcc:
+            lo, hi = self.lower_frequency, self.upper_frequency
+            if not (isinstance(lo, (int, float)) and isinstance(hi, (int, float))
+                    and 0 <= lo < hi <= self.rate / 2):
+                found.append(f"'lower_frequency' {lo!r} / 'upper_frequency' {hi!r}: expected "
+                             f"0 <= lower < upper <= rate / 2 = {self.rate / 2:g} Hz")
+            if self.num_coefficients > self.num_mel_bins:
+                found.append(f"'num_coefficients' {self.num_coefficients} > 'num_mel_bins' "
+                             f"{self.num_mel_bins}")
+        for n in ("resize", "fft_length"):
+            if getattr(self, n) is not None and not whole(n):
+                found.append(f"'{n}' is {getattr(self, n)!r}; expected null or a whole number >= 1")
+        return found
+
+    @classmethod
+    def problems_of(cls, d):
+        """Problems of a dict of settings (e.g. a sidecar's 'frontend')."""
+        try:
+            return cls.from_dict(d).problems()
+        except TypeError as e:
+            return [f"front-end settings {d!r} unusable ({e})"]
+
+
+# The exercises' front ends: 16 kHz (versions a, b) and 8 kHz after resample_poly (c).
+MFCC_16K = FrontEnd(rate=16000, frame_length=640, frame_step=320, num_mel_bins=40,
+                    lower_frequency=20, upper_frequency=4000, num_coefficients=10, mfcc=True)
+MFCC_8K = FrontEnd(rate=8000, frame_length=320, frame_step=160, num_mel_bins=40,
+                   lower_frequency=20, upper_frequency=4000, num_coefficients=10, mfcc=True)
+
 
 def mel_weight_matrix(num_mel_bins, fft_bins, rate, lower, upper):
     """numpy twin of tf.signal.linear_to_mel_weight_matrix: [fft_bins, num_mel_bins], HTK mel."""

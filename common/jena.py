@@ -1,8 +1,13 @@
-"""Jena climate data: locate (or download) the CSV, read two columns, make windows.
+"""Jena climate data: find (or download) the CSV, read T and RH with their gaps, make windows.
 
-`WindowGenerator` turns the series into (inputs [B, 6, 2] normalized with the train split's
-mean/std, labels [B, 6, 2] in original units) with a 70/20/10 chronological split.
+Reads the official 2009-2016 file and the station's own half-year exports alike: UTF-8 or
+latin-1, LF or CRLF, 15 or 22 columns (only `Date Time`, `T (degC)` and `rh (%)` are used).
+A missing value in T or RH (empty, NaN, ±inf, the station's codes -9999 / -999.99, anything
+outside the physically plausible range) is a gap; so is a break in the 10-minute time steps.
+Windows (6 input + 6 label steps) touching a gap are dropped and counted, never trained or
+scored on. No TensorFlow import here (except to download).
 """
+import dataclasses
 import hashlib
 import os
 
@@ -13,36 +18,46 @@ from .errors import DataError
 
 JENA_URL = "https://storage.googleapis.com/tensorflow/tf-keras-datasets/jena_climate_2009_2016.csv.zip"
 JENA_CSV = "jena_climate_2009_2016.csv"
+JENA_ROWS = 420_551
 JENA_BYTES = 43_153_776
 JENA_SHA256 = "eb3df9da6c25039f10814ded0a14138bb0afa3612be9cf79cafdf1cf6f95172e"
 COLUMNS = ("T (degC)", "rh (%)")
+TIME_COLUMN, TIME_FORMAT, STEP = "Date Time", "%d.%m.%Y %H:%M:%S", np.timedelta64(10, "m")
+PLAUSIBLE = {"T (degC)": (-60.0, 60.0), "rh (%)": (0.0, 105.0)}  # outside: a gap
+SENTINEL_AT_OR_BELOW = -999.0  # the station's missing-value codes (-9999, -999.99)
+MAX_DROPPED_SHARE = 0.25  # more windows than this dropped for gaps: the file is refused
 SPLITS = (0.7, 0.2, 0.1)
+INPUT_STEPS = LABEL_STEPS = 6
 
 
-def resolve_csv(data="data"):
-    """Path of the Jena CSV: `data` itself if a file, else `<data>/jena_climate_2009_2016.csv`,
-    downloaded (and checked) into `<data>` when absent."""
-    data = str(data)
-    if os.path.isfile(data):
-        return data
-    csv = os.path.join(data, JENA_CSV)
-    if os.path.isfile(csv):
-        return csv
-    return download_csv(data)
+def resolve_csv(data=None):
+    """Path of the Jena CSV: `data` itself if a file, else `<data>/jena_climate_2009_2016.csv`.
+    `data` None means ./data, where the official file is downloaded when absent; a given path
+    that does not exist is an error (nothing is created or downloaded)."""
+    if data is not None:
+        if os.path.isfile(data):
+            return str(data)
+        csv = os.path.join(data, JENA_CSV)
+        if os.path.isfile(csv):
+            return csv
+        what = "no such file or folder" if not os.path.exists(data) else f"no {JENA_CSV} in this folder"
+        raise DataError(f"{data}: {what}; expected the Jena CSV or a folder holding {JENA_CSV}")
+    csv = os.path.join("data", JENA_CSV)
+    return csv if os.path.isfile(csv) else download_csv("data")
 
 
 def download_csv(directory):
     """Download the official zip into `directory`, extract and verify the CSV."""
-    import tensorflow as tf
-    os.makedirs(directory, exist_ok=True)
+    from .cli import tensorflow
+    tf = tensorflow()
     try:
         tf.keras.utils.get_file(origin=JENA_URL, fname=JENA_CSV + ".zip", extract=True,
                                 cache_dir=os.path.abspath(directory), cache_subdir=".")
     except Exception as e:  # offline, DNS, HTTP errors all look different
         raise DataError(
-            f"{os.path.join(directory, JENA_CSV)} not found and the download of {JENA_URL} "
-            f"failed ({type(e).__name__}: {e}). Pass the CSV with --data PATH "
-            f"(a {JENA_CSV} file or a folder holding it).") from None
+            f"{os.path.join(directory, JENA_CSV)}: not found and the download of {JENA_URL} "
+            f"failed ({type(e).__name__}); pass the CSV with --data PATH "
+            f"(a {JENA_CSV} file or a folder holding it)") from None
     csv = os.path.join(directory, JENA_CSV)
     if not os.path.isfile(csv):  # some Keras versions extract into a sub-folder
         for root, _, files in os.walk(directory):
@@ -56,76 +71,175 @@ def download_csv(directory):
 def verify_csv(csv):
     """Check the downloaded CSV's size and sha256 against the official file."""
     size = os.path.getsize(csv)
-    digest = hashlib.sha256(open(csv, "rb").read()).hexdigest()
+    with open(csv, "rb") as f:
+        digest = hashlib.sha256(f.read()).hexdigest()
     if size != JENA_BYTES or digest != JENA_SHA256:
         raise DataError(f"{csv}: {size} bytes, sha256 {digest}; expected the official "
                         f"{JENA_BYTES} bytes, sha256 {JENA_SHA256}")
 
 
+@dataclasses.dataclass
+class Series:
+    """T and RH of a CSV: `values` float32 [rows, 2] with NaN at gaps; `breaks[i]` is true
+    where row i does not follow row i-1 by one 10-minute step; `times` datetime64 or None."""
+    path: str
+    values: np.ndarray
+    breaks: np.ndarray
+    times: np.ndarray = None
+    gaps: dict = dataclasses.field(default_factory=dict)  # what made the gaps, counted
+
+    def __len__(self):
+        return len(self.values)
+
+    def rows(self, start, stop):
+        """The rows [start, stop) as a Series of their own (a break at the first row dropped)."""
+        breaks = self.breaks[start:stop].copy()
+        breaks[:1] = False
+        times = None if self.times is None else self.times[start:stop]
+        return Series(self.path, self.values[start:stop], breaks, times, self.gaps)
+
+
+def _read_frame(csv):
+    for encoding in ("utf-8", "latin-1"):  # the station's exports are latin-1 (°, ², µ)
+        try:
+            return pd.read_csv(csv, encoding=encoding, low_memory=False)
+        except UnicodeDecodeError:
+            continue
+        except Exception as e:
+            raise DataError(f"{csv}: not a readable CSV ({type(e).__name__}: {e})") from None
+
+
+def _column(csv, frame, name, gaps):
+    """float64 values of one column, NaN at its gaps; non-numeric text is an error."""
+    raw = frame[name]
+    values = pd.to_numeric(raw, errors="coerce").to_numpy(np.float64)
+    text = raw.astype(str).str.strip().str.lower()
+    garbage = np.flatnonzero(np.isnan(values) & raw.notna().to_numpy()
+                             & ~text.isin(["", "nan", "na", "n/a", "null", "none", "-"]).to_numpy())
+    if garbage.size:
+        raise DataError(f"{csv}: column {name!r} has {garbage.size} non-numeric value(s), first "
+                        f"at data row {garbage[0] + 1} ({raw.iloc[garbage[0]]!r}); expected "
+                        "numbers (empty, NaN or the station's -9999 mark a missing value)")
+    low, high = PLAUSIBLE[name]
+    with np.errstate(invalid="ignore"):
+        kinds = {"empty or NaN": np.isnan(values), "infinite": np.isinf(values),
+                 "missing-value code (<= -999)": values <= SENTINEL_AT_OR_BELOW}
+        kinds["outside the plausible range"] = (np.isfinite(values) & ~kinds[
+            "missing-value code (<= -999)"] & ((values < low) | (values > high)))
+    for kind, mask in kinds.items():
+        if mask.any():
+            gaps[f"{name}: {kind}"] = int(mask.sum())
+    return np.where(np.logical_or.reduce(list(kinds.values())), np.nan, values)
+
+
 def load_series(csv):
-    """float32 array [rows, 2] of the `T (degC)` and `rh (%)` columns; errors name the file,
-    the column and the first bad row (1-based data row) on missing, non-numeric or NaN values."""
-    try:
-        frame = pd.read_csv(csv)
-    except Exception as e:
-        raise DataError(f"{csv}: not a readable CSV ({e})") from None
+    """The T and RH columns of a Jena CSV as a Series; errors name the file and the column."""
+    frame = _read_frame(csv)
+    frame.columns = [str(c).strip() for c in frame.columns]
     missing = [c for c in COLUMNS if c not in frame.columns]
     if missing:
         raise DataError(f"{csv}: missing column(s) {missing}; expected {list(COLUMNS)} "
-                        f"among {list(frame.columns)[:15]}")
-    columns = []
-    for name in COLUMNS:
-        values = pd.to_numeric(frame[name], errors="coerce")
-        bad = np.flatnonzero(values.isna().to_numpy())
-        if bad.size:
-            raise DataError(f"{csv}: column {name!r} has {bad.size} non-numeric or empty "
-                            f"value(s), first at data row {bad[0] + 1} ({frame[name].iloc[bad[0]]!r})")
-        columns.append(values.to_numpy(np.float32))
-    series = np.stack(columns, axis=1)
-    if len(series) < 100:
-        raise DataError(f"{csv}: {len(series)} rows; need at least 100 for a 70/20/10 split "
+                        f"among {list(frame.columns)[:22]}")
+    gaps = {}
+    values = np.stack([_column(csv, frame, name, gaps) for name in COLUMNS], axis=1).astype(np.float32)
+    times, breaks = None, np.zeros(len(values), bool)
+    if TIME_COLUMN in frame.columns:
+        times = pd.to_datetime(frame[TIME_COLUMN].astype(str).str.strip(), format=TIME_FORMAT,
+                               errors="coerce").to_numpy("datetime64[s]")
+        step = np.diff(times)
+        breaks[1:] = np.isnat(times[1:]) | np.isnat(times[:-1]) | (step != STEP)
+        if breaks.any():
+            gaps["time steps other than 10 min"] = int(breaks.sum())
+    if len(values) < 100:
+        raise DataError(f"{csv}: {len(values)} rows; need at least 100 for a 70/20/10 split "
                         "of 12-step windows")
-    return series
+    return Series(str(csv), values, breaks, times, gaps)
 
 
 def split_series(series, fractions=SPLITS):
     """Chronological train/val/test split of the rows."""
     n = len(series)
     a, b = int(round(n * fractions[0], 6)), int(round(n * (fractions[0] + fractions[1]), 6))
-    return series[:a], series[a:b], series[b:]
+    return series.rows(0, a), series.rows(a, b), series.rows(b, n)
 
 
-class WindowGenerator:
-    """Windows of `input_width` past steps -> `label_width` next steps of both features."""
+@dataclasses.dataclass
+class Windows:
+    """The 12-step windows of a Series that touch no gap, in original units."""
+    inputs: np.ndarray   # float32 [N, 6, 2]
+    labels: np.ndarray   # float32 [N, 6, 2]
+    starts: np.ndarray   # row index (in the Series) of each window's first input step
+    times: np.ndarray    # datetime64 of each window's first label step, or None
+    dropped: int         # windows dropped for touching a gap
 
-    def __init__(self, mean, std, input_width=6, label_width=6, batch_size=32,
-                 normalize_labels=False):
-        self.mean = np.asarray(mean, np.float32)
-        self.std = np.asarray(std, np.float32)
-        self.input_width, self.label_width, self.batch_size = input_width, label_width, batch_size
-        self.normalize_labels = normalize_labels  # labels in train-normalized units too
+    def __len__(self):
+        return len(self.inputs)
+
+    @property
+    def persistence(self):
+        """The naive forecast: the last observed step repeated for the 6 label steps."""
+        return np.repeat(self.inputs[:, -1:, :], LABEL_STEPS, axis=1)
+
+
+def make_windows(series, input_steps=INPUT_STEPS, label_steps=LABEL_STEPS):
+    """Every window of `series` (stride 1) that has no gap and no time break inside."""
+    width = input_steps + label_steps
+    if len(series) < width:
+        empty = np.zeros([0, input_steps, 2], np.float32)
+        return Windows(empty, empty.copy(), np.zeros(0, int), None, 0)
+    all_windows = np.lib.stride_tricks.sliding_window_view(series.values, width, axis=0)
+    all_windows = all_windows.transpose(0, 2, 1)  # [N, width, 2]
+    bad_row = np.isnan(series.values).any(axis=1).astype(np.int64)
+    brk = series.breaks.astype(np.int64)
+    brk[0] = 0
+    # a window starting at row i is bad if a row in [i, i+width) is a gap, or a row in
+    # (i, i+width) starts after a break
+    bad = np.convolve(bad_row, np.ones(width, np.int64), "valid")
+    bad += np.convolve(brk[1:], np.ones(width - 1, np.int64), "valid")
+    starts = np.flatnonzero(bad == 0)
+    chosen = np.ascontiguousarray(all_windows[starts], np.float32)
+    times = None if series.times is None else series.times[starts + input_steps]
+    return Windows(chosen[:, :input_steps], chosen[:, input_steps:], starts, times,
+                   int(len(all_windows) - len(starts)))
+
+
+def split_windows(series):
+    """{train, val, test: Windows} of the 70/20/10 split, checked: too many gaps, or a split
+    without a usable window, is an error naming the file."""
+    out = {name: make_windows(part) for name, part in zip(("train", "val", "test"), split_series(series))}
+    kept = sum(len(w) for w in out.values())
+    dropped = sum(w.dropped for w in out.values())
+    if dropped > MAX_DROPPED_SHARE * (kept + dropped):
+        raise DataError(f"{series.path}: {dropped:,} of {kept + dropped:,} windows touch a gap "
+                        f"({', '.join(f'{k}: {v:,}' for k, v in series.gaps.items())}); expected at "
+                        f"most {MAX_DROPPED_SHARE:.0%}: too little usable data")
+    for name, w in out.items():
+        if len(w) == 0:
+            raise DataError(f"{series.path}: the {name} split has no window without a gap; "
+                            "expected 12 consecutive usable rows at least")
+    return out
+
+
+def gap_report(series, windows):
+    """A JSON-ready account of the gaps and the windows they cost."""
+    parts = windows.values() if isinstance(windows, dict) else [windows]
+    return {"counts": dict(series.gaps), "windows_dropped": int(sum(w.dropped for w in parts)),
+            "windows_kept": int(sum(len(w) for w in parts))}
+
+
+@dataclasses.dataclass
+class Normalization:
+    """Per-feature mean and std of the train split's usable rows, applied to the inputs."""
+    mean: np.ndarray
+    std: np.ndarray
 
     @classmethod
-    def from_train(cls, train, **kwargs):
-        return cls(train.mean(axis=0), train.std(axis=0), **kwargs)
+    def of(cls, series):
+        v = series.values[~np.isnan(series.values).any(axis=1)].astype(np.float64)
+        return cls(v.mean(axis=0).astype(np.float32), v.std(axis=0).astype(np.float32))
 
-    def split_window(self, window):
-        inputs = window[:, :self.input_width, :]
-        labels = window[:, self.input_width:, :]
-        inputs.set_shape([None, self.input_width, 2])
-        labels.set_shape([None, self.label_width, 2])
-        if self.normalize_labels:
-            labels = (labels - self.mean) / self.std
-        return (inputs - self.mean) / self.std, labels
+    def __call__(self, x):
+        return ((np.asarray(x, np.float32) - self.mean) / self.std).astype(np.float32)
 
-    def make_dataset(self, series, train, seed=0):
-        import tensorflow as tf
-        ds = tf.keras.utils.timeseries_dataset_from_array(
-            data=series, targets=None, sequence_length=self.input_width + self.label_width,
-            sequence_stride=1, batch_size=self.batch_size, shuffle=train, seed=seed)
-        return ds.map(self.split_window).cache().prefetch(tf.data.AUTOTUNE)
-
-    def to_numpy(self, ds):
-        """All (inputs, labels) of a dataset as two numpy arrays."""
-        xs, ys = zip(*[(x.numpy(), y.numpy()) for x, y in ds])
-        return np.concatenate(xs), np.concatenate(ys)
+    def to_dict(self):
+        return {"mean": self.mean.tolist(), "std": self.std.tolist()}

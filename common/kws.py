@@ -1,6 +1,8 @@
-"""Exercise 2 pipeline: wavs -> front end -> DS-CNN -> (prune) -> int8 -> files -> verdict.
+"""Exercise 2 pipeline: check the data -> train a DS-CNN -> int8 -> evaluate -> one output set.
 
-An `ex2_*.py` script declares a `KWSVersion` and calls `main(versions, default)`.
+An `ex2_*.py` script declares a `KWSVersion` and calls `main(VERSION)`. Everything that can
+be wrong with the input (flags, output folder, split files, every wav) is checked before
+TensorFlow is imported; the output files are written together after all evaluation.
 """
 import dataclasses
 import os
@@ -9,29 +11,35 @@ from typing import Optional
 
 import numpy as np
 
-from . import cli, report, tflite_io
-from .frontend_np import FrontEnd
+from . import cli, constraints, kws_data, outputs, report
+from .frontend_np import LABELS, FrontEnd
+from .versions import entry
 
-HOST_NOTE = ("latency measured on this host (LiteRT, 1 thread), not on a Raspberry Pi: "
-             "run kws_inference.py on the Pi for the figure the limit is about")
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+COURSE_SPLIT_DIR = ROOT  # the repository's kws_split_*.txt: the course's split
+TIME_SHIFT = {"shift_ms": 100}  # augmentation preset: random shifts of up to ±100 ms
+HOST_NOTE = ("measured on this host (LiteRT, 1 thread), not on a Raspberry Pi: run "
+             "kws_inference.py on the Pi for the figure the limit is about")
 
 
 @dataclasses.dataclass
 class KWSVersion:
-    version: str                   # key of constraints.LIMITS, e.g. "ex2_a"
-    name: str                      # output file stem, e.g. "kws_a"
+    version: str                   # key of the version table, e.g. "ex2_a"
     frontend: FrontEnd
     filters: tuple = (96, 64, 64)  # first Conv2D, then one depthwise-separable block each
     extra_depthwise: int = 0       # DepthwiseConv2D-BN-ReLU blocks after the first conv
     first_stride: tuple = (2, 1)   # (time, frequency) stride of the first conv
     epochs: int = 20
     learning_rate: float = 1e-3
-    cosine_decay: bool = False     # cosine learning-rate decay to 0 over the epochs
-    dropout: float = 0.0
     augment: Optional[dict] = None  # common.speech.Augment fields, train split only
     pruning: Optional[dict] = None  # compress.prune_and_finetune arguments
     per_channel: bool = True
-    calibration_clips: int = 300
+    calibration_per_label: int = 40  # int8 calibration: a stratified random training sample
+    stem: Optional[str] = None       # output file stem; None: the version's (e.g. kws_a)
+
+    @property
+    def name(self):
+        return self.stem or entry(self.version).name
 
     @property
     def architecture(self):
@@ -43,117 +51,193 @@ class KWSVersion:
 def build_model(spec):
     from .models import ds_cnn
     return ds_cnn(spec.frontend.input_shape, spec.filters, spec.extra_depthwise,
-                  dropout=spec.dropout, first_stride=tuple(spec.first_stride))
+                  first_stride=tuple(spec.first_stride))
 
 
-def compile_kwargs(spec, steps_per_epoch, epochs):
+def classifier_compile_args(learning_rate):
     import tensorflow as tf
-    lr = spec.learning_rate
-    if spec.cosine_decay:
-        lr = tf.keras.optimizers.schedules.CosineDecay(lr, steps_per_epoch * epochs)
-    return dict(optimizer=tf.keras.optimizers.Adam(lr),
+    return dict(optimizer=tf.keras.optimizers.Adam(learning_rate),
                 loss=tf.keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-                metrics=[tf.keras.metrics.SparseCategoricalAccuracy()])
+                metrics=[tf.keras.metrics.SparseCategoricalAccuracy(name="accuracy")])
 
 
 def keep_best(epochs):
-    """Restore, at the end of training, the weights of the best validation-accuracy epoch."""
+    """Restore, at the end of training, the weights of the best validation-accuracy epoch
+    (the first one, on ties)."""
     import tensorflow as tf
-    return tf.keras.callbacks.EarlyStopping(
-        monitor="val_sparse_categorical_accuracy", mode="max", patience=epochs + 1,
-        restore_best_weights=True)
+    return tf.keras.callbacks.EarlyStopping(monitor="val_accuracy", mode="max",
+                                            patience=epochs + 1, restore_best_weights=True)
 
 
-def train(spec, train_ds, val_ds, epochs, verbose="auto"):
-    """Train (and prune) `spec`'s DS-CNN; returns the Keras model with the best val weights."""
+def train(spec, train_ds, val_ds, epochs, tune=0, verbose="auto"):
+    """Train `epochs` (and prune while fine-tuning `tune`) `spec`'s DS-CNN: (Keras model,
+    history, kept epoch, pruning span); the model holds the weights of the best validation
+    epoch (of the last, when pruned)."""
     from . import compress
     model = build_model(spec)
-    steps = int(train_ds.cardinality())
-    model.compile(**compile_kwargs(spec, steps, epochs))
-    model.fit(train_ds, validation_data=val_ds, epochs=epochs, callbacks=[keep_best(epochs)],
-              verbose=verbose)
+    model.compile(**classifier_compile_args(spec.learning_rate))
+    fit = model.fit(train_ds, validation_data=val_ds, epochs=epochs, callbacks=[keep_best(epochs)],
+                    verbose=verbose)
+    history = {k: list(v) for k, v in fit.history.items()}
+    kept, span = 1 + int(np.argmax(history["val_accuracy"])), None
     if spec.pruning:
-        pruning = dict(spec.pruning)
-        tune = pruning.pop("epochs", epochs)  # fine-tuning epochs, default: as many again
-        # no best-epoch restore here: an early epoch would not have the final sparsity
-        model = compress.prune_and_finetune(
-            model, train_ds, val_ds, compile_kwargs(spec, steps, tune), epochs=tune,
+        pruning = {k: v for k, v in spec.pruning.items() if k != "epochs"}
+        model, tuned = compress.prune_and_finetune(
+            model, train_ds, val_ds, classifier_compile_args(spec.learning_rate), epochs=tune,
             verbose=verbose, **pruning)
-    return model
+        span = (epochs + 1, epochs + tune)
+        history = {k: history[k] + list(tuned.get(k, [])) for k in history}
+        kept = epochs + tune  # no best-epoch restore: an early epoch lacks the final sparsity
+    return model, history, kept, span
 
 
-def evaluate_tflite(model, cfg, paths, label_ids, threads=1):
-    """Accuracy of a .tflite (bytes or path) with LiteRT and the numpy front end, i.e. the
-    code that runs on the Pi (kws_inference.Model)."""
-    from kws_inference import Model
-    from .wav import read_wav
-    runner = Model(model, cfg, threads)
-    predicted = np.array([int(np.argmax(runner(read_wav(p, rate=cfg.rate)))) for p in paths])
-    return float(np.mean(predicted == np.asarray(label_ids)))
+def calibration_indices(label_ids, per_label, seed):
+    """A random sample of the training split, `per_label` files of each label (all of a label
+    with fewer), in random order; fixed by `seed`."""
+    rng = np.random.RandomState(seed)
+    picked = [rng.choice(np.flatnonzero(label_ids == k), min(per_label, int(np.sum(label_ids == k))),
+                         replace=False) for k in np.unique(label_ids)]
+    return rng.permutation(np.concatenate(picked))
 
 
-def run(spec, data, split_dir, out_dir, epochs=None, seed=0, verbose="auto", latency_runs=100):
-    """The whole pipeline for one version; returns the exit status of the verdict."""
-    from . import compress, speech
-    from kws_inference import measure_latency
-    epochs = epochs or spec.epochs
-    data_dir = speech.resolve_data_dir(data)
-    splits = {w: speech.read_split(split_dir, w, data_dir) for w in ("train", "val", "test")}
-    generator = speech.SignalGenerator(spec.frontend)
-    train_ds = generator.make_dataset(*splits["train"], train=True, augment=spec.augment, seed=seed)
-    val_ds = generator.make_dataset(*splits["val"], train=False)
-    plain_train = generator.make_dataset(*splits["train"], train=False)
+def predict_labels(runner, waves):
+    """Predicted label ids of waveforms with a litert.Model (numpy front end: the Pi's code)."""
+    return np.array([int(np.argmax(runner.classify(w))) for w in waves], np.int64)
+
+
+def accuracy(predicted, label_ids, mask=None):
+    if mask is not None:
+        predicted, label_ids = predicted[mask], np.asarray(label_ids)[mask]
+    return float(np.mean(predicted == label_ids)) if len(predicted) else None
+
+
+def confusion(predicted, label_ids, n=len(LABELS)):
+    m = np.zeros((n, n), np.int64)
+    np.add.at(m, (np.asarray(label_ids), predicted), 1)
+    return m
+
+
+def train_and_export(spec, splits, epochs, tune, seed, verbose, latency_runs):
+    """Train, quantize and evaluate; returns (model files, JSON fields, measured, picture)."""
+    from . import compress, plots, speech, tflite_io
+    from .litert import Model, measure_latency
+    train_s, val_s, test_s = splits["train"], splits["val"], splits["test"]
+    gen = speech.SignalGenerator(spec.frontend)
+    train_ds = gen.make_dataset(train_s.waves, train_s.label_ids, train=True,
+                                augment=spec.augment, seed=seed)
+    val_ds = gen.make_dataset(val_s.waves, val_s.label_ids, train=False)
 
     started = time.perf_counter()
-    model = train(spec, train_ds, val_ds, epochs, verbose)
+    model, history, kept, span = train(spec, train_ds, val_ds, epochs, tune, verbose)
     train_seconds = time.perf_counter() - started
-    calibration = np.concatenate([x.numpy() for x, _ in plain_train])[:spec.calibration_clips]
-    tflite = compress.strip_container(
-        compress.quantize_int8(model, calibration, spec.per_channel))
-    files = tflite_io.write_model_files(tflite, out_dir, spec.name)
+    calib = calibration_indices(train_s.label_ids, spec.calibration_per_label, seed)
+    tflite = compress.strip_container(compress.quantize(
+        model, gen.features(train_s.waves[calib]), "int8", spec.per_channel))
+    files, sizes = tflite_io.model_files(spec.name, tflite)
 
-    accuracy = evaluate_tflite(files["tflite_path"], spec.frontend, *splits["test"])
-    val_accuracy = evaluate_tflite(tflite, spec.frontend, *splits["val"])
-    latency = measure_latency(tflite, spec.frontend, runs=latency_runs, threads=1)
-    summary = {
-        **compress.describe(spec, model, files),
-        "metrics": {"accuracy": accuracy, "val_accuracy": val_accuracy},
+    runner = Model(tflite, spec.frontend)
+    test_pred = predict_labels(runner, test_s.waves)
+    val_pred = predict_labels(runner, val_s.waves)
+    float_val = np.argmax(model.predict(gen.features(val_s.waves), verbose=0), axis=1)
+    unseen = kws_data.unseen_speaker_mask(train_s, test_s)
+    latency = measure_latency(runner, runs=latency_runs)
+    metrics = {
+        "accuracy": accuracy(test_pred, test_s.label_ids),
+        "unseen_speaker_files": None if unseen is None else int(unseen.sum()),
+        "accuracy_unseen_speakers": None if unseen is None else accuracy(test_pred, test_s.label_ids, unseen),
+        "val_accuracy": accuracy(val_pred, val_s.label_ids),
+        "float_val_accuracy": accuracy(float_val, val_s.label_ids),
+    }
+    fields = {
+        **compress.describe(spec.architecture, model),
+        **sizes,
+        "metrics": metrics,
         "frontend": {**spec.frontend.to_dict(), "input_shape": spec.frontend.input_shape},
-        "labels": speech.LABELS,
+        "labels": LABELS,
         "host_latency_ms": {"inference": latency["inference_ms"], "total": latency["total_ms"],
                             "runs": latency["runs"], "threads": 1, "note": HOST_NOTE},
-        "data": {"path": os.path.abspath(str(data_dir)), "split_dir": os.path.abspath(split_dir),
-                 **{f"{w}_files": len(splits[w][0]) for w in splits}},
-        "training": {"epochs": epochs, "seed": seed, "augment": spec.augment,
-                     "pruning": spec.pruning, "seconds": round(train_seconds, 1)},
+        "training": {"epochs": epochs, "pruning_epochs": tune if spec.pruning else 0, "seed": seed, "augment": spec.augment,
+                     "pruning": spec.pruning, "kept_epoch": kept, "seconds": round(train_seconds, 1),
+                     "calibration_files": int(len(calib)), "history": history},
     }
-    print(f"{spec.name}: {files['zip_path']} {files['zip_bytes']} B, test accuracy "
-          f"{100 * accuracy:.2f} % (val {100 * val_accuracy:.2f} %), host inference p50 "
-          f"{latency['inference_ms']['p50']:.3f} ms, total p50 {latency['total_ms']['p50']:.3f} ms")
-    measured = {"accuracy": accuracy, "zip_bytes": files["zip_bytes"]}
-    notes = [HOST_NOTE + f" (inference p50 {latency['inference_ms']['p50']:.3f} ms, "
-             f"total p50 {latency['total_ms']['p50']:.3f} ms)"]
-    if len(splits["train"][0]) < 6000:
-        notes.append(f"trained on {len(splits['train'][0]):,} files; the accuracy limit is "
-                     "defined on the full 8,000-file mini_speech_commands")
-    return report.finish(spec.version, summary, measured, out_dir, spec.name, notes)
+    picture = plots.kws_png(history, kept_epoch=kept, pruning=span,
+                            confusion=confusion(test_pred, test_s.label_ids), labels=LABELS,
+                            title=f"{spec.version} ({spec.name}): {spec.architecture}")
+    return files, fields, picture
 
 
-def main(versions, default, argv=None):
-    """Entry point of ex2_a.py / ex2_b.py / ex2_c.py."""
-    def _main(argv):
-        p = cli.parser("Exercise 2: keyword spotting", sorted(versions), default)
-        p.add_argument("--data", default="data",
-                       help="folder of <label>/<file>.wav, or one holding mini_speech_commands/ "
-                            "(default: ./data, downloaded when absent)")
-        p.add_argument("--split-dir", default=os.path.dirname(os.path.dirname(
-                           os.path.abspath(__file__))),
-                       help="folder of kws_split_{train,val,test}.txt (or the course's "
-                            "kws_{train,val,test}_split.txt); default: the repository's")
-        p.add_argument("--latency-runs", type=int, default=100,
-                       help="runs of the host latency measurement (default: 100)")
-        args = p.parse_args(argv)
+def is_course_split(splits):
+    """True when the three splits list exactly the course's files (the repository's
+    kws_split_*.txt), the split the accuracy limits are defined on."""
+    for which, split in splits.items():
+        course = kws_data.split_file(COURSE_SPLIT_DIR, which)
+        names = {tuple(ln.strip().split("/")[-2:]) for ln in course.read_text().splitlines() if ln.strip()}
+        if names != {tuple(p.split(os.sep)[-2:]) for p in split.paths}:
+            return False
+    return True
+
+
+def unassessable(spec, splits, latency):
+    reasons = {}
+    if not is_course_split(splits):
+        counts = " / ".join(f"{len(s.paths):,}" for s in splits.values())
+        reasons["accuracy"] = ("defined on the course's split of the official 8,000 files "
+                               f"(this repository's kws_split_*.txt); this run: {counts} files "
+                               f"of {os.path.dirname(splits['train'].file)}")
+    for metric, key in (("pi_inference_ms", "inference"), ("pi_total_ms", "total")):
+        if metric in entry(spec.version).limits:
+            reasons[metric] = (f"defined on a Raspberry Pi; this host: {key} p50 "
+                               f"{latency[key]['p50']:.3f} ms (LiteRT, 1 thread): run "
+                               "kws_inference.py on the Pi")
+    return reasons
+
+
+def parse_args(spec, argv):
+    p = cli.parser(spec.version, f"Exercise 2, keyword spotting: version {entry(spec.version).letter}")
+    p.add_argument("--data", help="folder of <label>/<file>.wav, or one holding "
+                   "mini_speech_commands/ (default: ./data, downloaded when absent)")
+    p.add_argument("--split-dir", default=COURSE_SPLIT_DIR,
+                   help="folder of kws_split_{train,val,test}.txt or the course's "
+                        "kws_{train,val,test}_split.txt (default: the repository's, i.e. the "
+                        "course's split; splits/speaker_disjoint for unseen speakers)")
+    p.add_argument("--latency-runs", type=cli.positive_int, default=100,
+                   help="runs of the host latency measurement (default: 100)")
+    return cli.parse(p, spec.version, argv)
+
+
+def run(spec, argv=None):
+    """The whole run of one script; returns the exit status."""
+    args = parse_args(spec, argv)
+    out_dir = outputs.check_out_dir(args.out_dir)
+    data_dir = kws_data.resolve_data_dir(args.data)
+    splits = kws_data.read_splits(args.split_dir, data_dir)
+    wav_report = kws_data.load_waves(splits, spec.frontend.rate)
+    cli.tensorflow(args.verbose)
+    with cli.quiet_native_stderr(args.verbose):
         cli.set_seed(args.seed)
-        return run(versions[args.version], args.data, args.split_dir, args.out_dir, args.epochs,
-                   args.seed, verbose=0 if args.quiet else "auto", latency_runs=args.latency_runs)
-    return cli.run(_main, argv)
+        files, fields, picture = train_and_export(
+            spec, splits, *cli.phase_epochs(spec, args.epochs), args.seed,
+            0 if args.quiet else "auto", args.latency_runs)
+    m = fields["metrics"]
+    rows = constraints.verdict(spec.version, {"accuracy": m["accuracy"], "zip_bytes": fields["zip_bytes"]},
+                               unassessable(spec, splits, fields["host_latency_ms"]))
+    summary = {"version": spec.version, **fields, "verdict": rows,
+               "passed": constraints.passed(rows), "limits": entry(spec.version).limits,
+               "data": {"path": os.path.abspath(str(data_dir)), "split_dir": os.path.abspath(args.split_dir),
+                        **{f"{w}_files": len(s.paths) for w, s in splits.items()},
+                        "wavs_fixed": wav_report}}
+    files[f"{spec.name}.json"] = report.sidecar_bytes(summary)
+    files[f"{spec.name}.png"] = picture
+    written = outputs.write_set(out_dir, files)
+    unseen = ("- (no test file of an unseen speaker)" if m["accuracy_unseen_speakers"] is None
+              else f"{100 * m['accuracy_unseen_speakers']:.2f} % of {m['unseen_speaker_files']} files")
+    also = [("accuracy_unseen_speakers", unseen), ("val_accuracy (int8)", f"{100 * m['val_accuracy']:.2f} %"),
+            ("float_val_accuracy", f"{100 * m['float_val_accuracy']:.2f} %")]
+    print(constraints.format_verdict(spec.version, rows, also))
+    print("wrote " + ", ".join(written))
+    return constraints.exit_status(rows)
+
+
+def main(spec, argv=None):
+    """Entry point of an ex2_*.py script."""
+    return cli.exit_status(lambda a: run(spec, a), argv)

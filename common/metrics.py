@@ -1,5 +1,5 @@
-"""Multi-output MAE: one value per feature, averaged over every window and step."""
-import numpy as np
+"""Multi-output MAE: one value per feature, averaged over every window and step (the Keras
+metric of training; forecast.mae_per_feature is its numpy twin for whole arrays)."""
 import tensorflow as tf
 
 
@@ -37,8 +37,3 @@ class MultiOutputMAE(tf.keras.metrics.Metric):
 
     def get_config(self):
         return {**super().get_config(), "features": self.features, "scale": self.scale}
-
-
-def mae_per_feature(y_true, y_pred):
-    """numpy twin of MultiOutputMAE for whole arrays: [N, steps, features] -> [features]."""
-    return np.abs(np.asarray(y_pred, np.float64) - y_true).mean(axis=(0, 1))

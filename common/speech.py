@@ -1,99 +1,11 @@
-"""Keyword-spotting data: the dataset folder, split files, the TensorFlow front end, tf.data."""
+"""Keyword-spotting features in TensorFlow: the front end, augmentation, tf.data pipelines."""
 import dataclasses
 import functools
-import os
-from pathlib import Path
 
 import numpy as np
 import tensorflow as tf
 
-from common.errors import DataError
-from common.frontend_np import LABELS, FrontEnd
-from common.wav import WavError, read_wav
-
-DATA_URL = "http://storage.googleapis.com/download.tensorflow.org/data/mini_speech_commands.zip"
-DEFAULT_DATA = "./data"
-
-
-def _has_labels(d, labels=LABELS):
-    return d.is_dir() and any((d / label).is_dir() for label in labels)
-
-
-def resolve_data_dir(data=DEFAULT_DATA):
-    """The folder of `<label>/<file>.wav`: `data` itself or `data/mini_speech_commands`.
-
-    With the default `./data` and no dataset there, download the official
-    mini_speech_commands.zip into ./data (tf.keras.utils.get_file extracts it next to the
-    zip, i.e. ./data/mini_speech_commands/). Raises DataError when nothing is found.
-    """
-    d = Path(data)
-    for candidate in (d, d / "mini_speech_commands"):
-        if _has_labels(candidate):
-            return candidate
-    if os.path.normpath(str(data)) != os.path.normpath(DEFAULT_DATA):
-        raise DataError(f"{data}: no dataset there; expected a folder of <label>/<file>.wav "
-                        f"(labels {' '.join(LABELS)}) or a folder holding mini_speech_commands/")
-    try:
-        zip_path = tf.keras.utils.get_file("mini_speech_commands.zip", origin=DATA_URL,
-                                           extract=True, cache_dir=".", cache_subdir="data")
-    except Exception as e:
-        raise DataError(f"could not download {DATA_URL} ({e}); pass --data DIR with a folder "
-                        f"of <label>/<file>.wav or one holding mini_speech_commands/") from None
-    extracted = Path(zip_path).parent / "mini_speech_commands"
-    if not _has_labels(extracted):
-        raise DataError(f"downloaded {zip_path} but found no {extracted}/<label>/ folders")
-    return extracted
-
-
-def split_file(split_dir, which):
-    """Path of split `which` (train/val/test) in `split_dir`: `kws_split_{which}.txt` (ours)
-    or `kws_{which}_split.txt` (the course's)."""
-    if which not in ("train", "val", "test"):
-        raise ValueError(f"split must be train, val or test, not {which!r}")
-    names = [f"kws_split_{which}.txt", f"kws_{which}_split.txt"]
-    files = [Path(split_dir) / n for n in names if (Path(split_dir) / n).is_file()]
-    if not files:
-        raise FileNotFoundError(f"{split_dir}: no split file {' or '.join(names)}")
-    return files[0]
-
-
-def read_split(split_dir, which, data_dir, labels=LABELS, allow_missing=False):
-    """(paths, label_ids) of split `which` of `split_dir`, see read_split_file."""
-    return read_split_file(split_file(split_dir, which), data_dir, labels, allow_missing)
-
-
-def read_split_file(path, data_dir, labels=LABELS, allow_missing=False):
-    """(paths, label_ids) of a split file resolved against `data_dir`: each line ends in
-    `<label>/<file>.wav`. Missing files raise FileNotFoundError (or are skipped with a note
-    when allow_missing)."""
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"{path}: no such split file")
-    lines = [ln.strip() for ln in path.read_text().splitlines() if ln.strip()]
-    if not lines:
-        raise ValueError(f"{path}: empty split file; expected lines "
-                         f"./data/mini_speech_commands/<label>/<file>.wav")
-    paths, ids, missing = [], [], []
-    for line in lines:
-        parts = line.replace("\\", "/").split("/")
-        if len(parts) < 2 or parts[-2] not in labels:
-            raise ValueError(f"{path}: line {line!r} has no known label folder; "
-                             f"expected .../<label>/<file>.wav with label in {labels}")
-        wav = Path(data_dir) / parts[-2] / parts[-1]
-        if not wav.is_file():
-            missing.append(str(wav))
-            continue
-        paths.append(str(wav))
-        ids.append(labels.index(parts[-2]))
-    if missing and not allow_missing:
-        raise FileNotFoundError(f"{path}: {len(missing)} of {len(lines)} files missing "
-                                f"under {data_dir}, first: {missing[:5]}")
-    if missing:
-        print(f"note: {path}: skipped {len(missing)} of {len(lines)} missing files")
-    if not paths:
-        raise FileNotFoundError(f"{path}: none of its {len(lines)} files is under {data_dir}")
-    return paths, np.array(ids, np.int64)
-
+from .frontend_np import FrontEnd
 
 @functools.lru_cache(maxsize=16)
 def _mel_matrix(num_mel_bins, fft_bins, rate, lower, upper):
@@ -190,39 +102,33 @@ def augment_and_frontend(waveform, cfg, aug, seed):
 
 
 class SignalGenerator:
-    """Builds tf.data pipelines of (features, label_id) for a FrontEnd."""
+    """Builds tf.data pipelines of (features, label_id) from waveforms, for a FrontEnd."""
 
-    def __init__(self, cfg: FrontEnd, labels=LABELS):
-        self.cfg, self.labels = cfg, list(labels)
+    def __init__(self, cfg: FrontEnd):
+        self.cfg = cfg
 
-    def load(self, paths):
-        """All waveforms [N, rate] (float32); every file is checked, errors name the files."""
-        waves, bad = [], []
-        for p in paths:
-            try:
-                waves.append(read_wav(p, rate=self.cfg.rate))
-            except WavError as e:
-                bad.append(str(e))
-        if bad:
-            raise WavError(f"{len(bad)} of {len(paths)} wav files unreadable; first: "
-                           + "; ".join(bad[:5]))
-        return np.stack(waves) if waves else np.zeros([0, int(self.cfg.rate)], np.float32)
+    def features(self, waves, batch_size=64):
+        """Front-end features of every waveform [N, rate] -> [N, *cfg.input_shape]."""
+        cfg = self.cfg
+        ds = tf.data.Dataset.from_tensor_slices(np.asarray(waves, np.float32)).map(
+            lambda x: tf_frontend(x, cfg), num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+        return np.concatenate([x.numpy() for x in ds.batch(batch_size)])
 
-    def make_dataset(self, paths, label_ids, train, batch_size=32, augment=None, seed=0):
+    def make_dataset(self, waves, label_ids, train, batch_size=32, augment=None, seed=0):
         """Batched, prefetched dataset; shuffled (seeded) and augmented only when `train`."""
-        if len(paths) != len(label_ids):
-            raise ValueError(f"{len(paths)} paths but {len(label_ids)} labels")
-        if len(paths) == 0:
+        if len(waves) != len(label_ids):
+            raise ValueError(f"{len(waves)} waveforms but {len(label_ids)} labels")
+        if len(waves) == 0:
             raise ValueError("no files to build a dataset from")
         cfg, aug = self.cfg, Augment.of(augment) if train else None
         ds = tf.data.Dataset.from_tensor_slices(
-            (self.load(paths), np.asarray(label_ids, np.int64))).cache()
+            (np.asarray(waves, np.float32), np.asarray(label_ids, np.int64)))
         auto = tf.data.AUTOTUNE
         if aug is None:
             ds = ds.map(lambda x, y: (tf_frontend(x, cfg), y), num_parallel_calls=auto,
                         deterministic=True).cache()
         if train:
-            ds = ds.shuffle(len(paths), seed=seed, reshuffle_each_iteration=True)
+            ds = ds.shuffle(len(waves), seed=seed, reshuffle_each_iteration=True)
         if aug is not None:
             seeds = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True)
             ds = tf.data.Dataset.zip((ds, seeds)).map(

@@ -1,14 +1,16 @@
 """Speaker-disjoint train/val/test split files for mini_speech_commands.
 
-    python -m common.splits --files ../shared/data/mini_speech_commands_files.txt --out-dir .
+    python -m common.splits --files ../shared/data/mini_speech_commands_files.txt \\
+        --out-dir splits/speaker_disjoint
 
 Speakers (file-name part before `_nohash_`) are sorted, shuffled with
 numpy RandomState(seed), and assigned whole, each to the split furthest below its target
-file count. Writes kws_split_{train,val,test}.txt, sorted lines
-`./data/mini_speech_commands/<label>/<file>.wav`.
+file count. Writes kws_split_{train,val,test}.txt (sorted lines
+`./data/mini_speech_commands/<label>/<file>.wav`), the three as one set: a failure leaves
+none of them changed. Errors are one line and exit status 1. No TensorFlow import.
 """
-import argparse
 import os
+import sys
 from collections import defaultdict
 
 import numpy as np
@@ -27,18 +29,25 @@ def speaker_of(path):
 
 def read_file_list(path):
     """`<label>/<file>.wav` of each non-empty line (any leading folders are dropped)."""
-    with open(path) as f:
-        lines = [ln.strip().replace("\\", "/") for ln in f if ln.strip()]
+    from .errors import DataError
+    try:
+        with open(path) as f:
+            lines = [ln.strip().replace("\\", "/") for ln in f if ln.strip()]
+    except (OSError, UnicodeDecodeError) as e:
+        raise DataError(f"{path}: unreadable file list ({e}); expected lines <label>/<file>.wav") from None
     files = ["/".join(ln.split("/")[-2:]) for ln in lines]
-    if not files or any(f.count("/") != 1 for f in files):
-        raise ValueError(f"{path}: expected lines <label>/<file>.wav")
-    return files
+    bad = [f for f in files if f.count("/") != 1 or not f.endswith(".wav") or "_nohash_" not in f]
+    if not files or bad:
+        found = f"line {bad[0]!r}" if bad else "no line"
+        raise DataError(f"{path}: {found}; expected lines <label>/<speaker>_nohash_<n>.wav")
+    return sorted(set(files))
 
 
 def split_by_speaker(files, seed=0, train=0.8, val=0.1):
     """{'train'|'val'|'test': sorted files}, no speaker in two splits."""
-    if not (0 < train and 0 <= val and train + val <= 1):
-        raise ValueError(f"bad fractions train={train} val={val}")
+    if not (0 < train < 1 and 0 <= val and train + val <= 1):
+        raise ValueError(f"bad fractions --train {train} --val {val}; expected 0 < train < 1, "
+                         "val >= 0, train + val <= 1")
     by_speaker = defaultdict(list)
     for f in files:
         by_speaker[speaker_of(f)].append(f)
@@ -58,18 +67,16 @@ def format_lines(files):
 
 
 def write_splits(splits, out_dir):
-    """Write kws_split_<name>.txt for each split; return their paths."""
-    paths = []
-    for name, files in splits.items():
-        path = os.path.join(out_dir, f"kws_split_{name}.txt")
-        with open(path, "w") as f:
-            f.write(format_lines(files))
-        paths.append(path)
-    return paths
+    """Write kws_split_<name>.txt for each split, as one set; return their paths."""
+    from .outputs import check_out_dir, write_set
+    check_out_dir(out_dir)
+    return write_set(out_dir, {f"kws_split_{name}.txt": format_lines(files).encode()
+                               for name, files in splits.items()})
 
 
-def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+def run(argv=None):
+    from .cli import Parser
+    p = Parser(prog="python -m common.splits", description=__doc__.split("\n")[0])
     p.add_argument("--files", required=True, help="list of <label>/<file>.wav, one a line")
     p.add_argument("--out-dir", default=".")
     p.add_argument("--seed", type=int, default=0)
@@ -81,7 +88,13 @@ def main(argv=None):
     for path, (name, v) in zip(write_splits(splits, args.out_dir), splits.items()):
         speakers = len({speaker_of(f) for f in v})
         print(f"{path}: {len(v)} files ({100 * len(v) / len(files):.1f} %), {speakers} speakers")
+    return 0
+
+
+def main(argv=None):
+    from .cli import exit_status
+    return exit_status(run, argv)
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -9,6 +9,12 @@ from scipy.io import wavfile
 BASE_RATE = 16000  # every file is brought to this rate before padding / trimming
 
 
+FIX_CHANNELS = "several channels, mixed down to mono"
+FIX_RATE = "another sample rate, resampled to 16 kHz"
+FIX_PAD = "shorter than 1 s, zero-padded at the end"
+FIX_TRIM = "longer than 1 s, trimmed at the end"
+
+
 class WavError(ValueError):
     """A file that is not a readable, non-empty wav."""
 
@@ -36,7 +42,7 @@ def _fit(x, n):
     return np.pad(x, (0, max(0, n - len(x))))[:n]
 
 
-def read_wav(path, rate=16000, length=1.0):
+def read_wav(path, rate=16000, length=1.0, fixes=None):
     """The wav at `path` as float32 mono of exactly round(rate * length) samples.
 
     - int16 / int32 / uint8 PCM are scaled to [-1, 1]; float wavs are clipped to [-1, 1];
@@ -45,6 +51,8 @@ def read_wav(path, rate=16000, length=1.0):
     - then zero-padded at the end or trimmed to round(16000 * length) samples;
     - then, if `rate` != 16000, resampled to `rate` (resample_poly, up/down from the gcd).
     A missing, unreadable, empty or non-wav file raises WavError naming the file.
+    `fixes`, a collections.Counter, counts what was done to a file that is not 16 kHz mono
+    of the given length (keys: the FIX_* strings above).
     """
     expected = "a non-empty PCM (int16/int32/uint8) or float wav file"
     try:
@@ -57,10 +65,15 @@ def read_wav(path, rate=16000, length=1.0):
     if data.size == 0 or file_rate <= 0:
         raise WavError(f"{path}: empty wav (no samples); expected {expected}")
     x = _to_float(data)
+    n = int(round(BASE_RATE * length))
+    done = [FIX_CHANNELS if x.ndim == 2 else None, FIX_RATE if file_rate != BASE_RATE else None]
     if x.ndim == 2:
         x = x.mean(axis=1)
     x = resample(x, file_rate, BASE_RATE)
-    x = _fit(x, int(round(BASE_RATE * length)))
+    done.append(FIX_PAD if len(x) < n else FIX_TRIM if len(x) > n else None)
+    x = _fit(x, n)
+    if fixes is not None:
+        fixes.update(d for d in done if d)
     if rate != BASE_RATE:
         x = _fit(resample(x, BASE_RATE, rate), int(round(rate * length)))
     return np.ascontiguousarray(x, dtype=np.float32)

@@ -1,25 +1,38 @@
-"""The benchmark on a tiny configuration: it runs, and writes a table with both rows."""
-import os
+"""The benchmark on a tiny configuration: every row, and its ratios checked against the
+files the runs wrote."""
+import json
 import subprocess
 import sys
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from conftest import ROOT
 
 
 def test_bench_tiny(shared_data, subset, tmp_path):
     data, split_dir = subset
-    out = tmp_path / "bench.md"
+    out, work = tmp_path / "bench.md", tmp_path / "w"
     run = subprocess.run(
         [sys.executable, "-m", "common.bench", "--versions", "ex1_b,ex2_c", "--epochs-ex1", "1",
          "--epochs-ex2", "1", "--runs", "5", "--seeds", "0", "--jena",
          str(shared_data / "jena_climate_2009_sample.csv"), "--kws-data", str(data),
-         "--split-dir", str(split_dir), "--out", str(out), "--work-dir", str(tmp_path / "w")],
+         "--split-dir", str(split_dir), "--out", str(out), "--work-dir", str(work)],
         cwd=ROOT, capture_output=True, text=True, timeout=900)
     assert run.returncode == 0, run.stderr[-3000:]
-    text = out.read_text()
-    rows = [line for line in text.splitlines() if line.startswith("| ex")]
-    assert [r.split("|")[2].strip() for r in rows] == ["seed recipe", "this project"] * 2
-    assert "(1.00)" in rows[0] and "MAE T" in rows[0] and "test" in rows[2]
-    assert "diff" in rows[1] and "diff" in rows[3] and "diff" not in rows[2]
-    cells = [c.strip() for c in rows[3].split("|")]
-    assert cells[10].endswith(")") and cells[11] != "-"  # numpy-FE total with its ratio, TF-FE total
+    rows = [[c.strip() for c in line.split("|")[1:-1]] for line in out.read_text().splitlines()
+            if line.startswith("| ex")]
+    assert [(r[0], r[1]) for r in rows] == [("ex1_b", "persistence"), ("ex1_b", "seed recipe"),
+                                            ("ex1_b", "this project"), ("ex2_c", "seed recipe"),
+                                            ("ex2_c", "this project")]
+    side = {name: json.loads((work / "seed0" / f"{name}.json").read_text())
+            for name in ("seed_th_b", "th_b", "seed_kws_8k", "kws_c")}
+    base = side["th_b"]["baseline"]["persistence"]
+    assert rows[0][7] == f"MAE T {base['mae_t']:.3f}, RH {base['mae_rh']:.3f}" and rows[0][6] == "-"
+    for row, (ours, seed) in ((rows[2], ("th_b", "seed_th_b")), (rows[4], ("kws_c", "seed_kws_8k"))):
+        size_ratio = side[ours]["zip_bytes"] / side[seed]["zip_bytes"]
+        assert row[6] == f"{side[ours]['zip_bytes']:,} ({size_ratio:.2f})"
+    m = side["th_b"]["metrics"]
+    assert rows[2][7].endswith(f"ratio to persistence {m['mae_t'] / base['mae_t']:.2f} / "
+                               f"{m['mae_rh'] / base['mae_rh']:.2f}")
+    acc = side["kws_c"]["metrics"]["accuracy"] - side["seed_kws_8k"]["metrics"]["accuracy"]
+    assert rows[4][7].endswith(f"diff {100 * acc:+.2f} pt")
+    assert rows[4][9].endswith(")") and rows[4][10] != "-"  # numpy-FE total with its ratio, TF-FE total
+    assert (tmp_path / "bench.png").read_bytes()[:4] == b"\x89PNG"

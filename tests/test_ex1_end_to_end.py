@@ -1,21 +1,25 @@
-"""Both exercise 1 scripts on the real 4,000-row Jena sample, few epochs."""
+"""Both exercise 1 scripts on the real 2024 station export (latin-1, CRLF, 22 columns), few
+epochs: the JSON, persistence and the model's MAE re-computed independently (pandas and
+TensorFlow's interpreter), the cross-season evaluation, determinism through pruning."""
 import json
 import os
 import subprocess
 import sys
 
 import numpy as np
+import pandas as pd
 import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+STATION = os.path.join(ROOT, "..", "shared", "data", "jena_mpi_roof_2024_jun_sep.csv")
 SAMPLE = os.path.join(ROOT, "..", "shared", "data", "jena_climate_2009_sample.csv")
 
 
 @pytest.fixture(scope="module")
-def jena_sample():
-    if not os.path.isfile(SAMPLE):
-        pytest.skip(f"{SAMPLE} not found")
-    return SAMPLE
+def station():
+    if not os.path.isfile(STATION):
+        pytest.skip(f"{STATION} not found")
+    return STATION
 
 
 def run_script(script, *args):
@@ -23,49 +27,102 @@ def run_script(script, *args):
                           capture_output=True, text=True, timeout=600)
 
 
+def windows_by_hand(csv, first_row=0):
+    """Inputs and labels of every 12-row window from `first_row` on, straight from pandas."""
+    frame = pd.read_csv(csv, encoding="latin-1")
+    v = frame[["T (degC)", "rh (%)"]].to_numpy(np.float64)[first_row:]
+    idx = np.arange(len(v) - 11)[:, None] + np.arange(12)[None, :]
+    w = v[idx]
+    return w[:, :6], w[:, 6:]
+
+
+def tf_predictions(tflite, inputs, mean, std):
+    import common  # noqa: F401
+    import tensorflow as tf
+    interp = tf.lite.Interpreter(model_path=str(tflite))
+    interp.allocate_tensors()
+    i, o = interp.get_input_details()[0], interp.get_output_details()[0]
+    out = []
+    for x in inputs:
+        interp.set_tensor(i["index"], ((x - mean) / std).astype(np.float32)[None])
+        interp.invoke()
+        out.append(interp.get_tensor(o["index"])[0])
+    return np.array(out)
+
+
+@pytest.fixture(scope="module")
+def runs(station, tmp_path_factory):
+    out = tmp_path_factory.mktemp("ex1")
+    results = {}
+    for script in ("ex1_a.py", "ex1_b.py"):
+        results[script] = run_script(script, "--data", station, "--out-dir", str(out), "--epochs", "2",
+                                     "--quiet", "--seed", "1")
+    return out, results
+
+
 @pytest.mark.parametrize("script, name, version", [("ex1_a.py", "th_a", "ex1_a"),
                                                     ("ex1_b.py", "th_b", "ex1_b")])
-def test_script_writes_model_json_and_verdict(jena_sample, tmp_path, script, name, version):
-    import common  # noqa: F401
-    from common import forecast, jena
-
-    out = run_script(script, "--data", jena_sample, "--out-dir", str(tmp_path), "--epochs", "2",
-                     "--quiet", "--seed", "1")
+def test_script_on_the_station_export(runs, station, script, name, version):
+    out_dir, results = runs
+    out = results[script]
     assert out.returncode in (0, 2), out.stderr[-2000:]
-    assert f"Verdict for {version}" in out.stdout
-    assert ("=> PASS" in out.stdout) == (out.returncode == 0)
-    summary = json.loads((tmp_path / f"{name}.json").read_text())
-    for key in ("version", "params", "sparsity", "tflite_bytes", "zip_bytes", "zlib_bytes",
-                "metrics", "normalization", "input_shape", "limits", "passed", "data"):
-        assert key in summary
-    assert summary["version"] == version and summary["data"]["rows"] == 4000
-    assert summary["zip_bytes"] == os.path.getsize(tmp_path / f"{name}.tflite.zip")
-    assert summary["tflite_bytes"] == os.path.getsize(tmp_path / f"{name}.tflite")
+    assert out.stderr == "" and f"Verdict for {version}" in out.stdout
+    assert "persistence mae_t" in out.stdout and "persistence mae_rh" in out.stdout
+    summary = json.loads((out_dir / f"{name}.json").read_text(),
+                         parse_constant=lambda c: pytest.fail(f"not JSON: {c}"))
+    assert summary["version"] == version and summary["data"]["rows"] == 16346
+    assert summary["data"]["gaps"] == {"counts": {}, "windows_dropped": 0, "windows_kept": 16313}
+    assert summary["zip_bytes"] < summary["limits"]["zip_bytes"]
+    assert summary["verdict"]["mae_t"]["result"] == "not assessable"
+    assert "420,551" in summary["verdict"]["mae_t"]["reason"]
     assert summary["passed"] == (out.returncode == 0)
+    with open(out_dir / f"{name}.png", "rb") as f:
+        assert f.read(8) == b"\x89PNG\r\n\x1a\n"
 
-    # the MAE in the JSON is a re-evaluation of the written file on the test split
-    train, _, test = jena.split_series(jena.load_series(jena_sample))
-    windows = jena.WindowGenerator.from_train(train)
-    assert np.allclose(summary["normalization"]["mean"], windows.mean)
-    x, y = windows.to_numpy(windows.make_dataset(test, train=False))
-    mae = forecast.evaluate_tflite(str(tmp_path / f"{name}.tflite.zip"), x, y)
-    assert summary["metrics"]["mae_t"] == pytest.approx(mae[0], rel=1e-6)
-    assert summary["metrics"]["mae_rh"] == pytest.approx(mae[1], rel=1e-6)
+    # persistence and the model's MAE on the test split, computed another way
+    x, y = windows_by_hand(station, first_row=round(16346 * 0.9))
+    base = summary["baseline"]["persistence"]
+    assert base["mae_t"] == pytest.approx(np.abs(y[..., 0] - x[:, -1:, 0]).mean(), rel=1e-5)
+    assert base["mae_rh"] == pytest.approx(np.abs(y[..., 1] - x[:, -1:, 1]).mean(), rel=1e-5)
+    norm = summary["normalization"]
+    frame = pd.read_csv(station, encoding="latin-1")[["T (degC)", "rh (%)"]].to_numpy(np.float64)
+    np.testing.assert_allclose(norm["mean"], frame[: round(16346 * 0.7)].mean(axis=0), rtol=1e-5)
+    pred = tf_predictions(out_dir / f"{name}.tflite", x, np.float32(norm["mean"]), np.float32(norm["std"]))
+    assert summary["metrics"]["mae_t"] == pytest.approx(np.abs(pred[..., 0] - y[..., 0]).mean(), rel=1e-4)
+    assert summary["metrics"]["mae_rh"] == pytest.approx(np.abs(pred[..., 1] - y[..., 1]).mean(), rel=1e-4)
 
 
-def test_same_seed_same_model(jena_sample, tmp_path):
+def test_cross_season_evaluation_of_every_window(runs):
+    if not os.path.isfile(SAMPLE):
+        pytest.skip(f"{SAMPLE} not found")
+    out_dir, _ = runs
+    ev = subprocess.run([sys.executable, "-m", "common.evaluate", str(out_dir / "th_a.tflite.zip"),
+                         "--data", SAMPLE, "--all-windows"], cwd=ROOT, capture_output=True, text=True)
+    assert ev.returncode == 0 and ev.stderr == "", ev.stderr
+    x, y = windows_by_hand(SAMPLE)
+    lines = ev.stdout.splitlines()
+    assert lines[0].startswith(f"{len(x):,} windows (every window of")
+    t, rh = np.abs(y - x[:, -1:, :]).mean(axis=(0, 1))
+    assert lines[2] == f"persistence MAE T {t:.4f} °C, RH {rh:.4f} %"
+    assert lines[1].startswith("model       MAE T ") and lines[3].startswith("ratio ")
+
+
+def test_same_seed_same_model_through_pruning(station, tmp_path):
     for sub in ("x", "y"):
-        out = run_script("ex1_b.py", "--data", jena_sample, "--out-dir", str(tmp_path / sub),
-                         "--epochs", "1", "--quiet", "--seed", "3")
+        out = run_script("ex1_a.py", "--data", station, "--out-dir", str(tmp_path / sub), "--epochs", "2",
+                         "--quiet", "--seed", "3")
         assert out.returncode in (0, 2), out.stderr[-2000:]
-    assert (tmp_path / "x" / "th_b.tflite").read_bytes() == (tmp_path / "y" / "th_b.tflite").read_bytes()
+    x, y = (json.loads((tmp_path / d / "th_a.json").read_text()) for d in ("x", "y"))
+    if x["training"]["pruning"]:
+        assert x["training"]["pruning_epochs"] == 2 and x["sparsity"] > 0.2  # pruning ran
+    assert (tmp_path / "x" / "th_a.tflite").read_bytes() == (tmp_path / "y" / "th_a.tflite").read_bytes()
+    assert x["training"]["history"] == y["training"]["history"]
 
 
 def test_bad_data_is_one_clear_error_and_status_1(tmp_path):
     bad = tmp_path / "bad.csv"
     bad.write_text("Date Time,T (degC)\nx,1\n")
-    out = run_script("ex1_a.py", "--data", str(bad), "--out-dir", str(tmp_path))
-    assert out.returncode == 1
-    assert out.stderr.strip().splitlines()[-1].startswith("error: ")
-    assert "bad.csv" in out.stderr and "rh (%)" in out.stderr
-    assert not (tmp_path / "th_a.tflite").exists()
+    out = run_script("ex1_a.py", "--data", str(bad), "--out-dir", str(tmp_path / "m"))
+    assert out.returncode == 1 and out.stderr.count("\n") == 1
+    assert out.stderr.startswith(f"error: {bad}: missing column(s) ['rh (%)']")
+    assert not (tmp_path / "m").exists()

@@ -1,56 +1,171 @@
-"""Unit tests of exercise 1's pieces: windows, metric arithmetic, builders, data errors."""
+"""Exercise 1's pieces: the CSV reader (encodings, line ends, extra columns, missing-value
+codes, time breaks), windows and their gaps, persistence, calibration coverage, the metric."""
 import numpy as np
+import pandas as pd
 import pytest
 
 import common  # noqa: F401
 import tensorflow as tf
 
-from common import jena, models
-from common.metrics import MultiOutputMAE, mae_per_feature
+from common import forecast, jena, models
+from common.errors import DataError
+from common.metrics import MultiOutputMAE
+
+HEADER22 = ("Date Time,p (mbar),T (degC),Tpot (K),Tdew (degC),rh (%),VPmax (mbar),VPact (mbar),"
+            "VPdef (mbar),sh (g/kg),H2OC (mmol/mol),rho (g/m**3),wv (m/s),max. wv (m/s),wd (deg),"
+            "rain (mm),raining (s),SWDR (W/m²),PAR (µmol/m²/s),max. PAR (µmol/m²/s),Tlog (degC),CO2 (ppm)")
 
 
-def ramp_series(rows=200):
-    t = np.arange(rows, dtype=np.float32)
-    return np.stack([t, 1000 + 2 * t], axis=1)
+def station_csv(path, t, rh, start="01.06.2024 00:00:00", encoding="latin-1", newline="\r\n",
+                times=None):
+    """A file in the station's export format: 22 columns, latin-1, CRLF by default."""
+    times = times if times is not None else pd.date_range(
+        pd.to_datetime(start, format="%d.%m.%Y %H:%M:%S"), periods=len(t), freq="10min")
+    rows = [HEADER22] + [f"{d:%d.%m.%Y %H:%M:%S},990.0,{a},290.0,5.0,{b}," + ",".join(["1.0"] * 15) + ",-9999"
+                         for d, a, b in zip(times, t, rh)]
+    path.write_bytes(newline.join(rows).encode(encoding) + newline.encode())
+    return str(path)
 
 
-def test_split_is_chronological_70_20_10():
-    train, val, test = jena.split_series(ramp_series(1000))
-    assert (len(train), len(val), len(test)) == (700, 200, 100)
-    assert train[-1, 0] + 1 == val[0, 0] and val[-1, 0] + 1 == test[0, 0]
+def ramp(rows=200):
+    return np.arange(rows, dtype=np.float64) / 10, 50 + np.arange(rows) % 40
 
 
-def test_windows_shapes_normalization_and_labels():
-    series = ramp_series(100)
-    train, _, _ = jena.split_series(series)
-    w = jena.WindowGenerator.from_train(train)
-    np.testing.assert_allclose(w.mean, train.mean(0))
-    np.testing.assert_allclose(w.std, train.std(0))
-    x, y = w.to_numpy(w.make_dataset(series, train=False))
-    assert x.shape == (100 - 11, 6, 2) and y.shape == (100 - 11, 6, 2)
-    # inputs normalized with the train statistics, labels in original units, the 6 next steps
-    np.testing.assert_allclose(x[5] * w.std + w.mean, series[5:11], rtol=1e-5, atol=1e-3)
-    np.testing.assert_array_equal(y[5], series[11:17])
-    first = next(iter(w.make_dataset(series, train=False)))
-    assert first[0].shape == (32, 6, 2)
+@pytest.mark.parametrize("encoding, newline", [("latin-1", "\r\n"), ("utf-8", "\n"), ("utf-8", "\r\n")])
+def test_station_exports_are_read_in_any_encoding_and_line_end(tmp_path, encoding, newline):
+    t, rh = ramp()
+    s = jena.load_series(station_csv(tmp_path / "x.csv", t, rh, encoding=encoding, newline=newline))
+    np.testing.assert_allclose(s.values[:, 0], t, atol=1e-5)
+    np.testing.assert_allclose(s.values[:, 1], rh)
+    assert not s.breaks.any() and s.gaps == {} and s.times[1] - s.times[0] == np.timedelta64(10, "m")
 
 
-def test_train_windows_are_shuffled_and_seeded():
-    series = ramp_series(300)
-    w = jena.WindowGenerator.from_train(series)
-    a = w.to_numpy(w.make_dataset(series, train=True, seed=1))[1]
-    b = w.to_numpy(w.make_dataset(series, train=True, seed=1))[1]
-    plain = w.to_numpy(w.make_dataset(series, train=False))[1]
-    np.testing.assert_array_equal(a, b)
-    assert not np.array_equal(a, plain)
-    np.testing.assert_array_equal(np.sort(a[:, 0, 0]), np.sort(plain[:, 0, 0]))
+def test_the_real_station_export(shared_data):
+    s = jena.load_series(shared_data / "jena_mpi_roof_2024_jun_sep.csv")
+    assert len(s) == 16346 and s.gaps == {}  # -9999 only in max. PAR, a column not used
+    assert 4.0 <= np.nanmin(s.values[:, 0]) and np.nanmax(s.values[:, 0]) <= 34.0
 
 
-def test_normalized_labels_option():
-    series = ramp_series(100)
-    w = jena.WindowGenerator.from_train(series, normalize_labels=True)
-    _, y = w.to_numpy(w.make_dataset(series, train=False))
-    np.testing.assert_allclose(y[0] * w.std + w.mean, series[6:12], rtol=1e-5, atol=1e-3)
+def test_missing_values_are_gaps_and_their_windows_are_dropped(tmp_path):
+    t, rh = ramp(300)
+    t = t.astype(object)
+    rh = rh.astype(object)
+    t[100], t[150], rh[200], t[250] = -9999, "inf", "", -999.99
+    s = jena.load_series(station_csv(tmp_path / "g.csv", t, rh))
+    assert s.gaps == {"T (degC): infinite": 1, "T (degC): missing-value code (<= -999)": 2,
+                      "rh (%): empty or NaN": 1}
+    w = jena.make_windows(s)
+    bad_rows = {100, 150, 200, 250}
+    expected = [i for i in range(300 - 11) if not bad_rows & set(range(i, i + 12))]
+    assert w.starts.tolist() == expected and w.dropped == 300 - 11 - len(expected)
+    assert np.isfinite(w.inputs).all() and np.isfinite(w.labels).all()
+    assert (w.inputs[:, :, 0] > -100).all()  # never a sentinel
+
+
+def test_implausible_values_are_gaps(tmp_path):
+    t, rh = ramp(150)
+    t[10], rh[20] = 75.0, 130.0
+    s = jena.load_series(station_csv(tmp_path / "p.csv", t, rh))
+    assert s.gaps == {"T (degC): outside the plausible range": 1, "rh (%): outside the plausible range": 1}
+
+
+def test_time_breaks_split_windows(tmp_path):
+    t, rh = ramp(100)
+    times = list(pd.date_range("2024-06-01", periods=100, freq="10min"))
+    times = times[:50] + [d + pd.Timedelta("1h") for d in times[50:]]  # 50 minutes missing
+    s = jena.load_series(station_csv(tmp_path / "t.csv", t, rh, times=times))
+    assert s.breaks.sum() == 1 and s.breaks[50] and s.gaps == {"time steps other than 10 min": 1}
+    w = jena.make_windows(s)
+    assert all(not (i < 50 < i + 12) for i in w.starts) and w.dropped == 11
+
+
+def test_too_many_gaps_is_a_clear_error(tmp_path):
+    t, rh = ramp(400)
+    t = t.astype(object)
+    t[::3] = -9999
+    with pytest.raises(DataError, match=r"m\.csv: .* windows touch a gap .*T \(degC\): missing-value code"):
+        jena.split_windows(jena.load_series(station_csv(tmp_path / "m.csv", t, rh)))
+
+
+def test_non_numeric_text_and_missing_columns_are_errors(tmp_path):
+    rows = "".join(f"d,{i}.0,80\n" for i in range(150))
+    bad = tmp_path / "bad.csv"
+    bad.write_text("Date Time,T (degC),rh (%)\n" + rows + "d,oops,80\n")
+    with pytest.raises(DataError, match=r"bad\.csv: column 'T \(degC\)'.*row 151.*oops"):
+        jena.load_series(bad)
+    bad.write_text("Date Time,T (degC)\n01.01.2009 00:10:00,1.0\n")
+    with pytest.raises(DataError, match=r"bad\.csv: missing column.*rh \(%\)"):
+        jena.load_series(bad)
+
+
+def test_columns_chosen_by_name_not_position_and_no_time_column(tmp_path):
+    rows = "".join(f"{80 + i % 3},x,{i}.5\n" for i in range(150))
+    (tmp_path / "o.csv").write_text("rh (%),Other,T (degC)\n" + rows)
+    s = jena.load_series(tmp_path / "o.csv")
+    assert s.values[1].tolist() == [1.5, 81.0] and s.times is None and not s.breaks.any()
+
+
+def test_split_windows_normalization_and_persistence_by_hand():
+    t = np.sin(np.arange(1000) / 30) * 10 + 5
+    rh = np.cos(np.arange(1000) / 20) * 20 + 60
+    s = jena.Series("x", np.stack([t, rh], 1).astype(np.float32), np.zeros(1000, bool))
+    w = jena.split_windows(s)
+    assert [len(w[k]) for k in ("train", "val", "test")] == [700 - 11, 200 - 11, 100 - 11]
+    test = w["test"]
+    np.testing.assert_array_equal(test.inputs[3], s.values[903:909])
+    np.testing.assert_array_equal(test.labels[3], s.values[909:915])
+    norm = jena.Normalization.of(jena.split_series(s)[0])
+    np.testing.assert_allclose(norm.mean, [t[:700].mean(), rh[:700].mean()], rtol=1e-5)
+    np.testing.assert_allclose(norm.std, [t[:700].std(), rh[:700].std()], rtol=1e-5)
+    # persistence by hand: every test window, every step, against the last input row
+    errors = [[abs(s.values[906 + i + k, f] - s.values[905 + i, f]) for i in range(89) for k in range(6)]
+              for f in (0, 1)]
+    np.testing.assert_allclose(forecast.persistence_mae(test), [np.mean(e) for e in errors], rtol=1e-5)
+
+
+def test_a_model_with_known_weights_scores_its_known_mae():
+    """A residual forecaster whose change is 0 is persistence; one whose change is +1 (in
+    train-std units) for T is persistence + std_T: their MAEs are known in advance."""
+    rng = np.random.default_rng(0)
+    raw = np.cumsum(rng.normal(size=(60, 12, 2)), axis=1).astype(np.float32) + [10, 70]
+    windows = jena.Windows(raw[:, :6], raw[:, 6:], np.arange(60), None, 0)
+    norm = jena.Normalization(np.float32([10, 70]), np.float32([2, 5]))
+    model = models.residual_forecaster(norm.mean, norm.std, linear=True)
+    bias = np.zeros(12, np.float32)
+    bias[0::2] = 1.0  # +1 std on every T step
+    model.get_layer("linear").set_weights([np.zeros((10, 12), np.float32), bias])
+    predicted = model.predict(norm(windows.inputs), verbose=0)
+    expected_t = np.abs(windows.persistence[..., 0] + 2.0 - windows.labels[..., 0]).mean()
+    np.testing.assert_allclose(forecast.mae_per_feature(windows.labels, predicted),
+                               [expected_t, forecast.persistence_mae(windows)[1]], rtol=1e-5)
+
+
+def test_lstsq_init_recovers_a_linear_law():
+    rng = np.random.default_rng(1)
+    norm = jena.Normalization(np.float32([0, 0]), np.float32([1, 1]))
+    x = rng.normal(size=(500, 6, 2)).astype(np.float32)
+    slope = x[:, -1:, :] - x[:, -2:-1, :]  # labels: linear extrapolation of the last two steps
+    y = x[:, -1:, :] + slope * np.arange(1, 7)[None, :, None]
+    model = models.residual_forecaster(norm.mean, norm.std, linear=True)
+    forecast.lstsq_init(model, x, y, norm)
+    np.testing.assert_allclose(model.predict(x, verbose=0), y, atol=1e-3)
+
+
+def test_calibration_covers_the_whole_training_period():
+    """Two seasons in one training split: the calibration sample (random, across the
+    period) covers both, and the quantized input range covers the warm season."""
+    cold, warm = np.full((3000, 6, 2), [-5.0, 90.0]), np.full((3000, 6, 2), [25.0, 40.0])
+    train = np.concatenate([cold, warm]).astype(np.float32)
+    norm = jena.Normalization(np.float32([10, 65]), np.float32([15, 25]))
+    spec = forecast.ForecastVersion("ex1_a", "x", None, calibration_plausible=False)
+    calib, picked = forecast.calibration_set(spec, norm(train), norm, seed=0)
+    assert len(calib) == 1000 and picked.min() < 300 and picked.max() > 5700
+    raw = calib * norm.std + norm.mean
+    assert np.isclose(raw[..., 0], -5).mean() > 0.3 and np.isclose(raw[..., 0], 25).mean() > 0.3
+    spec.calibration_plausible = True
+    calib, _ = forecast.calibration_set(spec, norm(train), norm, seed=0)
+    t = calib[..., 0] * norm.std[0] + norm.mean[0]
+    assert len(calib) == 2000 and t.min() < -20 and t.max() > 35  # plausible levels beyond both
 
 
 def test_multi_output_mae_on_hand_made_tensors():
@@ -61,73 +176,27 @@ def test_multi_output_mae_on_hand_made_tensors():
     m = MultiOutputMAE()
     m.update_state(y_true, y_pred)
     np.testing.assert_allclose(m.result().numpy(), [1.0, 1.0])
-    np.testing.assert_allclose(mae_per_feature(y_true, y_pred), [1.0, 1.0])
-    # a second, smaller batch weighs by its number of windows
-    m.update_state(np.zeros((8, 6, 2)), np.full((8, 6, 2), 6.0))
-    np.testing.assert_allclose(m.result().numpy(), [(32 * 1 + 8 * 6) / 40, (32 * 1 + 8 * 6) / 40])
+    m.update_state(np.zeros((8, 6, 2)), np.full((8, 6, 2), 6.0))  # weighs by its windows
+    np.testing.assert_allclose(m.result().numpy(), [(32 + 8 * 6) / 40] * 2)
     m.reset_state()
     np.testing.assert_allclose(m.result().numpy(), [0.0, 0.0])
 
 
-def test_multi_output_mae_scale_reports_original_units():
-    m = MultiOutputMAE(scale=[2.0, 10.0])
-    m.update_state(np.zeros((4, 6, 2)), np.ones((4, 6, 2)))
-    np.testing.assert_allclose(m.result().numpy(), [2.0, 10.0])
-
-
-@pytest.mark.parametrize("build, params", [
-    (lambda: models.forecast_cnn(16, 24), (3 * 2 * 16 + 16) + (64 * 24 + 24) + (24 * 12 + 12)),
-    (lambda: models.forecast_mlp((16, 24)), (12 * 16 + 16) + (16 * 24 + 24) + (24 * 12 + 12)),
-])
-def test_forecast_builders(build, params):
-    model = build()
-    assert model.input_shape == (None, 6, 2) and model.output_shape == (None, 6, 2)
-    assert model.count_params() == params
-
-
-def write_csv(path, text):
-    path.write_text(text)
-    return str(path)
-
-
-def test_csv_missing_column_is_a_clear_error(tmp_path):
-    csv = write_csv(tmp_path / "x.csv", "Date Time,T (degC)\n01.01.2009 00:10:00,1.0\n")
-    with pytest.raises(jena.DataError, match=r"x\.csv.*missing column.*rh \(%\)"):
-        jena.load_series(csv)
-
-
-def test_csv_non_numeric_and_nan_are_clear_errors(tmp_path):
-    rows = "".join(f"d,{i}.0,80\n" for i in range(150))
-    csv = write_csv(tmp_path / "bad.csv", "Date Time,T (degC),rh (%)\n" + rows + "d,oops,80\n")
-    with pytest.raises(jena.DataError, match=r"bad\.csv.*'T \(degC\)'.*row 151.*oops"):
-        jena.load_series(csv)
-    csv = write_csv(tmp_path / "nan.csv", "Date Time,T (degC),rh (%)\n" + rows + "d,1.0,\n")
-    with pytest.raises(jena.DataError, match=r"nan\.csv.*'rh \(%\)'.*row 151"):
-        jena.load_series(csv)
-
-
-def test_columns_chosen_by_name_not_position(tmp_path):
-    rows = "".join(f"{80 + i % 3},x,{i}.5\n" for i in range(150))
-    csv = write_csv(tmp_path / "order.csv", "rh (%),Date Time,T (degC)\n" + rows)
-    series = jena.load_series(csv)
-    assert series[1].tolist() == [1.5, 81.0]
-
-
-def test_resolve_csv_file_and_folder(tmp_path):
-    csv = write_csv(tmp_path / jena.JENA_CSV, "a\n")
-    assert jena.resolve_csv(csv) == csv
-    assert jena.resolve_csv(str(tmp_path)) == csv
-
-
-def test_offline_without_local_file_says_how_to_pass_data(tmp_path, monkeypatch):
-    def offline(*args, **kwargs):
-        raise OSError("no network")
-    monkeypatch.setattr(tf.keras.utils, "get_file", offline)
-    with pytest.raises(jena.DataError, match="--data"):
-        jena.resolve_csv(str(tmp_path / "empty"))
+def test_resolve_csv(tmp_path, monkeypatch):
+    csv = tmp_path / jena.JENA_CSV
+    csv.write_text("a\n")
+    assert jena.resolve_csv(str(csv)) == str(csv) and jena.resolve_csv(str(tmp_path)) == str(csv)
+    with pytest.raises(DataError, match="nowhere: no such file or folder"):
+        jena.resolve_csv(str(tmp_path / "nowhere"))
+    assert not (tmp_path / "nowhere").exists()
+    monkeypatch.chdir(tmp_path / "..")
+    monkeypatch.setattr(tf.keras.utils, "get_file", lambda *a, **k: (_ for _ in ()).throw(OSError("offline")))
+    with pytest.raises(DataError, match="--data"):
+        jena.resolve_csv(None)
 
 
 def test_verify_csv_rejects_a_wrong_file(tmp_path):
-    csv = write_csv(tmp_path / jena.JENA_CSV, "not the official file\n")
-    with pytest.raises(jena.DataError, match="sha256"):
-        jena.verify_csv(csv)
+    csv = tmp_path / jena.JENA_CSV
+    csv.write_text("not the official file\n")
+    with pytest.raises(DataError, match="sha256"):
+        jena.verify_csv(str(csv))

@@ -31,20 +31,30 @@ def test_numpy_matches_tf(real_wavs, cfg):
         a, b = fe(x), tf_frontend(tf.constant(x), cfg).numpy()
         assert a.shape == b.shape == tuple(cfg.input_shape) and a.dtype == np.float32
         worst = max(worst, float(np.abs(a - b).max() / (1.0 if cfg.mfcc else np.abs(b).max())))
-    assert worst <= 1e-3, worst  # MFCC: absolute; STFT: relative to the peak
+    # what the README states: MFCC within 1e-4 (absolute), STFT within 1e-5 of the peak
+    assert worst <= (1e-4 if cfg.mfcc else 1e-5), worst
 
 
 def test_silence_and_noise_match():
     cfg = FrontEnd()
     fe = NumpyFrontEnd(cfg)
     for x in (np.zeros(16000, np.float32), np.random.RandomState(0).rand(16000).astype(np.float32)):
-        np.testing.assert_allclose(fe(x), tf_frontend(tf.constant(x), cfg).numpy(), atol=1e-3)
+        np.testing.assert_allclose(fe(x), tf_frontend(tf.constant(x), cfg).numpy(), atol=1e-4)
 
 
 def test_mel_matrix_matches_tf():
     ours = mel_weight_matrix(40, 513, 16000, 20.0, 4000.0)
     ref = tf.signal.linear_to_mel_weight_matrix(40, 513, 16000, 20.0, 4000.0).numpy()
     np.testing.assert_allclose(ours, ref, atol=1e-5)
+
+
+def test_settings_problems():
+    assert FrontEnd().problems() == []
+    assert "frame_step" in FrontEnd(frame_step=0).problems()[0]
+    assert "upper_frequency" in FrontEnd(upper_frequency=9000).problems()[0]
+    assert "num_coefficients" in FrontEnd(num_coefficients=50).problems()[0]
+    assert FrontEnd.problems_of({"rate": "16k"})[0].startswith("'rate' is '16k'")
+    assert FrontEnd.problems_of({"bogus": 1}) == []  # unknown keys are ignored
 
 
 def test_dict_round_trip():

@@ -1,4 +1,5 @@
-import json
+"""kws_inference.py, the Pi side: latency with the version's Pi limit, labelling wavs with a
+summary, the interpreter's origin, the sidecar check, no TensorFlow import."""
 import re
 import subprocess
 import sys
@@ -8,21 +9,20 @@ import numpy as np
 import pytest
 from scipy.io import wavfile
 
-from common.frontend_np import FrontEnd
+from common.frontend_np import LABELS, FrontEnd
 from conftest import ROOT
 
 tf = pytest.importorskip("tensorflow")
 import kws_inference  # noqa: E402
-from common.speech import LABELS, tf_frontend  # noqa: E402
-from common.tflite_io import make_interpreter, write_model_files  # noqa: E402
+from common import litert, report, tflite_io  # noqa: E402
+from common.speech import tf_frontend  # noqa: E402
+from common.wav import read_wav  # noqa: E402
 
 CFG = FrontEnd()
 
 
-@pytest.fixture(scope="module")
-def model(tmp_path_factory):
-    """A tiny int8 Conv2D model with float32 input/output, its files and sidecar JSON."""
-    out = tmp_path_factory.mktemp("kws_model")
+def tiny_model(out, version):
+    """A tiny int8 Conv2D model with float32 input/output, its files and a sidecar."""
     tf.keras.utils.set_random_seed(0)
     m = tf.keras.Sequential([
         tf.keras.layers.Input(CFG.input_shape),
@@ -43,10 +43,19 @@ def model(tmp_path_factory):
     conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", "Statistics for quantized inputs")
-        info = write_model_files(conv.convert(), str(out), "tiny")
-    sidecar = {"frontend": {**CFG.to_dict(), "input_shape": CFG.input_shape}, "labels": LABELS}
-    (out / "tiny.json").write_text(json.dumps(sidecar))
-    return info
+        files, sizes = tflite_io.model_files("tiny", conv.convert())
+    for name, data in files.items():
+        (out / name).write_bytes(data)
+    sidecar = {"version": version, "tflite_sha256": sizes["tflite_sha256"], "labels": LABELS,
+               "frontend": {**CFG.to_dict(), "input_shape": CFG.input_shape},
+               "limits": {"ex2_b": {"pi_inference_ms": 1.5}, "ex2_c": {"pi_total_ms": 40.0}}.get(version, {})}
+    (out / "tiny.json").write_bytes(report.sidecar_bytes(sidecar))
+    return {"tflite_path": str(out / "tiny.tflite"), "zip_path": str(out / "tiny.tflite.zip")}
+
+
+@pytest.fixture(scope="module")
+def model(tmp_path_factory):
+    return tiny_model(tmp_path_factory.mktemp("kws_b"), "ex2_b")
 
 
 def run(*args):
@@ -55,37 +64,110 @@ def run(*args):
     return r.returncode, r.stdout, r.stderr
 
 
-def test_latency_mode(model):
+def test_latency_mode_with_the_pi_limit_line(model):
     for path in (model["tflite_path"], model["zip_path"]):
         rc, out, err = run("--model", path, "--runs", 5)
-        assert rc == 0, err
-        assert "front end from the sidecar JSON" in out
+        assert rc == 0 and err == "", err
+        assert "front end from the sidecar JSON" in out and "interpreter: ai-edge-litert" in out
         assert re.search(r"^Inference Latency \d+\.\d\dms$", out, re.M), out
         assert re.search(r"^Total Latency \d+\.\d\dms$", out, re.M), out
         assert re.search(r"^Total p50 \d+\.\d\dms p90 \d+\.\d\dms", out, re.M), out
-        print(out)
+        last = out.strip().splitlines()[-1]
+        assert re.fullmatch(r"Pi limit of ex2_b: inference \d+\.\d\d ms \(mean\) < 1\.5 ms: not assessable: "
+                            r"not a Raspberry Pi, the limit is defined on one; ran on .+", last), last
 
 
-def test_wav_mode(model, tmp_path):
+def test_limit_line_on_a_pi_and_without_a_limit(tmp_path):
+    dt = tmp_path / "model"
+    dt.write_bytes(b"Raspberry Pi 4 Model B Rev 1.4\0")
+    host = kws_inference.machine(str(dt))
+    assert host == ("Raspberry Pi 4 Model B Rev 1.4", True)
+    assert kws_inference.machine(str(tmp_path / "none"))[1] is False
+    result = {"inference_ms": {"mean": 0.9}, "total_ms": {"mean": 41.0}}
+    side = {"version": "ex2_c", "limits": {"accuracy": 0.9, "pi_total_ms": 40.0}}
+    assert kws_inference.limit_line(side, result, host) == \
+        "Pi limit of ex2_c: total 41.00 ms (mean) < 40 ms: FAIL; ran on Raspberry Pi 4 Model B Rev 1.4"
+    side = {"version": "ex2_b", "limits": {"pi_inference_ms": 1.5}}
+    assert kws_inference.limit_line(side, result, host).endswith("< 1.5 ms: pass; ran on Raspberry Pi 4 Model B Rev 1.4")
+    assert kws_inference.limit_line({"version": "ex2_a", "limits": {}}, result, host).startswith(
+        "Pi limit: none for ex2_a")
+
+
+def test_wav_mode_labels_every_file_and_summarizes(model, tmp_path):
     rng = np.random.RandomState(0)
-    for name in ("a.wav", "sub/b.wav"):
+    for name in ("yes/a.wav", "yes/b.wav", "no/c.wav", "other/d.wav"):
         (tmp_path / name).parent.mkdir(exist_ok=True)
         wavfile.write(str(tmp_path / name), 16000, (rng.randn(16000) * 3000).astype(np.int16))
     rc, out, err = run("--model", model["zip_path"], "--wav", tmp_path)
     assert rc == 0, err
-    lines = [ln.split() for ln in out.splitlines()[1:]]
-    assert [ln[0] for ln in lines] == [str(tmp_path / "a.wav"), str(tmp_path / "sub/b.wav")]
-    assert all(ln[1] in LABELS and 0 < float(ln[2]) <= 1 for ln in lines)
+    rows = [ln.split() for ln in out.splitlines() if ln.startswith(str(tmp_path))]
+    assert [r[0] for r in rows] == [str(tmp_path / n) for n in ("no/c.wav", "other/d.wav", "yes/a.wav", "yes/b.wav")]
+    assert all(r[1] in LABELS and 0 < float(r[2]) <= 1 for r in rows)
+    counts = {lab: sum(r[1] == lab for r in rows) for lab in LABELS}
+    summary = next(ln for ln in out.splitlines() if ln.startswith("Summary:"))
+    assert summary == "Summary: 4 of 4 files labelled; predictions: " + ", ".join(
+        f"{lab} {n}" for lab, n in counts.items() if n)
+    right = sum(r[1] == r[0].split("/")[-2] for r in rows if r[0].split("/")[-2] in LABELS)
+    assert f"Accuracy {100 * right / 3:.2f} % ({right} of 3 files in label folders)" in out
 
 
-def test_errors(model, tmp_path):
+def test_latency_loop_times_what_it_says(model, monkeypatch):
+    """A fake clock: the front end takes 2 ms, invoke 5 ms; nothing else advances it."""
+    clock = [0.0]
+    monkeypatch.setattr(litert.time, "perf_counter", lambda: clock[0])
+    m = litert.Model(model["tflite_path"], CFG)
+    real_frontend, real_invoke = m.frontend, m.interpreter.invoke
+
+    def frontend(x):
+        clock[0] += 0.002
+        return real_frontend(x)
+
+    def invoke():
+        clock[0] += 0.005
+        real_invoke()
+
+    m.frontend, m.interpreter.invoke = frontend, invoke
+    r = litert.measure_latency(m, runs=4)
+    assert r["inference_ms"] == pytest.approx({"mean": 5.0, "p50": 5.0, "p90": 5.0})
+    assert r["total_ms"] == pytest.approx({"mean": 7.0, "p50": 7.0, "p90": 7.0})
+    assert litert.measure_latency(m, cfg=None, runs=3)["total_ms"] is not None  # m.cfg is used
+    bare = litert.Model(model["tflite_path"])
+    bare.interpreter.invoke = invoke
+    r = litert.measure_latency(bare, runs=3)
+    assert r["total_ms"] is None and r["inference_ms"]["p50"] == pytest.approx(5.0)
+
+
+def test_interpreter_falls_back_to_tensorflow(monkeypatch):
+    monkeypatch.setattr(litert, "_INTERPRETER", [])
+    monkeypatch.setitem(sys.modules, "ai_edge_litert", None)
+    monkeypatch.setitem(sys.modules, "ai_edge_litert.interpreter", None)
+    monkeypatch.setitem(sys.modules, "tflite_runtime", None)
+    monkeypatch.setitem(sys.modules, "tflite_runtime.interpreter", None)
+    cls, origin = litert.interpreter_class()
+    assert cls is tf.lite.Interpreter and origin.startswith("tensorflow")
+
+
+def test_errors_are_one_line(model, tmp_path):
     rc, out, err = run("--model", tmp_path / "none.tflite")
-    assert rc == 1 and err.strip().count("\n") == 0 and "none.tflite" in err
+    assert rc == 1 and err.count("\n") == 1 and "none.tflite" in err
     (tmp_path / "bad.tflite").write_bytes(b"not a model")
     rc, out, err = run("--model", tmp_path / "bad.tflite")
     assert rc == 1 and "TFL3" in err
     rc, out, err = run("--model", model["tflite_path"], "--no-mfcc", "--runs", 2)
-    assert rc == 1 and "input shape" in err
+    assert rc == 1 and err.startswith("error: model input shape") and err.count("\n") == 1
+    rc, out, err = run("--model", model["tflite_path"], "--runs", 0)
+    assert rc == 1 and err.startswith("error: kws_inference.py: argument --runs: 0 is not allowed")
+
+
+def test_flags_override_the_sidecar_saying_so(model):
+    side = {"frontend": {**CFG.to_dict(), "input_shape": [49, 10, 1]}}
+    cfg, note = kws_inference.frontend_config(side, {"rate": 8000, "frame_length": 320, "frame_step": 160})
+    assert (cfg.rate, cfg.frame_length, cfg.mfcc) == (8000, 320, True)
+    assert note == "front end from the sidecar JSON, overridden by flags rate=8000, frame_length=320, frame_step=160"
+    cfg, note = kws_inference.frontend_config(None, {})
+    assert cfg == kws_inference.COURSE_DEFAULTS and "course's default" in note
+    with pytest.raises(ValueError, match="frame_step"):
+        kws_inference.frontend_config(side, {"frame_step": 0})
 
 
 def test_no_tensorflow_import(model):
@@ -96,35 +178,16 @@ def test_no_tensorflow_import(model):
     assert r.returncode == 0, r.stderr
 
 
-def test_frontend_config():
-    cfg, note = kws_inference.frontend_config({}, {})
-    assert cfg == kws_inference.COURSE_DEFAULTS and "course defaults" in note
-    side = {"frontend": {**CFG.to_dict(), "input_shape": [49, 10, 1]}}
-    cfg, _ = kws_inference.frontend_config(side, {"rate": 8000, "frame_length": 320, "bins": None})
-    assert (cfg.rate, cfg.frame_length, cfg.mfcc) == (8000, 320, True)
-    from common.report import sidecar_path
-    assert sidecar_path("m/x.tflite.zip") == sidecar_path("m/x.tflite") == "m/x.json"
-    assert kws_inference.LABELS == LABELS
-
-
-def test_measure_latency(model):
-    r = kws_inference.measure_latency(model["tflite_path"], CFG, runs=3)
-    assert r["runs"] == 3
-    for key in ("inference_ms", "total_ms"):
-        assert set(r[key]) == {"mean", "p50", "p90"} and r[key]["mean"] > 0
-    assert r["total_ms"]["mean"] >= r["inference_ms"]["mean"]
-
-
-def test_numpy_and_tf_frontends_agree(model, shared_data):
+def test_numpy_and_tf_frontends_give_the_same_labels(model, shared_data):
     files = sorted((shared_data / "mini_speech_commands").glob("*/*.wav"))[::130][:20]
-    m = kws_inference.Model(model["tflite_path"], CFG)
-    interp = make_interpreter(model["tflite_path"])
+    m = litert.Model(model["tflite_path"], CFG)
+    interp = tf.lite.Interpreter(model_path=model["tflite_path"])
+    interp.allocate_tensors()
     inp, outp = interp.get_input_details()[0], interp.get_output_details()[0]
-    ours = kws_inference.predict(m, CFG, [str(f) for f in files])
-    for (path, label, _), f in zip(ours, files):
-        x = kws_inference.read_wav(f)
+    for f in files:
+        x = read_wav(f)
         interp.set_tensor(inp["index"], tf_frontend(tf.constant(x), CFG).numpy()[None])
         interp.invoke()
         y = interp.get_tensor(outp["index"])[0]
-        np.testing.assert_allclose(m(x), y, atol=outp["quantization"][0] * 1.01 + 1e-6)
-        assert label == LABELS[int(np.argmax(y))], path
+        np.testing.assert_allclose(m.classify(x), y, atol=outp["quantization"][0] * 1.01 + 1e-6)
+        assert int(np.argmax(m.classify(x))) == int(np.argmax(y)), f

@@ -47,20 +47,52 @@ def test_real_file_list(shared_data, tmp_path):
     assert len(files) == 8000
     out = splits.split_by_speaker(files)
     check_split(out, files)
-    splits.main(["--files", str(shared_data / "mini_speech_commands_files.txt"),
-                 "--out-dir", str(tmp_path)])
+    assert splits.main(["--files", str(shared_data / "mini_speech_commands_files.txt"),
+                        "--out-dir", str(tmp_path)]) == 0
     for name in ("train", "val", "test"):
         lines = (tmp_path / f"kws_split_{name}.txt").read_text().splitlines()
         assert lines == sorted(lines) and len(lines) == len(out[name])
         assert all(ln.startswith("./data/mini_speech_commands/") and ln.endswith(".wav")
                    and ln.count("/") == 4 for ln in lines)
-        # the repository's split files are this tool's output with the default seed
-        committed = (ROOT / f"kws_split_{name}.txt").read_text().splitlines()
-        assert committed == lines
+        # the shipped speaker-disjoint split is this tool's output with the default seed
+        shipped = (ROOT / "splits" / "speaker_disjoint" / f"kws_split_{name}.txt").read_text().splitlines()
+        assert shipped == lines
+
+
+def test_top_level_split_files_are_the_courses(shared_data):
+    """The homework's limits are defined on the course's split: the repository ships it."""
+    for name in ("train", "val", "test"):
+        ours = (ROOT / f"kws_split_{name}.txt").read_text().splitlines()
+        course = (shared_data / "course_splits" / f"kws_{name}_split.txt").read_text().splitlines()
+        assert ours == course and len(ours) == {"train": 6400, "val": 800, "test": 800}[name]
+
+
+def test_the_courses_split_leaks_speakers_and_ours_does_not():
+    def speakers(d, name):
+        return {splits.speaker_of(ln) for ln in (d / f"kws_split_{name}.txt").read_text().split()}
+    course_test = speakers(ROOT, "test")
+    assert len(course_test) == 585 and len(course_test & speakers(ROOT, "train")) == 541
+    d = ROOT / "splits" / "speaker_disjoint"
+    assert not speakers(d, "test") & speakers(d, "train") and not speakers(d, "val") & speakers(d, "train")
+
+
+def test_errors_are_one_line(tmp_path, capsys):
+    bad = tmp_path / "list.txt"
+    bad.write_text("down/004ae714_nohash_0.wav\nnot-a-wav-line\n")
+    assert splits.main(["--files", str(bad), "--out-dir", str(tmp_path)]) == 1
+    assert capsys.readouterr().err.startswith(f"error: {bad}: line 'not-a-wav-line'")
+    assert splits.main(["--files", str(tmp_path / "none.txt")]) == 1
+    good = tmp_path / "good.txt"
+    good.write_text("down/004ae714_nohash_0.wav\n")
+    capsys.readouterr()
+    assert splits.main(["--files", str(good), "--train", "1.5", "--out-dir", str(tmp_path)]) == 1
+    assert capsys.readouterr().err.startswith("error: bad fractions --train 1.5")
+    assert not list(tmp_path.glob("kws_split_*"))
 
 
 def test_split_files_readable_by_read_split(tmp_path):
-    from common.speech import LABELS, read_split
+    from common.frontend_np import LABELS
+    from common.kws_data import read_splits
     files = synthetic_files(40)
     data = tmp_path / "data"
     for f in files:
@@ -73,7 +105,6 @@ def test_split_files_readable_by_read_split(tmp_path):
     for name, v in out.items():  # the course's file naming
         (course / f"kws_{name}_split.txt").write_text(splits.format_lines(v))
     for d in (ours, course):
-        for name in ("train", "val", "test"):
-            paths, ids = read_split(d, name, data)
-            assert [p.split("/")[-2] for p in paths] == [LABELS[i] for i in ids]
-            assert len(paths) == len(out[name])
+        for name, split in read_splits(d, data, log=print).items():
+            assert [p.split("/")[-2] for p in split.paths] == [LABELS[i] for i in split.label_ids]
+            assert len(split.paths) == len(out[name])

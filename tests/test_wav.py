@@ -82,3 +82,14 @@ def test_resample_lengths():
     assert resample(x, 48000, 16000).shape == (16000,)
     assert resample(x, 48000, 8000).dtype == np.float32
     assert resample(x[:16000], 16000, 16000).shape == (16000,)
+
+
+def test_what_was_done_is_counted(tmp_path):
+    import collections
+    fixes = collections.Counter()
+    read_wav(write(tmp_path / "ok.wav", 16000, np.zeros(16000, np.int16)), fixes=fixes)
+    assert fixes == {}
+    read_wav(write(tmp_path / "st.wav", 8000, np.zeros((4000, 2), np.int16)), fixes=fixes)
+    read_wav(write(tmp_path / "long.wav", 16000, np.zeros(17000, np.int16)), fixes=fixes)
+    from common import wav
+    assert fixes == {wav.FIX_CHANNELS: 1, wav.FIX_RATE: 1, wav.FIX_PAD: 1, wav.FIX_TRIM: 1}

@@ -1,0 +1,135 @@
+"""Run .tflite models and time them: the interpreter, a model runner, the one latency loop.
+
+No TensorFlow import unless no other interpreter is installed: this module runs on a
+Raspberry Pi with `ai-edge-litert` (64-bit OS) or `tflite-runtime` (32-bit OS).
+"""
+import time
+
+import numpy as np
+
+from .cli import quiet_native_stderr
+from .frontend_np import NumpyFrontEnd
+from .tflite_io import ModelFileError, read_model_bytes
+from .wav import resample
+
+SOURCE_RATE = 48000  # latency mode: a 1 s signal at 48 kHz, as from a microphone
+WARMUP = 5
+_INTERPRETER = []
+
+
+def interpreter_class():
+    """(Interpreter class, where it comes from): ai-edge-litert, else tflite-runtime, else
+    TensorFlow's own tf.lite.Interpreter (deprecated, imported only as a last resort)."""
+    if not _INTERPRETER:
+        try:
+            from ai_edge_litert.interpreter import Interpreter
+            _INTERPRETER.append((Interpreter, "ai-edge-litert"))
+        except ImportError:
+            try:
+                from tflite_runtime.interpreter import Interpreter
+                _INTERPRETER.append((Interpreter, "tflite-runtime"))
+            except ImportError:
+                try:
+                    import tensorflow as tf
+                except ImportError:
+                    raise ModelFileError(
+                        "no TFLite interpreter installed: pip install ai-edge-litert (64-bit OS) "
+                        "or tflite-runtime (32-bit Raspberry Pi OS)") from None
+                _INTERPRETER.append((tf.lite.Interpreter, "tensorflow (tf.lite.Interpreter)"))
+    return _INTERPRETER[0]
+
+
+class Model:
+    """A .tflite (bytes or .tflite/.tflite.zip path) with float input and output, quantized
+    inside or not; `cfg`, a FrontEnd, adds `classify(waveform)` with the numpy front end.
+    The interpreter's own log line on stderr is hidden unless `verbose`."""
+
+    def __init__(self, model, cfg=None, threads=1, verbose=False):
+        data = model if isinstance(model, (bytes, bytearray)) else read_model_bytes(model)
+        Interpreter, _ = interpreter_class()
+        try:
+            with quiet_native_stderr(verbose):  # "INFO: Created ... XNNPACK delegate"
+                self.interpreter = Interpreter(model_content=bytes(data), num_threads=threads)
+                self.interpreter.allocate_tensors()
+        except (ValueError, RuntimeError) as e:
+            raise ModelFileError(f"{model if isinstance(model, str) else 'model'}: the "
+                                 f"interpreter cannot load it ({e})") from None
+        self.inp = self.interpreter.get_input_details()[0]
+        self.out = self.interpreter.get_output_details()[0]
+        self.input_shape = [int(d) for d in self.inp["shape"]]
+        self.cfg, self.frontend = cfg, None
+        if cfg is not None:
+            if self.input_shape != [1, *cfg.input_shape]:
+                raise ModelFileError(f"model input shape {self.input_shape} != front-end shape "
+                                     f"{[1, *cfg.input_shape]}; fix the sidecar JSON or the flags")
+            self.frontend = NumpyFrontEnd(cfg)
+
+    def set_input(self, x):
+        x = np.asarray(x, np.float32)[None]
+        if self.inp["dtype"] != np.float32:  # integer input: quantize
+            scale, zero = self.inp["quantization"]
+            x = np.round(x / scale + zero)
+        self.interpreter.set_tensor(self.inp["index"], x.astype(self.inp["dtype"]))
+
+    def get_output(self):
+        y = self.interpreter.get_tensor(self.out["index"])[0]
+        if self.out["dtype"] != np.float32:
+            scale, zero = self.out["quantization"]
+            y = (y.astype(np.float32) - zero) * scale
+        return y.copy()
+
+    def __call__(self, x):
+        """Output for one input (without the batch dimension)."""
+        self.set_input(x)
+        self.interpreter.invoke()
+        return self.get_output()
+
+    def run_all(self, inputs):
+        """Outputs for each row of `inputs` [N, ...], one invoke a row: [N, ...]."""
+        return np.stack([self(x) for x in inputs])
+
+    def classify(self, waveform):
+        """Output vector (logits) of a waveform at cfg.rate, through the numpy front end."""
+        return self(self.frontend(waveform))
+
+
+def latency_stats(ms):
+    """mean, p50 and p90 of a list of milliseconds."""
+    ms = np.asarray(ms)
+    return {"mean": float(ms.mean()), "p50": float(np.percentile(ms, 50)),
+            "p90": float(np.percentile(ms, 90))}
+
+
+def measure_latency(model, cfg=None, runs=100, threads=1, warmup=WARMUP, seed=0, frontend=None):
+    """The one latency loop: {'inference_ms', 'total_ms' (None without cfg), 'runs'}.
+
+    With a front end (`cfg`), as the course's kws_inference.py: each run takes 1 s of random
+    48 kHz signal -> resample to cfg.rate -> front end (the numpy one, or `frontend(waveform)`,
+    e.g. TensorFlow's to time the course way) -> set input -> invoke -> read output;
+    inference = invoke only, total = resample start to output read. Without `cfg`: random
+    normal input of the model's shape, inference only. The first `warmup` runs are not
+    recorded; time.perf_counter. Set OPENBLAS_NUM_THREADS=1 before numpy loads (common does).
+    """
+    m = model if isinstance(model, Model) else Model(model, cfg, threads)
+    cfg = cfg or m.cfg
+    frontend = frontend or m.frontend
+    rng = np.random.RandomState(seed)
+    inference, total = [], []
+    for i in range(warmup + runs):
+        t0 = time.perf_counter()
+        if cfg is not None:
+            x = rng.random_sample(SOURCE_RATE).astype(np.float32)
+            t0 = time.perf_counter()
+            m.set_input(frontend(resample(x, SOURCE_RATE, cfg.rate)))
+        else:
+            m.set_input(rng.normal(size=m.input_shape[1:]).astype(np.float32))
+        t1 = time.perf_counter()
+        m.interpreter.invoke()
+        t2 = time.perf_counter()
+        m.get_output()
+        t3 = time.perf_counter()
+        if i >= warmup:
+            inference.append(1e3 * (t2 - t1))
+            total.append(1e3 * (t3 - t0))
+    return {"inference_ms": latency_stats(inference),
+            "total_ms": latency_stats(total) if cfg is not None else None, "runs": runs}

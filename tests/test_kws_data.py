@@ -1,0 +1,132 @@
+"""Keyword-spotting data checks before any training: split files, duplicates, files in two
+splits, missing and unreadable wavs, wavs that are not 16 kHz mono 1 s; the stratified
+calibration sample; unseen speakers."""
+import collections
+
+import numpy as np
+import pytest
+from scipy.io import wavfile
+
+from common import kws, kws_data
+from common.errors import DataError
+from common.frontend_np import LABELS
+
+PREFIX = "./data/mini_speech_commands/"
+
+
+@pytest.fixture()
+def data(tmp_path):
+    """A data folder with 2 speakers x 8 labels of 1 s 16 kHz wavs."""
+    root = tmp_path / "mini_speech_commands"
+    rng = np.random.RandomState(0)
+    for label in LABELS:
+        (root / label).mkdir(parents=True)
+        for speaker in ("aaaa0001", "bbbb0002"):
+            wavfile.write(str(root / label / f"{speaker}_nohash_0.wav"), 16000,
+                          (rng.randn(16000) * 1000).astype(np.int16))
+    return root
+
+
+def write_splits(d, train, val, test, naming="kws_split_{}.txt"):
+    d.mkdir(exist_ok=True)
+    for which, lines in (("train", train), ("val", val), ("test", test)):
+        (d / naming.format(which)).write_text("".join(PREFIX + ln + "\n" for ln in lines))
+    return d
+
+
+def lines(speaker, labels=LABELS):
+    return [f"{label}/{speaker}_nohash_0.wav" for label in labels]
+
+
+def test_read_splits_both_namings(data, tmp_path):
+    for naming in ("kws_split_{}.txt", "kws_{}_split.txt"):
+        d = write_splits(tmp_path / naming[:8], lines("aaaa0001"), lines("bbbb0002")[:4], lines("bbbb0002")[4:], naming)
+        splits = kws_data.read_splits(d, data, log=lambda m: pytest.fail(m))
+        assert [len(s.paths) for s in splits.values()] == [8, 4, 4]
+        assert splits["train"].label_ids.tolist() == list(range(8))
+        assert splits["val"].paths[0] == str(data / "down" / "bbbb0002_nohash_0.wav")
+
+
+def test_duplicates_dropped_with_a_warning(data, tmp_path):
+    said = []
+    d = write_splits(tmp_path / "s", lines("aaaa0001") + lines("aaaa0001")[:2], lines("bbbb0002")[:4],
+                     lines("bbbb0002")[4:])
+    splits = kws_data.read_splits(d, data, log=said.append)
+    assert len(splits["train"].paths) == 8
+    assert said == [f"warning: {d / 'kws_split_train.txt'}: 2 duplicate line(s) dropped "
+                    "(e.g. down/aaaa0001_nohash_0.wav)"]
+
+
+def test_a_file_in_two_splits_is_one_warning_line(data, tmp_path):
+    said = []
+    d = write_splits(tmp_path / "s", lines("aaaa0001"), lines("bbbb0002")[:4],
+                     lines("bbbb0002")[4:] + lines("aaaa0001")[:3])
+    kws_data.read_splits(d, data, log=said.append)
+    assert len(said) == 1 and said[0].startswith("warning: ")
+    assert "3 file(s) in both the train and the test split" in said[0]
+    assert "kws_split_train.txt" in said[0] and "kws_split_test.txt" in said[0]
+    assert "(e.g. down/aaaa0001_nohash_0.wav)" in said[0]
+
+
+def test_split_file_errors(data, tmp_path):
+    d = write_splits(tmp_path / "m", lines("aaaa0001") + ["yes/gone_nohash_0.wav"], lines("bbbb0002"), lines("bbbb0002"))
+    with pytest.raises(DataError, match=r"kws_split_train.txt: 1 of 9 listed files missing .*gone_nohash_0.wav"):
+        kws_data.read_splits(d, data, log=print)
+    d = write_splits(tmp_path / "u", ["cat/x_nohash_0.wav"], [], [])
+    with pytest.raises(DataError, match="label folder"):
+        kws_data.read_splits(d, data)
+    d = write_splits(tmp_path / "e", [], [], [])
+    with pytest.raises(DataError, match="empty split file"):
+        kws_data.read_splits(d, data)
+    with pytest.raises(DataError, match="kws_split_val.txt or kws_val_split.txt"):
+        kws_data.split_file(tmp_path / "nothing", "val")
+
+
+def test_every_wav_is_read_and_odd_ones_reported_once(data, tmp_path):
+    wavfile.write(str(data / "yes" / "cccc0003_nohash_0.wav"), 44100, np.zeros((60000, 2), np.int16))
+    wavfile.write(str(data / "no" / "cccc0003_nohash_0.wav"), 16000, np.ones(9000, np.int16))
+    d = write_splits(tmp_path / "s", lines("aaaa0001"), lines("bbbb0002"),
+                     ["yes/cccc0003_nohash_0.wav", "no/cccc0003_nohash_0.wav"])
+    splits, said = kws_data.read_splits(d, data), []
+    report = kws_data.load_waves(splits, 8000, log=said.append)
+    assert splits["test"].waves.shape == (2, 8000) and splits["train"].waves.dtype == np.float32
+    assert report["odd_files"] == 2 and len(said) == 1
+    assert said[0].startswith("note: 2 of 18 wavs are not 16 kHz mono 1 s: ")
+    for what in ("1 several channels, mixed down to mono", "1 another sample rate, resampled to 16 kHz",
+                 "1 shorter than 1 s, zero-padded at the end", "1 longer than 1 s"):
+        assert what in said[0]
+    (data / "up" / "aaaa0001_nohash_0.wav").write_bytes(b"garbage")
+    with pytest.raises(DataError, match=r"1 of 18 wav files unreadable; first: .*up/aaaa0001_nohash_0.wav"):
+        kws_data.load_waves(kws_data.read_splits(d, data), 16000, log=said.append)
+
+
+def test_resolve_data_dir(data, tmp_path):
+    assert kws_data.resolve_data_dir(data) == data
+    assert kws_data.resolve_data_dir(data.parent) == data
+    with pytest.raises(DataError, match="nowhere: no such folder"):
+        kws_data.resolve_data_dir(tmp_path / "nowhere")
+    assert not (tmp_path / "nowhere").exists()
+
+
+def test_unseen_speakers(data, tmp_path):
+    d = write_splits(tmp_path / "s", lines("aaaa0001"), lines("bbbb0002")[:2],
+                     lines("bbbb0002")[2:] + lines("aaaa0001")[:1])
+    splits = kws_data.read_splits(d, data, log=lambda m: None)
+    mask = kws_data.unseen_speaker_mask(splits["train"], splits["test"])
+    assert mask.tolist() == [True] * 6 + [False]
+
+
+@pytest.mark.parametrize("sorted_by_label", [True, False])
+def test_calibration_is_stratified_random_and_seeded(sorted_by_label):
+    ids = np.repeat(np.arange(8), [800, 700, 900, 50, 800, 800, 800, 800])
+    if not sorted_by_label:
+        ids = np.random.RandomState(3).permutation(ids)
+    picked = kws.calibration_indices(ids, 40, seed=0)
+    counts = collections.Counter(ids[picked].tolist())
+    assert sorted(counts) == list(range(8)), "a label is missing from the calibration sample"
+    assert all(n == 40 for n in counts.values()) and len(set(picked.tolist())) == 320
+    assert picked.max() > 5000 and not np.all(np.diff(ids[picked]) >= 0)  # across the split, mixed
+    np.testing.assert_array_equal(picked, kws.calibration_indices(ids, 40, seed=0))
+    assert not np.array_equal(picked, kws.calibration_indices(ids, 40, seed=1))
+    few = kws.calibration_indices(np.array([0, 0, 1]), 40, seed=0)
+    assert sorted(few.tolist()) == [0, 1, 2]
