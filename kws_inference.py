@@ -13,7 +13,6 @@ import common  # noqa: F401  (one BLAS thread, set before numpy loads; no Tensor
 import argparse  # noqa: E402
 import collections  # noqa: E402
 import os  # noqa: E402
-import platform  # noqa: E402
 import sys  # noqa: E402
 
 import numpy as np  # noqa: E402
@@ -21,7 +20,7 @@ import numpy as np  # noqa: E402
 from common import cli  # noqa: E402
 from common.frontend_np import LABELS, FrontEnd  # noqa: E402
 from common.litert import Model, interpreter_class, measure_latency  # noqa: E402
-from common.report import read_sidecar  # noqa: E402
+from common.report import read_sidecar, sidecar_path  # noqa: E402
 from common.tflite_io import read_model_bytes  # noqa: E402
 from common.wav import WavError, read_wav  # noqa: E402
 
@@ -32,13 +31,16 @@ FLAGS = {"rate": "rate", "mfcc": "mfcc", "resize": "resize", "length": "frame_le
 PI_LIMITS = {"pi_inference_ms": ("inference", "inference_ms"), "pi_total_ms": ("total", "total_ms")}
 
 
-def frontend_config(sidecar, overrides):
+def frontend_config(sidecar, overrides, sidecar_path="the sidecar"):
     """(FrontEnd, note): the sidecar's front end (else the course defaults), flags applied."""
     overrides = {k: v for k, v in overrides.items() if v is not None}
     if "resize" in overrides and overrides["resize"] <= 0:
         overrides["resize"] = None
     if sidecar:
-        base, note = sidecar["frontend"], "front end from the sidecar JSON"
+        base, note = sidecar.get("frontend"), "front end from the sidecar JSON"
+        if base is None:
+            raise ValueError(f"{sidecar_path}: describes a forecasting model (no 'frontend'); "
+                             "expected the sidecar of a keyword-spotting model")
     else:
         base, note = COURSE_DEFAULTS.to_dict(), "no sidecar JSON: the course's default front end"
     if overrides:
@@ -59,7 +61,7 @@ def machine(model_file="/proc/device-tree/model"):
             return model, model.startswith("Raspberry Pi")
     except OSError:
         pass
-    return f"{platform.system()} {platform.machine()} ({platform.processor() or 'unknown CPU'})", False
+    return cli.host(), False
 
 
 def limit_line(sidecar, result, host=None):
@@ -96,7 +98,7 @@ def softmax(y):
     return e / e.sum()
 
 
-def label_wavs(model, cfg, paths, labels):
+def label_wavs(model, cfg, paths, labels, folder_or_file):
     """Print the label and score of every readable wav, then a summary; returns the exit
     status: 1 when a file was unreadable (listed at the end), else 0."""
     unreadable, predicted, right, known = [], collections.Counter(), 0, 0
@@ -122,7 +124,8 @@ def label_wavs(model, cfg, paths, labels):
     for message in unreadable:
         print(f"unreadable: {message}")
     if unreadable:
-        print(f"error: {len(unreadable)} of {len(paths)} files unreadable (listed above)", file=sys.stderr)
+        print(f"error: {folder_or_file}: {len(unreadable)} of {len(paths)} wav files unreadable "
+              "(listed above); expected readable wav files", file=sys.stderr)
     return 1 if unreadable else 0
 
 
@@ -151,13 +154,14 @@ def run(argv):
     args = parse_args(argv)
     data = read_model_bytes(args.model)
     sidecar = None if args.no_sidecar else read_sidecar(args.model, data)
-    cfg, note = frontend_config(sidecar, {f: getattr(args, a) for a, f in FLAGS.items()})
+    cfg, note = frontend_config(sidecar, {f: getattr(args, a) for a, f in FLAGS.items()},
+                                sidecar_path(args.model))
     print(f"{note}: {cfg.to_dict()} -> input {cfg.input_shape}")
     print(f"interpreter: {interpreter_class()[1]}")
     model = Model(data, cfg, args.threads, verbose=args.verbose)
     if args.wav:
         labels = sidecar["labels"] if sidecar else LABELS
-        return label_wavs(model, cfg, wav_files(args.wav), labels)
+        return label_wavs(model, cfg, wav_files(args.wav), labels, args.wav)
     r = measure_latency(model, cfg, args.runs, args.threads)
     inf, tot = r["inference_ms"], r["total_ms"]
     print(f"Inference Latency {inf['mean']:.2f}ms")

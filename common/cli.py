@@ -13,6 +13,7 @@ import warnings
 
 from . import constraints
 from .errors import DataError
+from .outputs import InterruptedAfterWriting
 from .versions import VERSIONS, entry
 
 
@@ -69,6 +70,9 @@ def exit_status(main, argv=None):
     """Run `main(argv)` and turn input errors and Ctrl-C into one line and an exit status."""
     try:
         return main(argv)
+    except InterruptedAfterWriting:
+        print("interrupted: after the new output files were all written", file=sys.stderr)
+        return constraints.EXIT_INTERRUPTED
     except KeyboardInterrupt:
         print("interrupted: no output file was changed", file=sys.stderr)
         return constraints.EXIT_INTERRUPTED
@@ -118,6 +122,23 @@ def phase_epochs(spec, override=None):
     if override:
         return override, override
     return spec.epochs, (spec.pruning or {}).get("epochs", spec.epochs)
+
+
+def host():
+    """This machine in words: system, architecture, CPU model, cores, memory."""
+    import platform
+    cpu = platform.processor() or "unknown CPU"
+    try:
+        with open("/proc/cpuinfo") as f:
+            cpu = next((ln.split(":", 1)[1].strip() for ln in f
+                        if ln.split(":")[0].strip() in ("model name", "Model")), cpu)
+    except OSError:
+        pass
+    try:
+        memory = f", {os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES') / 2**30:.0f} GiB"
+    except (ValueError, OSError, AttributeError):
+        memory = ""
+    return f"{platform.system()} {platform.machine()}, {cpu}, {os.cpu_count()} cores{memory}"
 
 
 def set_seed(seed):

@@ -123,7 +123,7 @@ def _column(csv, frame, name, gaps):
     low, high = PLAUSIBLE[name]
     with np.errstate(invalid="ignore"):
         kinds = {"empty or NaN": np.isnan(values), "infinite": np.isinf(values),
-                 "missing-value code (<= -999)": values <= SENTINEL_AT_OR_BELOW}
+                 "missing-value code (<= -999)": np.isfinite(values) & (values <= SENTINEL_AT_OR_BELOW)}
         kinds["outside the plausible range"] = (np.isfinite(values) & ~kinds[
             "missing-value code (<= -999)"] & ((values < low) | (values > high)))
     for kind, mask in kinds.items():

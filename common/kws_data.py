@@ -142,9 +142,9 @@ def load_waves(splits, rate, log=print):
             odd += bool(done)
             fixes.update(done)
         split.waves, total = waves, total + len(split.paths)
-    if bad:
-        raise DataError(f"{len(bad)} of {total} wav files unreadable; first: {bad[0]}"
-                        + (f" (and {len(bad) - 1} more)" if len(bad) > 1 else ""))
+    if bad:  # WavError messages start with the file
+        more = f"; and {len(bad) - 1} more" if len(bad) > 1 else ""
+        raise DataError(f"{bad[0]} ({len(bad)} of the {total} wav files of the splits unreadable{more})")
     if odd:
         log(f"note: {odd:,} of {total:,} wavs are not 16 kHz mono 1 s: "
             + "; ".join(f"{n:,} {what}" for what, n in fixes.most_common()))

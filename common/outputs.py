@@ -6,6 +6,7 @@ the new). Files get the mode the umask gives (0644 under the usual 022), not mks
 """
 import contextlib
 import os
+import shutil
 import signal
 import tempfile
 
@@ -39,6 +40,10 @@ def _mode():
     return 0o666 & ~mask
 
 
+class InterruptedAfterWriting(KeyboardInterrupt):
+    """Ctrl-C arrived while the output set was being renamed: the new set is complete."""
+
+
 @contextlib.contextmanager
 def sigint_held():
     """Hold Ctrl-C back until the block ends (main thread only), then deliver it."""
@@ -52,8 +57,8 @@ def sigint_held():
         yield
     finally:
         signal.signal(signal.SIGINT, previous)
-        if caught:
-            raise KeyboardInterrupt
+    if caught:  # the block finished: say so
+        raise InterruptedAfterWriting
 
 
 def write_set(out_dir, files):
@@ -78,26 +83,36 @@ def write_set(out_dir, files):
     return [final for _, final in staged]
 
 
-def _replace_all(staged):
-    """Rename every (tmp, final); if one rename fails, put the previous files back."""
-    backups = {}
+def _backup(final):
+    """Keep the previous `final` under `final.previous`: a hard link (`final` stays in
+    place meanwhile), or a copy where the file system has no hard links."""
+    backup = f"{final}.previous"
+    if os.path.lexists(backup):
+        os.unlink(backup)
     try:
-        for _, final in staged:
-            if os.path.exists(final):  # a hard link: `final` stays in place meanwhile
-                backups[final] = f"{final}.previous"
-                if os.path.lexists(backups[final]):
-                    os.unlink(backups[final])
-                os.link(final, backups[final])
+        os.link(final, backup)
+    except OSError:
+        shutil.copy2(final, backup)
+    return backup
+
+
+def _replace_all(staged):
+    """Rename every (tmp, final); if one step fails, put the previous set back exactly."""
+    existed = {final for _, final in staged if os.path.exists(final)}
+    backups, renamed = {}, set()
+    try:
+        for final in sorted(existed):
+            backups[final] = _backup(final)
         for tmp, final in staged:
             os.replace(tmp, final)
+            renamed.add(final)
     except BaseException:
-        for _, final in staged:
-            if final in backups and os.path.exists(backups[final]):
-                os.replace(backups[final], final)  # a no-op where final is still the old file
-                if os.path.exists(backups[final]):
-                    os.unlink(backups[final])
-            elif final not in backups and os.path.exists(final):
-                os.unlink(final)
+        for final, backup in backups.items():
+            os.replace(backup, final)  # a no-op where both are links to the old file
+            if os.path.exists(backup):
+                os.unlink(backup)
+        for final in renamed - existed:
+            os.unlink(final)
         raise
     for backup in backups.values():
         os.unlink(backup)
