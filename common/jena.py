@@ -68,11 +68,19 @@ def download_csv(directory):
     return csv
 
 
+def _sha256(csv):
+    with open(csv, "rb") as f:
+        return hashlib.sha256(f.read()).hexdigest()
+
+
+def is_official(csv):
+    """True for the official 2009-2016 file (its size, then its sha256)."""
+    return os.path.getsize(csv) == JENA_BYTES and _sha256(csv) == JENA_SHA256
+
+
 def verify_csv(csv):
     """Check the downloaded CSV's size and sha256 against the official file."""
-    size = os.path.getsize(csv)
-    with open(csv, "rb") as f:
-        digest = hashlib.sha256(f.read()).hexdigest()
+    size, digest = os.path.getsize(csv), _sha256(csv)
     if size != JENA_BYTES or digest != JENA_SHA256:
         raise DataError(f"{csv}: {size} bytes, sha256 {digest}; expected the official "
                         f"{JENA_BYTES} bytes, sha256 {JENA_SHA256}")

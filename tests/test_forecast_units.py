@@ -200,3 +200,15 @@ def test_verify_csv_rejects_a_wrong_file(tmp_path):
     csv.write_text("not the official file\n")
     with pytest.raises(DataError, match="sha256"):
         jena.verify_csv(str(csv))
+
+
+def test_synthetic_full_size_file_is_readable_and_never_official(tmp_path):
+    from common import fullsize
+    out = tmp_path / "SYNTHETIC.csv"
+    assert fullsize.run(["--out", str(out), "--rows", "3000"]) == 0
+    s = jena.load_series(out)
+    assert len(s) == 3000 and s.gaps == {} and not s.breaks.any()
+    assert list(pd.read_csv(out, nrows=1).columns) == fullsize.COLUMNS
+    assert not jena.is_official(out)
+    assert forecast.unassessable(s)["mae_t"].startswith(
+        "defined on the official jena_climate_2009_2016.csv (420,551 rows, 2009-2016); this run: 3,000 rows")
