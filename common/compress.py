@@ -54,8 +54,8 @@ def quantize(model, representative_inputs, mode="int8", per_channel=True):
 
     `representative_inputs`: float32 array [N, ...] of training inputs for calibration.
     mode "int8": int8 weights and activations (int32 biases); "16x8": int8 weights, int16
-    activations (TFLite's 16x8 mode, int32 biases here instead of its default int64: 256 x
-    finer activation steps, for models whose outputs in °C and % share one scale).
+    activations (TFLite's 16x8 mode, int64 biases): 256 x finer activation steps, for models
+    whose outputs in °C and % share one scale.
     `per_channel=False` quantizes each weight tensor with one scale (TFLite's experimental
     converter switch): for tiny models the per-channel scales are a large part of the file.
     """
@@ -80,7 +80,6 @@ def quantize(model, representative_inputs, mode="int8", per_channel=True):
     else:
         converter.target_spec.supported_ops = [
             tf.lite.OpsSet.EXPERIMENTAL_TFLITE_BUILTINS_ACTIVATIONS_INT16_WEIGHTS_INT8]
-        converter._experimental_full_integer_quantization_bias_type = tf.int32
     return converter.convert()
 
 

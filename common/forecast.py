@@ -22,7 +22,7 @@ PICTURE_WINDOWS = 168  # non-overlapping test windows drawn: one week of 6-step 
 class ForecastVersion:
     version: str                 # key of the version table, e.g. "ex1_a"
     architecture: str            # human-readable, goes into the JSON
-    build: Callable              # (mean, std) -> uncompiled Keras model: normalized in, °C/% out
+    build: Callable              # (mean, std, folded) -> Keras model: normalized in, °C/% out
     epochs: int = 20
     learning_rate: float = 1e-3
     decay_from_epoch: Optional[int] = 12  # lr x exp(-0.1) per epoch from here (0-based)
@@ -31,6 +31,7 @@ class ForecastVersion:
     loss_in_std_units: bool = True  # ... of the errors divided by the train std (T, RH alike)
     lstsq_init: bool = False     # start the "linear" layer at the least-squares solution
     pruning: Optional[dict] = None  # compress.prune_and_finetune arguments (+ "epochs")
+    fold_units: bool = False     # convert the folded twin of the model (models.residual_forecaster)
     quantization: str = "16x8"   # compress.quantize mode
     per_channel: bool = False
     calibration_windows: int = 1000  # random training windows, across the whole period
@@ -45,7 +46,7 @@ class ForecastVersion:
 def seed_recipe(version, architecture, build):
     """The seed report's exercise 1 recipe: a plain model on raw MSE, 20 + 20 epochs, pruned
     from 0.3 to 0.9, full-int8 per channel; calibrated as this project calibrates."""
-    return ForecastVersion(version, architecture, lambda mean, std: build(), loss="mse",
+    return ForecastVersion(version, architecture, lambda mean, std, folded=False: build(), loss="mse",
                            loss_in_std_units=False, quantization="int8", per_channel=True,
                            calibration_plausible=False,
                            pruning=dict(initial_sparsity=0.3, final_sparsity=0.9, epochs=20),
@@ -71,14 +72,29 @@ def regression_compile_args(spec, std):
 
 
 def lstsq_init(model, inputs, labels, norm):
-    """Set the "linear" Dense to the least-squares map from the input differences to the
-    normalized change of the labels from the last step (zeroing the other output path)."""
+    """Set the "linear" Dense to the least-squares map from the (normalized) input
+    differences to the normalized change of the labels from the last step."""
     last = inputs[:, -1:, :]
-    features = (inputs[:, :-1, :] - last).reshape(len(inputs), -1)
+    features = (inputs - last).reshape(len(inputs), -1)  # the last step's columns are 0
     target = (norm(labels) - last).reshape(len(inputs), -1)
     a = np.concatenate([features, np.ones((len(inputs), 1), np.float32)], axis=1)
     w = np.linalg.lstsq(a.astype(np.float64), target.astype(np.float64), rcond=None)[0]
     model.get_layer("linear").set_weights([w[:-1].astype(np.float32), w[-1].astype(np.float32)])
+
+
+def fold_units(spec, model, norm):
+    """The folded twin of a trained residual forecaster (same function, std and mean in the
+    output Dense layers: out = change in °C/% + last * std)."""
+    folded = spec.build(norm.mean, norm.std, folded=True)
+    scale, offset = np.tile(norm.std, 6), np.tile(norm.mean, 6)
+    for layer in (layer for layer in folded.layers if layer.weights):
+        weights = model.get_layer(layer.name).get_weights()
+        if layer.name in ("linear", "out"):
+            weights[0] = weights[0] * scale
+            if len(weights) == 2:  # the one output layer with a bias holds the mean
+                weights[1] = weights[1] * scale + offset
+        layer.set_weights(weights)
+    return folded
 
 
 def plausible_levels(inputs, norm, rng, t_range=(-30.0, 42.0), rh_range=(5.0, 100.0)):
@@ -176,7 +192,8 @@ def train_and_export(spec, windows, norm, epochs, tune, seed, verbose):
     model, history, span = train(spec, windows, norm, epochs, tune, seed, verbose)
     train_seconds = time.perf_counter() - started
     calib, picked = calibration_set(spec, norm(windows["train"].inputs), norm, seed)
-    tflite = compress.strip_container(compress.quantize(model, calib, spec.quantization,
+    converted = fold_units(spec, model, norm) if spec.fold_units else model
+    tflite = compress.strip_container(compress.quantize(converted, calib, spec.quantization,
                                                         spec.per_channel))
     files, sizes = tflite_io.model_files(spec.name, tflite)
     runner, test = Model(tflite), windows["test"]

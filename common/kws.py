@@ -34,7 +34,7 @@ class KWSVersion:
     augment: Optional[dict] = None  # common.speech.Augment fields, train split only
     pruning: Optional[dict] = None  # compress.prune_and_finetune arguments
     per_channel: bool = True
-    calibration_per_label: int = 40  # int8 calibration: a stratified random training sample
+    calibration_per_label: int = 125  # int8 calibration: a stratified random training sample
     stem: Optional[str] = None       # output file stem; None: the version's (e.g. kws_a)
 
     @property
@@ -122,7 +122,8 @@ def train_and_export(spec, splits, epochs, tune, seed, verbose, latency_runs):
     from . import compress, plots, speech, tflite_io
     from .litert import Model, measure_latency
     train_s, val_s, test_s = splits["train"], splits["val"], splits["test"]
-    gen = speech.SignalGenerator(spec.frontend)
+    cfg = spec.frontend
+    gen = speech.SignalGenerator(cfg)
     train_ds = gen.make_dataset(train_s.waves, train_s.label_ids, train=True,
                                 augment=spec.augment, seed=seed)
     val_ds = gen.make_dataset(val_s.waves, val_s.label_ids, train=False)
@@ -135,7 +136,7 @@ def train_and_export(spec, splits, epochs, tune, seed, verbose, latency_runs):
         model, gen.features(train_s.waves[calib]), "int8", spec.per_channel))
     files, sizes = tflite_io.model_files(spec.name, tflite)
 
-    runner = Model(tflite, spec.frontend)
+    runner = Model(tflite, cfg)
     test_pred = predict_labels(runner, test_s.waves)
     val_pred = predict_labels(runner, val_s.waves)
     float_val = np.argmax(model.predict(gen.features(val_s.waves), verbose=0), axis=1)
@@ -152,7 +153,7 @@ def train_and_export(spec, splits, epochs, tune, seed, verbose, latency_runs):
         **compress.describe(spec.architecture, model),
         **sizes,
         "metrics": metrics,
-        "frontend": {**spec.frontend.to_dict(), "input_shape": spec.frontend.input_shape},
+        "frontend": {**cfg.to_dict(), "input_shape": cfg.input_shape},
         "labels": LABELS,
         "host_latency_ms": {"inference": latency["inference_ms"], "total": latency["total_ms"],
                             "runs": latency["runs"], "threads": 1, "note": HOST_NOTE},

@@ -31,35 +31,40 @@ def forecast_mlp(units=(16, 24), input_steps=6, output_steps=6, features=2):
 
 
 def residual_forecaster(mean, std, linear=True, hidden=(), conv_filters=0, kernel_size=3,
-                        input_steps=6, output_steps=6, features=2):
+                        folded=False, steps=6, features=2):
     """Normalized inputs [B, 6, 2] -> forecasts [B, 6, 2] in °C and %, as the last observed
     step plus a predicted change: out = (last + change) * std + mean.
 
-    The change is computed from the inputs as differences from the last step, so the model
-    never sees the level (a model trained in summer forecasts winter as well). Paths, summed:
-    `linear` a Dense(12) of the 10 differences (a least-squares start, forecast.lstsq_init);
-    `hidden` widths of a ReLU MLP on them; `conv_filters` a Conv1D(k) + ReLU on them (with
-    `hidden` after it). Each nonlinear path ends in a Dense(12) (no bias beside the linear).
+    The change is computed from the inputs as differences from the last step (its own row is
+    0), so the model never sees the level: a model trained in summer forecasts winter as
+    well. Paths, summed: `linear`, a Dense(12) of the differences (started at the
+    least-squares solution, forecast.lstsq_init); `hidden` widths of a ReLU MLP on them, or
+    `conv_filters` a Conv1D(k) + ReLU on them; each nonlinear path ends in a Dense(12) (no
+    bias beside the linear path). `folded`: the same function with std and mean folded into
+    the output Dense layers, out = change in °C/% + last * std: two ops fewer in the .tflite
+    (forecast.fold_units fills it from a trained model).
     """
     mean, std = np.asarray(mean, np.float32), np.asarray(std, np.float32)
-    x = layers.Input((input_steps, features))
+    x = layers.Input((steps, features))
     last = layers.Lambda(lambda v: v[:, -1:, :], name="last")(x)
-    diffs = layers.Lambda(lambda v: v[:, :-1, :] - v[:, -1:, :], name="diffs")(x)
+    diffs = layers.Subtract(name="diffs")([x, last])
     flat = layers.Flatten(name="flat")(diffs)
-    parts = [layers.Dense(output_steps * features, name="linear")(flat)] if linear else []
+    parts = [layers.Dense(steps * features, name="linear")(flat)] if linear else []
     if conv_filters or hidden:
         z = flat
         if conv_filters:
-            z = layers.Conv1D(conv_filters, kernel_size, activation="relu", name="conv")(diffs)
-            z = layers.Flatten(name="conv_flat")(z)
+            z = layers.Flatten(name="conv_flat")(
+                layers.Conv1D(conv_filters, kernel_size, activation="relu", name="conv")(diffs))
         for i, width in enumerate(hidden):
             z = layers.Dense(width, activation="relu", name=f"hidden{i}")(z)
-        parts.append(layers.Dense(output_steps * features, use_bias=not linear, name="out")(z))
+        parts.append(layers.Dense(steps * features, use_bias=not linear, name="out")(z))
     change = parts[0] if len(parts) == 1 else layers.Add(name="sum")(parts)
-    change = layers.Reshape((output_steps, features), name="change")(change)
+    change = layers.Reshape((steps, features), name="change")(change)
+    if folded:
+        return tf.keras.Model(x, layers.Add(name="forecast")(
+            [change, layers.Lambda(lambda v: v * std, name="level")(last)]))
     y = layers.Add(name="forecast")([last, change])
-    y = layers.Lambda(lambda v: v * std + mean, name="units")(y)
-    return tf.keras.Model(x, y)
+    return tf.keras.Model(x, layers.Lambda(lambda v: v * std + mean, name="units")(y))
 
 
 def ds_cnn(input_shape, filters=(96, 64, 64), extra_depthwise=0, num_labels=8, dropout=0.0,

@@ -80,7 +80,7 @@ def test_script_end_to_end(subset, tmp_path, script, name, rate):
     assert summary["passed"] == (out.returncode == 0) == (v["zip_bytes"]["result"] == "pass")
     assert len(summary["training"]["history"]["val_accuracy"]) == 2
     train_labels = [ln.split("/")[-2] for ln in (split_dir / "kws_split_train.txt").read_text().split()]
-    assert summary["training"]["calibration_files"] == sum(min(40, train_labels.count(lab)) for lab in LABELS)
+    assert summary["training"]["calibration_files"] == sum(min(125, train_labels.count(lab)) for lab in LABELS)
 
     ev = run("-m", "common.evaluate", str(tmp_path / f"{name}.tflite.zip"), "--data", str(data),
              "--split", str(split_dir / "kws_split_test.txt"))
