@@ -42,7 +42,7 @@ def test_16x8_keeps_degrees_and_percent_in_one_output_tensor():
     16x8 steps 256 x finer. A residual forecaster with no change is persistence, exactly."""
     mean, std = np.float32([9.0, 76.0]), np.float32([8.0, 16.0])
     model = models.residual_forecaster(mean, std, linear=True)
-    model.get_layer("linear").set_weights([np.zeros((10, 12), np.float32), np.zeros(12, np.float32)])
+    model.get_layer("linear").set_weights([np.zeros((12, 12), np.float32), np.zeros(12, np.float32)])
     rng = np.random.default_rng(0)
     raw = np.stack([rng.uniform(-20, 35, (300, 6)), rng.uniform(10, 100, (300, 6))], axis=-1)
     x = ((raw - mean) / std).astype(np.float32)

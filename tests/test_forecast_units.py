@@ -133,7 +133,7 @@ def test_a_model_with_known_weights_scores_its_known_mae():
     model = models.residual_forecaster(norm.mean, norm.std, linear=True)
     bias = np.zeros(12, np.float32)
     bias[0::2] = 1.0  # +1 std on every T step
-    model.get_layer("linear").set_weights([np.zeros((10, 12), np.float32), bias])
+    model.get_layer("linear").set_weights([np.zeros((12, 12), np.float32), bias])
     predicted = model.predict(norm(windows.inputs), verbose=0)
     expected_t = np.abs(windows.persistence[..., 0] + 2.0 - windows.labels[..., 0]).mean()
     np.testing.assert_allclose(forecast.mae_per_feature(windows.labels, predicted),
@@ -212,3 +212,19 @@ def test_synthetic_full_size_file_is_readable_and_never_official(tmp_path):
     assert not jena.is_official(out)
     assert forecast.unassessable(s)["mae_t"].startswith(
         "defined on the official jena_climate_2009_2016.csv (420,551 rows, 2009-2016); this run: 3,000 rows")
+
+
+def test_the_folded_twin_computes_the_same_function():
+    import importlib
+    spec = importlib.import_module("ex1_a").VERSION
+    norm = jena.Normalization(np.float32([9.0, 76.0]), np.float32([8.0, 16.0]))
+    tf.keras.utils.set_random_seed(0)
+    model = spec.build(norm.mean, norm.std)
+    for layer in model.layers:  # random non-zero weights everywhere
+        layer.set_weights([np.random.default_rng(1).normal(size=w.shape).astype(np.float32)
+                           for w in layer.get_weights()])
+    folded = forecast.fold_units(spec, model, norm)
+    x = np.random.default_rng(2).normal(size=(50, 6, 2)).astype(np.float32)
+    np.testing.assert_allclose(folded.predict(x, verbose=0), model.predict(x, verbose=0), rtol=1e-4, atol=1e-3)
+    assert len(folded.layers) == len(model.layers)  # ("units" gone, "level" in its place)
+    assert "units" not in [layer.name for layer in folded.layers]
