@@ -207,6 +207,7 @@ def main(argv=None):
                              f"{','.join(VERSIONS)}")
 
     started = time.perf_counter()
+    cli.tensorflow()  # quietly, before the model builders import it
     baselines, ours = seed_recipes(), project_versions()
     rows, built = {}, {}  # built: one run per model, e.g. the 16 kHz baseline of ex2 a and b
 
