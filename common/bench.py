@@ -51,12 +51,12 @@ def project_versions():
 def run_once(spec, args, seed):
     """One pipeline run, in this process, into the work folder; its JSON."""
     out_dir = os.path.join(args.work_dir, f"seed{seed}")
-    common = ["--out-dir", out_dir, "--seed", str(seed), "--quiet"]
+    base = ["--out-dir", out_dir, "--seed", str(seed), "--quiet"]
     if spec.version.startswith("ex1"):
-        argv = common + ["--data", args.jena] + (["--epochs", str(args.epochs_ex1)] if args.epochs_ex1 else [])
+        argv = base + ["--data", args.jena] + (["--epochs", str(args.epochs_ex1)] if args.epochs_ex1 else [])
         status = forecast.main(spec, argv)
     else:
-        argv = common + ["--data", args.kws_data, "--split-dir", args.split_dir,
+        argv = base + ["--data", args.kws_data, "--split-dir", args.split_dir,
                          "--latency-runs", str(args.runs)]
         status = kws.main(spec, argv + (["--epochs", str(args.epochs_ex2)] if args.epochs_ex2 else []))
     if status not in (0, 2):

@@ -265,14 +265,9 @@ def run(spec, argv=None):
                "limits": entry(spec.version).limits,
                "data": {"path": os.path.abspath(series.path), "rows": len(series), "gaps": gaps,
                         **{f"{k}_windows": len(w) for k, w in windows.items()}}}
-    files[f"{spec.name}.json"] = report.sidecar_bytes(summary)
-    files[f"{spec.name}.png"] = picture
-    written = outputs.write_set(out_dir, files)
     also = [(f"persistence {k}", f"{constraints.fmt(k, base[k])} ({m[k] / base[k]:.2f}x)")
             for k in ("mae_t", "mae_rh") if base[k]]
-    print(constraints.format_verdict(spec.version, rows, also))
-    print("wrote " + ", ".join(written))
-    return constraints.exit_status(rows)
+    return report.finish(summary, files, picture, out_dir, also)
 
 
 def main(spec, argv=None):

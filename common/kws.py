@@ -227,16 +227,11 @@ def run(spec, argv=None):
                "data": {"path": os.path.abspath(str(data_dir)), "split_dir": os.path.abspath(args.split_dir),
                         **{f"{w}_files": len(s.paths) for w, s in splits.items()},
                         "wavs_fixed": wav_report}}
-    files[f"{spec.name}.json"] = report.sidecar_bytes(summary)
-    files[f"{spec.name}.png"] = picture
-    written = outputs.write_set(out_dir, files)
     unseen = ("- (no test file of an unseen speaker)" if m["accuracy_unseen_speakers"] is None
               else f"{100 * m['accuracy_unseen_speakers']:.2f} % of {m['unseen_speaker_files']} files")
     also = [("accuracy_unseen_speakers", unseen), ("val_accuracy (int8)", f"{100 * m['val_accuracy']:.2f} %"),
             ("float_val_accuracy", f"{100 * m['float_val_accuracy']:.2f} %")]
-    print(constraints.format_verdict(spec.version, rows, also))
-    print("wrote " + ", ".join(written))
-    return constraints.exit_status(rows)
+    return report.finish(summary, files, picture, out_dir, also)
 
 
 def main(spec, argv=None):

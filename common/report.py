@@ -10,6 +10,7 @@ import json
 import math
 import os
 
+from . import constraints, outputs
 from .errors import DataError
 from .frontend_np import FrontEnd
 from .tflite_io import sha256
@@ -48,6 +49,18 @@ def sidecar_bytes(summary):
     summary = finite(summary)
     summary["checksum"] = checksum(summary)
     return (json.dumps(summary, indent=2, allow_nan=False, ensure_ascii=False) + "\n").encode()
+
+
+def finish(summary, files, picture, out_dir, also=()):
+    """The end of every run: the output set (`files` + `<name>.json` + `<name>.png`) written
+    as one unit, then the verdict table (`also`: rows measured without a limit); returns the
+    exit status."""
+    name = next(f for f in files if f.endswith(".tflite"))[: -len(".tflite")]
+    written = outputs.write_set(out_dir, {**files, f"{name}.json": sidecar_bytes(summary),
+                                          f"{name}.png": picture})
+    print(constraints.format_verdict(summary["version"], summary["verdict"], also))
+    print("wrote " + ", ".join(written))
+    return constraints.exit_status(summary["verdict"])
 
 
 def read_sidecar(model_path, model_bytes=None):

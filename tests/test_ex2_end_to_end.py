@@ -72,7 +72,7 @@ def test_script_end_to_end(subset, runs, script, name, rate):
     out, tmp_path = runs[script]
     assert out.returncode in (0, 2), out.stderr[-3000:]
     assert out.stderr == ""  # TensorFlow quiet, no warning
-    assert f"Verdict for ex2_" in out.stdout
+    assert "Verdict for ex2_" in out.stdout
     assert sorted(os.listdir(tmp_path)) == sorted(f"{name}{s}" for s in (".json", ".png", ".tflite", ".tflite.zip"))
     summary = json.loads((tmp_path / f"{name}.json").read_text())
     assert summary["frontend"]["rate"] == rate and summary["frontend"]["input_shape"] == [49, 10, 1]
