@@ -118,7 +118,7 @@ def confusion(predicted, label_ids, n=len(LABELS)):
 
 
 def train_and_export(spec, splits, epochs, tune, seed, verbose, latency_runs):
-    """Train, quantize and evaluate; returns (model files, JSON fields, measured, picture)."""
+    """Train, quantize and evaluate; returns (model files, JSON fields, picture)."""
     from . import compress, plots, speech, tflite_io
     from .litert import Model, measure_latency
     train_s, val_s, test_s = splits["train"], splits["val"], splits["test"]

@@ -116,13 +116,12 @@ def measure_latency(model, cfg=None, runs=100, threads=1, warmup=WARMUP, seed=0,
     rng = np.random.RandomState(seed)
     inference, total = [], []
     for i in range(warmup + runs):
-        t0 = time.perf_counter()
         if cfg is not None:
             x = rng.random_sample(SOURCE_RATE).astype(np.float32)
-            t0 = time.perf_counter()
-            m.set_input(frontend(resample(x, SOURCE_RATE, cfg.rate)))
         else:
-            m.set_input(rng.normal(size=m.input_shape[1:]).astype(np.float32))
+            x = rng.normal(size=m.input_shape[1:]).astype(np.float32)
+        t0 = time.perf_counter()
+        m.set_input(frontend(resample(x, SOURCE_RATE, cfg.rate)) if cfg is not None else x)
         t1 = time.perf_counter()
         m.interpreter.invoke()
         t2 = time.perf_counter()
