@@ -184,17 +184,27 @@ def picture_windows(test):
     return idx[:PICTURE_WINDOWS]
 
 
-def train_and_export(spec, windows, norm, epochs, tune, seed, verbose):
-    """Train, quantize and evaluate: (model files, JSON fields, picture)."""
-    from . import compress, plots, tflite_io
-    from .litert import Model
+def fit_and_quantize(spec, windows, norm, epochs, tune, seed, verbose):
+    """Train on the train windows (validation shown, not selected on), then quantize with
+    the calibration set: (Keras model, history, pruning span, .tflite bytes, indices of the
+    calibration windows, training seconds). The test windows are not touched."""
+    from . import compress
     started = time.perf_counter()
     model, history, span = train(spec, windows, norm, epochs, tune, seed, verbose)
-    train_seconds = time.perf_counter() - started
+    seconds = time.perf_counter() - started
     calib, picked = calibration_set(spec, norm(windows["train"].inputs), norm, seed)
     converted = fold_units(spec, model, norm) if spec.fold_units else model
     tflite = compress.strip_container(compress.quantize(converted, calib, spec.quantization,
                                                         spec.per_channel))
+    return model, history, span, tflite, picked, seconds
+
+
+def train_and_export(spec, windows, norm, epochs, tune, seed, verbose):
+    """Train, quantize and evaluate: (model files, JSON fields, picture)."""
+    from . import compress, plots, tflite_io
+    from .litert import Model
+    model, history, span, tflite, picked, train_seconds = fit_and_quantize(
+        spec, windows, norm, epochs, tune, seed, verbose)
     files, sizes = tflite_io.model_files(spec.name, tflite)
     runner, test = Model(tflite), windows["test"]
     predictions = runner.run_all(norm(test.inputs))

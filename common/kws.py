@@ -69,15 +69,16 @@ def keep_best(epochs):
                                             patience=epochs + 1, restore_best_weights=True)
 
 
-def train(spec, train_ds, val_ds, epochs, tune=0, verbose="auto"):
+def train(spec, train_ds, val_ds, epochs, tune=0, verbose="auto", callbacks=()):
     """Train `epochs` (and prune while fine-tuning `tune`) `spec`'s DS-CNN: (Keras model,
     history, kept epoch, pruning span); the model holds the weights of the best validation
-    epoch (of the last, when pruned)."""
+    epoch (of the last, when pruned). `callbacks`: more Keras callbacks for the training
+    epochs (the search's pruner)."""
     from . import compress
     model = build_model(spec)
     model.compile(**classifier_compile_args(spec.learning_rate))
-    fit = model.fit(train_ds, validation_data=val_ds, epochs=epochs, callbacks=[keep_best(epochs)],
-                    verbose=verbose)
+    fit = model.fit(train_ds, validation_data=val_ds, epochs=epochs,
+                    callbacks=[keep_best(epochs), *callbacks], verbose=verbose)
     history = {k: list(v) for k, v in fit.history.items()}
     kept, span = 1 + int(np.argmax(history["val_accuracy"])), None
     if spec.pruning:
@@ -117,6 +118,33 @@ def confusion(predicted, label_ids, n=len(LABELS)):
     return m
 
 
+@dataclasses.dataclass
+class Trained:
+    model: object        # the Keras model before conversion
+    history: dict        # {metric: [per epoch]}
+    kept: int            # the epoch whose weights were kept
+    span: Optional[tuple]  # pruning epochs (first, last), or None
+    tflite: bytes        # the int8 model, container stripped
+    calibration_files: int
+    seconds: float       # training time
+
+
+def fit_and_quantize(spec, gen, train_s, val_s, epochs, tune, seed, verbose, callbacks=()):
+    """Train on `train_s` (selecting on `val_s`), then int8 with a stratified calibration
+    sample of `train_s`: a Trained. The test split is not touched."""
+    from . import compress
+    train_ds = gen.make_dataset(train_s.waves, train_s.label_ids, train=True,
+                                augment=spec.augment, seed=seed)
+    val_ds = gen.make_dataset(val_s.waves, val_s.label_ids, train=False)
+    started = time.perf_counter()
+    model, history, kept, span = train(spec, train_ds, val_ds, epochs, tune, verbose, callbacks)
+    seconds = time.perf_counter() - started
+    calib = calibration_indices(train_s.label_ids, spec.calibration_per_label, seed)
+    tflite = compress.strip_container(compress.quantize(
+        model, gen.features(train_s.waves[calib]), "int8", spec.per_channel))
+    return Trained(model, history, kept, span, tflite, int(len(calib)), seconds)
+
+
 def train_and_export(spec, splits, epochs, tune, seed, verbose, latency_runs):
     """Train, quantize and evaluate; returns (model files, JSON fields, picture)."""
     from . import compress, plots, speech, tflite_io
@@ -124,16 +152,8 @@ def train_and_export(spec, splits, epochs, tune, seed, verbose, latency_runs):
     train_s, val_s, test_s = splits["train"], splits["val"], splits["test"]
     cfg = spec.frontend
     gen = speech.SignalGenerator(cfg)
-    train_ds = gen.make_dataset(train_s.waves, train_s.label_ids, train=True,
-                                augment=spec.augment, seed=seed)
-    val_ds = gen.make_dataset(val_s.waves, val_s.label_ids, train=False)
-
-    started = time.perf_counter()
-    model, history, kept, span = train(spec, train_ds, val_ds, epochs, tune, verbose)
-    train_seconds = time.perf_counter() - started
-    calib = calibration_indices(train_s.label_ids, spec.calibration_per_label, seed)
-    tflite = compress.strip_container(compress.quantize(
-        model, gen.features(train_s.waves[calib]), "int8", spec.per_channel))
+    t = fit_and_quantize(spec, gen, train_s, val_s, epochs, tune, seed, verbose)
+    model, history, kept, span, tflite = t.model, t.history, t.kept, t.span, t.tflite
     files, sizes = tflite_io.model_files(spec.name, tflite)
 
     runner = Model(tflite, cfg)
@@ -158,8 +178,8 @@ def train_and_export(spec, splits, epochs, tune, seed, verbose, latency_runs):
         "host_latency_ms": {"inference": latency["inference_ms"], "total": latency["total_ms"],
                             "runs": latency["runs"], "threads": 1, "note": HOST_NOTE},
         "training": {"epochs": epochs, "pruning_epochs": tune if spec.pruning else 0, "seed": seed, "augment": spec.augment,
-                     "pruning": spec.pruning, "kept_epoch": kept, "seconds": round(train_seconds, 1),
-                     "calibration_files": int(len(calib)), "history": history},
+                     "pruning": spec.pruning, "kept_epoch": kept, "seconds": round(t.seconds, 1),
+                     "calibration_files": t.calibration_files, "history": history},
     }
     picture = plots.kws_png(history, kept_epoch=kept, pruning=span,
                             confusion=confusion(test_pred, test_s.label_ids), labels=LABELS,
