@@ -1,0 +1,481 @@
+"""Constraint search: the best model a version's limits allow, with Optuna.
+
+    python -m common.search --version ex2_a --trials 20 --data DIR     # see --help
+
+Each trial asks common/search_space.py for a candidate, then:
+1. bounds before training: the candidate is built untrained and converted as the pipeline
+   converts it; a `.tflite.zip` over the version's bound (limit or the project's target),
+   an ex2_b invoke p50 over 0.5x the seed DS-CNN's, or an ex2_c total latency over 0.5x the
+   course way's (both measured in this process, this host, interleaved) ends the trial as
+   infeasible within seconds;
+2. quality, never on the test split: keyword spotting, the int8 model's accuracy on each of
+   K speaker-grouped folds of the train + val files (trained on the others), the mean;
+   forecasting, the validation MAE of the quantized model over persistence's, T and RH
+   (their mean is minimized). Optuna's median pruner stops a keyword-spotting trial whose
+   first-fold validation curve is below the median of earlier trials at the same epoch.
+
+The study lives in storage (default: SQLite in --out-dir), so an interrupted search resumes;
+any URL Optuna accepts (e.g. postgresql://...) lets several machines share one study, and
+--workers K runs K local processes. The version's current declaration and the seed's recipe
+are scored once per study on the same folds, as references. At the end: the Pareto front
+(size, latency, quality) as a table (<version>_search.md), a picture (<version>_search.png)
+and the best feasible trial printed as a version declaration.
+"""
+import argparse
+import json
+import math
+import multiprocessing
+import os
+import sys
+import time
+import warnings
+
+import common  # noqa: F401  (sets TF_USE_LEGACY_KERAS before TensorFlow loads)
+
+import numpy as np
+
+from . import cli, search_space
+from .versions import VERSIONS, entry
+
+FEASIBLE, INFEASIBLE, STOPPED = "feasible", "infeasible", "stopped early"
+
+
+# ---------------------------------------------------------------- data, loaded once a process
+class Data:
+    """What every trial of a version reads: (fold pairs, generator) or (windows, norm)."""
+
+    def __init__(self, args, log=print):
+        self.version, self.args = args.version, args
+        if self.version.startswith("ex2"):
+            from . import folds, kws_data
+            data_dir = kws_data.resolve_data_dir(args.data)
+            splits = kws_data.read_splits(args.split_dir, data_dir, log=log)
+            del splits["test"]  # never read: quality is measured on folds of train + val
+            kws_data.load_waves(splits, search_space.RATE[self.version], log=log)
+            self.pool = folds.pooled(splits["train"], splits["val"])
+            self.pairs = folds.fold_pairs(self.pool, args.folds, args.seed)
+        else:
+            from . import jena
+            series = jena.load_series(jena.resolve_csv(args.data))
+            self.windows = jena.split_windows(series)
+            self.norm = jena.Normalization.of(jena.split_series(series)[0])
+            from .forecast import persistence_mae
+            self.persistence_val = persistence_mae(self.windows["val"])
+
+
+# ---------------------------------------------------------------- bounds before training
+def kws_bounds(spec, data, refs):
+    """Size and latency of the untrained candidate: ({measure: value}, reason or None)."""
+    from . import compress, kws, speech, tflite_io
+    from .litert import measure_latency
+    gen = speech.SignalGenerator(spec.frontend)
+    tflite = compress.strip_container(compress.quantize(
+        kws.build_model(spec), gen.features(data.pool.waves[:16]), "int8", spec.per_channel))
+    measured = {"zip_bytes": len(tflite_io.zip_bytes_of("m.tflite", tflite))}
+    bound = search_space.max_zip_bytes(spec.version)
+    if measured["zip_bytes"] > bound:
+        return measured, f"zip {measured['zip_bytes']:,} B > {bound:,.0f} B"
+    target = search_space.TARGETS.get(spec.version, {})
+    runs = data.args.latency_runs
+    if "invoke_ratio" in target:
+        mine = np.median([measure_latency(tflite, runs=runs)["inference_ms"]["p50"] for _ in range(3)])
+        measured["invoke_ratio"] = float(mine / refs["invoke_ms"])
+        if measured["invoke_ratio"] > target["invoke_ratio"]:
+            return measured, f"invoke {measured['invoke_ratio']:.2f}x the seed's > {target['invoke_ratio']}x"
+    if "total_ratio" in target:
+        mine = np.median([measure_latency(tflite, spec.frontend, runs)["total_ms"]["p50"] for _ in range(3)])
+        measured["total_ratio"] = float(mine / refs["course_total_ms"])
+        if measured["total_ratio"] > target["total_ratio"]:
+            return measured, f"total {measured['total_ratio']:.2f}x the course way's > {target['total_ratio']}x"
+    return measured, None
+
+
+def latency_references(version, data):
+    """The seed DS-CNN's invoke p50 (16 kHz, ex2_b) or the course way's total latency (seed
+    8 kHz model + TensorFlow front end, ex2_c), untrained int8, median of 3 rounds, ms."""
+    from . import bench, compress, kws, speech
+    from .litert import measure_latency
+    target = search_space.TARGETS.get(version, {})
+    if not ({"invoke_ratio", "total_ratio"} & set(target)):
+        return {}
+    seed = bench.seed_recipes()[version]
+    gen = speech.SignalGenerator(seed.frontend)
+    tflite = compress.strip_container(compress.quantize(
+        kws.build_model(seed), gen.features(data.pool.waves[:16]), "int8", True))
+    runs = data.args.latency_runs
+    if "invoke_ratio" in target:
+        return {"invoke_ms": float(np.median([measure_latency(tflite, runs=runs)["inference_ms"]["p50"]
+                                              for _ in range(3)]))}
+    return {"course_total_ms": float(np.median([bench.course_total_latency(tflite, seed.frontend, runs)["p50"]
+                                                for _ in range(3)]))}
+
+
+def forecast_bounds(spec, data):
+    from . import compress, forecast, tflite_io
+    norm = data.norm
+    model = spec.build(norm.mean, norm.std)
+    converted = forecast.fold_units(spec, model, norm) if spec.fold_units else model
+    calib, _ = forecast.calibration_set(spec, norm(data.windows["train"].inputs), norm, 0)
+    tflite = compress.strip_container(compress.quantize(converted, calib, spec.quantization, spec.per_channel))
+    measured = {"zip_bytes": len(tflite_io.zip_bytes_of("m.tflite", tflite))}
+    bound = search_space.max_zip_bytes(spec.version)
+    return measured, (f"zip {measured['zip_bytes']:,} B > {bound:,.0f} B"
+                      if measured["zip_bytes"] > bound else None)
+
+
+# ---------------------------------------------------------------- quality
+def first_fold_pruning(trial):
+    """A Keras callback: report each epoch's validation accuracy to the trial; end the trial
+    when Optuna's pruner says so."""
+    import optuna
+    import tensorflow as tf
+
+    class FirstFoldPruning(tf.keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            trial.report(float(logs["val_accuracy"]), epoch)
+            if trial.should_prune():
+                trial.set_user_attr("status", STOPPED)
+                raise optuna.TrialPruned(f"fold 1, epoch {epoch + 1}: below the median")
+    return FirstFoldPruning()
+
+
+def kws_quality(spec, data, epochs, trial=None):
+    """int8 accuracy on each fold's validation files (trained on the other folds)."""
+    from . import kws, speech
+    from .litert import Model
+    gen = speech.SignalGenerator(spec.frontend)
+    scores, sizes = [], []
+    for i, (train_s, val_s) in enumerate(data.pairs):
+        cli.set_seed(data.args.seed)
+        callbacks = [first_fold_pruning(trial)] if trial is not None and i == 0 else []
+        t = kws.fit_and_quantize(spec, gen, train_s, val_s, epochs, 0, data.args.seed, 0, callbacks)
+        scores.append(kws.accuracy(kws.predict_labels(Model(t.tflite, spec.frontend), val_s.waves),
+                                   val_s.label_ids))
+        sizes.append(_zip_len(t.tflite))
+    return {"quality": float(np.mean(scores)), "folds": scores, "zip_bytes": max(sizes)}
+
+
+def forecast_quality(spec, data):
+    """Validation MAE of the quantized model over persistence's: T, RH and their mean."""
+    from . import forecast
+    from .litert import Model
+    cli.set_seed(data.args.seed)
+    *_, tflite, _, _ = forecast.fit_and_quantize(spec, data.windows, data.norm,
+                                                 *cli.phase_epochs(spec, data.args.epochs),
+                                                 data.args.seed, 0)
+    val = data.windows["val"]
+    mae = forecast.forecast_mae(Model(tflite), data.norm(val.inputs), val.labels)
+    ratios = [float(m / p) for m, p in zip(mae, data.persistence_val)]
+    return {"quality": float(np.mean(ratios)), "ratio_t": ratios[0], "ratio_rh": ratios[1],
+            "val_mae_t": float(mae[0]), "val_mae_rh": float(mae[1]), "zip_bytes": _zip_len(tflite)}
+
+
+def _zip_len(tflite):
+    from .tflite_io import zip_bytes_of
+    return len(zip_bytes_of("m.tflite", tflite))
+
+
+def score(spec, data, trial=None):
+    if spec.version.startswith("ex2"):
+        return kws_quality(spec, data, data.args.epochs or spec.epochs, trial)
+    return forecast_quality(spec, data)
+
+
+# ---------------------------------------------------------------- the study
+def candidate(trial, version, epochs=None):
+    make = search_space.kws_candidate if version.startswith("ex2") else search_space.forecast_candidate
+    return make(trial, version, epochs)
+
+
+def objective(data, refs):
+    import optuna
+
+    def run_trial(trial):
+        spec = candidate(trial, data.version, data.args.epochs)
+        trial.set_user_attr("architecture", getattr(spec, "architecture", ""))
+        if data.version.startswith("ex2"):
+            rows, cols = search_space.feature_map(spec)
+            measured, why = ({}, f"feature map {rows}x{cols}: too many unpadded 3x3 convs") \
+                if min(rows, cols) < 1 else kws_bounds(spec, data, refs)
+        else:
+            measured, why = forecast_bounds(spec, data)
+        for k, v in measured.items():
+            trial.set_user_attr(k, v)
+        if why:
+            trial.set_user_attr("status", INFEASIBLE)
+            trial.set_user_attr("why", why)
+            raise optuna.TrialPruned(why)
+        started = time.perf_counter()
+        result = score(spec, data, trial)
+        bound = search_space.max_zip_bytes(data.version)
+        for k, v in result.items():
+            trial.set_user_attr(k, v)
+        trial.set_user_attr("seconds", round(time.perf_counter() - started, 1))
+        trial.set_user_attr("status", FEASIBLE if result["zip_bytes"] <= bound else INFEASIBLE)
+        if result["zip_bytes"] > bound:
+            trial.set_user_attr("why", f"trained zip {result['zip_bytes']:,} B > {bound:,.0f} B")
+        return result["quality"]
+    return run_trial
+
+
+def references(version, data):
+    """The version as its script declares it and the seed's recipe, scored as the trials are."""
+    import importlib
+    from . import bench
+    out = {}
+    for role, spec in (("current", importlib.import_module(version).VERSION),
+                       ("seed recipe", bench.seed_recipes()[version])):
+        if version.startswith("ex2") and spec.frontend.rate != search_space.RATE[version]:
+            continue
+        result = score(spec, data)
+        out[role] = {**result, "architecture": spec.architecture}
+    return out
+
+
+def open_study(args, worker=0):
+    import optuna
+    from optuna.storages import RDBStorage, RetryHeartbeatStaleTrialCallback
+    with warnings.catch_warnings():  # heartbeats are "experimental" in Optuna 5
+        warnings.simplefilter("ignore")
+        storage = RDBStorage(args.storage, heartbeat_interval=60, grace_period=180,
+                             heartbeat_stale_trial_callback=RetryHeartbeatStaleTrialCallback(max_retry=1))
+    direction = "maximize" if args.version.startswith("ex2") else "minimize"
+    return optuna.create_study(
+        study_name=args.study or args.version, storage=storage, direction=direction,
+        load_if_exists=True, sampler=optuna.samplers.TPESampler(seed=args.seed + worker),
+        pruner=optuna.pruners.MedianPruner(n_startup_trials=3, n_warmup_steps=5))
+
+
+def work(args, trials, worker=0, data=None):
+    """One process's share of the trials (also the entry of --workers' extra processes)."""
+    import optuna
+    cli.tensorflow(args.verbose)
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    with cli.quiet_native_stderr(args.verbose):
+        data = data or Data(args, log=lambda *_: None)
+        study = open_study(args, worker)
+        if "references" not in study.user_attrs and worker == 0:
+            print(f"{args.version}: scoring the current version and the seed's recipe "
+                  "on the same data (once a study)", flush=True)
+            study.set_user_attr("references", references(args.version, data))
+        refs = study.user_attrs.get("latency_references")
+        if refs is None:
+            refs = latency_references(args.version, data)
+            study.set_user_attr("latency_references", refs)
+        study.optimize(objective(data, refs), n_trials=trials, catch=(),
+                       callbacks=[_progress(args.version)] if not args.quiet else [])
+    return study
+
+
+def _progress(version):
+    def show(study, trial):
+        a = trial.user_attrs
+        what = (f"quality {trial.value:.4f}" if trial.value is not None else a.get("why", a.get("status", "")))
+        size = f"{a['zip_bytes']:,} B, " if "zip_bytes" in a else ""
+        print(f"{version} trial {trial.number}: {a.get('status', trial.state.name.lower())}, "
+              f"{size}{what}", flush=True)
+    return show
+
+
+# ---------------------------------------------------------------- results
+def rows_of(study):
+    """One dict per finished trial: number, status, params, measures."""
+    import optuna
+    rows = []
+    for t in study.get_trials(deepcopy=False):
+        if t.state not in (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED):
+            continue
+        a = dict(t.user_attrs)
+        status = a.get("status", STOPPED if t.state == optuna.trial.TrialState.PRUNED else FEASIBLE)
+        last = t.intermediate_values[max(t.intermediate_values)] if t.intermediate_values else None
+        rows.append({"trial": t.number, "status": status, "params": t.params,
+                     "quality": t.value if t.value is not None else None, "last_epoch_value": last, **a})
+    return rows
+
+
+def pareto(rows, maximize):
+    """The feasible rows no other feasible row beats on size, latency ratio and quality."""
+    ok = [r for r in rows if r["status"] == FEASIBLE and r.get("quality") is not None]
+
+    def key(r):
+        q = -r["quality"] if maximize else r["quality"]
+        return (r["zip_bytes"], r.get("invoke_ratio", r.get("total_ratio", 0.0)), q)
+
+    front = [r for r in ok if not any(all(a <= b for a, b in zip(key(o), key(r))) and key(o) != key(r)
+                                      for o in ok)]
+    return sorted(front, key=lambda r: r["zip_bytes"])
+
+
+def best_feasible(rows, maximize):
+    ok = [r for r in rows if r["status"] == FEASIBLE and r.get("quality") is not None]
+    return (max if maximize else min)(ok, key=lambda r: r["quality"]) if ok else None
+
+
+def _quality_text(r, version):
+    if r.get("quality") is None:
+        return "-"
+    if version.startswith("ex2"):
+        folds = r.get("folds") or [r["quality"]]
+        return f"{100 * r['quality']:.2f} % ({100 * min(folds):.2f}-{100 * max(folds):.2f})"
+    return f"{r['quality']:.3f} (T {r['ratio_t']:.3f}, RH {r['ratio_rh']:.3f})"
+
+
+def _latency_text(r):
+    for k, what in (("invoke_ratio", "invoke"), ("total_ratio", "total")):
+        if r.get(k) is not None:
+            return f"{what} {r[k]:.2f}x"
+    return "-"
+
+
+def markdown(study, args, rows, seconds):
+    version, maximize = args.version, args.version.startswith("ex2")
+    what = ("mean int8 accuracy over the folds (min-max)" if maximize else
+            "validation MAE / persistence's, mean of T and RH (each)")
+    refs = study.user_attrs.get("references", {})
+    counts = {s: sum(r["status"] == s for r in rows) for s in (FEASIBLE, INFEASIBLE, STOPPED)}
+    lines = [f"# Constraint search: {version}", "",
+             f"Study `{study.study_name}`: {len(rows)} finished trials ({counts[FEASIBLE]} feasible, "
+             f"{counts[INFEASIBLE]} infeasible, {counts[STOPPED]} stopped early); this call "
+             f"{seconds / 60:.1f} min on {cli.host()}.",
+             f"Quality: {what}. Bounds: .tflite.zip <= {search_space.max_zip_bytes(version):,.0f} B"
+             + "".join(f", {k} <= {v}" for k, v in search_space.TARGETS.get(version, {}).items()
+                       if k != "zip_bytes") + ".", ""]
+    lines += ["## References (same data, same scoring)", "", "| model | zip bytes | quality |", "|---|---|---|"]
+    for role, r in refs.items():
+        lines.append(f"| {role}: {r['architecture']} | {r['zip_bytes']:,} | {_quality_text(r, version)} |")
+    lines += ["", "## Pareto front (feasible trials)", "",
+              "| trial | zip bytes | latency | quality | parameters |", "|---|---|---|---|---|"]
+    for r in pareto(rows, maximize):
+        params = ", ".join(f"{k}={v}" for k, v in r["params"].items())
+        lines.append(f"| {r['trial']} | {r['zip_bytes']:,} | {_latency_text(r)} | "
+                     f"{_quality_text(r, version)} | {params} |")
+    best = best_feasible(rows, maximize)
+    lines += ["", "## Best feasible trial", ""]
+    if best is None:
+        lines.append("None yet.")
+    else:
+        lines += [f"Trial {best['trial']}: {_quality_text(best, version)}, {best['zip_bytes']:,} B.", "",
+                  "```python", declaration_of(best, version, args.epochs), "```"]
+    return "\n".join(lines) + "\n"
+
+
+def declaration_of(row, version, epochs=None):
+    """The declaration of a trial's candidate (`epochs`: the search's --epochs, if fixed)."""
+    import optuna
+    return search_space.declaration(candidate(optuna.trial.FixedTrial(row["params"]), version, epochs))
+
+
+def picture(study, args, rows):
+    """Quality against zipped size: feasible trials coloured, the others grey (infeasible
+    ones along the bottom, at their size), the references as stars, the bounds as lines."""
+    from .plots import _png, _pyplot
+    plt = _pyplot()
+    version, maximize = args.version, args.version.startswith("ex2")
+    scale = 100 if maximize else 1
+    fig, ax = plt.subplots(figsize=(9, 6))
+    ok = [r for r in rows if r["status"] == FEASIBLE and r.get("quality") is not None]
+    stopped = [r for r in rows if r["status"] == STOPPED and r.get("last_epoch_value") is not None]
+    infeasible = [r for r in rows if r["status"] == INFEASIBLE]
+    if ok:
+        ax.scatter([r["zip_bytes"] / 1024 for r in ok], [r["quality"] * scale for r in ok],
+                   c=[r["trial"] for r in ok], cmap="viridis", label="feasible (colour: trial)", zorder=3)
+        front = pareto(rows, maximize)
+        ax.plot([r["zip_bytes"] / 1024 for r in front], [r["quality"] * scale for r in front],
+                "-", color="tab:blue", alpha=0.5, label="Pareto front")
+    if stopped:
+        ax.scatter([r["zip_bytes"] / 1024 for r in stopped], [r["last_epoch_value"] * scale for r in stopped],
+                   marker="x", color="silver", label="stopped early (float, fold 1)")
+    if infeasible:
+        ax.plot([r.get("zip_bytes", 0) / 1024 for r in infeasible], [0] * len(infeasible), "|", color="grey",
+                markersize=14, transform=ax.get_xaxis_transform(), label="infeasible (at its size)")
+    for role, r in study.user_attrs.get("references", {}).items():
+        ax.plot(r["zip_bytes"] / 1024, r["quality"] * scale, "*", markersize=14,
+                color="tab:red" if role == "current" else "tab:orange", label=role, zorder=4)
+    ax.axvline(search_space.max_zip_bytes(version) / 1024, color="black", linestyle="--", linewidth=1,
+               label="size bound")
+    if maximize:
+        ax.axhline(100 * entry(version).limits["accuracy"], color="black", linestyle=":", linewidth=1,
+                   label="accuracy limit")
+        ax.set_ylabel("mean int8 accuracy over the folds (%)")
+    else:
+        ax.axhline(1.0, color="black", linestyle=":", linewidth=1, label="persistence")
+        ax.set_ylabel("validation MAE / persistence's (mean of T and RH)")
+    ax.set_xlabel("zipped size (kB, 1 kB = 1024 B)")
+    ax.set_title(f"{version}: constraint search, {len(rows)} trials")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8, loc="best")
+    return _png(fig)
+
+
+# ---------------------------------------------------------------- command line
+def parse_args(argv):
+    p = argparse.ArgumentParser(prog="python -m common.search", description=__doc__.split("\n")[0],
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--version", required=True, choices=sorted(VERSIONS))
+    p.add_argument("--trials", type=cli.positive_int, default=20, help="new trials this call (default: 20)")
+    p.add_argument("--data", help="ex2: the wav folder (as the scripts' --data); ex1: the Jena CSV")
+    p.add_argument("--split-dir", default=None, help="ex2: the split files (default: the course's)")
+    p.add_argument("--folds", type=cli.positive_int, default=3, help="ex2: speaker-grouped folds (default: 3)")
+    p.add_argument("--epochs", type=cli.positive_int, help="fix every candidate's epochs (a smoke test)")
+    p.add_argument("--out-dir", default="search_out", help="tables, pictures, default storage (default: search_out)")
+    p.add_argument("--storage", help="an Optuna storage URL (default: sqlite:///<out-dir>/search.db)")
+    p.add_argument("--study", help="study name (default: the version)")
+    p.add_argument("--workers", type=cli.positive_int, default=1, help="local processes (default: 1)")
+    p.add_argument("--latency-runs", type=cli.positive_int, default=50,
+                   help="runs of each host latency measurement (default: 50)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--quiet", action="store_true")
+    p.add_argument("--verbose", action="store_true", help="keep TensorFlow's log")
+    args = p.parse_args(argv)
+    if args.version.startswith("ex2"):
+        from .kws import COURSE_SPLIT_DIR
+        args.split_dir = args.split_dir or COURSE_SPLIT_DIR
+        if args.folds < 2:
+            p.error("--folds: expected at least 2")
+    args.storage = args.storage or f"sqlite:///{os.path.abspath(os.path.join(args.out_dir, 'search.db'))}"
+    return args
+
+
+def main(argv=None):
+    """The whole search; returns the exit status. The output folder and the data are read
+    and checked before TensorFlow loads (one error line naming the file)."""
+    import optuna
+    from . import outputs
+    args = parse_args(argv)
+    outputs.check_out_dir(args.out_dir)
+    data = Data(args)
+    started = time.perf_counter()
+    share = [args.trials // args.workers + (i < args.trials % args.workers) for i in range(args.workers)]
+    os.makedirs(args.out_dir, exist_ok=True)
+    open_study(args)  # create it (and the SQLite file) before workers race for it
+    extra = []
+    ctx = multiprocessing.get_context("spawn")
+    for w in range(1, args.workers):
+        proc = ctx.Process(target=work, args=(args, share[w], w))
+        proc.start()
+        extra.append(proc)
+    try:
+        study = work(args, share[0], 0, data)
+    finally:
+        for proc in extra:
+            proc.join()
+    study = optuna.load_study(study_name=args.study or args.version, storage=args.storage)
+    rows = rows_of(study)
+    md = markdown(study, args, rows, time.perf_counter() - started)
+    outputs.write_set(args.out_dir, {f"{args.version}_search.md": md.encode(),
+                                     f"{args.version}_search.png": picture(study, args, rows),
+                                     f"{args.version}_search.json": json.dumps(
+                                         {"references": study.user_attrs.get("references"), "trials": rows},
+                                         indent=1, default=_finite).encode()})
+    print(md)
+    return 0
+
+
+def _finite(x):
+    if isinstance(x, float) and not math.isfinite(x):
+        return None
+    return str(x)
+
+
+if __name__ == "__main__":
+    sys.exit(cli.exit_status(main))

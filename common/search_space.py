@@ -1,0 +1,116 @@
+"""What the constraint search (common/search.py) may change in each version, and the bounds
+a candidate must meet.
+
+`kws_candidate(trial, version)` / `forecast_candidate(trial, version)` ask an Optuna trial
+for its parameters and return a version declaration (KWSVersion / ForecastVersion) that the
+pipelines train as they train the scripts' own; `declaration(spec, params)` writes it back as
+the Python a script declares. No TensorFlow import.
+"""
+from .frontend_np import FrontEnd
+from .versions import KB, entry
+
+# The project's targets, tighter than the homework's limits (issues 4 and 14): bytes of the
+# .tflite.zip; ex2_b: host invoke p50 as a fraction of the seed DS-CNN's; ex2_c: total
+# latency as a fraction of the course way's (TensorFlow front end + the seed's 8 kHz model).
+TARGETS = {
+    "ex1_a": {"zip_bytes": 1500},
+    "ex1_b": {"zip_bytes": 1350},
+    "ex2_a": {"zip_bytes": 15 * KB},
+    "ex2_b": {"invoke_ratio": 0.5},
+    "ex2_c": {"total_ratio": 0.5},
+}
+RATE = {"ex2_a": 16000, "ex2_b": 16000, "ex2_c": 8000}  # c is the 8 kHz version by definition
+WIDTHS = (24, 32, 40, 48, 56, 64, 80, 96)
+
+
+def max_zip_bytes(version):
+    """The size bound of a candidate: the homework's limit or the project's target."""
+    return min(entry(version).limits["zip_bytes"], TARGETS.get(version, {}).get("zip_bytes", 1e12))
+
+
+def kws_frontend(trial, rate):
+    """MFCC settings: frame 30 or 40 ms, step 16 or 20 ms, 20-40 mel bins, 8-13 coefficients."""
+    ms = rate // 1000
+    return FrontEnd(rate=rate,
+                    frame_length=ms * trial.suggest_categorical("frame_ms", [30, 40]),
+                    frame_step=ms * trial.suggest_categorical("step_ms", [16, 20]),
+                    num_mel_bins=trial.suggest_categorical("mel_bins", [20, 32, 40]),
+                    num_coefficients=trial.suggest_categorical("coefficients", [8, 10, 13]))
+
+
+def kws_candidate(trial, version, epochs=None):
+    """A KWSVersion from the trial: widths, depth, extra depthwise blocks, first stride,
+    front end, augmentation strength, epochs (`epochs` fixes them, e.g. for a smoke test)."""
+    from .kws import KWSVersion
+    first = trial.suggest_categorical("first_width", WIDTHS)
+    depth = trial.suggest_int("blocks", 1, 3)
+    width = trial.suggest_categorical("block_width", WIDTHS)
+    augment = {"shift_ms": trial.suggest_categorical("shift_ms", [0, 50, 100]),
+               "gain_db": trial.suggest_categorical("gain_db", [0, 6, 10])}
+    return KWSVersion(
+        version, kws_frontend(trial, RATE[version]), filters=(first,) + (width,) * depth,
+        extra_depthwise=trial.suggest_int("extra_depthwise", 0, 2),
+        first_stride=(trial.suggest_categorical("time_stride", [1, 2, 4]), 1),
+        epochs=epochs or trial.suggest_categorical("epochs", [20, 30, 40]),
+        augment={k: v for k, v in augment.items() if v} or None, stem=f"search_{version}")
+
+
+def feature_map(spec):
+    """(rows, columns) of the DS-CNN's last feature map: every 3x3 conv is unpadded."""
+    rows, cols = spec.frontend.input_shape[:2]
+    rows = (rows - 3) // spec.first_stride[0] + 1
+    cols = (cols - 3) // spec.first_stride[1] + 1
+    shrink = 2 * (spec.extra_depthwise + len(spec.filters) - 1)
+    return rows - shrink, cols - shrink
+
+
+def forecast_candidate(trial, version, epochs=None):
+    """A ForecastVersion from the trial: what the output predicts (the last step plus a
+    change computed from the differences only, level-free; or the whole forecast from the
+    normalized inputs, level-aware), hidden units, pruning sparsity, quantization mode."""
+    from .forecast import ForecastVersion
+    from .models import forecast_mlp, residual_forecaster
+    output = trial.suggest_categorical("output", ["change", "whole"])
+    hidden = trial.suggest_categorical("hidden", [0, 2, 4, 8])
+    sparsity = trial.suggest_categorical("sparsity", [0.0, 0.3, 0.5, 0.7])
+    mode = trial.suggest_categorical("quantization", ["16x8", "int8"])
+    layers = "Dense(12)" + (f" + Dense({hidden})-Dense(12)" if hidden else "")
+    if output == "change":
+        arch = f"last step + {layers} of the differences"
+        build = lambda mean, std, folded=False: residual_forecaster(  # noqa: E731
+            mean, std, linear=True, hidden=(hidden,) if hidden else (), folded=folded)
+    else:
+        arch = "Dense(12) of the inputs" if not hidden else f"Dense({hidden})-Dense(12) of the inputs"
+        build = lambda mean, std, folded=False: forecast_mlp((hidden,) if hidden else ())  # noqa: E731
+    pruning = None
+    if sparsity and hidden:  # pruning a lone 72-weight Dense(12) saves nothing zipped
+        pruning = dict(initial_sparsity=min(0.3, sparsity), final_sparsity=sparsity, begin=0.0,
+                       end=0.6, epochs=10)
+        arch += f", {sparsity:.0%} pruned"
+    spec = ForecastVersion(version, arch, build, epochs=epochs or 20, lstsq_init=output == "change",
+                           fold_units=output == "change" and bool(hidden), pruning=pruning,
+                           quantization=mode, stem=f"search_{version}")
+    spec.search_params = {"output": output, "hidden": hidden}
+    return spec
+
+
+def declaration(spec):
+    """The Python a script would declare for this candidate."""
+    if hasattr(spec, "frontend"):
+        f = spec.frontend
+        return (f'VERSION = KWSVersion(\n    "{spec.version}", FrontEnd(rate={f.rate}, '
+                f"frame_length={f.frame_length}, frame_step={f.frame_step}, "
+                f"num_mel_bins={f.num_mel_bins}, num_coefficients={f.num_coefficients}),\n"
+                f"    filters={tuple(spec.filters)}, extra_depthwise={spec.extra_depthwise}, "
+                f"first_stride={tuple(spec.first_stride)}, epochs={spec.epochs},\n"
+                f"    augment={spec.augment})")
+    p = spec.search_params
+    hidden = f"({p['hidden']},)" if p["hidden"] else "()"
+    call = (f"residual_forecaster(mean, std, linear=True, hidden={hidden}, folded=folded)"
+            if p["output"] == "change" else f"forecast_mlp({hidden})")
+    return (f"def build(mean, std, folded=False):\n"
+            f"    from common.models import forecast_mlp, residual_forecaster\n"
+            f"    return {call}\n\n"
+            f'VERSION = ForecastVersion(\n    "{spec.version}", "{spec.architecture}", build,\n'
+            f"    lstsq_init={spec.lstsq_init}, fold_units={spec.fold_units}, "
+            f'quantization="{spec.quantization}",\n    pruning={spec.pruning})')

@@ -1,0 +1,144 @@
+"""The constraint search (common/search.py): speaker-grouped folds, the candidates' feature
+maps, a 2-trial search on tiny data that resumes from its storage, a trial ended by its size
+before any training, two workers on one study, the Pareto front."""
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def search(*args, timeout=900):
+    return subprocess.run([sys.executable, "-m", "common.search", *args], cwd=ROOT,
+                          capture_output=True, text=True, timeout=timeout)
+
+
+# ---------------------------------------------------------------- folds
+def test_speaker_folds_keep_each_speaker_in_one_fold():
+    from common.folds import speaker_folds
+    rng = np.random.RandomState(1)
+    paths = [f"down/{s:08x}_nohash_{i}.wav" for s in range(60) for i in range(rng.randint(1, 8))]
+    folds = speaker_folds(paths, 3, seed=0)
+    assert sorted(np.concatenate(folds).tolist()) == list(range(len(paths)))
+    speakers = [{paths[i].split("/")[1].split("_")[0] for i in f} for f in folds]
+    assert not (speakers[0] & speakers[1] or speakers[0] & speakers[2] or speakers[1] & speakers[2])
+    sizes = [len(f) for f in folds]
+    assert max(sizes) - min(sizes) <= 7  # at most the largest speaker's file count
+    assert all(np.array_equal(a, b) for a, b in zip(folds, speaker_folds(paths, 3, seed=0)))
+    assert not all(np.array_equal(a, b) for a, b in zip(folds, speaker_folds(paths, 3, seed=1)))
+
+
+def test_speaker_folds_refuse_too_few_speakers():
+    from common.folds import speaker_folds
+    with pytest.raises(ValueError, match="2 speakers"):
+        speaker_folds(["a/aaaaaaaa_nohash_0.wav", "a/bbbbbbbb_nohash_0.wav"], 3, seed=0)
+
+
+# ---------------------------------------------------------------- candidates
+@pytest.mark.parametrize("coefficients,blocks,extra,stride", [(10, 2, 1, 2), (13, 3, 0, 4), (8, 1, 1, 1)])
+def test_feature_map_matches_the_built_model(coefficients, blocks, extra, stride):
+    import optuna
+    from common import kws, search_space
+    params = {"first_width": 24, "blocks": blocks, "block_width": 24, "shift_ms": 0, "gain_db": 0,
+              "extra_depthwise": extra, "time_stride": stride, "epochs": 20, "frame_ms": 40,
+              "step_ms": 20, "mel_bins": 40, "coefficients": coefficients}
+    spec = search_space.kws_candidate(optuna.trial.FixedTrial(params), "ex2_a")
+    model = kws.build_model(spec)
+    conv_out = [layer for layer in model.layers if "re_lu" in layer.name][-1].output_shape
+    assert tuple(conv_out[1:3]) == search_space.feature_map(spec)
+
+
+def test_a_trial_over_the_size_bound_ends_before_training(subset, monkeypatch):
+    import optuna
+    from common import cli, kws, search, search_space
+    data_dir, split_dir = subset
+    args = search.parse_args(["--version", "ex2_a", "--data", str(data_dir), "--split-dir", str(split_dir),
+                              "--epochs", "1", "--folds", "2"])
+    data = search.Data(args, log=lambda *_: None)
+    cli.tensorflow()
+    monkeypatch.setattr(kws, "fit_and_quantize", lambda *a, **k: pytest.fail("trained an infeasible trial"))
+    params = {"first_width": 96, "blocks": 3, "block_width": 96, "shift_ms": 0, "gain_db": 0,
+              "extra_depthwise": 0, "time_stride": 2, "epochs": 20, "frame_ms": 40, "step_ms": 20,
+              "mel_bins": 40, "coefficients": 13}
+    trial = optuna.trial.FixedTrial(params)
+    with pytest.raises(optuna.TrialPruned, match="zip"):
+        search.objective(data, {})(trial)
+    assert trial.user_attrs["status"] == search.INFEASIBLE
+    assert trial.user_attrs["zip_bytes"] > search_space.max_zip_bytes("ex2_a")
+
+
+# ---------------------------------------------------------------- the command
+@pytest.fixture(scope="module")
+def ex2_search(subset, tmp_path_factory):
+    """Two trials of ex2_a on every 8th file, 1 epoch, 2 folds; then one more from storage."""
+    data_dir, split_dir = subset
+    out = tmp_path_factory.mktemp("search")
+    common = ["--version", "ex2_a", "--data", str(data_dir), "--split-dir", str(split_dir), "--epochs", "1",
+              "--folds", "2", "--out-dir", str(out), "--quiet"]
+    first = search(*common, "--trials", "2")
+    second = search(*common, "--trials", "1")
+    return first, second, out
+
+
+def test_search_writes_its_table_picture_and_a_usable_declaration(ex2_search):
+    first, _, out = ex2_search
+    assert first.returncode == 0, first.stderr[-2000:]
+    for name in ("ex2_a_search.md", "ex2_a_search.png", "ex2_a_search.json"):
+        assert (out / name).stat().st_size > 0
+    result = json.loads((out / "ex2_a_search.json").read_text())
+    assert set(result["references"]) == {"current", "seed recipe"}
+    for ref in result["references"].values():
+        assert len(ref["folds"]) == 2 and 0.0 <= ref["quality"] <= 1.0
+    md = (out / "ex2_a_search.md").read_text()
+    assert "## Pareto front" in md and "Constraint search: ex2_a" in md
+    done = [t for t in result["trials"] if t["status"] == "feasible"]
+    if done:  # the declaration builds the trial's model
+        code = md.split("```python\n")[1].split("```")[0]
+        scope = {}
+        exec("from common.kws import KWSVersion\nfrom common.frontend_np import FrontEnd\n" + code, scope)
+        assert scope["VERSION"].version == "ex2_a"
+        best = max(done, key=lambda t: t["quality"])
+        assert list(scope["VERSION"].filters)[0] == best["params"]["first_width"]
+
+
+def test_search_resumes_from_its_storage(ex2_search):
+    import optuna
+    _, second, out = ex2_search
+    assert second.returncode == 0, second.stderr[-2000:]
+    study = optuna.load_study(study_name="ex2_a", storage=f"sqlite:///{out / 'search.db'}")
+    assert len(study.trials) == 3
+    assert [t.number for t in study.trials] == [0, 1, 2]
+    assert "scoring the current version" not in second.stdout  # references kept from the first call
+
+
+def test_forecast_search_with_two_workers_on_one_study(shared_data, tmp_path):
+    import optuna
+    r = search("--version", "ex1_b", "--data", str(shared_data / "jena_climate_2009_sample.csv"),
+               "--epochs", "1", "--trials", "2", "--workers", "2", "--out-dir", str(tmp_path), "--quiet")
+    assert r.returncode == 0, r.stderr[-2000:]
+    study = optuna.load_study(study_name="ex1_b", storage=f"sqlite:///{tmp_path / 'search.db'}")
+    assert len([t for t in study.trials if t.state.is_finished()]) == 2
+    refs = json.loads((tmp_path / "ex1_b_search.json").read_text())["references"]
+    assert refs["current"]["quality"] > 0 and refs["current"]["zip_bytes"] > 0
+
+
+def test_search_bad_data_is_one_error_line(tmp_path):
+    r = search("--version", "ex1_a", "--data", str(tmp_path / "missing.csv"), "--out-dir", str(tmp_path))
+    assert r.returncode == 1
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error:") and "missing.csv" in lines[0]
+
+
+def test_pareto_front_keeps_only_undominated_feasible_rows():
+    from common.search import FEASIBLE, INFEASIBLE, pareto
+    rows = [{"trial": 0, "status": FEASIBLE, "zip_bytes": 100, "quality": 0.80},
+            {"trial": 1, "status": FEASIBLE, "zip_bytes": 200, "quality": 0.90},
+            {"trial": 2, "status": FEASIBLE, "zip_bytes": 300, "quality": 0.85},   # dominated by 1
+            {"trial": 3, "status": INFEASIBLE, "zip_bytes": 50, "quality": 0.99},  # not feasible
+            {"trial": 4, "status": FEASIBLE, "zip_bytes": 150, "quality": 0.79}]   # dominated by 0
+    assert [r["trial"] for r in pareto(rows, maximize=True)] == [0, 1]
+    assert [r["trial"] for r in pareto(rows, maximize=False)] == [0, 4]
