@@ -28,8 +28,6 @@ class FrontEnd:
     mfcc: bool = True
     resize: Optional[int] = None  # STFT path only: resize the spectrogram to [resize, resize]
     fft_length: Optional[int] = None  # None: next power of 2 >= frame_length (tf.signal.stft)
-    c0_scale: float = 1.0  # MFCC 0 (log energy) x this: its wide range (silence: about -124)
-    # otherwise sets the one int8 input step of every coefficient
 
     @property
     def fft_size(self):
@@ -85,9 +83,6 @@ class FrontEnd:
             if self.num_coefficients > self.num_mel_bins:
                 found.append(f"'num_coefficients' {self.num_coefficients} > 'num_mel_bins' "
                              f"{self.num_mel_bins}")
-        scale = self.c0_scale
-        if not (isinstance(scale, (int, float)) and not isinstance(scale, bool) and 0 < scale < math.inf):
-            found.append(f"'c0_scale' is {scale!r}; expected a number > 0")
         for n in ("resize", "fft_length"):
             if getattr(self, n) is not None and not whole(n):
                 found.append(f"'{n}' is {getattr(self, n)!r}; expected null or a whole number >= 1")
@@ -153,7 +148,6 @@ class NumpyFrontEnd:
             self.mel = mel_weight_matrix(cfg.num_mel_bins, cfg.fft_bins, cfg.rate,
                                          cfg.lower_frequency, cfg.upper_frequency)
             self.dct = dct_matrix(cfg.num_mel_bins, cfg.num_coefficients)
-            self.dct[:, 0] *= np.float32(cfg.c0_scale)
         elif cfg.resize:
             self.rows = resize_matrix(cfg.num_frames, cfg.resize)
             self.cols = resize_matrix(cfg.fft_bins, cfg.resize).T.copy()

@@ -30,8 +30,6 @@ def tf_frontend(waveform, cfg, spec_hook=None):
         if spec_hook is not None:
             log_mel = spec_hook(log_mel)
         feats = tf.signal.mfccs_from_log_mel_spectrograms(log_mel)[..., :cfg.num_coefficients]
-        if cfg.c0_scale != 1.0:
-            feats = feats * tf.constant([cfg.c0_scale] + [1.0] * (cfg.num_coefficients - 1))
         return feats[..., None]
     if spec_hook is not None:
         spec = spec_hook(spec)

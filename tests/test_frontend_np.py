@@ -10,7 +10,7 @@ from common.speech import tf_frontend  # noqa: E402
 CONFIGS = [FrontEnd(), FrontEnd(rate=8000, frame_length=320, frame_step=160),
            FrontEnd(rate=8000, frame_length=256, frame_step=128, num_mel_bins=32,
                     num_coefficients=13, lower_frequency=40, upper_frequency=3800),
-           FrontEnd(c0_scale=0.125), FrontEnd(mfcc=False), FrontEnd(mfcc=False, resize=32),
+           FrontEnd(mfcc=False), FrontEnd(mfcc=False, resize=32),
            FrontEnd(rate=8000, frame_length=256, frame_step=128, mfcc=False, resize=24)]
 
 
@@ -22,7 +22,7 @@ def real_wavs(shared_data):
     return files[:: max(1, len(files) // 20)][:20]
 
 
-@pytest.mark.parametrize("cfg", CONFIGS, ids=lambda c: f"{c.rate}-{'mfcc' if c.mfcc else 'stft'}-{c.resize}-{c.c0_scale}")
+@pytest.mark.parametrize("cfg", CONFIGS, ids=lambda c: f"{c.rate}-{'mfcc' if c.mfcc else 'stft'}-{c.resize}")
 def test_numpy_matches_tf(real_wavs, cfg):
     fe = NumpyFrontEnd(cfg)
     worst = 0.0
@@ -53,17 +53,8 @@ def test_settings_problems():
     assert "frame_step" in FrontEnd(frame_step=0).problems()[0]
     assert "upper_frequency" in FrontEnd(upper_frequency=9000).problems()[0]
     assert "num_coefficients" in FrontEnd(num_coefficients=50).problems()[0]
-    assert "c0_scale" in FrontEnd(c0_scale=0).problems()[0]
-    assert "c0_scale" in FrontEnd.problems_of({"c0_scale": "x"})[0]
     assert FrontEnd.problems_of({"rate": "16k"})[0].startswith("'rate' is '16k'")
     assert FrontEnd.problems_of({"bogus": 1}) == []  # unknown keys are ignored
-
-
-def test_c0_scale_scales_mfcc_0_only(real_wavs):
-    x = read_wav(real_wavs[0], rate=16000)
-    a, b = NumpyFrontEnd(FrontEnd())(x), NumpyFrontEnd(FrontEnd(c0_scale=0.125))(x)
-    np.testing.assert_allclose(b[:, 0], a[:, 0] * 0.125, rtol=1e-5, atol=1e-5)
-    np.testing.assert_array_equal(b[:, 1:], a[:, 1:])
 
 
 def test_dict_round_trip():
