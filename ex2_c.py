@@ -3,7 +3,8 @@ common/versions.py).
 
 The seed's model: audio resampled to 8 kHz (scipy resample_poly), MFCC with 320/160 frames,
 DS-CNN 96-64-64 with one more DepthwiseConv2D(96)-BN-ReLU block; trained 40 epochs with
-random time shifts of up to 100 ms (best validation epoch kept), int8. The total latency is
+random time shifts of up to 100 ms (best validation epoch kept), 5 quantization-aware
+epochs, int8. The total latency is
 cut by the numpy front end (common/frontend_np.py) that kws_inference.py runs.
 """
 import sys

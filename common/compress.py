@@ -42,6 +42,29 @@ def prune_and_finetune(model, train_ds, val_ds, compile_args, epochs, initial_sp
     return tfmot.sparsity.keras.strip_pruning(pruned), {k: list(v) for k, v in fit.history.items()}
 
 
+def quantization_aware(model, train_ds, val_ds, compile_args, epochs, callbacks=(), verbose="auto"):
+    """Quantization-aware fine-tuning of a trained model for `epochs` epochs: tfmot's 8-bit
+    scheme (the pruning-preserving one for a sparse model), BatchNormalization frozen (its
+    moving statistics, not each batch's). The model learns the int8 rounding of its input and
+    activations that post-training quantization imposes afterwards. Returns the
+    quantization-aware Keras model (convert it with `quantize`) and the history."""
+    base = tf.keras.models.clone_model(model)
+    base.set_weights(model.get_weights())
+    for layer in base.layers:
+        if isinstance(layer, tf.keras.layers.BatchNormalization):
+            layer.trainable = False
+    q = tfmot.quantization.keras
+    if sparsity(model) > 0.05:
+        scheme = tfmot.experimental.combine.Default8BitPrunePreserveQuantizeScheme()
+        aware = q.quantize_apply(q.quantize_annotate_model(base), scheme)
+    else:
+        aware = q.quantize_model(base)
+    aware.compile(**compile_args)
+    fit = aware.fit(train_ds, validation_data=val_ds, epochs=epochs, verbose=verbose,
+                    callbacks=list(callbacks))
+    return aware, {k: list(v) for k, v in fit.history.items()}
+
+
 def sparsity(model):
     """Fraction of zeros among the weights of kernels (conv, dense, depthwise)."""
     kernels = [w.numpy() for w in model.weights if "kernel" in w.name]

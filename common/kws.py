@@ -34,6 +34,8 @@ class KWSVersion:
     augment: Optional[dict] = None  # common.speech.Augment fields, train split only
     pruning: Optional[dict] = None  # compress.prune_and_finetune arguments
     per_channel: bool = True
+    qat_epochs: int = 5            # quantization-aware fine-tuning after training (0: none)
+    qat_learning_rate: float = 1e-4
     calibration_per_label: int = 125  # int8 calibration: a stratified random training sample
     stem: Optional[str] = None       # output file stem; None: the version's (e.g. kws_a)
 
@@ -120,46 +122,65 @@ def confusion(predicted, label_ids, n=len(LABELS)):
 
 @dataclasses.dataclass
 class Trained:
-    model: object        # the Keras model before conversion
-    history: dict        # {metric: [per epoch]}
+    model: object        # the Keras model converted (quantization-aware when qat_span)
+    float_model: object  # the float Keras model before any quantization
+    history: dict        # {metric: [per epoch]}, quantization-aware epochs included
     kept: int            # the epoch whose weights were kept
     span: Optional[tuple]  # pruning epochs (first, last), or None
+    qat_span: Optional[tuple]  # quantization-aware epochs (first, last), or None
     tflite: bytes        # the int8 model, container stripped
     calibration_files: int
-    seconds: float       # training time
+    seconds: float       # training time, all phases
 
 
-def fit_and_quantize(spec, gen, train_s, val_s, epochs, tune, seed, verbose, callbacks=()):
-    """Train on `train_s` (selecting on `val_s`), then int8 with a stratified calibration
-    sample of `train_s`: a Trained. The test split is not touched."""
+def qat_epochs(spec, override=None):
+    """The version's quantization-aware epochs, at most `override` (--epochs) when given."""
+    return min(spec.qat_epochs, override) if override else spec.qat_epochs
+
+
+def fit_and_quantize(spec, gen, train_s, val_s, epochs, tune, seed, verbose, callbacks=(), qat=None):
+    """Train on `train_s` (selecting on `val_s`), fine-tune quantization-aware `qat` epochs
+    (default: the version's), then int8 with a stratified calibration sample of `train_s`:
+    a Trained. The test split is not touched."""
     from . import compress
+    qat = spec.qat_epochs if qat is None else qat
     train_ds = gen.make_dataset(train_s.waves, train_s.label_ids, train=True,
                                 augment=spec.augment, seed=seed)
     val_ds = gen.make_dataset(val_s.waves, val_s.label_ids, train=False)
     started = time.perf_counter()
     model, history, kept, span = train(spec, train_ds, val_ds, epochs, tune, verbose, callbacks)
+    float_model, qat_span = model, None
+    if qat:
+        model, tuned = compress.quantization_aware(
+            float_model, train_ds, val_ds, classifier_compile_args(spec.qat_learning_rate), qat,
+            callbacks=[keep_best(qat)], verbose=verbose)
+        done = len(history["loss"])
+        qat_span, kept = (done + 1, done + qat), done + 1 + int(np.argmax(tuned["val_accuracy"]))
+        history = {k: history[k] + list(tuned.get(k, [])) for k in history}
     seconds = time.perf_counter() - started
     calib = calibration_indices(train_s.label_ids, spec.calibration_per_label, seed)
     tflite = compress.strip_container(compress.quantize(
         model, gen.features(train_s.waves[calib]), "int8", spec.per_channel))
-    return Trained(model, history, kept, span, tflite, int(len(calib)), seconds)
+    return Trained(model, float_model, history, kept, span, qat_span, tflite, int(len(calib)), seconds)
 
 
-def train_and_export(spec, splits, epochs, tune, seed, verbose, latency_runs):
+def train_and_export(spec, splits, epochs, tune, seed, verbose, latency_runs, qat=None):
     """Train, quantize and evaluate; returns (model files, JSON fields, picture)."""
     from . import compress, plots, speech, tflite_io
     from .litert import Model, measure_latency
     train_s, val_s, test_s = splits["train"], splits["val"], splits["test"]
     cfg = spec.frontend
     gen = speech.SignalGenerator(cfg)
-    t = fit_and_quantize(spec, gen, train_s, val_s, epochs, tune, seed, verbose)
-    model, history, kept, span, tflite = t.model, t.history, t.kept, t.span, t.tflite
+    t = fit_and_quantize(spec, gen, train_s, val_s, epochs, tune, seed, verbose, qat=qat)
+    history, kept, span, tflite = t.history, t.kept, t.span, t.tflite
     files, sizes = tflite_io.model_files(spec.name, tflite)
 
     runner = Model(tflite, cfg)
     test_pred = predict_labels(runner, test_s.waves)
     val_pred = predict_labels(runner, val_s.waves)
-    float_val = np.argmax(model.predict(gen.features(val_s.waves), verbose=0), axis=1)
+    val_features = gen.features(val_s.waves)
+    keras_val = np.argmax(t.model.predict(val_features, verbose=0), axis=1)
+    before_qat = np.argmax(t.float_model.predict(val_features, verbose=0), axis=1) if t.qat_span else None
     unseen = kws_data.unseen_speaker_mask(train_s, test_s)
     latency = measure_latency(runner, runs=latency_runs)
     metrics = {
@@ -167,21 +188,27 @@ def train_and_export(spec, splits, epochs, tune, seed, verbose, latency_runs):
         "unseen_speaker_files": None if unseen is None else int(unseen.sum()),
         "accuracy_unseen_speakers": None if unseen is None else accuracy(test_pred, test_s.label_ids, unseen),
         "val_accuracy": accuracy(val_pred, val_s.label_ids),
-        "float_val_accuracy": accuracy(float_val, val_s.label_ids),
+        # the Keras model converted: quantization-aware (float, int8 rounding simulated) after
+        # quantization-aware epochs, else the trained float model
+        "float_val_accuracy": accuracy(keras_val, val_s.label_ids),
+        "float_val_accuracy_before_qat": None if before_qat is None else accuracy(before_qat, val_s.label_ids),
     }
     fields = {
-        **compress.describe(spec.architecture, model),
+        **compress.describe(spec.architecture, t.float_model),
         **sizes,
         "metrics": metrics,
         "frontend": {**cfg.to_dict(), "input_shape": cfg.input_shape},
         "labels": LABELS,
         "host_latency_ms": {"inference": latency["inference_ms"], "total": latency["total_ms"],
                             "runs": latency["runs"], "threads": 1, "note": HOST_NOTE},
-        "training": {"epochs": epochs, "pruning_epochs": tune if spec.pruning else 0, "seed": seed, "augment": spec.augment,
+        "training": {"epochs": epochs, "pruning_epochs": tune if spec.pruning else 0,
+                     "qat_epochs": t.qat_span[1] - t.qat_span[0] + 1 if t.qat_span else 0,
+                     "qat_learning_rate": spec.qat_learning_rate if t.qat_span else None,
+                     "seed": seed, "augment": spec.augment,
                      "pruning": spec.pruning, "kept_epoch": kept, "seconds": round(t.seconds, 1),
                      "calibration_files": t.calibration_files, "history": history},
     }
-    picture = plots.kws_png(history, kept_epoch=kept, pruning=span,
+    picture = plots.kws_png(history, kept_epoch=kept, pruning=span, qat=t.qat_span,
                             confusion=confusion(test_pred, test_s.label_ids), labels=LABELS,
                             title=f"{spec.version} ({spec.name}): {spec.architecture}")
     return files, fields, picture
@@ -238,7 +265,7 @@ def run(spec, argv=None):
         cli.set_seed(args.seed)
         files, fields, picture = train_and_export(
             spec, splits, *cli.phase_epochs(spec, args.epochs), args.seed,
-            0 if args.quiet else "auto", args.latency_runs)
+            0 if args.quiet else "auto", args.latency_runs, qat_epochs(spec, args.epochs))
     m = fields["metrics"]
     rows = constraints.verdict(spec.version, {"accuracy": m["accuracy"], "zip_bytes": fields["zip_bytes"]},
                                unassessable(spec, splits, fields["host_latency_ms"]))
@@ -250,7 +277,9 @@ def run(spec, argv=None):
     unseen = ("- (no test file of an unseen speaker)" if m["accuracy_unseen_speakers"] is None
               else f"{100 * m['accuracy_unseen_speakers']:.2f} % of {m['unseen_speaker_files']} files")
     also = [("accuracy_unseen_speakers", unseen), ("val_accuracy (int8)", f"{100 * m['val_accuracy']:.2f} %"),
-            ("float_val_accuracy", f"{100 * m['float_val_accuracy']:.2f} %")]
+            ("float_val_accuracy", f"{100 * m['float_val_accuracy']:.2f} % (the Keras model converted)")]
+    if m["float_val_accuracy_before_qat"] is not None:
+        also.append(("float_val_accuracy_before_qat", f"{100 * m['float_val_accuracy_before_qat']:.2f} %"))
     return report.finish(summary, files, picture, out_dir, also)
 
 

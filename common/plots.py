@@ -48,9 +48,10 @@ def _fmt(value, spec):
     return "n/a" if not np.isfinite(value) else format(value, spec)
 
 
-def _curves(ax, history, pairs, *, kept_epoch, pruning, ylabel, scale=1.0, log=False, legend_at=()):
+def _curves(ax, history, pairs, *, kept_epoch, pruning, ylabel, scale=1.0, log=False, legend_at=(),
+            qat=None):
     """Per-epoch curves of (name, train key) pairs, each with its `val_` key dashed in the same
-    colour; the kept epoch as a vertical line and the pruning span shaded."""
+    colour; the kept epoch as a vertical line, the pruning and quantization-aware spans shaded."""
     drawn = []
     for colour, (name, key) in zip(("tab:blue", "tab:green", "tab:red"), pairs):
         for prefix, style in (("", "-"), ("val_", "--")):
@@ -61,6 +62,8 @@ def _curves(ax, history, pairs, *, kept_epoch, pruning, ylabel, scale=1.0, log=F
                 drawn.append(y[np.isfinite(y)])
     if pruning is not None:
         ax.axvspan(pruning[0] - 0.5, pruning[1] + 0.5, color="tab:purple", alpha=0.12, label="pruning")
+    if qat is not None:
+        ax.axvspan(qat[0] - 0.5, qat[1] + 0.5, color="tab:orange", alpha=0.15, label="quantization-aware")
     if kept_epoch is not None:
         ax.axvline(kept_epoch, color="black", linestyle=":", label=f"kept (epoch {kept_epoch})")
     values = np.concatenate(drawn) if drawn else np.empty(0)
@@ -124,11 +127,11 @@ def forecast_png(history, *, kept_epoch, pruning, times, truth, forecast, persis
     return _png(fig)
 
 
-def kws_png(history, *, kept_epoch, pruning, confusion, labels, title) -> bytes:
+def kws_png(history, *, kept_epoch, pruning, confusion, labels, title, qat=None) -> bytes:
     """Loss and accuracy curves, and the confusion matrix (rows true, columns predicted)."""
     plt = _pyplot()
     fig, axes = plt.subplots(1, 3, figsize=(16, 5.5), gridspec_kw={"width_ratios": [1, 1, 1.15]})
-    marks = {"kept_epoch": kept_epoch, "pruning": pruning}
+    marks = {"kept_epoch": kept_epoch, "pruning": pruning, "qat": qat}
     _curves(axes[0], history, [("loss", "loss")], ylabel="loss", log=True, **marks)
     axes[0].set_title("loss")
     _curves(axes[1], history, [("accuracy", "accuracy")], ylabel="accuracy (%)", scale=100.0, **marks)

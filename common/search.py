@@ -148,7 +148,8 @@ def kws_quality(spec, data, epochs, trial=None):
     for i, (train_s, val_s) in enumerate(data.pairs):
         cli.set_seed(data.args.seed)
         callbacks = [first_fold_pruning(trial)] if trial is not None and i == 0 else []
-        t = kws.fit_and_quantize(spec, gen, train_s, val_s, epochs, 0, data.args.seed, 0, callbacks)
+        t = kws.fit_and_quantize(spec, gen, train_s, val_s, epochs, 0, data.args.seed, 0, callbacks,
+                                 qat=kws.qat_epochs(spec, data.args.epochs))
         scores.append(kws.accuracy(kws.predict_labels(Model(t.tflite, spec.frontend), val_s.waves),
                                    val_s.label_ids))
         sizes.append(_zip_len(t.tflite))
@@ -192,6 +193,15 @@ def objective(data, refs):
 
     def run_trial(trial):
         spec = candidate(trial, data.version, data.args.epochs)
+        trial.set_user_attr("declaration", search_space.declaration(spec))
+        same = _finished_with(trial)
+        if same is not None:  # TPE proposed a candidate already scored: reuse its result
+            for k, v in same.user_attrs.items():
+                trial.set_user_attr(k, v)
+            trial.set_user_attr("same_as", same.number)
+            if same.value is None:
+                raise optuna.TrialPruned(same.user_attrs.get("why", f"as trial {same.number}"))
+            return same.value
         trial.set_user_attr("architecture", getattr(spec, "architecture", ""))
         if data.version.startswith("ex2"):
             rows, cols = search_space.feature_map(spec)
@@ -216,6 +226,20 @@ def objective(data, refs):
             trial.set_user_attr("why", f"trained zip {result['zip_bytes']:,} B > {bound:,.0f} B")
         return result["quality"]
     return run_trial
+
+
+def _finished_with(trial):
+    """An earlier finished trial of the study with the same candidate (the same declaration:
+    e.g. a sparsity without hidden units to prune is no other model), or None."""
+    import optuna
+    if not hasattr(trial, "study"):  # a FixedTrial
+        return None
+    mine = trial.user_attrs["declaration"]
+    done = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)
+    for t in trial.study.get_trials(deepcopy=False, states=done):
+        if t.number != trial.number and t.user_attrs.get("declaration") == mine and "same_as" not in t.user_attrs:
+            return t
+    return None
 
 
 def references(version, data):
@@ -295,7 +319,7 @@ def rows_of(study):
 
 def pareto(rows, maximize):
     """The feasible rows no other feasible row beats on size, latency ratio and quality."""
-    ok = [r for r in rows if r["status"] == FEASIBLE and r.get("quality") is not None]
+    ok = [r for r in rows if r["status"] == FEASIBLE and r.get("quality") is not None and "same_as" not in r]
 
     def key(r):
         q = -r["quality"] if maximize else r["quality"]
@@ -307,7 +331,7 @@ def pareto(rows, maximize):
 
 
 def best_feasible(rows, maximize):
-    ok = [r for r in rows if r["status"] == FEASIBLE and r.get("quality") is not None]
+    ok = [r for r in rows if r["status"] == FEASIBLE and r.get("quality") is not None and "same_as" not in r]
     return (max if maximize else min)(ok, key=lambda r: r["quality"]) if ok else None
 
 
@@ -332,10 +356,12 @@ def markdown(study, args, rows, seconds):
     what = ("mean int8 accuracy over the folds (min-max)" if maximize else
             "validation MAE / persistence's, mean of T and RH (each)")
     refs = study.user_attrs.get("references", {})
-    counts = {s: sum(r["status"] == s for r in rows) for s in (FEASIBLE, INFEASIBLE, STOPPED)}
+    counts = {s: sum(r["status"] == s and "same_as" not in r for r in rows) for s in (FEASIBLE, INFEASIBLE, STOPPED)}
+    repeats = sum("same_as" in r for r in rows)
     lines = [f"# Constraint search: {version}", "",
              f"Study `{study.study_name}`: {len(rows)} finished trials ({counts[FEASIBLE]} feasible, "
-             f"{counts[INFEASIBLE]} infeasible, {counts[STOPPED]} stopped early); this call "
+             f"{counts[INFEASIBLE]} infeasible, {counts[STOPPED]} stopped early, {repeats} repeated "
+             "proposals answered from the earlier trial); this call "
              f"{seconds / 60:.1f} min on {cli.host()}.",
              f"Quality: {what}. Bounds: .tflite.zip <= {search_space.max_zip_bytes(version):,.0f} B"
              + "".join(f", {k} <= {v}" for k, v in search_space.TARGETS.get(version, {}).items()
@@ -362,6 +388,8 @@ def markdown(study, args, rows, seconds):
 def declaration_of(row, version, epochs=None):
     """The declaration of a trial's candidate (`epochs`: the search's --epochs, if fixed)."""
     import optuna
+    if "declaration" in row:
+        return row["declaration"]
     return search_space.declaration(candidate(optuna.trial.FixedTrial(row["params"]), version, epochs))
 
 
@@ -441,6 +469,7 @@ def main(argv=None):
     and checked before TensorFlow loads (one error line naming the file)."""
     import optuna
     from . import outputs
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
     args = parse_args(argv)
     outputs.check_out_dir(args.out_dir)
     data = Data(args)

@@ -40,7 +40,8 @@ def kws_frontend(trial, rate):
 
 def kws_candidate(trial, version, epochs=None):
     """A KWSVersion from the trial: widths, depth, extra depthwise blocks, first stride,
-    front end, augmentation strength, epochs (`epochs` fixes them, e.g. for a smoke test)."""
+    front end, augmentation strength, epochs (`epochs` fixes them, e.g. for a smoke test),
+    quantization-aware epochs or none."""
     from .kws import KWSVersion
     first = trial.suggest_categorical("first_width", WIDTHS)
     depth = trial.suggest_int("blocks", 1, 3)
@@ -52,6 +53,7 @@ def kws_candidate(trial, version, epochs=None):
         extra_depthwise=trial.suggest_int("extra_depthwise", 0, 2),
         first_stride=(trial.suggest_categorical("time_stride", [1, 2, 4]), 1),
         epochs=epochs or trial.suggest_categorical("epochs", [20, 30, 40]),
+        qat_epochs=trial.suggest_categorical("qat_epochs", [0, 5]),
         augment={k: v for k, v in augment.items() if v} or None, stem=f"search_{version}")
 
 
@@ -103,7 +105,7 @@ def declaration(spec):
                 f"num_mel_bins={f.num_mel_bins}, num_coefficients={f.num_coefficients}),\n"
                 f"    filters={tuple(spec.filters)}, extra_depthwise={spec.extra_depthwise}, "
                 f"first_stride={tuple(spec.first_stride)}, epochs={spec.epochs},\n"
-                f"    augment={spec.augment})")
+                f"    augment={spec.augment}, qat_epochs={spec.qat_epochs})")
     p = spec.search_params
     hidden = f"({p['hidden']},)" if p["hidden"] else "()"
     call = (f"residual_forecaster(mean, std, linear=True, hidden={hidden}, folded=folded)"

@@ -127,3 +127,31 @@ def test_read_model_rejects_non_models(tmp_path):
     (tmp_path / "two.tflite.zip").write_bytes(b"PK\x05\x06" + b"\0" * 18)  # an empty zip
     with pytest.raises(tflite_io.ModelFileError, match="exactly one"):
         tflite_io.read_model_bytes(tmp_path / "two.tflite.zip")
+
+
+def test_quantization_aware_finetuning_keeps_bn_statistics_and_converts_faithfully():
+    """The quantization-aware model freezes BatchNormalization (its moving statistics stay
+    the trained model's) and its int8 conversion predicts what it predicts."""
+    from common.frontend_np import MFCC_16K
+    tf.keras.utils.set_random_seed(0)
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(160, 49, 10, 1)).astype(np.float32)
+    x[:, :, 0, 0] = x[:, :, 0, 0] * 30 - 60  # a wide coefficient 0, as real MFCCs have
+    y = rng.integers(0, 8, 160)
+    x[np.arange(160), y * 5, 3, 0] += 3.0  # a learnable cue
+    spec = kws.KWSVersion("ex2_a", MFCC_16K, filters=(8, 8))
+    model = kws.build_model(spec)
+    model.compile(**kws.classifier_compile_args(0.03))
+    model.fit(x[:128], y[:128], epochs=3, batch_size=16, verbose=0)
+    bn = [w.numpy() for w in model.weights if "moving" in w.name]
+    train_ds = tf.data.Dataset.from_tensor_slices((x[:128], y[:128])).batch(16)
+    val_ds = tf.data.Dataset.from_tensor_slices((x[128:], y[128:])).batch(32)
+    aware, history = compress.quantization_aware(model, train_ds, val_ds, kws.classifier_compile_args(1e-3),
+                                                 epochs=2, verbose=0)
+    assert len(history["val_accuracy"]) == 2
+    moving = [w.numpy() for w in aware.weights if "moving" in w.name]
+    assert len(moving) == len(bn) and all(np.array_equal(a, b) for a, b in zip(moving, bn))
+    assert any(w.name.endswith(("min:0", "max:0")) for w in aware.weights)  # fake-quant ranges
+    runner = Model(compress.quantize(aware, x[:64], "int8"))
+    agree = np.mean(np.argmax(runner.run_all(x), axis=-1).ravel() == np.argmax(aware.predict(x, verbose=0), axis=1))
+    assert agree >= 0.95, agree

@@ -34,8 +34,8 @@ def kws_inputs(epochs=12):
     confusion = rng.integers(0, 4, (8, 8)) + np.diag(rng.integers(20, 40, 8))
     history = {"loss": list(np.linspace(2.0, 0.3, epochs)), "val_loss": list(np.linspace(2.1, 0.5, epochs)),
                "accuracy": list(np.linspace(0.2, 0.95, epochs)), "val_accuracy": list(np.linspace(0.2, 0.9, epochs))}
-    return dict(history=history, kept_epoch=epochs, pruning=(epochs - 3, epochs), confusion=confusion,
-                labels=LABELS, title="ex2_a test")
+    return dict(history=history, kept_epoch=epochs, pruning=(epochs - 6, epochs - 3), qat=(epochs - 2, epochs),
+                confusion=confusion, labels=LABELS, title="ex2_a test")
 
 
 def bench_inputs():

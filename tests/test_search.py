@@ -44,7 +44,7 @@ def test_feature_map_matches_the_built_model(coefficients, blocks, extra, stride
     import optuna
     from common import kws, search_space
     params = {"first_width": 24, "blocks": blocks, "block_width": 24, "shift_ms": 0, "gain_db": 0,
-              "extra_depthwise": extra, "time_stride": stride, "epochs": 20, "frame_ms": 40,
+              "extra_depthwise": extra, "time_stride": stride, "epochs": 20, "qat_epochs": 0, "frame_ms": 40,
               "step_ms": 20, "mel_bins": 40, "coefficients": coefficients}
     spec = search_space.kws_candidate(optuna.trial.FixedTrial(params), "ex2_a")
     model = kws.build_model(spec)
@@ -62,7 +62,7 @@ def test_a_trial_over_the_size_bound_ends_before_training(subset, monkeypatch):
     cli.tensorflow()
     monkeypatch.setattr(kws, "fit_and_quantize", lambda *a, **k: pytest.fail("trained an infeasible trial"))
     params = {"first_width": 96, "blocks": 3, "block_width": 96, "shift_ms": 0, "gain_db": 0,
-              "extra_depthwise": 0, "time_stride": 2, "epochs": 20, "frame_ms": 40, "step_ms": 20,
+              "extra_depthwise": 0, "time_stride": 2, "epochs": 20, "qat_epochs": 5, "frame_ms": 40, "step_ms": 20,
               "mel_bins": 40, "coefficients": 13}
     trial = optuna.trial.FixedTrial(params)
     with pytest.raises(optuna.TrialPruned, match="zip"):
@@ -142,3 +142,24 @@ def test_pareto_front_keeps_only_undominated_feasible_rows():
             {"trial": 4, "status": FEASIBLE, "zip_bytes": 150, "quality": 0.79}]   # dominated by 0
     assert [r["trial"] for r in pareto(rows, maximize=True)] == [0, 1]
     assert [r["trial"] for r in pareto(rows, maximize=False)] == [0, 4]
+
+
+def test_a_repeated_proposal_reuses_the_earlier_result(shared_data, monkeypatch):
+    import optuna
+    from common import cli, forecast, search
+    args = search.parse_args(["--version", "ex1_b", "--data", str(shared_data / "jena_climate_2009_sample.csv"),
+                              "--epochs", "1"])
+    data = search.Data(args, log=lambda *_: None)
+    cli.tensorflow()
+    study = optuna.create_study(direction="minimize")
+    params = {"output": "change", "hidden": 0, "sparsity": 0.0, "quantization": "16x8"}
+    study.enqueue_trial(params)
+    study.enqueue_trial({**params, "sparsity": 0.5})  # nothing to prune: the same model
+    trained = []
+    real = forecast.fit_and_quantize
+    monkeypatch.setattr(forecast, "fit_and_quantize", lambda *a, **k: trained.append(1) or real(*a, **k))
+    study.optimize(search.objective(data, {}), n_trials=2)
+    first, second = study.trials
+    assert len(trained) == 1 and second.user_attrs["same_as"] == 0 and second.value == first.value
+    rows = search.rows_of(study)
+    assert [r["trial"] for r in search.pareto(rows, maximize=False)] == [0]
