@@ -277,9 +277,9 @@ def run(spec, argv=None):
     unseen = ("- (no test file of an unseen speaker)" if m["accuracy_unseen_speakers"] is None
               else f"{100 * m['accuracy_unseen_speakers']:.2f} % of {m['unseen_speaker_files']} files")
     also = [("accuracy_unseen_speakers", unseen), ("val_accuracy (int8)", f"{100 * m['val_accuracy']:.2f} %"),
-            ("float_val_accuracy", f"{100 * m['float_val_accuracy']:.2f} % (the Keras model converted)")]
+            ("float_val_accuracy", f"{100 * m['float_val_accuracy']:.2f} %")]
     if m["float_val_accuracy_before_qat"] is not None:
-        also.append(("float_val_accuracy_before_qat", f"{100 * m['float_val_accuracy_before_qat']:.2f} %"))
+        also.append(("  before the QAT epochs", f"{100 * m['float_val_accuracy_before_qat']:.2f} %"))
     return report.finish(summary, files, picture, out_dir, also)
 
 
