@@ -163,3 +163,35 @@ def test_a_repeated_proposal_reuses_the_earlier_result(shared_data, monkeypatch)
     assert len(trained) == 1 and second.user_attrs["same_as"] == 0 and second.value == first.value
     rows = search.rows_of(study)
     assert [r["trial"] for r in search.pareto(rows, maximize=False)] == [0]
+
+
+def test_latency_bound_is_the_ratio_to_the_reference_measured_alongside(subset, monkeypatch):
+    """ex2_b: a candidate whose invoke p50 (a fake clock here) is over 0.5x the seed DS-CNN's,
+    measured in alternating rounds, is infeasible before training; under it, it goes on."""
+    import optuna
+    from common import cli, kws, litert, search
+    data_dir, split_dir = subset
+    args = search.parse_args(["--version", "ex2_b", "--data", str(data_dir), "--split-dir", str(split_dir),
+                              "--epochs", "1", "--folds", "2", "--latency-runs", "3"])
+    data = search.Data(args, log=lambda *_: None)
+    cli.tensorflow()
+    reference = search.latency_reference("ex2_b", data)
+    order = []
+
+    def fake(model, cfg=None, runs=100, **_):
+        ours = model is not reference["tflite"]
+        order.append("candidate" if ours else "seed")
+        return {"inference_ms": {"p50": fake.candidate_ms if ours else 1.0}, "total_ms": None, "runs": runs}
+    monkeypatch.setattr(litert, "measure_latency", fake)
+    monkeypatch.setattr(kws, "fit_and_quantize", lambda *a, **k: pytest.fail("trained an infeasible trial"))
+    params = {"first_width": 24, "blocks": 1, "block_width": 24, "shift_ms": 0, "gain_db": 0,
+              "extra_depthwise": 0, "time_stride": 1, "epochs": 20, "qat_epochs": 0, "frame_ms": 40,
+              "step_ms": 20, "mel_bins": 40, "coefficients": 10}
+    fake.candidate_ms = 0.6
+    trial = optuna.trial.FixedTrial(params)
+    with pytest.raises(optuna.TrialPruned, match="invoke 0.60x the seed DS-CNN's > 0.5x"):
+        search.objective(data, reference)(trial)
+    assert order == ["candidate", "seed"] * 3 and trial.user_attrs["invoke_ratio"] == pytest.approx(0.6)
+    fake.candidate_ms = 0.4
+    measured, why = search.kws_bounds(search.candidate(trial, "ex2_b"), data, reference)
+    assert why is None and measured["invoke_ratio"] == pytest.approx(0.4)
