@@ -29,14 +29,19 @@ class Parser(argparse.ArgumentParser):
         raise UsageError(f"{self.prog}: {message}")
 
 
-def positive_int(text):
+def positive_int(text, low=1):
     try:
         value = int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{value} is not allowed; expected a whole number >= 1")
+    if value < low:
+        raise argparse.ArgumentTypeError(f"{value} is not allowed; expected a whole number >= {low}")
     return value
+
+
+def whole_number(text):
+    """A whole number >= 0 (argparse type)."""
+    return positive_int(text, low=0)
 
 
 def parser(version, description):

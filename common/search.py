@@ -23,7 +23,6 @@ and the best feasible trial printed as a version declaration.
 """
 import argparse
 import json
-import math
 import multiprocessing
 import os
 import sys
@@ -298,7 +297,6 @@ def work(args, trials, worker=0, data=None):
         reference = latency_reference(args.version, data)
         study.optimize(objective(data, reference), n_trials=trials, catch=(),
                        callbacks=[_progress(args.version)] if not args.quiet else [])
-    return study
 
 
 def _progress(version):
@@ -413,7 +411,8 @@ def picture(study, args, rows):
     fig, ax = plt.subplots(figsize=(9, 6))
     ok = [r for r in rows if r["status"] == FEASIBLE and r.get("quality") is not None]
     stopped = [r for r in rows if r["status"] == STOPPED and r.get("last_epoch_value") is not None]
-    infeasible = [r for r in rows if r["status"] == INFEASIBLE]
+    infeasible = [r for r in rows if r["status"] == INFEASIBLE and "zip_bytes" in r]
+    shapeless = sum(r["status"] == INFEASIBLE and "zip_bytes" not in r for r in rows)
     if ok:
         ax.scatter([r["zip_bytes"] / 1024 for r in ok], [r["quality"] * scale for r in ok],
                    c=[r["trial"] for r in ok], cmap="viridis", label="feasible (colour: trial)", zorder=3)
@@ -424,7 +423,7 @@ def picture(study, args, rows):
         ax.scatter([r["zip_bytes"] / 1024 for r in stopped], [r["last_epoch_value"] * scale for r in stopped],
                    marker="x", color="silver", label="stopped early (float, fold 1)")
     if infeasible:
-        ax.plot([r.get("zip_bytes", 0) / 1024 for r in infeasible], [0] * len(infeasible), "|", color="grey",
+        ax.plot([r["zip_bytes"] / 1024 for r in infeasible], [0] * len(infeasible), "|", color="grey",
                 markersize=14, transform=ax.get_xaxis_transform(), label="infeasible (at its size)")
     for role, r in study.user_attrs.get("references", {}).items():
         ax.plot(r["zip_bytes"] / 1024, r["quality"] * scale, "*", markersize=14,
@@ -433,13 +432,14 @@ def picture(study, args, rows):
                label="size bound")
     if maximize:
         ax.axhline(100 * entry(version).limits["accuracy"], color="black", linestyle=":", linewidth=1,
-                   label="accuracy limit")
+                   label="accuracy limit (on the course's test split)")
         ax.set_ylabel("mean int8 accuracy over the folds (%)")
     else:
         ax.axhline(1.0, color="black", linestyle=":", linewidth=1, label="persistence")
         ax.set_ylabel("validation MAE / persistence's (mean of T and RH)")
     ax.set_xlabel("zipped size (kB, 1 kB = 1024 B)")
-    ax.set_title(f"{version}: constraint search, {len(rows)} trials")
+    ax.set_title(f"{version}: constraint search, {len(rows)} trials"
+                 + (f" ({shapeless} with no feature map left, not drawn)" if shapeless else ""))
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8, loc="best")
     return _png(fig)
@@ -450,7 +450,8 @@ def parse_args(argv):
     p = argparse.ArgumentParser(prog="python -m common.search", description=__doc__.split("\n")[0],
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--version", required=True, choices=sorted(VERSIONS))
-    p.add_argument("--trials", type=cli.positive_int, default=20, help="new trials this call (default: 20)")
+    p.add_argument("--trials", type=cli.whole_number, default=20,
+                   help="new trials this call (default: 20; 0: only write the study's table and picture)")
     p.add_argument("--data", help="ex2: the wav folder (as the scripts' --data); ex1: the Jena CSV")
     p.add_argument("--split-dir", default=None, help="ex2: the split files (default: the course's)")
     p.add_argument("--folds", type=cli.positive_int, default=3, help="ex2: speaker-grouped folds (default: 3)")
@@ -478,42 +479,46 @@ def main(argv=None):
     """The whole search; returns the exit status. The output folder and the data are read
     and checked before TensorFlow loads (one error line naming the file)."""
     import optuna
-    from . import outputs
+    from . import outputs, report
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     args = parse_args(argv)
     outputs.check_out_dir(args.out_dir)
-    data = Data(args)
     started = time.perf_counter()
+    if args.trials:
+        run_workers(args, Data(args))
+    name = args.study or args.version
+    try:
+        study = optuna.load_study(study_name=name, storage=args.storage)
+    except KeyError:
+        raise ValueError(f"{args.storage}: no study named {name!r}; expected a search run "
+                         "before (--trials N)") from None
+    rows = rows_of(study)
+    md = markdown(study, args, rows, time.perf_counter() - started)
+    found = report.finite({"references": study.user_attrs.get("references"), "trials": rows})
+    outputs.write_set(args.out_dir, {f"{args.version}_search.md": md.encode(),
+                                     f"{args.version}_search.png": picture(study, args, rows),
+                                     f"{args.version}_search.json": json.dumps(found, indent=1).encode()})
+    print(md)
+    return 0
+
+
+def run_workers(args, data):
+    """--trials split over --workers processes on one study (this one included)."""
     share = [args.trials // args.workers + (i < args.trials % args.workers) for i in range(args.workers)]
     os.makedirs(args.out_dir, exist_ok=True)
     open_study(args)  # create it (and the SQLite file) before workers race for it
     extra = []
     ctx = multiprocessing.get_context("spawn")
     for w in range(1, args.workers):
-        proc = ctx.Process(target=work, args=(args, share[w], w))
-        proc.start()
-        extra.append(proc)
+        if share[w]:
+            proc = ctx.Process(target=work, args=(args, share[w], w))
+            proc.start()
+            extra.append(proc)
     try:
-        study = work(args, share[0], 0, data)
+        work(args, share[0], 0, data)
     finally:
         for proc in extra:
             proc.join()
-    study = optuna.load_study(study_name=args.study or args.version, storage=args.storage)
-    rows = rows_of(study)
-    md = markdown(study, args, rows, time.perf_counter() - started)
-    outputs.write_set(args.out_dir, {f"{args.version}_search.md": md.encode(),
-                                     f"{args.version}_search.png": picture(study, args, rows),
-                                     f"{args.version}_search.json": json.dumps(
-                                         {"references": study.user_attrs.get("references"), "trials": rows},
-                                         indent=1, default=_finite).encode()})
-    print(md)
-    return 0
-
-
-def _finite(x):
-    if isinstance(x, float) and not math.isfinite(x):
-        return None
-    return str(x)
 
 
 if __name__ == "__main__":

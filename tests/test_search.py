@@ -195,3 +195,16 @@ def test_latency_bound_is_the_ratio_to_the_reference_measured_alongside(subset, 
     fake.candidate_ms = 0.4
     measured, why = search.kws_bounds(search.candidate(trial, "ex2_b"), data, reference)
     assert why is None and measured["invoke_ratio"] == pytest.approx(0.4)
+
+
+def test_zero_trials_rewrites_the_report_of_a_stored_study(ex2_search, tmp_path):
+    import optuna
+    _, _, out = ex2_search
+    (out / "ex2_a_search.md").unlink()
+    r = search("--version", "ex2_a", "--trials", "0", "--out-dir", str(out), "--quiet")
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert "3 finished trials" in (out / "ex2_a_search.md").read_text()
+    assert len(optuna.load_study(study_name="ex2_a", storage=f"sqlite:///{out / 'search.db'}").trials) == 3
+    r = search("--version", "ex2_c", "--trials", "0", "--out-dir", str(tmp_path))
+    assert r.returncode == 1 and r.stderr.startswith("error: sqlite:///") and "no study named 'ex2_c'" in r.stderr
+    assert r.stderr.count("\n") == 1
