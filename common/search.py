@@ -320,8 +320,10 @@ def rows_of(study):
         a = dict(t.user_attrs)
         status = a.get("status", STOPPED if t.state == optuna.trial.TrialState.PRUNED else FEASIBLE)
         last = t.intermediate_values[max(t.intermediate_values)] if t.intermediate_values else None
+        took = (t.datetime_complete - t.datetime_start).total_seconds()
         rows.append({"trial": t.number, "status": status, "params": t.params,
-                     "quality": t.value if t.value is not None else None, "last_epoch_value": last, **a})
+                     "quality": t.value if t.value is not None else None, "last_epoch_value": last,
+                     "trial_seconds": round(took, 1), **a})
     return rows
 
 
@@ -369,8 +371,8 @@ def markdown(study, args, rows, seconds):
     lines = [f"# Constraint search: {version}", "",
              f"Study `{study.study_name}`: {len(rows)} finished trials ({counts[FEASIBLE]} feasible, "
              f"{counts[INFEASIBLE]} infeasible, {counts[STOPPED]} stopped early, {repeats} repeated "
-             "proposals answered from the earlier trial); this call "
-             f"{seconds / 60:.1f} min on {cli.host()}.",
+             f"proposals answered from the earlier trial), {sum(r['trial_seconds'] for r in rows) / 60:.1f} "
+             f"min of trials; this call {seconds / 60:.1f} min on {cli.host()}.",
              f"Quality: {what}. Bounds: .tflite.zip <= {search_space.max_zip_bytes(version):,.0f} B"
              + "".join(f", {k} <= {v}" for k, v in search_space.TARGETS.get(version, {}).items()
                        if k != "zip_bytes") + ".", ""]
@@ -493,7 +495,8 @@ def main(argv=None):
         raise ValueError(f"{args.storage}: no study named {name!r}; expected a search run "
                          "before (--trials N)") from None
     rows = rows_of(study)
-    md = markdown(study, args, rows, time.perf_counter() - started)
+    with cli.quiet_native_stderr(args.verbose):  # an old trial's declaration may import TensorFlow
+        md = markdown(study, args, rows, time.perf_counter() - started)
     found = report.finite({"references": study.user_attrs.get("references"), "trials": rows})
     outputs.write_set(args.out_dir, {f"{args.version}_search.md": md.encode(),
                                      f"{args.version}_search.png": picture(study, args, rows),
