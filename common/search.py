@@ -65,11 +65,11 @@ class Data:
 # ---------------------------------------------------------------- bounds before training
 def kws_bounds(spec, data, reference):
     """Size and latency of the untrained candidate: ({measure: value}, reason or None)."""
-    from . import compress, kws, speech, tflite_io
+    from . import compress, kws, speech
     gen = speech.SignalGenerator(spec.frontend)
     tflite = compress.strip_container(compress.quantize(
         kws.build_model(spec), gen.features(data.pool.waves[:16]), "int8", spec.per_channel))
-    measured = {"zip_bytes": len(tflite_io.zip_bytes_of("m.tflite", tflite))}
+    measured = {"zip_bytes": zip_len(spec.version, tflite)}
     bound = search_space.max_zip_bytes(spec.version)
     if measured["zip_bytes"] > bound:
         return measured, f"zip {measured['zip_bytes']:,} B > {bound:,.0f} B"
@@ -123,13 +123,13 @@ def latency_ratio(spec, tflite, reference, runs, rounds=3):
 
 
 def forecast_bounds(spec, data):
-    from . import compress, forecast, tflite_io
+    from . import compress, forecast
     norm = data.norm
     model = spec.build(norm.mean, norm.std)
     converted = forecast.fold_units(spec, model, norm) if spec.fold_units else model
     calib, _ = forecast.calibration_set(spec, norm(data.windows["train"].inputs), norm, 0)
     tflite = compress.strip_container(compress.quantize(converted, calib, spec.quantization, spec.per_channel))
-    measured = {"zip_bytes": len(tflite_io.zip_bytes_of("m.tflite", tflite))}
+    measured = {"zip_bytes": zip_len(spec.version, tflite)}
     bound = search_space.max_zip_bytes(spec.version)
     return measured, (f"zip {measured['zip_bytes']:,} B > {bound:,.0f} B"
                       if measured["zip_bytes"] > bound else None)
@@ -164,7 +164,7 @@ def kws_quality(spec, data, epochs, trial=None):
                                  qat=kws.qat_epochs(spec, data.args.epochs))
         scores.append(kws.accuracy(kws.predict_labels(Model(t.tflite, spec.frontend), val_s.waves),
                                    val_s.label_ids))
-        sizes.append(_zip_len(t.tflite))
+        sizes.append(zip_len(spec.version, t.tflite))
     return {"quality": float(np.mean(scores)), "folds": scores, "zip_bytes": max(sizes)}
 
 
@@ -180,12 +180,13 @@ def forecast_quality(spec, data):
     mae = forecast.forecast_mae(Model(tflite), data.norm(val.inputs), val.labels)
     ratios = [float(m / p) for m, p in zip(mae, data.persistence_val)]
     return {"quality": float(np.mean(ratios)), "ratio_t": ratios[0], "ratio_rh": ratios[1],
-            "val_mae_t": float(mae[0]), "val_mae_rh": float(mae[1]), "zip_bytes": _zip_len(tflite)}
+            "val_mae_t": float(mae[0]), "val_mae_rh": float(mae[1]), "zip_bytes": zip_len(spec.version, tflite)}
 
 
-def _zip_len(tflite):
+def zip_len(version, tflite):
+    """Bytes of the .tflite.zip as the version's script writes it (its member name counts)."""
     from .tflite_io import zip_bytes_of
-    return len(zip_bytes_of("m.tflite", tflite))
+    return len(zip_bytes_of(f"{entry(version).name}.tflite", tflite))
 
 
 def score(spec, data, trial=None):

@@ -208,3 +208,10 @@ def test_zero_trials_rewrites_the_report_of_a_stored_study(ex2_search, tmp_path)
     r = search("--version", "ex2_c", "--trials", "0", "--out-dir", str(tmp_path))
     assert r.returncode == 1 and r.stderr.startswith("error: sqlite:///") and "no study named 'ex2_c'" in r.stderr
     assert r.stderr.count("\n") == 1
+
+
+def test_sizes_are_those_of_the_file_the_script_writes():
+    from common import search, tflite_io
+    data = b"\x01\x02" * 500
+    assert search.zip_len("ex2_a", data) == tflite_io.model_files("kws_a", data)[1]["zip_bytes"]
+    assert search.zip_len("ex1_b", data) == tflite_io.model_files("th_b", data)[1]["zip_bytes"]
