@@ -39,18 +39,22 @@ def kws_frontend(trial, rate):
 
 
 def kws_candidate(trial, version, epochs=None):
-    """A KWSVersion from the trial: widths, depth, extra depthwise blocks, first stride,
-    front end, augmentation strength, epochs (`epochs` fixes them, e.g. for a smoke test),
-    quantization-aware epochs or none."""
+    """A KWSVersion from the trial: front end, widths, depth, extra depthwise blocks (as many
+    3x3 convolutions as the coefficients leave room for), first stride, augmentation
+    strength, epochs (`epochs` fixes them, e.g. for a smoke test), quantization-aware epochs
+    or none."""
     from .kws import KWSVersion
+    frontend = kws_frontend(trial, RATE[version])
+    # every unpadded 3x3 conv takes 2 coefficients: the first conv and `room` more fit
+    room = (frontend.num_coefficients - 3) // 2
+    extra = trial.suggest_int("extra_depthwise", 0, min(2, room - 1))
+    depth = trial.suggest_int("blocks", 1, min(3, room - extra))
     first = trial.suggest_categorical("first_width", WIDTHS)
-    depth = trial.suggest_int("blocks", 1, 3)
     width = trial.suggest_categorical("block_width", WIDTHS)
     augment = {"shift_ms": trial.suggest_categorical("shift_ms", [0, 50, 100]),
                "gain_db": trial.suggest_categorical("gain_db", [0, 6, 10])}
     return KWSVersion(
-        version, kws_frontend(trial, RATE[version]), filters=(first,) + (width,) * depth,
-        extra_depthwise=trial.suggest_int("extra_depthwise", 0, 2),
+        version, frontend, filters=(first,) + (width,) * depth, extra_depthwise=extra,
         first_stride=(trial.suggest_categorical("time_stride", [1, 2, 4]), 1),
         epochs=epochs or trial.suggest_categorical("epochs", [20, 30, 40]),
         qat_epochs=trial.suggest_categorical("qat_epochs", [0, 5]),

@@ -215,3 +215,14 @@ def test_sizes_are_those_of_the_file_the_script_writes():
     data = b"\x01\x02" * 500
     assert search.zip_len("ex2_a", data) == tflite_io.model_files("kws_a", data)[1]["zip_bytes"]
     assert search.zip_len("ex1_b", data) == tflite_io.model_files("th_b", data)[1]["zip_bytes"]
+
+
+def test_every_proposed_candidate_keeps_a_feature_map():
+    import optuna
+    from common import search_space
+    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
+    for _ in range(200):
+        trial = study.ask()
+        spec = search_space.kws_candidate(trial, "ex2_a")
+        assert min(search_space.feature_map(spec)) >= 1, trial.params
+        study.tell(trial, 0.0)
