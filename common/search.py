@@ -329,15 +329,19 @@ def rows_of(study):
 
 
 def pareto(rows, maximize):
-    """The feasible rows no other feasible row beats on size, latency ratio and quality."""
+    """The feasible rows no other feasible row beats on size, latency ratio and quality (of
+    rows with the same three figures, the first trial)."""
     ok = [r for r in rows if r["status"] == FEASIBLE and r.get("quality") is not None and "same_as" not in r]
 
     def key(r):
         q = -r["quality"] if maximize else r["quality"]
         return (r["zip_bytes"], r.get("invoke_ratio", r.get("total_ratio", 0.0)), q)
 
-    front = [r for r in ok if not any(all(a <= b for a, b in zip(key(o), key(r))) and key(o) != key(r)
-                                      for o in ok)]
+    first = {}
+    for r in sorted(ok, key=lambda r: r["trial"]):
+        first.setdefault(key(r), r)
+    ok = list(first.values())
+    front = [r for r in ok if not any(all(a <= b for a, b in zip(key(o), key(r))) and o is not r for o in ok)]
     return sorted(front, key=lambda r: r["zip_bytes"])
 
 

@@ -139,7 +139,8 @@ def test_pareto_front_keeps_only_undominated_feasible_rows():
             {"trial": 1, "status": FEASIBLE, "zip_bytes": 200, "quality": 0.90},
             {"trial": 2, "status": FEASIBLE, "zip_bytes": 300, "quality": 0.85},   # dominated by 1
             {"trial": 3, "status": INFEASIBLE, "zip_bytes": 50, "quality": 0.99},  # not feasible
-            {"trial": 4, "status": FEASIBLE, "zip_bytes": 150, "quality": 0.79}]   # dominated by 0
+            {"trial": 4, "status": FEASIBLE, "zip_bytes": 150, "quality": 0.79},   # dominated by 0
+            {"trial": 5, "status": FEASIBLE, "zip_bytes": 100, "quality": 0.80}]   # the same as 0
     assert [r["trial"] for r in pareto(rows, maximize=True)] == [0, 1]
     assert [r["trial"] for r in pareto(rows, maximize=False)] == [0, 4]
 
