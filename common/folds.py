@@ -7,7 +7,7 @@ numpy only.
 import numpy as np
 
 from .kws_data import Split
-from .splits import speaker_of
+from .splits import assign_speakers, speaker_of
 
 
 def speaker_folds(paths, k, seed):
@@ -23,10 +23,7 @@ def speaker_folds(paths, k, seed):
                          "speaker a fold")
     order = np.random.RandomState(seed).permutation(len(names))
     order = order[np.argsort(-counts[order], kind="stable")]
-    fold_of, sizes = {}, np.zeros(k, np.int64)
-    for i in order:
-        f = int(np.argmin(sizes))
-        fold_of[names[i]], sizes[f] = f, sizes[f] + counts[i]
+    fold_of = dict(zip(names, assign_speakers(counts, order, [0] * k)))
     assigned = np.array([fold_of[s] for s in speakers])
     return [np.flatnonzero(assigned == f) for f in range(k)]
 

@@ -188,15 +188,23 @@ def fit_and_quantize(spec, windows, norm, epochs, tune, seed, verbose):
     """Train on the train windows (validation shown, not selected on), then quantize with
     the calibration set: (Keras model, history, pruning span, .tflite bytes, indices of the
     calibration windows, training seconds). The test windows are not touched."""
-    from . import compress
     started = time.perf_counter()
     model, history, span = train(spec, windows, norm, epochs, tune, seed, verbose)
     seconds = time.perf_counter() - started
-    calib, picked = calibration_set(spec, norm(windows["train"].inputs), norm, seed)
+    tflite, picked = convert(spec, model, norm(windows["train"].inputs), norm, seed)
+    return model, history, span, tflite, picked, seconds
+
+
+def convert(spec, model, train_inputs, norm, seed):
+    """The version's .tflite of a (trained or untrained) model: folded if the version folds,
+    quantized with the calibration set of the normalized `train_inputs`, container stripped;
+    and the indices of the calibration windows."""
+    from . import compress
+    calib, picked = calibration_set(spec, train_inputs, norm, seed)
     converted = fold_units(spec, model, norm) if spec.fold_units else model
     tflite = compress.strip_container(compress.quantize(converted, calib, spec.quantization,
                                                         spec.per_channel))
-    return model, history, span, tflite, picked, seconds
+    return tflite, picked
 
 
 def train_and_export(spec, windows, norm, epochs, tune, seed, verbose):

@@ -159,9 +159,15 @@ def fit_and_quantize(spec, gen, train_s, val_s, epochs, tune, seed, verbose, cal
         history = {k: history[k] + list(tuned.get(k, [])) for k in history}
     seconds = time.perf_counter() - started
     calib = calibration_indices(train_s.label_ids, spec.calibration_per_label, seed)
-    tflite = compress.strip_container(compress.quantize(
-        model, gen.features(train_s.waves[calib]), "int8", spec.per_channel))
+    tflite = to_int8(spec, model, gen.features(train_s.waves[calib]))
     return Trained(model, float_model, history, kept, span, qat_span, tflite, int(len(calib)), seconds)
+
+
+def to_int8(spec, model, features):
+    """The version's int8 .tflite of a Keras model, calibrated on `features`, container
+    stripped."""
+    from . import compress
+    return compress.strip_container(compress.quantize(model, features, "int8", spec.per_channel))
 
 
 def train_and_export(spec, splits, epochs, tune, seed, verbose, latency_runs, qat=None):

@@ -65,10 +65,7 @@ class Data:
 # ---------------------------------------------------------------- bounds before training
 def kws_bounds(spec, data, reference):
     """Size and latency of the untrained candidate: ({measure: value}, reason or None)."""
-    from . import compress, kws, speech
-    gen = speech.SignalGenerator(spec.frontend)
-    tflite = compress.strip_container(compress.quantize(
-        kws.build_model(spec), gen.features(data.pool.waves[:16]), "int8", spec.per_channel))
+    tflite = untrained_int8(spec, data)
     measured = {"zip_bytes": zip_len(spec.version, tflite)}
     bound = search_space.max_zip_bytes(spec.version)
     if measured["zip_bytes"] > bound:
@@ -81,20 +78,25 @@ def kws_bounds(spec, data, reference):
     return measured, None
 
 
+def untrained_int8(spec, data):
+    """The candidate's DS-CNN, untrained, converted as the pipeline converts it (calibrated on
+    16 files: the scales do not change the size or the latency)."""
+    from . import kws, speech
+    features = speech.SignalGenerator(spec.frontend).features(data.pool.waves[:16])
+    return kws.to_int8(spec, kws.build_model(spec), features)
+
+
 def latency_reference(version, data):
     """What the version's latency target compares with, or None: the seed DS-CNN (16 kHz,
     ex2_b: invoke) or the course way (the seed's 8 kHz model + TensorFlow's front end, ex2_c:
     total), untrained int8, built once a process."""
-    from . import bench, compress, kws, speech
+    from . import bench
     target = search_space.TARGETS.get(version, {})
     measure = next((k for k in ("invoke_ratio", "total_ratio") if k in target), None)
     if measure is None:
         return None
     seed = bench.seed_recipes()[version]
-    gen = speech.SignalGenerator(seed.frontend)
-    tflite = compress.strip_container(compress.quantize(
-        kws.build_model(seed), gen.features(data.pool.waves[:16]), "int8", True))
-    return {"measure": measure, "tflite": tflite, "frontend": seed.frontend,
+    return {"measure": measure, "tflite": untrained_int8(seed, data), "frontend": seed.frontend,
             "what": "seed DS-CNN's" if measure == "invoke_ratio" else "course way's"}
 
 
@@ -123,12 +125,10 @@ def latency_ratio(spec, tflite, reference, runs, rounds=3):
 
 
 def forecast_bounds(spec, data):
-    from . import compress, forecast
+    from . import forecast
     norm = data.norm
-    model = spec.build(norm.mean, norm.std)
-    converted = forecast.fold_units(spec, model, norm) if spec.fold_units else model
-    calib, _ = forecast.calibration_set(spec, norm(data.windows["train"].inputs), norm, 0)
-    tflite = compress.strip_container(compress.quantize(converted, calib, spec.quantization, spec.per_channel))
+    tflite, _ = forecast.convert(spec, spec.build(norm.mean, norm.std), norm(data.windows["train"].inputs),
+                                 norm, seed=0)
     measured = {"zip_bytes": zip_len(spec.version, tflite)}
     bound = search_space.max_zip_bytes(spec.version)
     return measured, (f"zip {measured['zip_bytes']:,} B > {bound:,.0f} B"
@@ -326,10 +326,15 @@ def rows_of(study):
     return rows
 
 
+def scored(rows):
+    """The feasible rows with a quality, repeated proposals left out."""
+    return [r for r in rows if r["status"] == FEASIBLE and r.get("quality") is not None and "same_as" not in r]
+
+
 def pareto(rows, maximize):
     """The feasible rows no other feasible row beats on size, latency ratio and quality (of
     rows with the same three figures, the first trial)."""
-    ok = [r for r in rows if r["status"] == FEASIBLE and r.get("quality") is not None and "same_as" not in r]
+    ok = scored(rows)
 
     def key(r):
         q = -r["quality"] if maximize else r["quality"]
@@ -344,7 +349,7 @@ def pareto(rows, maximize):
 
 
 def best_feasible(rows, maximize):
-    ok = [r for r in rows if r["status"] == FEASIBLE and r.get("quality") is not None and "same_as" not in r]
+    ok = scored(rows)
     return (max if maximize else min)(ok, key=lambda r: r["quality"]) if ok else None
 
 

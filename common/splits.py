@@ -43,6 +43,18 @@ def read_file_list(path):
     return sorted(set(files))
 
 
+def assign_speakers(counts, order, targets):
+    """Speakers, given by their file counts, taken in `order`, each whole to the group
+    furthest below its target file count (the first such group on ties): the group index of
+    each speaker. Used for the split files and the search's folds."""
+    filled = np.zeros(len(targets))
+    group = np.zeros(len(counts), np.int64)
+    for i in order:
+        g = int(np.argmax(np.asarray(targets, np.float64) - filled))
+        group[i], filled[g] = g, filled[g] + counts[i]
+    return group
+
+
 def split_by_speaker(files, seed=0, train=0.8, val=0.1):
     """{'train'|'val'|'test': sorted files}, no speaker in two splits."""
     if not (0 < train < 1 and 0 <= val and train + val <= 1):
@@ -53,12 +65,11 @@ def split_by_speaker(files, seed=0, train=0.8, val=0.1):
         by_speaker[speaker_of(f)].append(f)
     speakers = sorted(by_speaker)
     order = np.random.RandomState(seed).permutation(len(speakers))
-    targets = dict(zip(SPLITS, (train * len(files), val * len(files), (1 - train - val) * len(files))))
+    targets = (train * len(files), val * len(files), (1 - train - val) * len(files))
+    group = assign_speakers([len(by_speaker[s]) for s in speakers], order, targets)
     out = {s: [] for s in SPLITS}
-    for i in order:
-        group = by_speaker[speakers[i]]
-        name = max(SPLITS, key=lambda s: targets[s] - len(out[s]))  # furthest below target
-        out[name].extend(group)
+    for speaker, g in zip(speakers, group):
+        out[SPLITS[g]].extend(by_speaker[speaker])
     return {s: sorted(v) for s, v in out.items()}
 
 
