@@ -1,27 +1,34 @@
 """Keyword-spotting latency and predictions on a Raspberry Pi (no TensorFlow needed).
 
-Copy this file, common/ and a model with its JSON to the Pi (README, "On the Raspberry Pi"):
+Copy this file, common/ and a model to the Pi (docs/raspberry-pi.md):
 
     python kws_inference.py --model kws_b.tflite.zip         # latency, as the course script
     python kws_inference.py --model kws_c.tflite --wav DIR   # label every wav under DIR
 
-The front end comes from the model's sidecar JSON (`X.tflite[.zip]` -> `X.json`), which must
-describe this very model; flags override it (saying so); with neither, the course defaults.
+The front end and labels come from the model's own metadata (common/model_metadata.py); a
+model made before it carried them uses its sidecar JSON (`X.tflite[.zip]` -> `X.json`, which
+must describe this very model), else the course defaults. When both are there they must
+agree. Flags override the front end, saying so.
 """
 import common  # noqa: F401  (one BLAS thread, set before numpy loads; no TensorFlow)
 
 import argparse  # noqa: E402
 import collections  # noqa: E402
 import os  # noqa: E402
+import platform  # noqa: E402
+import struct  # noqa: E402
 import sys  # noqa: E402
+from importlib import metadata  # noqa: E402
 
 import numpy as np  # noqa: E402
 
-from common import cli  # noqa: E402
+from common import cli, model_metadata  # noqa: E402
+from common.errors import DataError  # noqa: E402
 from common.frontend_np import LABELS, FrontEnd  # noqa: E402
 from common.litert import Model, interpreter_class, measure_latency  # noqa: E402
 from common.report import read_sidecar, sidecar_path  # noqa: E402
 from common.tflite_io import read_model_bytes  # noqa: E402
+from common.versions import VERSIONS  # noqa: E402
 from common.wav import WavError, read_wav  # noqa: E402
 
 COURSE_DEFAULTS = FrontEnd(mfcc=False, resize=32)  # the course script: STFT resized to 32x32
@@ -31,18 +38,37 @@ FLAGS = {"rate": "rate", "mfcc": "mfcc", "resize": "resize", "length": "frame_le
 PI_LIMITS = {"pi_inference_ms": ("inference", "inference_ms"), "pi_total_ms": ("total", "total_ms")}
 
 
-def frontend_config(sidecar, overrides, sidecar_path="the sidecar"):
-    """(FrontEnd, note): the sidecar's front end (else the course defaults), flags applied."""
+def described(carried, sidecar, model_path, json_path):
+    """(what describes the model: a dict with 'frontend', 'labels', 'version', or None; where
+    it comes from, in words). The model's metadata first; its sidecar JSON, when both exist,
+    must say the same."""
+    if sidecar is not None and sidecar.get("frontend") is None:
+        raise DataError(f"{json_path}: describes a forecasting model (no 'frontend'); "
+                        "expected the sidecar of a keyword-spotting model")
+    if carried is None:
+        if sidecar is None:
+            return None, "no front end in the model's metadata and no sidecar JSON: the course's default front end"
+        return sidecar, "front end from the sidecar JSON (the model carries none in its metadata)"
+    if sidecar is not None:
+        for key, same in (("frontend", lambda a, b: FrontEnd.from_dict(a) == FrontEnd.from_dict(b)),
+                          ("labels", lambda a, b: a == b), ("version", lambda a, b: a == b)):
+            if not same(carried.get(key), sidecar.get(key)):
+                raise DataError(f"{json_path}: its '{key}' {sidecar.get(key)!r} differs from the one "
+                                f"{model_path} carries in its metadata ({carried.get(key)!r}); "
+                                "expected the sidecar written with this model (or use --no-sidecar)")
+        return carried, "front end from the model's metadata (its sidecar JSON agrees)"
+    return carried, "front end from the model's metadata"
+
+
+def frontend_config(description, overrides, note=None):
+    """(FrontEnd, note): the description's front end (else the course defaults), flags applied."""
     overrides = {k: v for k, v in overrides.items() if v is not None}
     if "resize" in overrides and overrides["resize"] <= 0:
         overrides["resize"] = None
-    if sidecar:
-        base, note = sidecar.get("frontend"), "front end from the sidecar JSON"
-        if base is None:
-            raise ValueError(f"{sidecar_path}: describes a forecasting model (no 'frontend'); "
-                             "expected the sidecar of a keyword-spotting model")
+    if description:
+        base, note = description["frontend"], note or "front end from the model's description"
     else:
-        base, note = COURSE_DEFAULTS.to_dict(), "no sidecar JSON: the course's default front end"
+        base, note = COURSE_DEFAULTS.to_dict(), note or "the course's default front end"
     if overrides:
         note += ", overridden by flags " + ", ".join(f"{k}={v}" for k, v in overrides.items())
     cfg = FrontEnd.from_dict({**base, **overrides})
@@ -64,13 +90,41 @@ def machine(model_file="/proc/device-tree/model"):
     return cli.host(), False
 
 
-def limit_line(sidecar, result, host=None):
-    """One line comparing the measured latency with the version's Pi limit."""
+def interpreter_words():
+    """The interpreter's package and version, e.g. 'ai-edge-litert 2.3.0'."""
+    origin = interpreter_class()[1]
+    try:
+        return f"{origin} {metadata.version(origin.split()[0])}"
+    except metadata.PackageNotFoundError:
+        return origin
+
+
+def system(os_release="/etc/os-release"):
+    """(the OS side in words: distribution, userland and kernel, Python, interpreter; bits of
+    the userland). A Pi 4 or 5 runs a 64-bit kernel under a 32-bit Raspberry Pi OS too: the
+    userland's bits are those of this Python, not `uname -m`."""
+    name = platform.system()
+    try:
+        with open(os_release, encoding="utf-8", errors="replace") as f:
+            fields = dict(ln.rstrip("\n").split("=", 1) for ln in f if "=" in ln)
+        name = fields.get("PRETTY_NAME", name).strip().strip('"')
+    except OSError:
+        pass
+    bits = struct.calcsize("P") * 8
+    return (f"{name}, {bits}-bit userland ({platform.machine()} kernel), Python "
+            f"{platform.python_version()}, {interpreter_words()}"), bits
+
+
+def limit_line(about, result, host=None, os_side=None):
+    """One line comparing the measured latency with the version's Pi limit (`about`: the
+    sidecar, or {'version', 'limits'}), naming the machine and its OS."""
     name, on_pi = host or machine()
-    limits = {k: v for k, v in (sidecar or {}).get("limits", {}).items() if k in PI_LIMITS}
-    version = (sidecar or {}).get("version", "this model")
+    words, bits = os_side or system()
+    ran_on = f"ran on {name}; {words}"
+    limits = {k: v for k, v in (about or {}).get("limits", {}).items() if k in PI_LIMITS}
+    version = (about or {}).get("version", "this model")
     if not limits:
-        return f"Pi limit: none for {version} (limits only ex2_b inference and ex2_c total); ran on {name}"
+        return f"Pi limit: none for {version} (limits only ex2_b inference and ex2_c total); {ran_on}"
     parts = []
     for metric, limit in limits.items():
         label, key = PI_LIMITS[metric]
@@ -78,7 +132,21 @@ def limit_line(sidecar, result, host=None):
         verdict = ("pass" if value < limit else "FAIL") if on_pi else \
             "not assessable: not a Raspberry Pi, the limit is defined on one"
         parts.append(f"{label} {value:.2f} ms (mean) < {limit:g} ms: {verdict}")
-    return f"Pi limit of {version}: " + "; ".join(parts) + f"; ran on {name}"
+    hint = ""
+    if on_pi and bits == 32 and any(p.endswith("FAIL") for p in parts):
+        hint = " (a 32-bit OS runs tflite-runtime 2.14; a 64-bit Raspberry Pi OS runs LiteRT: docs/raspberry-pi.md)"
+    return f"Pi limit of {version}: " + "; ".join(parts) + f"; {ran_on}{hint}"
+
+
+def limits_of(description, sidecar):
+    """What limit_line needs: the sidecar, else the version the model carries and its limits
+    (common/versions.py)."""
+    if sidecar:
+        return sidecar
+    version = (description or {}).get("version")
+    if version in VERSIONS:
+        return {"version": version, "limits": VERSIONS[version].limits}
+    return {"version": version} if version else None
 
 
 def wav_files(path):
@@ -132,7 +200,8 @@ def label_wavs(model, cfg, paths, labels, folder_or_file):
 def parse_args(argv):
     p = cli.Parser(prog="kws_inference.py", description=__doc__.split("\n\n")[0])
     p.add_argument("--model", required=True, help=".tflite or .tflite.zip")
-    p.add_argument("--no-sidecar", action="store_true", help="ignore the sidecar JSON (use flags)")
+    p.add_argument("--no-sidecar", action="store_true",
+                   help="ignore the sidecar JSON (the model's metadata and the flags still apply)")
     p.add_argument("--rate", type=cli.positive_int, help="sample rate of the front end (Hz)")
     p.add_argument("--mfcc", action=argparse.BooleanOptionalAction, default=None,
                    help="MFCC front end (--no-mfcc: STFT)")
@@ -153,14 +222,15 @@ def parse_args(argv):
 def run(argv):
     args = parse_args(argv)
     data = read_model_bytes(args.model)
+    carried = model_metadata.carried(data, args.model)
     sidecar = None if args.no_sidecar else read_sidecar(args.model, data)
-    cfg, note = frontend_config(sidecar, {f: getattr(args, a) for a, f in FLAGS.items()},
-                                sidecar_path(args.model))
+    description, note = described(carried, sidecar, args.model, sidecar_path(args.model))
+    cfg, note = frontend_config(description, {f: getattr(args, a) for a, f in FLAGS.items()}, note)
     print(f"{note}: {cfg.to_dict()} -> input {cfg.input_shape}")
-    print(f"interpreter: {interpreter_class()[1]}")
+    print(f"interpreter: {interpreter_words()}")
     model = Model(data, cfg, args.threads, verbose=args.verbose)
     if args.wav:
-        labels = sidecar["labels"] if sidecar else LABELS
+        labels = description["labels"] if description else LABELS
         return label_wavs(model, cfg, wav_files(args.wav), labels, args.wav)
     r = measure_latency(model, cfg, args.runs, args.threads)
     inf, tot = r["inference_ms"], r["total_ms"]
@@ -168,7 +238,7 @@ def run(argv):
     print(f"Total Latency {tot['mean']:.2f}ms")
     print(f"Inference p50 {inf['p50']:.2f}ms p90 {inf['p90']:.2f}ms ({r['runs']} runs)")
     print(f"Total p50 {tot['p50']:.2f}ms p90 {tot['p90']:.2f}ms ({r['runs']} runs)")
-    print(limit_line(sidecar, r))
+    print(limit_line(limits_of(description, sidecar), r))
     return 0
 
 

@@ -163,11 +163,18 @@ def fit_and_quantize(spec, gen, train_s, val_s, epochs, tune, seed, verbose, cal
     return Trained(model, float_model, history, kept, span, qat_span, tflite, int(len(calib)), seconds)
 
 
+def frontend_record(cfg):
+    """A front end as the JSON and the model's metadata write it: its fields and input shape."""
+    return {**cfg.to_dict(), "input_shape": cfg.input_shape}
+
+
 def to_int8(spec, model, features):
     """The version's int8 .tflite of a Keras model, calibrated on `features`, container
-    stripped."""
-    from . import compress
-    return compress.strip_container(compress.quantize(model, features, "int8", spec.per_channel))
+    stripped, then carrying its version, front end and labels (common.model_metadata)."""
+    from . import compress, model_metadata
+    tflite = compress.strip_container(compress.quantize(model, features, "int8", spec.per_channel))
+    return model_metadata.embed(tflite, model_metadata.description(
+        spec.version, frontend_record(spec.frontend), LABELS))
 
 
 def train_and_export(spec, splits, epochs, tune, seed, verbose, latency_runs, qat=None):
@@ -203,7 +210,7 @@ def train_and_export(spec, splits, epochs, tune, seed, verbose, latency_runs, qa
         **compress.describe(spec.architecture, t.float_model),
         **sizes,
         "metrics": metrics,
-        "frontend": {**cfg.to_dict(), "input_shape": cfg.input_shape},
+        "frontend": frontend_record(cfg),
         "labels": LABELS,
         "host_latency_ms": {"inference": latency["inference_ms"], "total": latency["total_ms"],
                             "runs": latency["runs"], "threads": 1, "note": HOST_NOTE},

@@ -1,6 +1,7 @@
 """The three exercise 2 scripts on a subset of the real wavs, few epochs: the JSON and the
 verdict, figures re-computed independently (TensorFlow's interpreter and front end), the
 written model run by common.evaluate and kws_inference.py, determinism, the best epoch."""
+import hashlib
 import json
 import os
 import subprocess
@@ -114,6 +115,16 @@ def test_script_end_to_end(subset, runs, script, name, rate):
     lat = run("kws_inference.py", "--model", str(tmp_path / f"{name}.tflite.zip"), "--runs", "5")
     assert lat.returncode == 0, lat.stderr[-2000:]
     assert "Inference Latency" in lat.stdout and "Total Latency" in lat.stdout
+    assert "front end from the model's metadata (its sidecar JSON agrees)" in lat.stdout
+    # the model carries what its JSON says (read back without TensorFlow), and the JSON's
+    # sha256, of the file with its metadata, covers it
+    read = run("-c", "import json, sys; from common import model_metadata; "
+               f"print(json.dumps(model_metadata.carried(open({str(tmp_path / (name + '.tflite'))!r}, 'rb').read()))); "
+               "assert 'tensorflow' not in sys.modules")
+    assert read.returncode == 0, read.stderr[-2000:]
+    assert json.loads(read.stdout) == {"version": script[:-3], "frontend": summary["frontend"],
+                                       "labels": summary["labels"]}
+    assert hashlib.sha256((tmp_path / f"{name}.tflite").read_bytes()).hexdigest() == summary["tflite_sha256"]
     pred = run("kws_inference.py", "--model", str(tmp_path / f"{name}.tflite"), "--wav", str(data / "yes"))
     assert pred.returncode == 0, pred.stderr[-2000:]
     assert "Summary: " in pred.stdout and "Accuracy " in pred.stdout

@@ -68,7 +68,8 @@ def test_latency_mode_with_the_pi_limit_line(model):
     for path in (model["tflite_path"], model["zip_path"]):
         rc, out, err = run("--model", path, "--runs", 5)
         assert rc == 0 and err == "", err
-        assert "front end from the sidecar JSON" in out and "interpreter: ai-edge-litert" in out
+        assert "front end from the sidecar JSON (the model carries none in its metadata)" in out
+        assert re.search(r"^interpreter: ai-edge-litert \d+\.\d+", out, re.M), out
         assert re.search(r"^Inference Latency \d+\.\d\dms$", out, re.M), out
         assert re.search(r"^Total Latency \d+\.\d\dms$", out, re.M), out
         assert re.search(r"^Total p50 \d+\.\d\dms p90 \d+\.\d\dms", out, re.M), out
@@ -85,11 +86,14 @@ def test_limit_line_on_a_pi_and_without_a_limit(tmp_path):
     assert kws_inference.machine(str(tmp_path / "none"))[1] is False
     result = {"inference_ms": {"mean": 0.9}, "total_ms": {"mean": 41.0}}
     side = {"version": "ex2_c", "limits": {"accuracy": 0.9, "pi_total_ms": 40.0}}
-    assert kws_inference.limit_line(side, result, host) == \
-        "Pi limit of ex2_c: total 41.00 ms (mean) < 40 ms: FAIL; ran on Raspberry Pi 4 Model B Rev 1.4"
+    os_side = ("Debian GNU/Linux 12 (bookworm), ...", 64)
+    assert kws_inference.limit_line(side, result, host, os_side) == \
+        "Pi limit of ex2_c: total 41.00 ms (mean) < 40 ms: FAIL; ran on Raspberry Pi 4 Model B Rev 1.4; " \
+        "Debian GNU/Linux 12 (bookworm), ..."
     side = {"version": "ex2_b", "limits": {"pi_inference_ms": 1.5}}
-    assert kws_inference.limit_line(side, result, host).endswith("< 1.5 ms: pass; ran on Raspberry Pi 4 Model B Rev 1.4")
-    assert kws_inference.limit_line({"version": "ex2_a", "limits": {}}, result, host).startswith(
+    assert kws_inference.limit_line(side, result, host, os_side).endswith(
+        "< 1.5 ms: pass; ran on Raspberry Pi 4 Model B Rev 1.4; Debian GNU/Linux 12 (bookworm), ...")
+    assert kws_inference.limit_line({"version": "ex2_a", "limits": {}}, result, host, os_side).startswith(
         "Pi limit: none for ex2_a")
 
 
@@ -161,7 +165,8 @@ def test_errors_are_one_line(model, tmp_path):
 
 def test_flags_override_the_sidecar_saying_so(model):
     side = {"frontend": {**CFG.to_dict(), "input_shape": [49, 10, 1]}}
-    cfg, note = kws_inference.frontend_config(side, {"rate": 8000, "frame_length": 320, "frame_step": 160})
+    cfg, note = kws_inference.frontend_config(side, {"rate": 8000, "frame_length": 320, "frame_step": 160},
+                                              "front end from the sidecar JSON")
     assert (cfg.rate, cfg.frame_length, cfg.mfcc) == (8000, 320, True)
     assert note == "front end from the sidecar JSON, overridden by flags rate=8000, frame_length=320, frame_step=160"
     cfg, note = kws_inference.frontend_config(None, {})
@@ -191,3 +196,107 @@ def test_numpy_and_tf_frontends_give_the_same_labels(model, shared_data):
         y = interp.get_tensor(outp["index"])[0]
         np.testing.assert_allclose(m.classify(x), y, atol=outp["quantization"][0] * 1.01 + 1e-6)
         assert int(np.argmax(m.classify(x))) == int(np.argmax(y)), f
+
+
+# The model that carries its front end and labels (common.model_metadata), as the scripts
+# write it, and the Raspberry Pi side of the line that says where it ran.
+
+@pytest.fixture(scope="module")
+def carrying(model, tmp_path_factory):
+    """The tiny model carrying an ex2_c description (16 kHz MFCC, as CFG), with its own JSON."""
+    from common import kws, model_metadata
+    out = tmp_path_factory.mktemp("carrying")
+    data = model_metadata.embed(open(model["tflite_path"], "rb").read(), model_metadata.description(
+        "ex2_c", kws.frontend_record(CFG), LABELS))
+    files, sizes = tflite_io.model_files("kws_c", data)
+    for name, content in files.items():
+        (out / name).write_bytes(content)
+    (out / "kws_c.json").write_bytes(report.sidecar_bytes({
+        "version": "ex2_c", "tflite_sha256": sizes["tflite_sha256"], "labels": LABELS,
+        "frontend": kws.frontend_record(CFG), "limits": {"pi_total_ms": 40.0}}))
+    return out, sizes["tflite_sha256"]
+
+
+def run_in(folder, *args):
+    r = subprocess.run([sys.executable, str(ROOT / "kws_inference.py"), *map(str, args)], cwd=folder,
+                       capture_output=True, text=True, timeout=120)
+    return r.returncode, r.stdout, r.stderr
+
+
+def test_a_tflite_copied_alone_runs_in_both_modes(carrying, tmp_path):
+    alone = tmp_path / "pi"
+    alone.mkdir()
+    (alone / "kws_c.tflite").write_bytes((carrying[0] / "kws_c.tflite").read_bytes())
+    rc, out, err = run_in(alone, "--model", "kws_c.tflite", "--runs", 3)
+    assert rc == 0 and err == "", err
+    first = out.splitlines()[0]
+    assert first.startswith("front end from the model's metadata: ") and "-> input [49, 10, 1]" in first
+    assert re.search(r"^Pi limit of ex2_c: total \d+\.\d\d ms \(mean\) < 40 ms: not assessable", out, re.M), out
+    wav = tmp_path / "yes" / "a.wav"
+    wav.parent.mkdir()
+    wavfile.write(str(wav), 16000, (np.random.RandomState(1).randn(16000) * 3000).astype(np.int16))
+    rc, out, err = run_in(alone, "--model", "kws_c.tflite", "--wav", wav.parent)
+    assert rc == 0 and err == "", err
+    assert re.search(rf"^{re.escape(str(wav))} ({'|'.join(LABELS)}) \d\.\d\d\d$", out, re.M), out
+    assert sorted(p.name for p in alone.iterdir()) == ["kws_c.tflite"]  # nothing written beside it
+
+
+def test_flags_override_the_metadata_saying_so(carrying):
+    rc, out, err = run_in(carrying[0], "--model", "kws_c.tflite.zip", "--upper-frequency", 3000, "--runs", 2)
+    assert rc == 0, err
+    assert out.startswith("front end from the model's metadata (its sidecar JSON agrees), overridden by "
+                          "flags upper_frequency=3000.0: ") and "'upper_frequency': 3000.0" in out.splitlines()[0]
+
+
+def test_a_sidecar_disagreeing_with_the_metadata_is_refused(carrying, tmp_path):
+    (tmp_path / "kws_c.tflite").write_bytes((carrying[0] / "kws_c.tflite").read_bytes())
+    side = {"version": "ex2_c", "tflite_sha256": carrying[1], "labels": LABELS,
+            "frontend": {**CFG.to_dict(), "upper_frequency": 3000.0, "input_shape": CFG.input_shape}}
+    (tmp_path / "kws_c.json").write_bytes(report.sidecar_bytes(side))
+    rc, out, err = run_in(tmp_path, "--model", "kws_c.tflite", "--runs", 2)
+    assert rc == 1 and out == "" and err.count("\n") == 1, (out, err)
+    assert err.startswith("error: kws_c.json: its 'frontend' ") and "differs from the one kws_c.tflite carries" in err
+    rc, out, err = run_in(tmp_path, "--model", "kws_c.tflite", "--runs", 2, "--no-sidecar")
+    assert rc == 0 and out.startswith("front end from the model's metadata: "), err
+    side = {**side, "frontend": {**CFG.to_dict(), "input_shape": CFG.input_shape}, "labels": LABELS[::-1]}
+    (tmp_path / "kws_c.json").write_bytes(report.sidecar_bytes(side))
+    rc, out, err = run_in(tmp_path, "--model", "kws_c.tflite", "--runs", 2)
+    assert rc == 1 and err.startswith("error: kws_c.json: its 'labels' "), err
+
+
+def test_an_old_model_without_metadata_still_works(model, tmp_path):
+    """Without metadata: its sidecar (test_latency_mode_with_the_pi_limit_line), else the
+    course's defaults, which flags adjust."""
+    (tmp_path / "old.tflite").write_bytes(open(model["tflite_path"], "rb").read())
+    rc, out, err = run_in(tmp_path, "--model", "old.tflite", "--runs", 2)
+    assert rc == 1 and err.startswith("error: model input shape [1, 49, 10, 1] != front-end shape [1, 32, 32, 1]")
+    rc, out, err = run_in(tmp_path, "--model", "old.tflite", "--runs", 2, "--mfcc")
+    assert rc == 0, err
+    assert out.startswith("no front end in the model's metadata and no sidecar JSON: the course's default "
+                          "front end, overridden by flags mfcc=True: ")
+    assert "Pi limit: none for this model" in out
+
+
+def test_the_limit_line_names_the_pi_and_its_os(tmp_path):
+    dt, release = tmp_path / "model", tmp_path / "os-release"
+    dt.write_bytes(b"Raspberry Pi 5 Model B Rev 1.0\0")
+    release.write_text('NAME="Debian GNU/Linux"\nPRETTY_NAME="Debian GNU/Linux 13 (trixie)"\nID=debian\n')
+    words, bits = kws_inference.system(str(release))
+    interpreter = kws_inference.interpreter_words()
+    assert re.fullmatch(r"ai-edge-litert \d+\.\d+\.\d+", interpreter), interpreter
+    import platform
+    assert words == (f"Debian GNU/Linux 13 (trixie), {bits}-bit userland ({platform.machine()} kernel), "
+                     f"Python {platform.python_version()}, {interpreter}")
+    result = {"inference_ms": {"mean": 0.9}, "total_ms": {"mean": 41.0}}
+    about = kws_inference.limits_of({"version": "ex2_c"}, None)  # from the model's metadata
+    assert about == {"version": "ex2_c", "limits": {"accuracy": 0.9, "zip_bytes": 45 * 1024, "pi_total_ms": 40.0}}
+    line = kws_inference.limit_line(about, result, kws_inference.machine(str(dt)), (words, 64))
+    assert line == ("Pi limit of ex2_c: total 41.00 ms (mean) < 40 ms: FAIL; ran on Raspberry Pi 5 Model B "
+                    f"Rev 1.0; {words}")
+    line = kws_inference.limit_line(about, result, kws_inference.machine(str(dt)), ("a 32-bit OS", 32))
+    assert line.endswith("ran on Raspberry Pi 5 Model B Rev 1.0; a 32-bit OS (a 32-bit OS runs tflite-runtime "
+                         "2.14; a 64-bit Raspberry Pi OS runs LiteRT: docs/raspberry-pi.md)")
+    off = kws_inference.limit_line(about, result, ("Linux x86_64", False), ("a 32-bit OS", 32))
+    assert "not assessable: not a Raspberry Pi" in off and "docs/raspberry-pi.md" not in off
+    words, _ = kws_inference.system(str(tmp_path / "none"))  # no os-release: the system's name
+    assert words.startswith(f"{platform.system()}, ")
