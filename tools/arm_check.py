@@ -20,6 +20,7 @@ reported without failing. Downloads and roots are cached under .cache/arm/ (giti
 a second run only emulates. Emulated times are not a Pi's.
 """
 import argparse
+import concurrent.futures
 import dataclasses
 import hashlib
 import json
@@ -205,10 +206,18 @@ def install_wheels(suite, root, cache):
     return site
 
 
-def runs_of(models, wav_dir, latency_runs):
-    """The kws_inference.py command lines: latency mode, then --wav, for each model."""
-    return [argv for m in models for argv in (["--model", m, "--runs", str(latency_runs)],
-                                              ["--model", m, "--wav", wav_dir])]
+def runs_of(models, wav_dir, latency_runs, alone_dir):
+    """The kws_inference.py command lines, for each model: latency mode on its .tflite.zip with
+    its JSON beside it (when there is one), then --wav on a copy of its .tflite alone in a
+    folder (as a student copies it to the Pi)."""
+    os.makedirs(alone_dir, exist_ok=True)
+    argvs = []
+    for m in models:
+        alone = os.path.join(alone_dir, os.path.basename(m))
+        shutil.copyfile(m, alone)
+        zipped = m + ".zip" if os.path.isfile(m + ".zip") else m
+        argvs += [["--model", zipped, "--runs", str(latency_runs)], ["--model", alone, "--wav", wav_dir]]
+    return argvs
 
 
 def run_driver(command, argvs, env=None):
@@ -262,7 +271,7 @@ def compare(x86, arm, wav_dir, where="emulated: not a Pi's figure"):
     """Report lines and problems (a list; a strict suite fails on any)."""
     lines, problems = [], []
     for (argv, status, out), (_, ref_status, ref_out) in zip(arm, x86):
-        model = os.path.basename(argv[1])
+        model = os.path.basename(argv[1]) + (" (alone)" if "--wav" in argv else "")
         if status != 0 or ref_status != 0:
             problems.append(f"{model} {' '.join(argv[2:])}: exit status {status} (x86: {ref_status})")
             continue
@@ -316,6 +325,36 @@ def wav_folder(shared, out, split_file):
     return folder
 
 
+def prepare_suite(suite, cache):
+    """(root, site, seconds) of a suite: its Debian root and wheels, built or from the cache."""
+    started = time.perf_counter()
+    root = build_root(suite, cache)
+    return root, install_wheels(suite, root, cache), time.perf_counter() - started
+
+
+def check_suite(suite, prepared, argvs, x86, wav_dir):
+    """(name, header, problems, lines) of one emulated suite (`prepared`: prepare_suite's future)."""
+    try:
+        root, site, seconds_prepared = prepared.result()
+        command, env = guest_command(suite, root, site)
+        arm, versions, _, seconds = run_driver(command, argvs, env)
+    except CheckError as e:
+        return suite.name, f"{suite.name} (qemu -cpu {suite.cpu})", [str(e)], []
+    lines, problems = compare(x86, arm, wav_dir)
+    return suite.name, (f"{suite.name} (qemu -cpu {suite.cpu}): {os_words(arm)}; {versions}; prepared "
+                        f"in {seconds_prepared:.0f} s, emulated runs {seconds:.0f} s"), problems, lines
+
+
+def check_python(python, argvs, x86, wav_dir):
+    """(name, header, problems, lines) of another Python of this host."""
+    try:
+        other, versions, _, seconds = run_driver([python], argvs)
+    except CheckError as e:
+        return python, python, [str(e)], []
+    lines, problems = compare(x86, other, wav_dir, "this host")
+    return python, f"{python}: {os_words(other)}; {versions}; runs {seconds:.0f} s", problems, lines
+
+
 def parse_args(argv):
     p = argparse.ArgumentParser(prog="python tools/arm_check.py", description=__doc__.split("\n\n")[0])
     p.add_argument("--models", help="folder of kws_*.tflite (default: build them, --epochs 1)")
@@ -328,6 +367,8 @@ def parse_args(argv):
     p.add_argument("--wavs", help="a folder of <label>/<file>.wav, or a split file naming them "
                                   "(default: the shared test split)")
     p.add_argument("--every", type=int, default=4, help="models built on every N-th file (default: 4)")
+    p.add_argument("--cpu", help="qemu -cpu for every suite (default: each suite's Pi CPU); e.g. max, "
+                                 "which Debian 12's qemu 7.2 emulates wrongly for LiteRT")
     p.add_argument("--latency-runs", type=int, default=20)
     p.add_argument("--cache", default=os.path.join(ROOT, ".cache", "arm"))
     return p.parse_args(argv)
@@ -341,7 +382,12 @@ def main(argv=None):
         if not shutil.which(tool):
             raise CheckError(f"{tool}: not found; expected Debian's qemu-user-static and mmdebstrap "
                              "(apt-get install qemu-user-static mmdebstrap)")
-    with tempfile.TemporaryDirectory(prefix="arm_check.") as tmp:
+    failed = []
+    with tempfile.TemporaryDirectory(prefix="arm_check.") as tmp, \
+            concurrent.futures.ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
+        # roots and wheels are prepared (downloads, unpacking) while the models are built
+        suites = [dataclasses.replace(SUITES[n], cpu=args.cpu or SUITES[n].cpu) for n in args.suites]
+        prepared = {s.name: pool.submit(prepare_suite, s, cache) for s in suites}
         models_dir = args.models or build_models(shared, tmp, args.every)
         models = sorted(os.path.join(os.path.abspath(models_dir), f) for f in os.listdir(models_dir)
                         if re.fullmatch(r"kws_.*\.tflite", f))
@@ -349,36 +395,20 @@ def main(argv=None):
             raise CheckError(f"{models_dir}: no kws_*.tflite; expected the keyword-spotting models")
         wavs = args.wavs or os.path.join(shared, "mini_speech_commands_split", "kws_split_test.txt")
         wav_dir = os.path.abspath(wavs) if os.path.isdir(wavs) else wav_folder(shared, tmp, wavs)
-        argvs = runs_of(models, wav_dir, args.latency_runs)
+        argvs = runs_of(models, wav_dir, args.latency_runs, os.path.join(tmp, "alone"))
         x86, x86_versions, _, seconds = run_driver([sys.executable], argvs)
         say(f"x86 reference: {len(models)} models ({', '.join(map(os.path.basename, models))}), "
             f"{len(wav_rows(x86[1][2], wav_dir))} wavs, {x86_versions} ({seconds:.0f} s)")
-        failed = []
-        for name in args.suites:
-            suite = SUITES[name]
-            t0 = time.perf_counter()
-            root = build_root(suite, cache)
-            site = install_wheels(suite, root, cache)
-            prepared = time.perf_counter() - t0
-            command, env = guest_command(suite, root, site)
-            arm, versions, _, seconds = run_driver(command, argvs, env)
-            lines, problems = compare(x86, arm, wav_dir)
-            os_line = os_words(arm)
-            verdict = "PASS" if not problems else ("FAIL" if suite.strict else "DIFFERS (reported, not failing)")
-            say(f"{name} (qemu -cpu {suite.cpu}): {os_line}; {versions}; prepared in {prepared:.0f} s, "
-                f"emulated runs {seconds:.0f} s: {verdict}")
+        checks = [(s.strict, pool.submit(check_suite, s, prepared[s.name], argvs, x86, wav_dir)) for s in suites]
+        checks += [(False, pool.submit(check_python, p, argvs, x86, wav_dir)) for p in args.also_python]
+        for strict, future in checks:  # in the order asked
+            name, header, problems, lines = future.result()
+            verdict = "PASS" if not problems else ("FAIL" if strict else "DIFFERS (reported, not failing)")
+            say(f"{header}: {verdict}")
             for line in lines + [f"  problem: {p}" for p in problems]:
                 say(line)
-            if problems and suite.strict:
+            if problems and strict:
                 failed.append(name)
-        for python in args.also_python:
-            other, versions, _, seconds = run_driver([python], argvs)
-            lines, problems = compare(x86, other, wav_dir, "this host")
-            os_line = os_words(other)
-            say(f"{python}: {os_line}; {versions}; runs {seconds:.0f} s: "
-                f"{'PASS' if not problems else 'DIFFERS (reported, not failing)'}")
-            for line in lines + [f"  problem: {p}" for p in problems]:
-                say(line)
     say(f"ARM check: {'FAIL: ' + ', '.join(failed) if failed else 'PASS'} "
         f"({time.perf_counter() - started:.0f} s)")
     return 1 if failed else 0
