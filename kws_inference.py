@@ -45,7 +45,10 @@ def frontend_config(sidecar, overrides, sidecar_path="the sidecar"):
         base, note = COURSE_DEFAULTS.to_dict(), "no sidecar JSON: the course's default front end"
     if overrides:
         note += ", overridden by flags " + ", ".join(f"{k}={v}" for k, v in overrides.items())
-    cfg = FrontEnd.from_dict({**base, **overrides})
+    settings = {**base, **overrides}
+    if "frame_length" in overrides:  # the course's stft: the FFT is as long as the frame
+        settings["fft_length"] = overrides["frame_length"]
+    cfg = FrontEnd.from_dict(settings)
     problems = cfg.problems()
     if problems:
         raise ValueError(f"front end {cfg.to_dict()}: {problems[0]}")

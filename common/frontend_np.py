@@ -1,8 +1,9 @@
 """The keyword-spotting front end: its settings (FrontEnd) and a numpy implementation.
 
 No TensorFlow import: NumpyFrontEnd runs on a Raspberry Pi and reproduces, to float32
-round-off, common.speech.tf_frontend (tf.signal.stft -> abs -> [mel -> log -> MFCC] or
-[bilinear resize]).
+round-off, the course's SignalGenerator (tf.signal.stft with fft_length = frame_length ->
+abs -> [mel -> log -> MFCC] or [bilinear resize]), as common.speech.tf_frontend does;
+tests/test_course_frontend.py holds both to a literal transcription of the course's code.
 """
 import dataclasses
 import math
@@ -27,11 +28,15 @@ class FrontEnd:
     num_coefficients: int = 10
     mfcc: bool = True
     resize: Optional[int] = None  # STFT path only: resize the spectrogram to [resize, resize]
-    fft_length: Optional[int] = None  # None: next power of 2 >= frame_length (tf.signal.stft)
+    fft_length: Optional[int] = None  # FFT size; None: frame_length, as the course's stft
+
+    def __post_init__(self):
+        if self.fft_length is None:
+            self.fft_length = self.frame_length
 
     @property
     def fft_size(self):
-        return self.fft_length or 1 << (self.frame_length - 1).bit_length()
+        return self.fft_length
 
     @property
     def num_frames(self):
@@ -55,9 +60,16 @@ class FrontEnd:
 
     @classmethod
     def from_dict(cls, d):
-        """Build from a dict; unknown keys (e.g. `input_shape`) are ignored."""
+        """Build from stored settings (a JSON's `frontend`); unknown keys (e.g. `input_shape`)
+        are ignored. A missing or null `fft_length` is a JSON written before the FFT length
+        was explicit: its model was trained with tf.signal.stft's default, the next power of
+        two >= frame_length (1024 for 640), and keeps it."""
         names = {f.name for f in dataclasses.fields(cls)}
-        return cls(**{k: v for k, v in d.items() if k in names})
+        d = {k: v for k, v in d.items() if k in names}
+        frame = d.get("frame_length", cls.frame_length)
+        if d.get("fft_length") is None and isinstance(frame, int) and frame >= 1:
+            d["fft_length"] = legacy_fft_length(frame)
+        return cls(**d)
 
     def problems(self):
         """What makes these settings unusable (a list of messages; empty when fine)."""
@@ -83,9 +95,11 @@ class FrontEnd:
             if self.num_coefficients > self.num_mel_bins:
                 found.append(f"'num_coefficients' {self.num_coefficients} > 'num_mel_bins' "
                              f"{self.num_mel_bins}")
-        for n in ("resize", "fft_length"):
-            if getattr(self, n) is not None and not whole(n):
-                found.append(f"'{n}' is {getattr(self, n)!r}; expected null or a whole number >= 1")
+        if self.resize is not None and not whole("resize"):
+            found.append(f"'resize' is {self.resize!r}; expected null or a whole number >= 1")
+        if not whole("fft_length", self.frame_length):
+            found.append(f"'fft_length' is {self.fft_length!r}; expected a whole number >= "
+                         f"'frame_length' ({self.frame_length}; the course's: equal to it)")
         return found
 
     @classmethod
@@ -97,11 +111,27 @@ class FrontEnd:
             return [f"front-end settings {d!r} unusable ({e})"]
 
 
-# The exercises' front ends: 16 kHz (versions a, b) and 8 kHz after resample_poly (c).
+def legacy_fft_length(frame_length):
+    """tf.signal.stft's default FFT size: the next power of two >= frame_length."""
+    return 1 << (frame_length - 1).bit_length()
+
+
+# The exercises' front ends, the course's: 16 kHz (versions a, b; 640-sample FFT, 321 bins)
+# and 8 kHz after resample_poly (c; 320-sample FFT, 161 bins).
 MFCC_16K = FrontEnd(rate=16000, frame_length=640, frame_step=320, num_mel_bins=40,
-                    lower_frequency=20, upper_frequency=4000, num_coefficients=10, mfcc=True)
+                    lower_frequency=20, upper_frequency=4000, num_coefficients=10, mfcc=True,
+                    fft_length=640)
 MFCC_8K = FrontEnd(rate=8000, frame_length=320, frame_step=160, num_mel_bins=40,
-                   lower_frequency=20, upper_frequency=4000, num_coefficients=10, mfcc=True)
+                   lower_frequency=20, upper_frequency=4000, num_coefficients=10, mfcc=True,
+                   fft_length=320)
+
+
+def hann_window(n):
+    """tf.signal.hann_window(n) (periodic), in float32 arithmetic in TensorFlow's order: a
+    window rounded from float64 differs from it in most samples by one unit in the last
+    place, which moves the MFCCs of quiet frames by up to 2e-4."""
+    arg = np.float32(2.0 * np.pi) * np.arange(n, dtype=np.float32) / np.float32(n)
+    return np.float32(0.5) - np.float32(0.5) * np.cos(arg)
 
 
 def mel_weight_matrix(num_mel_bins, fft_bins, rate, lower, upper):
@@ -142,8 +172,7 @@ class NumpyFrontEnd:
 
     def __init__(self, cfg):
         self.cfg = cfg
-        n = cfg.frame_length
-        self.window = (0.5 - 0.5 * np.cos(2.0 * np.pi * np.arange(n) / n)).astype(np.float32)
+        self.window = hann_window(cfg.frame_length)
         if cfg.mfcc:
             self.mel = mel_weight_matrix(cfg.num_mel_bins, cfg.fft_bins, cfg.rate,
                                          cfg.lower_frequency, cfg.upper_frequency)

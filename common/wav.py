@@ -48,8 +48,9 @@ def read_wav(path, rate=16000, length=1.0, fixes=None):
     - int16 / int32 / uint8 PCM are scaled to [-1, 1]; float wavs are clipped to [-1, 1];
     - several channels -> their mean;
     - a file rate other than 16000 is first resampled to 16000 (resample_poly);
-    - then zero-padded at the end or trimmed to round(16000 * length) samples;
-    - then, if `rate` != 16000, resampled to `rate` (resample_poly, up/down from the gcd).
+    - then, if `rate` != 16000, resampled to `rate` (resample_poly, up/down from the gcd);
+    - then zero-padded at the end or trimmed to round(rate * length) samples (the course's
+      pad; the seed's 8 kHz version resampled before padding, as here).
     A missing, unreadable, empty or non-wav file raises WavError naming the file.
     `fixes`, a collections.Counter, counts what was done to a file that is not 16 kHz mono
     of the given length (keys: the FIX_* strings above).
@@ -71,9 +72,8 @@ def read_wav(path, rate=16000, length=1.0, fixes=None):
         x = x.mean(axis=1)
     x = resample(x, file_rate, BASE_RATE)
     done.append(FIX_PAD if len(x) < n else FIX_TRIM if len(x) > n else None)
-    x = _fit(x, n)
     if fixes is not None:
         fixes.update(d for d in done if d)
-    if rate != BASE_RATE:
-        x = _fit(resample(x, BASE_RATE, rate), int(round(rate * length)))
+    # as the seed's 8 kHz SignalGenerator: resample the file's samples, then pad (or trim)
+    x = _fit(resample(x, BASE_RATE, rate), int(round(rate * length)))
     return np.ascontiguousarray(x, dtype=np.float32)

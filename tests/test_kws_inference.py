@@ -162,7 +162,7 @@ def test_errors_are_one_line(model, tmp_path):
 def test_flags_override_the_sidecar_saying_so(model):
     side = {"frontend": {**CFG.to_dict(), "input_shape": [49, 10, 1]}}
     cfg, note = kws_inference.frontend_config(side, {"rate": 8000, "frame_length": 320, "frame_step": 160})
-    assert (cfg.rate, cfg.frame_length, cfg.mfcc) == (8000, 320, True)
+    assert (cfg.rate, cfg.frame_length, cfg.mfcc, cfg.fft_length) == (8000, 320, True, 320)
     assert note == "front end from the sidecar JSON, overridden by flags rate=8000, frame_length=320, frame_step=160"
     cfg, note = kws_inference.frontend_config(None, {})
     assert cfg == kws_inference.COURSE_DEFAULTS and "course's default" in note
