@@ -34,6 +34,8 @@ class KWSVersion:
     augment: Optional[dict] = None  # common.speech.Augment fields, train split only
     pruning: Optional[dict] = None  # compress.prune_and_finetune arguments
     per_channel: bool = True
+    bn_momentum: float = 0.1       # BatchNormalization momentum, Keras' meaning (models.ds_cnn)
+    bn_reestimate: bool = False    # moving statistics re-estimated on the whole training split
     qat_epochs: int = 5            # quantization-aware fine-tuning after training (0: none)
     qat_learning_rate: float = 1e-4
     calibration_per_label: int = 125  # int8 calibration: a stratified random training sample
@@ -53,7 +55,7 @@ class KWSVersion:
 def build_model(spec):
     from .models import ds_cnn
     return ds_cnn(spec.frontend.input_shape, spec.filters, spec.extra_depthwise,
-                  first_stride=tuple(spec.first_stride))
+                  first_stride=tuple(spec.first_stride), bn_momentum=spec.bn_momentum)
 
 
 def classifier_compile_args(learning_rate):
@@ -71,11 +73,12 @@ def keep_best(epochs):
                                             patience=epochs + 1, restore_best_weights=True)
 
 
-def train(spec, train_ds, val_ds, epochs, tune=0, verbose="auto", callbacks=()):
+def train(spec, train_ds, val_ds, epochs, tune=0, verbose="auto", callbacks=(), train_features=None):
     """Train `epochs` (and prune while fine-tuning `tune`) `spec`'s DS-CNN: (Keras model,
     history, kept epoch, pruning span); the model holds the weights of the best validation
-    epoch (of the last, when pruned). `callbacks`: more Keras callbacks for the training
-    epochs (the search's pruner)."""
+    epoch (of the last, when pruned), and, when the version says so, BatchNormalization
+    statistics re-estimated on `train_features` (the training split, no augmentation).
+    `callbacks`: more Keras callbacks for the training epochs (the search's pruner)."""
     from . import compress
     model = build_model(spec)
     model.compile(**classifier_compile_args(spec.learning_rate))
@@ -91,6 +94,8 @@ def train(spec, train_ds, val_ds, epochs, tune=0, verbose="auto", callbacks=()):
         span = (epochs + 1, epochs + tune)
         history = {k: history[k] + list(tuned.get(k, [])) for k in history}
         kept = epochs + tune  # no best-epoch restore: an early epoch lacks the final sparsity
+    if spec.bn_reestimate:
+        compress.reestimate_batchnorm(model, train_features)
     return model, history, kept, span
 
 
@@ -147,8 +152,10 @@ def fit_and_quantize(spec, gen, train_s, val_s, epochs, tune, seed, verbose, cal
     train_ds = gen.make_dataset(train_s.waves, train_s.label_ids, train=True,
                                 augment=spec.augment, seed=seed)
     val_ds = gen.make_dataset(val_s.waves, val_s.label_ids, train=False)
+    calib = calibration_indices(train_s.label_ids, spec.calibration_per_label, seed)
     started = time.perf_counter()
-    model, history, kept, span = train(spec, train_ds, val_ds, epochs, tune, verbose, callbacks)
+    features = gen.features(train_s.waves) if spec.bn_reestimate else None
+    model, history, kept, span = train(spec, train_ds, val_ds, epochs, tune, verbose, callbacks, features)
     float_model, qat_span = model, None
     if qat:
         model, tuned = compress.quantization_aware(
@@ -158,8 +165,7 @@ def fit_and_quantize(spec, gen, train_s, val_s, epochs, tune, seed, verbose, cal
         qat_span, kept = (done + 1, done + qat), done + 1 + int(np.argmax(tuned["val_accuracy"]))
         history = {k: history[k] + list(tuned.get(k, [])) for k in history}
     seconds = time.perf_counter() - started
-    calib = calibration_indices(train_s.label_ids, spec.calibration_per_label, seed)
-    tflite = to_int8(spec, model, gen.features(train_s.waves[calib]))
+    tflite = to_int8(spec, model, features[calib] if features is not None else gen.features(train_s.waves[calib]))
     return Trained(model, float_model, history, kept, span, qat_span, tflite, int(len(calib)), seconds)
 
 
@@ -211,6 +217,7 @@ def train_and_export(spec, splits, epochs, tune, seed, verbose, latency_runs, qa
                      "qat_epochs": t.qat_span[1] - t.qat_span[0] + 1 if t.qat_span else 0,
                      "qat_learning_rate": spec.qat_learning_rate if t.qat_span else None,
                      "seed": seed, "augment": spec.augment,
+                     "batchnorm": {"momentum": spec.bn_momentum, "reestimated": spec.bn_reestimate},
                      "pruning": spec.pruning, "kept_epoch": kept, "seconds": round(t.seconds, 1),
                      "calibration_files": t.calibration_files, "history": history},
     }

@@ -152,20 +152,14 @@ def first_fold_pruning(trial):
 
 
 def kws_quality(spec, data, epochs, trial=None):
-    """int8 accuracy on each fold's validation files (trained on the other folds)."""
-    from . import kws, speech
-    from .litert import Model
-    gen = speech.SignalGenerator(spec.frontend)
-    scores, sizes = [], []
-    for i, (train_s, val_s) in enumerate(data.pairs):
-        cli.set_seed(data.args.seed)
-        callbacks = [first_fold_pruning(trial)] if trial is not None and i == 0 else []
-        t = kws.fit_and_quantize(spec, gen, train_s, val_s, epochs, 0, data.args.seed, 0, callbacks,
-                                 qat=kws.qat_epochs(spec, data.args.epochs))
-        scores.append(kws.accuracy(kws.predict_labels(Model(t.tflite, spec.frontend), val_s.waves),
-                                   val_s.label_ids))
-        sizes.append(zip_len(spec.version, t.tflite))
-    return {"quality": float(np.mean(scores)), "folds": scores, "zip_bytes": max(sizes)}
+    """int8 accuracy on each fold's validation files (trained on the other folds, epochs chosen
+    on an inner holdout of them: folds.score_kws)."""
+    from . import folds, kws
+    callbacks = (lambda i: [first_fold_pruning(trial)] if trial is not None and i == 0 else [])
+    scores = folds.score_kws(spec, data.pairs, data.args.seed, epochs, kws.qat_epochs(spec, data.args.epochs),
+                             callbacks)
+    return {"quality": float(np.mean([s["int8"] for s in scores])), "folds": [s["int8"] for s in scores],
+            "float_folds": [s["float"] for s in scores], "zip_bytes": max(s["zip_bytes"] for s in scores)}
 
 
 def forecast_quality(spec, data):
