@@ -95,6 +95,18 @@ def score_kws(spec, pairs, seed, epochs, qat=None, callbacks_of_fold=lambda i: (
     return scores
 
 
+def load_pairs(args, log=print):
+    """(the train + val files of `args.split_dir` as one Split, their fold pairs); the test
+    split is never read; wavs loaded at the version's rate, every file checked first."""
+    from . import kws_data
+    from .search_space import RATE
+    splits = kws_data.read_splits(args.split_dir, kws_data.resolve_data_dir(args.data), log=log)
+    del splits["test"]
+    kws_data.load_waves(splits, RATE[args.version], log=log)
+    pool = pooled(splits["train"], splits["val"])
+    return pool, fold_pairs(pool, args.folds, args.seed)
+
+
 def _value(text):
     try:
         return json.loads(text)
@@ -103,7 +115,7 @@ def _value(text):
 
 
 def run(argv=None):
-    from . import cli, search
+    from . import cli
     p = cli.Parser(prog="python -m common.folds", description="score a keyword-spotting version (or the "
                    "seed's recipe), as declared or with changed fields, on speaker-grouped folds of train + val")
     p.add_argument("--version", required=True, choices=["ex2_a", "ex2_b", "ex2_c"])
@@ -127,13 +139,13 @@ def run(argv=None):
         if not value or field not in {f.name for f in dataclasses.fields(kws.KWSVersion)}:
             p.error(f"--set {item}: expected FIELD=VALUE with a KWSVersion field")
         changes[field] = _value(value)
-    data = search.Data(args)  # checks every file before TensorFlow loads
+    _, pairs = load_pairs(args)  # checks every file before TensorFlow loads
     cli.tensorflow()
     with cli.quiet_native_stderr():
         from .bench import seed_recipes
         spec = seed_recipes()[args.version] if args.recipe else importlib.import_module(args.version).VERSION
         spec = dataclasses.replace(spec, **changes)
-        scores = score_kws(spec, data.pairs, args.seed, args.epochs or spec.epochs, kws.qat_epochs(spec, args.epochs))
+        scores = score_kws(spec, pairs, args.seed, args.epochs or spec.epochs, kws.qat_epochs(spec, args.epochs))
     for i, s in enumerate(scores):
         print(f"fold {i + 1}: int8 {100 * s['int8']:.2f} %, float {100 * s['float']:.2f} % "
               f"({s['files']} files), kept epoch {s['kept_epoch']}, {s['zip_bytes']:,} B")

@@ -46,13 +46,8 @@ class Data:
     def __init__(self, args, log=print):
         self.version, self.args = args.version, args
         if self.version.startswith("ex2"):
-            from . import folds, kws_data
-            data_dir = kws_data.resolve_data_dir(args.data)
-            splits = kws_data.read_splits(args.split_dir, data_dir, log=log)
-            del splits["test"]  # never read: quality is measured on folds of train + val
-            kws_data.load_waves(splits, search_space.RATE[self.version], log=log)
-            self.pool = folds.pooled(splits["train"], splits["val"])
-            self.pairs = folds.fold_pairs(self.pool, args.folds, args.seed)
+            from . import folds
+            self.pool, self.pairs = folds.load_pairs(args, log)  # never the test split
         else:
             from . import jena
             series = jena.load_series(jena.resolve_csv(args.data))
