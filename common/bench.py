@@ -185,8 +185,10 @@ def board_table(rows_by_version):
             if not row.get("model_path"):
                 continue
             data = read_model_bytes(row["model_path"])
-            arena = None if missing else mcu.footprint(data)["arena_bytes"]
-            shown_arena = "not measured" if arena is None else f"{arena:,}"
+            fp = None if missing else mcu.footprint(data)
+            arena = None if fp is None else fp["arena_bytes"]
+            shown_arena = f"{arena:,}" if arena is not None else "not measured" if fp is None else \
+                "no TFLM kernel for " + ", ".join(op for op, (_, ok) in fp["ops"].items() if not ok)
             lines.append(f"| {version} | {row['role']} | {len(data):,} | {shown_arena} | "
                          + " | ".join(mcu.fit(len(data), arena, board) for board in mcu.BOARDS) + " |")
     if missing:

@@ -47,7 +47,7 @@ def footprint(data):
         arena = interpreter.arena_bytes()
         checked = tflm.loads(data, arena)
     return {"flash_bytes": len(data), "ops": ops, "arena_bytes": arena, "arena_checked": checked,
-            "tflm": tflm.version()}
+            "output_step": tflm.output_step(data), "tflm": tflm.version()}
 
 
 def fit(flash, ram, board):
@@ -110,13 +110,18 @@ def lines(model_path, fp, rows=None, what=""):
     for board in BOARDS:
         out.append(f"  {board[0]:<24} {fit(fp['flash_bytes'], fp['arena_bytes'], board)}")
     if rows:
-        out.append(f"TFLM against LiteRT on {what}:")
-        out.append(f"  {'LiteRT kernels':<26}{'equal labels':>14}{'max score diff':>16}"
+        step = fp["output_step"]
+        out.append(f"TFLM against LiteRT on {what}"
+                   + (f" (score step of the int8 output: {step:.4f}):" if step else ":"))
+        out.append(f"  {'LiteRT kernels':<12}{'equal labels':>14}{'max score diff':>23}"
                    f"{'accuracy LiteRT':>17}{'accuracy TFLM':>15}")
         pct = lambda v: "-" if v is None else f"{100 * v:.2f} %"  # noqa: E731
         for k in COMPARED:
             r = rows[k]
-            out.append(f"  {k:<26}{pct(r['equal_labels']):>14}{r['max_score_difference']:>16.4f}"
+            steps = round(r["max_score_difference"] / step) if step else None
+            diff = f"{r['max_score_difference']:.4f}" + (
+                "" if steps is None else f" ({steps} step{'' if steps == 1 else 's'})")
+            out.append(f"  {k:<12}{pct(r['equal_labels']):>14}{diff:>23}"
                        f"{pct(r['accuracy']):>17}{pct(rows['tflm']['accuracy']):>15}")
     return out
 

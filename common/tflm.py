@@ -131,6 +131,22 @@ def operators(data):
     return dict(counts)
 
 
+def output_step(data):
+    """The model's output quantization step: the scale of the int8 tensor its float output is
+    dequantized from (or of the output itself when it is int8); None when it has none."""
+    package()
+    schema = _schema()
+    model = schema.ModelT.InitFromObj(schema.Model.GetRootAsModel(bytes(data), 0))
+    graph = model.subgraphs[0]
+    tensor = graph.tensors[graph.outputs[0]]
+    for op in graph.operators or []:
+        code = package().runtime.get_builtin_code_from_operator_code(model.operatorCodes[op.opcodeIndex])
+        if graph.outputs[0] in list(op.outputs) and code == schema.BuiltinOperator.DEQUANTIZE:
+            tensor = graph.tensors[op.inputs[0]]
+    q = tensor.quantization
+    return float(q.scale[0]) if q is not None and q.scale is not None and len(q.scale) else None
+
+
 def coverage(data):
     """{op name: whether TFLM has a kernel for it}, asked of TFLM's interpreter itself: it
     stops at the first op it has no kernel for and names it; that op's code is then swapped
