@@ -35,14 +35,15 @@ RANDOM_INPUTS = 64
 
 def footprint(data):
     """What a board needs for the model bytes `data`: {'flash_bytes', 'ops' {name: [count,
-    covered]}, 'arena_bytes' (None when TFLM cannot run it), 'arena_checked', 'tflm'}."""
+    covered]}, 'arena_bytes' (None when TFLM cannot run it), 'arena_checked' (it loads in
+    exactly that arena), 'output_step' (tflm.output_step), 'tflm' (the build)}."""
     covered = tflm.coverage(data)
     ops = {name: [count, covered[name]] for name, count in tflm.operators(data).items()}
     arena = checked = None
     if all(covered.values()):
         interpreter = tflm.Interpreter(data)
-        x = np.zeros(interpreter.get_input_details()[0]["shape"], interpreter.get_input_details()[0]["dtype"])
-        interpreter.set_tensor(0, x)
+        inp = interpreter.get_input_details()[0]
+        interpreter.set_tensor(inp["index"], np.zeros(inp["shape"], inp["dtype"]))
         interpreter.invoke()
         arena = interpreter.arena_bytes()
         checked = tflm.loads(data, arena)
@@ -53,7 +54,7 @@ def footprint(data):
 def fit(flash, ram, board):
     """How the model fits `board`: 'fits (margin flash X B, RAM Y B)' or what is short; RAM
     unknown (None) is said so."""
-    name, board_flash, board_ram = board
+    _, board_flash, board_ram = board
     flash_margin = board_flash - flash
     if ram is None:
         return (f"flash {'fits' if flash_margin >= 0 else 'does not fit'} (margin {flash_margin:+,} B); "
