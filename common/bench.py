@@ -168,6 +168,34 @@ def table(rows_by_version):
     return "\n".join(lines)
 
 
+def board_table(rows_by_version):
+    """Markdown: flash (the .tflite) and tensor arena (TFLM) of each model beside the boards of
+    common.mcu; without tflite-micro installed, flash only, and the table says so."""
+    from . import mcu, tflm
+    from .tflite_io import read_model_bytes
+    try:
+        tflm.package()
+        missing = None
+    except ValueError as e:
+        missing = str(e)
+    lines = ["| version | model | flash B (.tflite) | arena B (TFLM) | "
+             + " | ".join(name for name, _, _ in mcu.BOARDS) + " |", "|---|---|---|---|" + "---|" * len(mcu.BOARDS)]
+    for version, block in rows_by_version.items():
+        for row in block:
+            if not row.get("model_path"):
+                continue
+            data = read_model_bytes(row["model_path"])
+            fp = None if missing else mcu.footprint(data)
+            arena = None if fp is None else fp["arena_bytes"]
+            shown_arena = f"{arena:,}" if arena is not None else "not measured" if fp is None else \
+                "no TFLM kernel for " + ", ".join(op for op, (_, ok) in fp["ops"].items() if not ok)
+            lines.append(f"| {version} | {row['role']} | {len(data):,} | {shown_arena} | "
+                         + " | ".join(mcu.fit(len(data), arena, board) for board in mcu.BOARDS) + " |")
+    if missing:
+        lines += ["", f"Arena not measured: {missing}."]
+    return "\n".join(lines)
+
+
 def picture(rows_by_version):
     points = []
     for version, block in rows_by_version.items():
@@ -237,6 +265,11 @@ def main(argv=None):
         "Ratios: sizes and latency to the first row with a model (the seed recipe); ex1 quality "
         "also as a ratio to persistence on the same test windows.", "",
         table(rows), "",
+        "Microcontroller: the flash the model takes and the tensor arena TensorFlow Lite for "
+        "Microcontrollers needs for it (`python -m common.mcu`, seed "
+        f"{args.seeds[0]}'s model), beside two common boards; TFLM's own code and the audio "
+        "buffers are not counted (docs/microcontroller.md).", "",
+        board_table(rows), "",
         f"![size against quality]({os.path.basename(png)})", "",
     ])
     outputs.write_set(os.path.dirname(os.path.abspath(args.out)),

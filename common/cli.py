@@ -87,12 +87,10 @@ def exit_status(main, argv=None):
 
 
 @contextlib.contextmanager
-def quiet_native_stderr(verbose=False):
-    """Send what TensorFlow's C++ side writes to stderr (absl, oneDNN, CUDA probing, the
-    converter's log) to a throw-away file for the duration of the block, unless `verbose`."""
-    if verbose:
-        yield
-        return
+def captured_native_stderr():
+    """Keep what C/C++ code writes to stderr (file descriptor 2) during the block, Python
+    warnings silenced: yields a list that holds the text once the block has ended."""
+    text = []
     sys.stderr.flush()
     saved = os.dup(2)
     with tempfile.TemporaryFile() as sink:
@@ -100,11 +98,24 @@ def quiet_native_stderr(verbose=False):
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                yield
+                yield text
         finally:
             sys.stderr.flush()
             os.dup2(saved, 2)
             os.close(saved)
+            sink.seek(0)
+            text.append(sink.read().decode("utf-8", "replace"))
+
+
+@contextlib.contextmanager
+def quiet_native_stderr(verbose=False):
+    """Send what TensorFlow's C++ side writes to stderr (absl, oneDNN, CUDA probing, the
+    converter's log) to a throw-away file for the duration of the block, unless `verbose`."""
+    if verbose:
+        yield
+        return
+    with captured_native_stderr():
+        yield
 
 
 def tensorflow(verbose=False):
