@@ -46,17 +46,17 @@ def split_waves(data, split_file):
 def tiny_kws(subset, tmp_path_factory):
     """A small DS-CNN (the versions' op set) trained a few epochs on the subset's training
     wavs, int8 with float input/output, with its sidecar: the .tflite path."""
-    from common import kws
-    from common.models import ds_cnn
+    from common import compress, kws
     data, split_dir = subset
     tf.keras.utils.set_random_seed(0)
     spec = kws.KWSVersion("ex2_a", MFCC_16K, filters=(8, 8, 8), extra_depthwise=1)
-    model = ds_cnn(MFCC_16K.input_shape, spec.filters, spec.extra_depthwise)
+    model = kws.build_model(spec)
     waves, label_ids = split_waves(data, split_dir / "kws_split_train.txt")
     frontend = NumpyFrontEnd(MFCC_16K)
     features = np.stack([frontend(w) for w in waves])
     model.compile(**kws.classifier_compile_args(3e-3))
     model.fit(features, label_ids, epochs=4, batch_size=32, verbose=0)
+    compress.reestimate_batchnorm(model, features)  # 4 epochs: statistics of the trained model
     tflite = kws.to_int8(spec, model, features[:64])
     out = tmp_path_factory.mktemp("tiny_kws")
     (out / "tiny.tflite").write_bytes(tflite)
