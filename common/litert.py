@@ -3,6 +3,7 @@
 No TensorFlow import unless no other interpreter is installed: this module runs on a
 Raspberry Pi with `ai-edge-litert` (64-bit OS) or `tflite-runtime` (32-bit OS).
 """
+import os
 import time
 
 import numpy as np
@@ -42,26 +43,29 @@ def interpreter_class():
 class Model:
     """A .tflite (bytes or .tflite/.tflite.zip path) with float input and output, quantized
     inside or not; `cfg`, a FrontEnd, adds `classify(waveform)` with the numpy front end.
-    The interpreter's own log line on stderr is hidden unless `verbose`."""
+    `name` (default: the path, if `model` is one) names the model in errors. The interpreter's
+    own log line on stderr is hidden unless `verbose`."""
 
-    def __init__(self, model, cfg=None, threads=1, verbose=False):
-        data = model if isinstance(model, (bytes, bytearray)) else read_model_bytes(model)
+    def __init__(self, model, cfg=None, threads=1, verbose=False, name=None):
+        is_bytes = isinstance(model, (bytes, bytearray))
+        data = model if is_bytes else read_model_bytes(model)
+        name = name or ("the model given as bytes" if is_bytes else os.fspath(model))
         Interpreter, _ = interpreter_class()
         try:
             with quiet_native_stderr(verbose):  # "INFO: Created ... XNNPACK delegate"
                 self.interpreter = Interpreter(model_content=bytes(data), num_threads=threads)
                 self.interpreter.allocate_tensors()
         except (ValueError, RuntimeError) as e:
-            raise ModelFileError(f"{model if isinstance(model, str) else 'model'}: the "
-                                 f"interpreter cannot load it ({e})") from None
+            raise ModelFileError(f"{name}: the interpreter cannot load it ({e}); expected a "
+                                 "TFLite model this interpreter runs") from None
         self.inp = self.interpreter.get_input_details()[0]
         self.out = self.interpreter.get_output_details()[0]
         self.input_shape = [int(d) for d in self.inp["shape"]]
         self.cfg, self.frontend = cfg, None
         if cfg is not None:
             if self.input_shape != [1, *cfg.input_shape]:
-                raise ModelFileError(f"model input shape {self.input_shape} != front-end shape "
-                                     f"{[1, *cfg.input_shape]}; fix the sidecar JSON or the flags")
+                raise ModelFileError(f"{name}: model input shape {self.input_shape} != front-end "
+                                     f"shape {[1, *cfg.input_shape]}; fix the sidecar JSON or the flags")
             self.frontend = NumpyFrontEnd(cfg)
 
     def set_input(self, x):
