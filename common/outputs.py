@@ -96,8 +96,12 @@ def write_set(out_dir, files, log=print):
 def folder_lock(out_dir):
     """Hold the folder's write lock (waiting for another writer at most LOCK_WAIT_S) with the
     stop signals held back; remove the lock file before releasing it."""
-    with stop_signals_held(then=Interrupted):  # an import cut short breaks the module
-        from filelock import FileLock
+    try:
+        with stop_signals_held(then=Interrupted):  # an import cut short breaks the module
+            from filelock import FileLock
+    except ImportError:
+        raise DataError(f"{out_dir}: cannot lock the folder to write the output files: the "
+                        "filelock package is missing; pip install -r requirements.txt") from None
     path = os.path.join(out_dir, LOCK_NAME)
     lock = FileLock(path)
     _acquire(lock, path, out_dir)
