@@ -101,8 +101,8 @@ class FrontEnd:
             lo, hi = self.lower_frequency, self.upper_frequency
             if not (all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in (lo, hi))
                     and 0 <= lo < hi <= self.rate / 2):
-                found.append(f"'lower_frequency' {_short.repr(lo)} / 'upper_frequency' {_short.repr(hi)}: expected "
-                             f"0 <= lower < upper <= rate / 2 = {self.rate / 2:g} Hz")
+                found.append(f"'lower_frequency' {_short.repr(lo)} / 'upper_frequency' {_short.repr(hi)}: "
+                             f"expected 0 <= lower < upper <= rate / 2 = {self.rate / 2:g} Hz")
             if self.num_coefficients > self.num_mel_bins:
                 found.append(f"'num_coefficients' {self.num_coefficients} > 'num_mel_bins' "
                              f"{self.num_mel_bins}")

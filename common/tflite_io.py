@@ -31,7 +31,8 @@ def _read_member(path, zf):
         raise ModelFileError(f"{path}: expected a zip holding exactly one .tflite, found "
                              f"{len(names)} files ({shown or 'none'})")
     info = members[0]
-    for what, size in (("its .tflite, inflated,", info.file_size), ("its .tflite, compressed,", info.compress_size)):
+    for what, size in (("its .tflite, inflated,", info.file_size),
+                       ("its .tflite, compressed,", info.compress_size)):
         if size > MAX_MODEL_BYTES:
             raise _too_big(path, what, size)
     with zf.open(info) as member:  # inflated no further than it says (then its CRC is checked)

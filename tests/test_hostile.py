@@ -198,7 +198,8 @@ def test_frontend_asking_for_38_gib_is_refused_naming_the_json(tmp_path, capsys,
     model, side = write_model(tmp_path, kws_sidecar(frontend={**FrontEnd().to_dict(), "num_mel_bins": 10**7}))
     monkeypatch.setattr(frontend_np, "mel_weight_matrix", must_not_run("building the mel matrix"))
     status, line = one_line(capsys, kws_inference.run, ["--model", str(model), "--runs", "2"])
-    assert status == 1 and line.startswith(f"error: {side}: 'num_mel_bins' is 10000000; expected a whole number in [1, 256]")
+    assert status == 1
+    assert line.startswith(f"error: {side}: 'num_mel_bins' is 10000000; expected a whole number in [1, 256]")
 
 
 # ------------------------------------------------------------------- 2. NaN or inf samples
