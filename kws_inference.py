@@ -161,7 +161,7 @@ def run(argv):
                                 sidecar_path(args.model))
     print(f"{note}: {cfg.to_dict()} -> input {cfg.input_shape}")
     print(f"interpreter: {interpreter_class()[1]}")
-    model = Model(data, cfg, args.threads, verbose=args.verbose)
+    model = Model(data, cfg, args.threads, verbose=args.verbose, name=args.model)
     if args.wav:
         labels = sidecar["labels"] if sidecar else LABELS
         return label_wavs(model, cfg, wav_files(args.wav), labels, args.wav)

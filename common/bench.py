@@ -224,13 +224,8 @@ def main(argv=None):
     p.add_argument("--epochs-ex1", type=cli.positive_int, help="override (tiny runs)")
     p.add_argument("--epochs-ex2", type=cli.positive_int, help="override (tiny runs)")
     p.add_argument("--runs", type=cli.positive_int, default=200, help="latency runs per model")
-    p.add_argument("--seeds", default="0,1,2", help="seeds to train each model with")
+    p.add_argument("--seeds", type=cli.seeds, default="0,1,2", help="seeds to train each model with")
     args = p.parse_args(argv)
-    try:
-        args.seeds = [int(x) for x in args.seeds.split(",")]
-    except ValueError:
-        raise cli.UsageError(f"python -m common.bench: --seeds {args.seeds!r}: expected whole numbers "
-                             "separated by commas") from None
     versions = args.versions.split(",")
     unknown = [v for v in versions if v not in VERSIONS]
     if unknown:

@@ -7,6 +7,7 @@ tests/test_course_frontend.py holds both to a literal transcription of the cours
 """
 import dataclasses
 import math
+import reprlib
 from typing import Optional
 
 import numpy as np
@@ -14,6 +15,15 @@ import scipy.fft
 
 # The keyword-spotting labels in the models' output order.
 LABELS = ["down", "go", "left", "no", "right", "stop", "up", "yes"]
+
+# Upper bounds of the settings a JSON or flags may give (docs/robustness.md): far above any
+# keyword-spotting front end (8 or 16 kHz, 40 mel bins, 10 coefficients, 32x32), low enough
+# that the front end's arrays stay within tens of MB (a Raspberry Pi's memory).
+BOUNDS = {"rate": 48_000, "frame_length": 48_000, "frame_step": 48_000, "fft_length": 65_536,
+          "num_mel_bins": 256, "num_coefficients": 256, "resize": 1_024}
+_short = reprlib.Repr()  # a value in a message: at most 60 characters
+_short.maxstring = _short.maxother = 60
+MAX_ARRAY_VALUES = 2**22  # the spectrogram (frames x FFT points), mel or resize matrix: 16 MB of float32
 
 
 @dataclasses.dataclass
@@ -72,35 +82,55 @@ class FrontEnd:
         return cls(**d)
 
     def problems(self):
-        """What makes these settings unusable (a list of messages; empty when fine)."""
-        def whole(name, low=1):
+        """What makes these settings unusable (a list of messages; empty when fine): types,
+        ranges, and the upper bounds of BOUNDS (what a JSON may make the front end allocate)."""
+        def whole(name, low=1, high=None):
             v = getattr(self, name)
-            return isinstance(v, int) and not isinstance(v, bool) and v >= low
-        found = [f"'{n}' is {getattr(self, n)!r}; expected a whole number >= 1"
+            return (isinstance(v, int) and not isinstance(v, bool) and v >= low
+                    and (high is None or v <= high))
+
+        def expected(name):
+            high = BOUNDS.get(name)
+            return f"a whole number in [1, {high:,}]" if high else "a whole number >= 1"
+        found = [f"'{n}' is {_short.repr(getattr(self, n))}; expected {expected(n)}"
                  for n in ("rate", "frame_length", "frame_step", "num_mel_bins", "num_coefficients")
-                 if not whole(n)]
+                 if not whole(n, high=BOUNDS.get(n))]
+        if self.resize is not None and not whole("resize", high=BOUNDS["resize"]):
+            found.append(f"'resize' is {_short.repr(self.resize)}; expected null or {expected('resize')}")
+        if not isinstance(self.mfcc, bool):
+            found.append(f"'mfcc' is {_short.repr(self.mfcc)}; expected true or false")
         if found:
             return found
-        if not isinstance(self.mfcc, bool):
-            found.append(f"'mfcc' is {self.mfcc!r}; expected true or false")
+        if not whole("fft_length", self.frame_length, BOUNDS["fft_length"]):
+            return [f"'fft_length' is {_short.repr(self.fft_length)}; expected a whole number in "
+                    f"[frame_length, {BOUNDS['fft_length']:,}] (the course's: frame_length, "
+                    f"{self.frame_length})"]
         if self.frame_length > self.rate:
             found.append(f"'frame_length' {self.frame_length} is longer than the 1 s signal "
                          f"({self.rate} samples)")
+        else:
+            found += [f"the {what} ({rows:,} x {cols:,} = {rows * cols:,} values) is over the bound "
+                      f"of {MAX_ARRAY_VALUES:,}; expected smaller settings"
+                      for what, rows, cols in self._arrays() if rows * cols > MAX_ARRAY_VALUES]
         if self.mfcc:
             lo, hi = self.lower_frequency, self.upper_frequency
-            if not (isinstance(lo, (int, float)) and isinstance(hi, (int, float))
+            if not (all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in (lo, hi))
                     and 0 <= lo < hi <= self.rate / 2):
-                found.append(f"'lower_frequency' {lo!r} / 'upper_frequency' {hi!r}: expected "
-                             f"0 <= lower < upper <= rate / 2 = {self.rate / 2:g} Hz")
+                found.append(f"'lower_frequency' {_short.repr(lo)} / 'upper_frequency' {_short.repr(hi)}: "
+                             f"expected 0 <= lower < upper <= rate / 2 = {self.rate / 2:g} Hz")
             if self.num_coefficients > self.num_mel_bins:
                 found.append(f"'num_coefficients' {self.num_coefficients} > 'num_mel_bins' "
                              f"{self.num_mel_bins}")
-        if self.resize is not None and not whole("resize"):
-            found.append(f"'resize' is {self.resize!r}; expected null or a whole number >= 1")
-        if not whole("fft_length", self.frame_length):
-            found.append(f"'fft_length' is {self.fft_length!r}; expected a whole number >= "
-                         f"'frame_length' ({self.frame_length}; the course's: equal to it)")
         return found
+
+    def _arrays(self):
+        """(what, rows, columns) of the largest arrays the numpy front end makes."""
+        arrays = [("spectrogram (frames x FFT points)", self.num_frames, self.fft_size)]
+        if self.mfcc:
+            arrays.append(("mel matrix (FFT bins x mel bins)", self.fft_bins, self.num_mel_bins))
+        elif self.resize:
+            arrays.append(("resize matrix (FFT bins x resize)", self.fft_bins, self.resize))
+        return arrays
 
     @classmethod
     def problems_of(cls, d):
@@ -108,7 +138,7 @@ class FrontEnd:
         try:
             return cls.from_dict(d).problems()
         except TypeError as e:
-            return [f"front-end settings {d!r} unusable ({e})"]
+            return [f"front-end settings {_short.repr(d)} unusable ({e})"]
 
 
 def legacy_fft_length(frame_length):

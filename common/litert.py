@@ -9,6 +9,7 @@ rounding differs), so the runner takes a kernel choice (KERNELS): the interprete
 its reference kernels, or TensorFlow Lite for Microcontrollers' interpreter (common/tflm.py).
 """
 import importlib
+import os
 import time
 
 import numpy as np
@@ -74,11 +75,14 @@ def make_interpreter(data, threads=1, kernels="default"):
 class Model:
     """A .tflite (bytes or .tflite/.tflite.zip path) with float input and output, quantized
     inside or not, run with `kernels` (a KERNELS key); `cfg`, a FrontEnd, adds
-    `classify(waveform)` with the numpy front end. The interpreter's own log line on stderr
-    is hidden unless `verbose`."""
+    `classify(waveform)` with the numpy front end. `name` (default: the path, if `model` is
+    one) names the model in errors. The interpreter's own log line on stderr is hidden unless
+    `verbose`."""
 
-    def __init__(self, model, cfg=None, threads=1, verbose=False, kernels="default"):
-        data = model if isinstance(model, (bytes, bytearray)) else read_model_bytes(model)
+    def __init__(self, model, cfg=None, threads=1, verbose=False, kernels="default", name=None):
+        is_bytes = isinstance(model, (bytes, bytearray))
+        data = model if is_bytes else read_model_bytes(model)
+        name = name or ("the model given as bytes" if is_bytes else os.fspath(model))
         self.kernels = kernels
         try:
             with quiet_native_stderr(verbose):  # "INFO: Created ... XNNPACK delegate"
@@ -87,16 +91,16 @@ class Model:
         except ModelFileError:  # no such interpreter installed: its own message
             raise
         except (ValueError, RuntimeError) as e:
-            raise ModelFileError(f"{model if isinstance(model, str) else 'model'}: the "
-                                 f"interpreter ({kernels} kernels) cannot load it ({e})") from None
+            raise ModelFileError(f"{name}: the interpreter cannot load it ({kernels} kernels: {e}); "
+                                 "expected a TFLite model this interpreter runs") from None
         self.inp = self.interpreter.get_input_details()[0]
         self.out = self.interpreter.get_output_details()[0]
         self.input_shape = [int(d) for d in self.inp["shape"]]
         self.cfg, self.frontend = cfg, None
         if cfg is not None:
             if self.input_shape != [1, *cfg.input_shape]:
-                raise ModelFileError(f"model input shape {self.input_shape} != front-end shape "
-                                     f"{[1, *cfg.input_shape]}; fix the sidecar JSON or the flags")
+                raise ModelFileError(f"{name}: model input shape {self.input_shape} != front-end "
+                                     f"shape {[1, *cfg.input_shape]}; fix the sidecar JSON or the flags")
             self.frontend = NumpyFrontEnd(cfg)
 
     def set_input(self, x):

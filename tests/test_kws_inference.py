@@ -154,7 +154,7 @@ def test_errors_are_one_line(model, tmp_path):
     rc, out, err = run("--model", tmp_path / "bad.tflite")
     assert rc == 1 and "TFL3" in err
     rc, out, err = run("--model", model["tflite_path"], "--no-mfcc", "--runs", 2)
-    assert rc == 1 and err.startswith("error: model input shape") and err.count("\n") == 1
+    assert rc == 1 and err.startswith(f"error: {model['tflite_path']}: model input shape") and err.count("\n") == 1
     rc, out, err = run("--model", model["tflite_path"], "--runs", 0)
     assert rc == 1 and err.startswith("error: kws_inference.py: argument --runs: 0 is not allowed")
 
