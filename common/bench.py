@@ -36,8 +36,9 @@ def seed_recipes():
     pruning, full-int8 per channel; ex2 DS-CNN 96-64-64 20 epochs, post-training int8
     (no quantization-aware epochs; 8 kHz + 1 DW block for c)."""
     from .models import forecast_cnn, forecast_mlp
-    s16 = kws.KWSVersion("ex2_a", MFCC_16K, filters=(96, 64, 64), qat_epochs=0, stem="seed_kws_16k")
-    s8 = kws.KWSVersion("ex2_c", MFCC_8K, filters=(96, 64, 64), extra_depthwise=1, qat_epochs=0,
+    seed_bn = dict(bn_momentum=0.1, bn_reestimate=False)  # the course's BatchNormalization, as the seed ran it
+    s16 = kws.KWSVersion("ex2_a", MFCC_16K, filters=(96, 64, 64), qat_epochs=0, stem="seed_kws_16k", **seed_bn)
+    s8 = kws.KWSVersion("ex2_c", MFCC_8K, filters=(96, 64, 64), extra_depthwise=1, qat_epochs=0, **seed_bn,
                         stem="seed_kws_8k")
     return {
         "ex1_a": forecast.seed_recipe("ex1_a", "Conv1D(16,k3)-Dense(24)-Dense(12)", lambda: forecast_cnn(16, 24)),
