@@ -71,7 +71,10 @@ def frontend_config(description, overrides, note=None):
         base, note = COURSE_DEFAULTS.to_dict(), note or "the course's default front end"
     if overrides:
         note += ", overridden by flags " + ", ".join(f"{k}={v}" for k, v in overrides.items())
-    cfg = FrontEnd.from_dict({**base, **overrides})
+    settings = {**base, **overrides}
+    if "frame_length" in overrides:  # the course's stft: the FFT is as long as the frame
+        settings["fft_length"] = overrides["frame_length"]
+    cfg = FrontEnd.from_dict(settings)
     problems = cfg.problems()
     if problems:
         raise ValueError(f"front end {cfg.to_dict()}: {problems[0]}")
@@ -228,7 +231,7 @@ def run(argv):
     cfg, note = frontend_config(description, {f: getattr(args, a) for a, f in FLAGS.items()}, note)
     print(f"{note}: {cfg.to_dict()} -> input {cfg.input_shape}")
     print(f"interpreter: {interpreter_words()}")
-    model = Model(data, cfg, args.threads, verbose=args.verbose)
+    model = Model(data, cfg, args.threads, verbose=args.verbose, name=args.model)
     if args.wav:
         labels = description["labels"] if description else LABELS
         return label_wavs(model, cfg, wav_files(args.wav), labels, args.wav)

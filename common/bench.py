@@ -36,8 +36,9 @@ def seed_recipes():
     pruning, full-int8 per channel; ex2 DS-CNN 96-64-64 20 epochs, post-training int8
     (no quantization-aware epochs; 8 kHz + 1 DW block for c)."""
     from .models import forecast_cnn, forecast_mlp
-    s16 = kws.KWSVersion("ex2_a", MFCC_16K, filters=(96, 64, 64), qat_epochs=0, stem="seed_kws_16k")
-    s8 = kws.KWSVersion("ex2_c", MFCC_8K, filters=(96, 64, 64), extra_depthwise=1, qat_epochs=0,
+    seed_bn = dict(bn_momentum=0.1, bn_reestimate=False)  # the course's BatchNormalization, as the seed ran it
+    s16 = kws.KWSVersion("ex2_a", MFCC_16K, filters=(96, 64, 64), qat_epochs=0, stem="seed_kws_16k", **seed_bn)
+    s8 = kws.KWSVersion("ex2_c", MFCC_8K, filters=(96, 64, 64), extra_depthwise=1, qat_epochs=0, **seed_bn,
                         stem="seed_kws_8k")
     return {
         "ex1_a": forecast.seed_recipe("ex1_a", "Conv1D(16,k3)-Dense(24)-Dense(12)", lambda: forecast_cnn(16, 24)),
@@ -168,6 +169,34 @@ def table(rows_by_version):
     return "\n".join(lines)
 
 
+def board_table(rows_by_version):
+    """Markdown: flash (the .tflite) and tensor arena (TFLM) of each model beside the boards of
+    common.mcu; without tflite-micro installed, flash only, and the table says so."""
+    from . import mcu, tflm
+    from .tflite_io import read_model_bytes
+    try:
+        tflm.package()
+        missing = None
+    except ValueError as e:
+        missing = str(e)
+    lines = ["| version | model | flash B (.tflite) | arena B (TFLM) | "
+             + " | ".join(name for name, _, _ in mcu.BOARDS) + " |", "|---|---|---|---|" + "---|" * len(mcu.BOARDS)]
+    for version, block in rows_by_version.items():
+        for row in block:
+            if not row.get("model_path"):
+                continue
+            data = read_model_bytes(row["model_path"])
+            fp = None if missing else mcu.footprint(data)
+            arena = None if fp is None else fp["arena_bytes"]
+            shown_arena = f"{arena:,}" if arena is not None else "not measured" if fp is None else \
+                "no TFLM kernel for " + ", ".join(op for op, (_, ok) in fp["ops"].items() if not ok)
+            lines.append(f"| {version} | {row['role']} | {len(data):,} | {shown_arena} | "
+                         + " | ".join(mcu.fit(len(data), arena, board) for board in mcu.BOARDS) + " |")
+    if missing:
+        lines += ["", f"Arena not measured: {missing}."]
+    return "\n".join(lines)
+
+
 def picture(rows_by_version):
     points = []
     for version, block in rows_by_version.items():
@@ -196,13 +225,8 @@ def main(argv=None):
     p.add_argument("--epochs-ex1", type=cli.positive_int, help="override (tiny runs)")
     p.add_argument("--epochs-ex2", type=cli.positive_int, help="override (tiny runs)")
     p.add_argument("--runs", type=cli.positive_int, default=200, help="latency runs per model")
-    p.add_argument("--seeds", default="0,1,2", help="seeds to train each model with")
+    p.add_argument("--seeds", type=cli.seeds, default="0,1,2", help="seeds to train each model with")
     args = p.parse_args(argv)
-    try:
-        args.seeds = [int(x) for x in args.seeds.split(",")]
-    except ValueError:
-        raise cli.UsageError(f"python -m common.bench: --seeds {args.seeds!r}: expected whole numbers "
-                             "separated by commas") from None
     versions = args.versions.split(",")
     unknown = [v for v in versions if v not in VERSIONS]
     if unknown:
@@ -237,6 +261,11 @@ def main(argv=None):
         "Ratios: sizes and latency to the first row with a model (the seed recipe); ex1 quality "
         "also as a ratio to persistence on the same test windows.", "",
         table(rows), "",
+        "Microcontroller: the flash the model takes and the tensor arena TensorFlow Lite for "
+        "Microcontrollers needs for it (`python -m common.mcu`, seed "
+        f"{args.seeds[0]}'s model), beside two common boards; TFLM's own code and the audio "
+        "buffers are not counted (docs/microcontroller.md).", "",
+        board_table(rows), "",
         f"![size against quality]({os.path.basename(png)})", "",
     ])
     outputs.write_set(os.path.dirname(os.path.abspath(args.out)),

@@ -1,19 +1,21 @@
 """Command-line pieces shared by the scripts: the parser, the error exit, a quiet TensorFlow.
 
 Every error is one line on stderr, `error: <file>: <what is wrong; what was expected>`, with
-exit status 1, bad flags included; Ctrl-C is one line and exit status 130. Statuses 0 and 2
-are the verdict's (every assessable limit met / a limit missed).
+exit status 1, bad flags included (newlines in a library's message are folded). A stop signal
+is one line and exit status 128 + its number, the shells' convention: 130 for Ctrl-C (SIGINT),
+143 for SIGTERM (systemd, docker, `timeout`), 129 for SIGHUP. Statuses 0 and 2 are the
+verdict's (every assessable limit met / a limit missed).
 """
 import argparse
 import contextlib
 import os
+import re
 import sys
 import tempfile
 import warnings
 
-from . import constraints
+from . import constraints, signals
 from .errors import DataError
-from .outputs import InterruptedAfterWriting
 from .versions import VERSIONS, entry
 
 
@@ -44,6 +46,29 @@ def whole_number(text):
     return positive_int(text, low=0)
 
 
+SEED_LIMIT = 2**32  # numpy's and TensorFlow's seeds: 0 <= seed < 2**32
+
+
+def seed(text):
+    """A random seed, 0 <= seed < 2**32 (argparse type: checked with the other flags)."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = None
+    if value is None or not 0 <= value < SEED_LIMIT:
+        raise argparse.ArgumentTypeError(f"{text!r} is not allowed; expected a whole number in "
+                                         f"[0, {SEED_LIMIT - 1}]")
+    return value
+
+
+def seeds(text):
+    """Seeds separated by commas, each as `seed` (argparse type), e.g. '0,1,2'."""
+    try:
+        return [seed(x) for x in text.split(",")]
+    except argparse.ArgumentTypeError as e:
+        raise argparse.ArgumentTypeError(f"{text!r}: {e}; separated by commas") from None
+
+
 def parser(version, description):
     """The options every script has; `version` is the one the script builds (e.g. 'ex1_a')."""
     e = entry(version)
@@ -52,7 +77,7 @@ def parser(version, description):
                    f"{e.letter} (the course's command line; other letters are other scripts)")
     p.add_argument("--out-dir", default="models", help="where the output set is written (default: models)")
     p.add_argument("--epochs", type=positive_int, help="training epochs (default: the version's own)")
-    p.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
+    p.add_argument("--seed", type=seed, default=0, help="random seed, 0 to 2**32 - 1 (default: 0)")
     p.add_argument("--quiet", action="store_true", help="no Keras progress bars")
     p.add_argument("--verbose", action="store_true",
                    help="keep TensorFlow's own log lines (hidden by default)")
@@ -72,18 +97,77 @@ def parse(p, version, argv):
 
 
 def exit_status(main, argv=None):
-    """Run `main(argv)` and turn input errors and Ctrl-C into one line and an exit status."""
-    try:
-        return main(argv)
-    except InterruptedAfterWriting:
-        print("interrupted: after the new output files were all written", file=sys.stderr)
-        return constraints.EXIT_INTERRUPTED
-    except KeyboardInterrupt:
-        print("interrupted: no output file was changed", file=sys.stderr)
-        return constraints.EXIT_INTERRUPTED
-    except (ValueError, OSError) as e:  # DataError, WavError, ModelFileError, missing files
-        print(f"error: {e}", file=sys.stderr)
-        return constraints.EXIT_ERROR
+    """Run `main(argv)` and turn input errors and stop signals (SIGINT, SIGTERM, SIGHUP) into
+    one line and an exit status."""
+    with signals.raise_on_stop_signals():
+        try:
+            return main(argv)
+        except KeyboardInterrupt as e:  # Ctrl-C, or signals.Interrupted (SIGTERM, SIGHUP)
+            return _interrupted(e)
+        except Exception as e:  # noqa: BLE001 - re-raised unless it is an input error
+            stop = _stop_behind(e)
+            if stop is not None:  # a signal that hit code which wrapped it (e.g. an import)
+                return _interrupted(stop)
+            if not isinstance(e, (ValueError, OSError)):  # a bug: its traceback
+                raise
+            print(error_line(e), file=sys.stderr)  # DataError, WavError, ModelFileError, files
+            return constraints.EXIT_ERROR
+
+
+def _stop_behind(error):
+    """The KeyboardInterrupt that `error` was raised from or while handling, if any."""
+    seen = set()
+    while error is not None and id(error) not in seen:
+        if isinstance(error, KeyboardInterrupt):
+            return error
+        seen.add(id(error))
+        error = error.__cause__ or error.__context__
+    return None
+
+
+def _interrupted(stop):
+    """The one line and the exit status of a run stopped by `stop` (a KeyboardInterrupt)."""
+    by = "" if signals.signal_status(stop) == constraints.EXIT_INTERRUPTED else f" by {signals.signal_name(stop)}"
+    what = ("after the new output files were all written"
+            if isinstance(stop, signals.InterruptedAfterWriting) else "no output file was changed")
+    print(f"interrupted{by}: {what}", file=sys.stderr)
+    return signals.signal_status(stop)
+
+
+def error_line(error):
+    """`error: <message>` on one line: an OSError as `<its path>: <what>`, newlines folded."""
+    if isinstance(error, OSError) and error.filename is not None and error.strerror:
+        text = f"{_path(error.filename)}: {error.strerror}"
+        if error.filename2 is not None:
+            text += f" (and {_path(error.filename2)})"
+    else:
+        text = str(error) or type(error).__name__
+    return "error: " + re.sub(r"\s*[\r\n]+\s*", " ", text.strip())
+
+
+def _path(name):
+    return os.fsdecode(name) if isinstance(name, (str, bytes, os.PathLike)) else str(name)
+
+
+@contextlib.contextmanager
+def captured_native_stderr():
+    """Keep what C/C++ code writes to stderr (file descriptor 2) during the block, Python
+    warnings silenced: yields a list that holds the text once the block has ended."""
+    text = []
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as sink:
+        os.dup2(sink.fileno(), 2)
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                yield text
+        finally:
+            sys.stderr.flush()
+            os.dup2(saved, 2)
+            os.close(saved)
+            sink.seek(0)
+            text.append(sink.read().decode("utf-8", "replace"))
 
 
 @contextlib.contextmanager
@@ -93,18 +177,8 @@ def quiet_native_stderr(verbose=False):
     if verbose:
         yield
         return
-    sys.stderr.flush()
-    saved = os.dup(2)
-    with tempfile.TemporaryFile() as sink:
-        os.dup2(sink.fileno(), 2)
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                yield
-        finally:
-            sys.stderr.flush()
-            os.dup2(saved, 2)
-            os.close(saved)
+    with captured_native_stderr():
+        yield
 
 
 def tensorflow(verbose=False):

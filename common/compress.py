@@ -65,6 +65,28 @@ def quantization_aware(model, train_ds, val_ds, compile_args, epochs, callbacks=
     return aware, {k: list(v) for k, v in fit.history.items()}
 
 
+def reestimate_batchnorm(model, inputs, batch_size=256):
+    """Set every BatchNormalization layer's moving mean and variance to the statistics of its
+    input over all of `inputs` (e.g. the whole training split's features, no augmentation),
+    layer after layer in graph order, each with the layers before it already re-estimated:
+    the statistics inference will see, instead of a running average of training batches."""
+    for layer in model.layers:
+        if not isinstance(layer, tf.keras.layers.BatchNormalization):
+            continue
+        feed = tf.keras.Model(model.inputs, layer.input)
+        total = total_sq = 0.0
+        count = 0
+        for start in range(0, len(inputs), batch_size):
+            x = feed(inputs[start:start + batch_size], training=False).numpy().astype(np.float64)
+            x = x.reshape(-1, x.shape[-1])
+            total, total_sq, count = total + x.sum(axis=0), total_sq + (x * x).sum(axis=0), count + len(x)
+        mean = total / count
+        variance = np.maximum(total_sq / count - mean * mean, 0.0)
+        layer.moving_mean.assign(mean.astype(np.float32))
+        layer.moving_variance.assign(variance.astype(np.float32))
+    return model
+
+
 def sparsity(model):
     """Fraction of zeros among the weights of kernels (conv, dense, depthwise)."""
     kernels = [w.numpy() for w in model.weights if "kernel" in w.name]

@@ -19,18 +19,18 @@ from .litert import Model
 from .tflite_io import read_model_bytes
 
 
-def evaluate_kws(model, sidecar, data, split):
-    """Accuracy of a keyword spotter on the files of one split file."""
+def evaluate_kws(model, sidecar, data, split, name=None):
+    """Accuracy of a keyword spotter on the files of one split file (`name`: the model's file)."""
     from . import kws, kws_data
     cfg = FrontEnd.from_dict(sidecar["frontend"])
     one = kws_data.read_split_file(split, kws_data.resolve_data_dir(data), sidecar["labels"])
     kws_data.load_waves({"split": one}, cfg.rate)
-    acc = kws.accuracy(kws.predict_labels(Model(model, cfg), one.waves), one.label_ids)
+    acc = kws.accuracy(kws.predict_labels(Model(model, cfg, name=name), one.waves), one.label_ids)
     print(f"accuracy {100 * acc:.2f} % on {len(one.paths)} files of {split}")
     return acc
 
 
-def evaluate_forecast(model, sidecar, data, all_windows=False):
+def evaluate_forecast(model, sidecar, data, all_windows=False, name=None):
     """MAE (T, RH) of a forecaster and of persistence on the same windows of a CSV."""
     from . import forecast, jena
     norm = jena.Normalization(np.float32(sidecar["normalization"]["mean"]),
@@ -42,7 +42,7 @@ def evaluate_forecast(model, sidecar, data, all_windows=False):
             raise DataError(f"{series.path}: no window without a gap")
     else:
         windows, which = jena.split_windows(series)["test"], "the test split (last 10 %)"
-    model_mae = forecast.forecast_mae(Model(model), norm(windows.inputs), windows.labels)
+    model_mae = forecast.forecast_mae(Model(model, name=name), norm(windows.inputs), windows.labels)
     base = forecast.persistence_mae(windows)
     print(f"{len(windows):,} windows ({which} of {series.path}; {windows.dropped:,} dropped for gaps)")
     print(f"model       MAE T {model_mae[0]:.4f} °C, RH {model_mae[1]:.4f} %")
@@ -68,9 +68,9 @@ def run(argv=None):
         if not args.split:
             raise cli.UsageError("python -m common.evaluate: --split is required for a "
                                  "keyword-spotting model")
-        evaluate_kws(data, sidecar, args.data, args.split)
+        evaluate_kws(data, sidecar, args.data, args.split, args.model)
     else:
-        evaluate_forecast(data, sidecar, args.data, args.all_windows)
+        evaluate_forecast(data, sidecar, args.data, args.all_windows, args.model)
     return 0
 
 

@@ -1,11 +1,13 @@
 """The keyword-spotting front end: its settings (FrontEnd) and a numpy implementation.
 
 No TensorFlow import: NumpyFrontEnd runs on a Raspberry Pi and reproduces, to float32
-round-off, common.speech.tf_frontend (tf.signal.stft -> abs -> [mel -> log -> MFCC] or
-[bilinear resize]).
+round-off, the course's SignalGenerator (tf.signal.stft with fft_length = frame_length ->
+abs -> [mel -> log -> MFCC] or [bilinear resize]), as common.speech.tf_frontend does;
+tests/test_course_frontend.py holds both to a literal transcription of the course's code.
 """
 import dataclasses
 import math
+import reprlib
 from typing import Optional
 
 import numpy as np
@@ -13,6 +15,15 @@ import scipy.fft
 
 # The keyword-spotting labels in the models' output order.
 LABELS = ["down", "go", "left", "no", "right", "stop", "up", "yes"]
+
+# Upper bounds of the settings a JSON or flags may give (docs/robustness.md): far above any
+# keyword-spotting front end (8 or 16 kHz, 40 mel bins, 10 coefficients, 32x32), low enough
+# that the front end's arrays stay within tens of MB (a Raspberry Pi's memory).
+BOUNDS = {"rate": 48_000, "frame_length": 48_000, "frame_step": 48_000, "fft_length": 65_536,
+          "num_mel_bins": 256, "num_coefficients": 256, "resize": 1_024}
+_short = reprlib.Repr()  # a value in a message: at most 60 characters
+_short.maxstring = _short.maxother = 60
+MAX_ARRAY_VALUES = 2**22  # the spectrogram (frames x FFT points), mel or resize matrix: 16 MB of float32
 
 
 @dataclasses.dataclass
@@ -27,11 +38,15 @@ class FrontEnd:
     num_coefficients: int = 10
     mfcc: bool = True
     resize: Optional[int] = None  # STFT path only: resize the spectrogram to [resize, resize]
-    fft_length: Optional[int] = None  # None: next power of 2 >= frame_length (tf.signal.stft)
+    fft_length: Optional[int] = None  # FFT size; None: frame_length, as the course's stft
+
+    def __post_init__(self):
+        if self.fft_length is None:
+            self.fft_length = self.frame_length
 
     @property
     def fft_size(self):
-        return self.fft_length or 1 << (self.frame_length - 1).bit_length()
+        return self.fft_length
 
     @property
     def num_frames(self):
@@ -55,38 +70,67 @@ class FrontEnd:
 
     @classmethod
     def from_dict(cls, d):
-        """Build from a dict; unknown keys (e.g. `input_shape`) are ignored."""
+        """Build from stored settings (a JSON's `frontend`); unknown keys (e.g. `input_shape`)
+        are ignored. A missing or null `fft_length` is a JSON written before the FFT length
+        was explicit: its model was trained with tf.signal.stft's default, the next power of
+        two >= frame_length (1024 for 640), and keeps it."""
         names = {f.name for f in dataclasses.fields(cls)}
-        return cls(**{k: v for k, v in d.items() if k in names})
+        d = {k: v for k, v in d.items() if k in names}
+        frame = d.get("frame_length", cls.frame_length)
+        if d.get("fft_length") is None and isinstance(frame, int) and frame >= 1:
+            d["fft_length"] = legacy_fft_length(frame)
+        return cls(**d)
 
     def problems(self):
-        """What makes these settings unusable (a list of messages; empty when fine)."""
-        def whole(name, low=1):
+        """What makes these settings unusable (a list of messages; empty when fine): types,
+        ranges, and the upper bounds of BOUNDS (what a JSON may make the front end allocate)."""
+        def whole(name, low=1, high=None):
             v = getattr(self, name)
-            return isinstance(v, int) and not isinstance(v, bool) and v >= low
-        found = [f"'{n}' is {getattr(self, n)!r}; expected a whole number >= 1"
+            return (isinstance(v, int) and not isinstance(v, bool) and v >= low
+                    and (high is None or v <= high))
+
+        def expected(name):
+            high = BOUNDS.get(name)
+            return f"a whole number in [1, {high:,}]" if high else "a whole number >= 1"
+        found = [f"'{n}' is {_short.repr(getattr(self, n))}; expected {expected(n)}"
                  for n in ("rate", "frame_length", "frame_step", "num_mel_bins", "num_coefficients")
-                 if not whole(n)]
+                 if not whole(n, high=BOUNDS.get(n))]
+        if self.resize is not None and not whole("resize", high=BOUNDS["resize"]):
+            found.append(f"'resize' is {_short.repr(self.resize)}; expected null or {expected('resize')}")
+        if not isinstance(self.mfcc, bool):
+            found.append(f"'mfcc' is {_short.repr(self.mfcc)}; expected true or false")
         if found:
             return found
-        if not isinstance(self.mfcc, bool):
-            found.append(f"'mfcc' is {self.mfcc!r}; expected true or false")
+        if not whole("fft_length", self.frame_length, BOUNDS["fft_length"]):
+            return [f"'fft_length' is {_short.repr(self.fft_length)}; expected a whole number in "
+                    f"[frame_length, {BOUNDS['fft_length']:,}] (the course's: frame_length, "
+                    f"{self.frame_length})"]
         if self.frame_length > self.rate:
             found.append(f"'frame_length' {self.frame_length} is longer than the 1 s signal "
                          f"({self.rate} samples)")
+        else:
+            found += [f"the {what} ({rows:,} x {cols:,} = {rows * cols:,} values) is over the bound "
+                      f"of {MAX_ARRAY_VALUES:,}; expected smaller settings"
+                      for what, rows, cols in self._arrays() if rows * cols > MAX_ARRAY_VALUES]
         if self.mfcc:
             lo, hi = self.lower_frequency, self.upper_frequency
-            if not (isinstance(lo, (int, float)) and isinstance(hi, (int, float))
+            if not (all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in (lo, hi))
                     and 0 <= lo < hi <= self.rate / 2):
-                found.append(f"'lower_frequency' {lo!r} / 'upper_frequency' {hi!r}: expected "
-                             f"0 <= lower < upper <= rate / 2 = {self.rate / 2:g} Hz")
+                found.append(f"'lower_frequency' {_short.repr(lo)} / 'upper_frequency' {_short.repr(hi)}: "
+                             f"expected 0 <= lower < upper <= rate / 2 = {self.rate / 2:g} Hz")
             if self.num_coefficients > self.num_mel_bins:
                 found.append(f"'num_coefficients' {self.num_coefficients} > 'num_mel_bins' "
                              f"{self.num_mel_bins}")
-        for n in ("resize", "fft_length"):
-            if getattr(self, n) is not None and not whole(n):
-                found.append(f"'{n}' is {getattr(self, n)!r}; expected null or a whole number >= 1")
         return found
+
+    def _arrays(self):
+        """(what, rows, columns) of the largest arrays the numpy front end makes."""
+        arrays = [("spectrogram (frames x FFT points)", self.num_frames, self.fft_size)]
+        if self.mfcc:
+            arrays.append(("mel matrix (FFT bins x mel bins)", self.fft_bins, self.num_mel_bins))
+        elif self.resize:
+            arrays.append(("resize matrix (FFT bins x resize)", self.fft_bins, self.resize))
+        return arrays
 
     @classmethod
     def problems_of(cls, d):
@@ -94,14 +138,30 @@ class FrontEnd:
         try:
             return cls.from_dict(d).problems()
         except TypeError as e:
-            return [f"front-end settings {d!r} unusable ({e})"]
+            return [f"front-end settings {_short.repr(d)} unusable ({e})"]
 
 
-# The exercises' front ends: 16 kHz (versions a, b) and 8 kHz after resample_poly (c).
+def legacy_fft_length(frame_length):
+    """tf.signal.stft's default FFT size: the next power of two >= frame_length."""
+    return 1 << (frame_length - 1).bit_length()
+
+
+# The exercises' front ends, the course's: 16 kHz (versions a, b; 640-sample FFT, 321 bins)
+# and 8 kHz after resample_poly (c; 320-sample FFT, 161 bins).
 MFCC_16K = FrontEnd(rate=16000, frame_length=640, frame_step=320, num_mel_bins=40,
-                    lower_frequency=20, upper_frequency=4000, num_coefficients=10, mfcc=True)
+                    lower_frequency=20, upper_frequency=4000, num_coefficients=10, mfcc=True,
+                    fft_length=640)
 MFCC_8K = FrontEnd(rate=8000, frame_length=320, frame_step=160, num_mel_bins=40,
-                   lower_frequency=20, upper_frequency=4000, num_coefficients=10, mfcc=True)
+                   lower_frequency=20, upper_frequency=4000, num_coefficients=10, mfcc=True,
+                   fft_length=320)
+
+
+def hann_window(n):
+    """tf.signal.hann_window(n) (periodic), in float32 arithmetic in TensorFlow's order: a
+    window rounded from float64 differs from it in most samples by one unit in the last
+    place, which moves the MFCCs of quiet frames by up to 2e-4."""
+    arg = np.float32(2.0 * np.pi) * np.arange(n, dtype=np.float32) / np.float32(n)
+    return np.float32(0.5) - np.float32(0.5) * np.cos(arg)
 
 
 def mel_weight_matrix(num_mel_bins, fft_bins, rate, lower, upper):
@@ -142,8 +202,7 @@ class NumpyFrontEnd:
 
     def __init__(self, cfg):
         self.cfg = cfg
-        n = cfg.frame_length
-        self.window = (0.5 - 0.5 * np.cos(2.0 * np.pi * np.arange(n) / n)).astype(np.float32)
+        self.window = hann_window(cfg.frame_length)
         if cfg.mfcc:
             self.mel = mel_weight_matrix(cfg.num_mel_bins, cfg.fft_bins, cfg.rate,
                                          cfg.lower_frequency, cfg.upper_frequency)

@@ -1,13 +1,19 @@
-"""A SYNTHETIC CSV with the shape of the official Jena file, for timing only.
+"""SYNTHETIC data of the official datasets' size, for timing only.
 
     python -m common.fullsize --out /tmp/SYNTHETIC_jena_420551_rows.csv
+    python -m common.fullsize --kws-out /tmp/SYNTHETIC_mini_speech_commands \
+        --files ../shared/data/mini_speech_commands_files.txt --wavs ../shared/data/mini_speech_commands
 
-420,551 rows of 10-minute steps from 01.01.2009 00:10:00, the official file's 15 columns,
-T and RH made of a yearly and a daily cycle plus a random walk (numpy, seeded). Its numbers
-are not weather: it exists to time the exercise 1 scripts at the full dataset's scale (rows,
-windows, batches) and to measure their peak memory. Never commit it, never quote an MAE on it.
+Jena: 420,551 rows of 10-minute steps from 01.01.2009 00:10:00, the official file's 15 columns,
+T and RH made of a yearly and a daily cycle plus a random walk (numpy, seeded). Keyword
+spotting: the 8,000 official file names (`<label>/<file>.wav`), each a copy of a real wav of
+the same label from a partial copy (cycled), so that the course's split files find every file.
+Neither is data: they exist to time the scripts at the full datasets' scale (rows, windows,
+files, batches) and to measure their peak memory. Never commit them, never quote an MAE or an
+accuracy on them.
 """
 import os
+import shutil
 import sys
 
 import numpy as np
@@ -34,14 +40,47 @@ def synthetic_frame(rows=jena.JENA_ROWS, seed=0):
     return frame[COLUMNS]
 
 
+def synthetic_wav_folder(out, names, wavs):
+    """Copy a real wav of each name's label (cycled through the label's files) to
+    `out/<label>/<file>.wav` for every name of `names`; returns the number written."""
+    from .kws_data import resolve_data_dir
+    source = resolve_data_dir(wavs)
+    pools = {}
+    for name in names:
+        label = name.split("/")[0]
+        if label not in pools:
+            pools[label] = sorted(p for p in os.listdir(os.path.join(source, label)) if p.endswith(".wav"))
+            if not pools[label]:
+                raise cli.UsageError(f"{source}/{label}: no wav to copy for the label {label!r}")
+    for i, name in enumerate(names):
+        label = name.split("/")[0]
+        pool = pools[label]
+        os.makedirs(os.path.join(out, label), exist_ok=True)
+        shutil.copyfile(os.path.join(source, label, pool[i % len(pool)]), os.path.join(out, name))
+    return len(names)
+
+
 def run(argv=None):
     p = cli.Parser(prog="python -m common.fullsize", description=__doc__.split("\n\n")[0])
-    p.add_argument("--out", required=True, help="the CSV to write (name it SYNTHETIC_...)")
-    p.add_argument("--rows", type=cli.positive_int, default=jena.JENA_ROWS)
+    p.add_argument("--out", help="the Jena CSV to write (name it SYNTHETIC_...)")
+    p.add_argument("--rows", type=cli.positive_int, default=jena.JENA_ROWS, help="rows of the CSV")
+    p.add_argument("--kws-out", help="the keyword-spotting folder to write (name it SYNTHETIC_...)")
+    p.add_argument("--files", help="the official file list, <label>/<file>.wav a line")
+    p.add_argument("--wavs", help="a folder of real <label>/<file>.wav to copy from")
     args = p.parse_args(argv)
-    outputs.check_out_dir(os.path.dirname(os.path.abspath(args.out)))
-    outputs.write_file(args.out, synthetic_frame(args.rows).to_csv(index=False).encode())
-    print(f"wrote {args.out}: {args.rows:,} synthetic rows (for timing only)")
+    if not (args.out or args.kws_out):
+        p.error("expected --out (Jena CSV) or --kws-out (keyword-spotting folder)")
+    if args.kws_out and not (args.files and args.wavs):
+        p.error("--kws-out needs --files and --wavs")
+    if args.out:
+        outputs.check_out_dir(os.path.dirname(os.path.abspath(args.out)))
+        outputs.write_file(args.out, synthetic_frame(args.rows).to_csv(index=False).encode())
+        print(f"wrote {args.out}: {args.rows:,} synthetic rows (for timing only)")
+    if args.kws_out:
+        from .splits import read_file_list
+        outputs.check_out_dir(args.kws_out)
+        n = synthetic_wav_folder(args.kws_out, read_file_list(args.files), args.wavs)
+        print(f"wrote {args.kws_out}: {n:,} copies of real wavs under the official names (for timing only)")
     return 0
 
 

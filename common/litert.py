@@ -2,7 +2,14 @@
 
 No TensorFlow import unless no other interpreter is installed: this module runs on a
 Raspberry Pi with `ai-edge-litert` (64-bit OS) or `tflite-runtime` (32-bit OS).
+
+The same int8 model gives slightly different outputs under different kernels (their
+rounding differs), so the runner takes a kernel choice (KERNELS): the interpreter's default
+(on x86 and ARM: the XNNPACK delegate), its optimized builtin kernels without that delegate,
+its reference kernels, or TensorFlow Lite for Microcontrollers' interpreter (common/tflm.py).
 """
+import importlib
+import os
 import time
 
 import numpy as np
@@ -15,6 +22,13 @@ from .wav import resample
 SOURCE_RATE = 48000  # latency mode: a 1 s signal at 48 kHz, as from a microphone
 WARMUP = 5
 _INTERPRETER = []
+# kernel choice -> the interpreter's OpResolverType ("tflm": TFLM's interpreter instead)
+KERNELS = {
+    "default": None,  # what a plain Interpreter(...) runs: XNNPACK delegate + optimized kernels
+    "optimized": "BUILTIN_WITHOUT_DEFAULT_DELEGATES",  # optimized builtin kernels, no delegate
+    "reference": "BUILTIN_REF",  # the reference kernels: slow, the same on every machine
+    "tflm": None,  # TensorFlow Lite for Microcontrollers (pip install -r requirements-mcu.txt)
+}
 
 
 def interpreter_class():
@@ -39,29 +53,54 @@ def interpreter_class():
     return _INTERPRETER[0]
 
 
+def make_interpreter(data, threads=1, kernels="default"):
+    """An interpreter of the model bytes `data` running `kernels` (a KERNELS key), tensors
+    not yet allocated."""
+    if kernels not in KERNELS:
+        raise ModelFileError(f"kernels {kernels!r}: expected one of {', '.join(KERNELS)}")
+    if kernels == "tflm":
+        from . import tflm
+        return tflm.Interpreter(data)
+    Interpreter, source = interpreter_class()
+    options = {}
+    if KERNELS[kernels]:
+        resolvers = getattr(importlib.import_module(Interpreter.__module__), "OpResolverType", None)
+        if resolvers is None:
+            raise ModelFileError(f"{source}: this interpreter has no kernel choice "
+                                 f"(OpResolverType); --kernels {kernels} needs ai-edge-litert")
+        options["experimental_op_resolver_type"] = getattr(resolvers, KERNELS[kernels])
+    return Interpreter(model_content=bytes(data), num_threads=threads, **options)
+
+
 class Model:
     """A .tflite (bytes or .tflite/.tflite.zip path) with float input and output, quantized
-    inside or not; `cfg`, a FrontEnd, adds `classify(waveform)` with the numpy front end.
-    The interpreter's own log line on stderr is hidden unless `verbose`."""
+    inside or not, run with `kernels` (a KERNELS key); `cfg`, a FrontEnd, adds
+    `classify(waveform)` with the numpy front end. `name` (default: the path, if `model` is
+    one) names the model in errors. The interpreter's own log line on stderr is hidden unless
+    `verbose`."""
 
-    def __init__(self, model, cfg=None, threads=1, verbose=False):
-        data = model if isinstance(model, (bytes, bytearray)) else read_model_bytes(model)
-        Interpreter, _ = interpreter_class()
+    def __init__(self, model, cfg=None, threads=1, verbose=False, kernels="default", name=None):
+        is_bytes = isinstance(model, (bytes, bytearray))
+        data = model if is_bytes else read_model_bytes(model)
+        name = name or ("the model given as bytes" if is_bytes else os.fspath(model))
+        self.kernels = kernels
         try:
             with quiet_native_stderr(verbose):  # "INFO: Created ... XNNPACK delegate"
-                self.interpreter = Interpreter(model_content=bytes(data), num_threads=threads)
+                self.interpreter = make_interpreter(data, threads, kernels)
                 self.interpreter.allocate_tensors()
+        except ModelFileError:  # no such interpreter installed: its own message
+            raise
         except (ValueError, RuntimeError) as e:
-            raise ModelFileError(f"{model if isinstance(model, str) else 'model'}: the "
-                                 f"interpreter cannot load it ({e})") from None
+            raise ModelFileError(f"{name}: the interpreter cannot load it ({kernels} kernels: {e}); "
+                                 "expected a TFLite model this interpreter runs") from None
         self.inp = self.interpreter.get_input_details()[0]
         self.out = self.interpreter.get_output_details()[0]
         self.input_shape = [int(d) for d in self.inp["shape"]]
         self.cfg, self.frontend = cfg, None
         if cfg is not None:
             if self.input_shape != [1, *cfg.input_shape]:
-                raise ModelFileError(f"model input shape {self.input_shape} != front-end shape "
-                                     f"{[1, *cfg.input_shape]}; fix the sidecar JSON or the flags")
+                raise ModelFileError(f"{name}: model input shape {self.input_shape} != front-end "
+                                     f"shape {[1, *cfg.input_shape]}; fix the sidecar JSON or the flags")
             self.frontend = NumpyFrontEnd(cfg)
 
     def set_input(self, x):

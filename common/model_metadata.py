@@ -116,11 +116,8 @@ def carried(tflite, model_path="the model"):
         raise ModelFileError(f"{model_path}: {e}; expected a .tflite written by the scripts") from None
     if raw is None:
         return None
-    try:
-        found = json.loads(raw.decode("utf-8"))
-    except ValueError as e:
-        raise ModelFileError(f"{model_path}: metadata '{NAME}' is not JSON ({e}); expected the "
-                             "model's version, front end and labels") from None
+    found = report.parse_json(raw, f"{model_path}: metadata '{NAME}'",
+                              "the model's version, front end and labels", what="JSON")
     problems = (report.check_contents(found) if isinstance(found, dict) and "frontend" in found
                 else ["no 'frontend' object"])
     if problems:

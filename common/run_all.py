@@ -71,7 +71,7 @@ def main(argv=None):
     p.add_argument("--jena", help=f"the Jena CSV for exercise 1 (default with --shared: {SHARED_JENA})")
     p.add_argument("--out-dir", default="models")
     p.add_argument("--results", default=os.path.join(ROOT, "RESULTS.md"), help="the results page")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=cli.seed, default=0)
     p.add_argument("--quiet", action="store_true", help="no Keras progress bars")
     args = p.parse_args(argv)
 

@@ -15,13 +15,16 @@ Each trial asks common/search_space.py for a candidate, then:
    first-fold validation curve is below the median of earlier trials at the same epoch.
 
 The study lives in storage (default: SQLite in --out-dir), so an interrupted search resumes;
-any URL Optuna accepts (e.g. postgresql://...) lets several machines share one study, and
---workers K runs K local processes. The version's current declaration and the seed's recipe
-are scored once per study on the same folds, as references. At the end: the Pareto front
-(size, latency, quality) as a table (<version>_search.md), a picture (<version>_search.png)
-and the best feasible trial printed as a version declaration.
+any URL Optuna accepts (e.g. postgresql://..., driver: requirements-search-pg.txt) lets several
+machines share one study, even started at once on a fresh database (the schema is created
+under a PostgreSQL advisory lock), and --workers K runs K local processes. The version's
+current declaration and the seed's recipe are scored once per study on the same folds, as
+references. At the end: the Pareto front (size, latency, quality) as a table
+(<version>_search.md), a picture (<version>_search.png) and the best feasible trial printed as
+a version declaration.
 """
 import argparse
+import contextlib
 import json
 import multiprocessing
 import os
@@ -34,6 +37,7 @@ import common  # noqa: F401  (sets TF_USE_LEGACY_KERAS before TensorFlow loads)
 import numpy as np
 
 from . import cli, search_space
+from .errors import DataError
 from .versions import VERSIONS, entry
 
 FEASIBLE, INFEASIBLE, STOPPED = "feasible", "infeasible", "stopped early"
@@ -46,13 +50,8 @@ class Data:
     def __init__(self, args, log=print):
         self.version, self.args = args.version, args
         if self.version.startswith("ex2"):
-            from . import folds, kws_data
-            data_dir = kws_data.resolve_data_dir(args.data)
-            splits = kws_data.read_splits(args.split_dir, data_dir, log=log)
-            del splits["test"]  # never read: quality is measured on folds of train + val
-            kws_data.load_waves(splits, search_space.RATE[self.version], log=log)
-            self.pool = folds.pooled(splits["train"], splits["val"])
-            self.pairs = folds.fold_pairs(self.pool, args.folds, args.seed)
+            from . import folds
+            self.pool, self.pairs = folds.load_pairs(args, log)  # never the test split
         else:
             from . import jena
             series = jena.load_series(jena.resolve_csv(args.data))
@@ -152,20 +151,14 @@ def first_fold_pruning(trial):
 
 
 def kws_quality(spec, data, epochs, trial=None):
-    """int8 accuracy on each fold's validation files (trained on the other folds)."""
-    from . import kws, speech
-    from .litert import Model
-    gen = speech.SignalGenerator(spec.frontend)
-    scores, sizes = [], []
-    for i, (train_s, val_s) in enumerate(data.pairs):
-        cli.set_seed(data.args.seed)
-        callbacks = [first_fold_pruning(trial)] if trial is not None and i == 0 else []
-        t = kws.fit_and_quantize(spec, gen, train_s, val_s, epochs, 0, data.args.seed, 0, callbacks,
-                                 qat=kws.qat_epochs(spec, data.args.epochs))
-        scores.append(kws.accuracy(kws.predict_labels(Model(t.tflite, spec.frontend), val_s.waves),
-                                   val_s.label_ids))
-        sizes.append(zip_len(spec.version, t.tflite))
-    return {"quality": float(np.mean(scores)), "folds": scores, "zip_bytes": max(sizes)}
+    """int8 accuracy on each fold's validation files (trained on the other folds, epochs chosen
+    on an inner holdout of them: folds.score_kws)."""
+    from . import folds, kws
+    callbacks = (lambda i: [first_fold_pruning(trial)] if trial is not None and i == 0 else [])
+    scores = folds.score_kws(spec, data.pairs, data.args.seed, epochs, kws.qat_epochs(spec, data.args.epochs),
+                             callbacks)
+    return {"quality": float(np.mean([s["int8"] for s in scores])), "folds": [s["int8"] for s in scores],
+            "float_folds": [s["float"] for s in scores], "zip_bytes": max(s["zip_bytes"] for s in scores)}
 
 
 def forecast_quality(spec, data):
@@ -267,28 +260,81 @@ def references(version, data):
     return out
 
 
-def open_study(args, worker=0):
+SCHEMA_LOCK_KEY = 0x6B777331  # PostgreSQL advisory lock key ("kws1") held while the schema is made
+DRIVERS = "pip install -r requirements-search-pg.txt for postgresql://"
+
+
+def storage_name(url):
+    """The storage URL as messages show it: its password hidden."""
+    from sqlalchemy.engine import make_url
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:  # not a URL: shown as given
+        return url
+
+
+def storage_error(url, error):
+    """A DataError naming the storage, on one line, for an error of Optuna or SQLAlchemy."""
+    first = (str(error).strip().splitlines() or [type(error).__name__])[0]
+    return DataError(f"{storage_name(url)}: unusable study storage ({type(error).__name__}: {first}); "
+                     f"expected sqlite:///FILE.db or a database URL Optuna accepts ({DRIVERS})")
+
+
+@contextlib.contextmanager
+def _schema_lock(url):
+    """On PostgreSQL, a session advisory lock held while Optuna checks and creates its tables:
+    two hosts starting at once on a fresh database would otherwise both create them, and one
+    fail (UniqueViolation on CREATE TYPE). Other databases: nothing."""
+    import sqlalchemy
+    if sqlalchemy.engine.make_url(url).get_backend_name() != "postgresql":
+        yield
+        return
+    engine = sqlalchemy.create_engine(url, poolclass=sqlalchemy.pool.NullPool)
+    try:
+        with engine.connect() as connection:
+            connection.execute(sqlalchemy.text("SELECT pg_advisory_lock(:key)"), {"key": SCHEMA_LOCK_KEY})
+            try:
+                yield
+            finally:
+                connection.execute(sqlalchemy.text("SELECT pg_advisory_unlock(:key)"), {"key": SCHEMA_LOCK_KEY})
+    finally:
+        engine.dispose()
+
+
+def open_storage(url):
+    """Optuna's storage of `url` (its schema created if need be), or one error line naming it."""
     import optuna
+    import sqlalchemy
     from optuna.storages import RDBStorage, RetryHeartbeatStaleTrialCallback
-    with warnings.catch_warnings():  # heartbeats are "experimental" in Optuna 5
-        warnings.simplefilter("ignore")
-        storage = RDBStorage(args.storage, heartbeat_interval=60, grace_period=180,
-                             heartbeat_stale_trial_callback=RetryHeartbeatStaleTrialCallback(max_retry=1))
+    try:
+        with _schema_lock(url), warnings.catch_warnings():  # heartbeats: "experimental"
+            warnings.simplefilter("ignore")
+            return RDBStorage(url, heartbeat_interval=60, grace_period=180,
+                              heartbeat_stale_trial_callback=RetryHeartbeatStaleTrialCallback(max_retry=1))
+    except ImportError as e:  # the database's driver
+        raise DataError(f"{storage_name(url)}: no driver for this database ({e}); {DRIVERS}") from None
+    except (sqlalchemy.exc.SQLAlchemyError, optuna.exceptions.OptunaError, ValueError, RuntimeError) as e:
+        raise storage_error(url, e) from None
+
+
+def open_study(args, worker=0, storage=None):
+    import optuna
+    storage = storage or open_storage(args.storage)
     direction = "maximize" if args.version.startswith("ex2") else "minimize"
     return optuna.create_study(
         study_name=args.study or args.version, storage=storage, direction=direction,
-        load_if_exists=True, sampler=optuna.samplers.TPESampler(seed=args.seed + worker),
+        load_if_exists=True, sampler=optuna.samplers.TPESampler(seed=(args.seed + worker) % cli.SEED_LIMIT),
         pruner=optuna.pruners.MedianPruner(n_startup_trials=3, n_warmup_steps=5))
 
 
-def work(args, trials, worker=0, data=None):
+def work(args, trials, worker=0, data=None, storage=None):
     """One process's share of the trials (also the entry of --workers' extra processes)."""
     import optuna
     cli.tensorflow(args.verbose)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     with cli.quiet_native_stderr(args.verbose):
         data = data or Data(args, log=lambda *_: None)
-        study = open_study(args, worker)
+        study = open_study(args, worker, storage)
         if "references" not in study.user_attrs and worker == 0:
             print(f"{args.version}: scoring the current version and the seed's recipe "
                   "on the same data (once a study)", flush=True)
@@ -457,8 +503,8 @@ def picture(study, args, rows):
 
 # ---------------------------------------------------------------- command line
 def parse_args(argv):
-    p = argparse.ArgumentParser(prog="python -m common.search", description=__doc__.split("\n")[0],
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = cli.Parser(prog="python -m common.search", description=__doc__.split("\n")[0],
+                   formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--version", required=True, choices=sorted(VERSIONS))
     p.add_argument("--trials", type=cli.whole_number, default=20,
                    help="new trials this call (default: 20; 0: only write the study's table and picture)")
@@ -467,12 +513,13 @@ def parse_args(argv):
     p.add_argument("--folds", type=cli.positive_int, default=3, help="ex2: speaker-grouped folds (default: 3)")
     p.add_argument("--epochs", type=cli.positive_int, help="fix every candidate's epochs (a smoke test)")
     p.add_argument("--out-dir", default="search_out", help="tables, pictures, default storage (default: search_out)")
-    p.add_argument("--storage", help="an Optuna storage URL (default: sqlite:///<out-dir>/search.db)")
+    p.add_argument("--storage", help="an Optuna storage URL (default: sqlite:///<out-dir>/search.db; "
+                   "postgresql://user@host/db needs requirements-search-pg.txt)")
     p.add_argument("--study", help="study name (default: the version)")
     p.add_argument("--workers", type=cli.positive_int, default=1, help="local processes (default: 1)")
     p.add_argument("--latency-runs", type=cli.positive_int, default=50,
                    help="runs of each host latency measurement (default: 50)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=cli.seed, default=0, help="random seed, 0 to 2**32 - 1 (default: 0)")
     p.add_argument("--quiet", action="store_true")
     p.add_argument("--verbose", action="store_true", help="keep TensorFlow's log")
     args = p.parse_args(argv)
@@ -481,8 +528,12 @@ def parse_args(argv):
         args.split_dir = args.split_dir or COURSE_SPLIT_DIR
         if args.folds < 2:
             p.error("--folds: expected at least 2")
-    args.storage = args.storage or f"sqlite:///{os.path.abspath(os.path.join(args.out_dir, 'search.db'))}"
+    args.storage = args.storage or default_storage(args.out_dir)
     return args
+
+
+def default_storage(out_dir):
+    return f"sqlite:///{os.path.abspath(os.path.join(out_dir, 'search.db'))}"
 
 
 def main(argv=None):
@@ -490,18 +541,27 @@ def main(argv=None):
     and checked before TensorFlow loads (one error line naming the file)."""
     import optuna
     from . import outputs, report
+    import sqlalchemy
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     args = parse_args(argv)
-    outputs.check_out_dir(args.out_dir)
+    in_out_dir = args.storage == default_storage(args.out_dir)
+    args.out_dir = outputs.check_out_dir(args.out_dir)
     started = time.perf_counter()
-    if args.trials:
-        run_workers(args, Data(args))
+    data = Data(args) if args.trials else None  # the data checked first (no TensorFlow yet)
+    if in_out_dir:  # SQLite makes the file, not its folder
+        args.storage = default_storage(args.out_dir)
+        os.makedirs(args.out_dir, exist_ok=True)
+    storage = open_storage(args.storage)
     name = args.study or args.version
     try:
-        study = optuna.load_study(study_name=name, storage=args.storage)
+        if args.trials:
+            run_workers(args, data, storage)
+        study = optuna.load_study(study_name=name, storage=storage)
     except KeyError:
-        raise ValueError(f"{args.storage}: no study named {name!r}; expected a search run "
-                         "before (--trials N)") from None
+        raise DataError(f"{storage_name(args.storage)}: no study named {name!r}; expected a search "
+                        "run before (--trials N)") from None
+    except sqlalchemy.exc.SQLAlchemyError as e:  # e.g. the database went away
+        raise storage_error(args.storage, e) from None
     rows = rows_of(study)
     with cli.quiet_native_stderr(args.verbose):  # an old trial's declaration may import TensorFlow
         md = markdown(study, args, rows, time.perf_counter() - started)
@@ -513,11 +573,12 @@ def main(argv=None):
     return 0
 
 
-def run_workers(args, data):
+def run_workers(args, data, storage=None):
     """--trials split over --workers processes on one study (this one included)."""
     share = [args.trials // args.workers + (i < args.trials % args.workers) for i in range(args.workers)]
     os.makedirs(args.out_dir, exist_ok=True)
-    open_study(args)  # create it (and the SQLite file) before workers race for it
+    storage = storage or open_storage(args.storage)
+    open_study(args, storage=storage)  # create it (and the SQLite file) before workers race for it
     extra = []
     ctx = multiprocessing.get_context("spawn")
     for w in range(1, args.workers):
@@ -526,7 +587,7 @@ def run_workers(args, data):
             proc.start()
             extra.append(proc)
     try:
-        work(args, share[0], 0, data)
+        work(args, share[0], 0, data, storage)
     finally:
         for proc in extra:
             proc.join()

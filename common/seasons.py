@@ -43,11 +43,11 @@ def run(argv=None):
     p = cli.Parser(prog="python -m common.seasons", description=__doc__.split("\n\n")[0])
     p.add_argument("--csv", nargs="+", default=[os.path.join(SHARED, "jena_mpi_roof_2024_jun_sep.csv"),
                                                  os.path.join(SHARED, "jena_climate_2009_sample.csv")])
-    p.add_argument("--seeds", default="0,1,2")
+    p.add_argument("--seeds", type=cli.seeds, default="0,1,2")
     p.add_argument("--work-dir", default=os.path.join(ROOT, "seasons_out"))
     p.add_argument("--out", default=os.path.join(ROOT, "SEASONS.md"))
     args = p.parse_args(argv)
-    seeds = [int(s) for s in args.seeds.split(",")]
+    seeds = args.seeds
     for csv in args.csv:  # every file checked before the first training
         jena.split_windows(jena.load_series(csv))
     started, rows = time.perf_counter(), []

@@ -86,11 +86,11 @@ def write_splits(splits, out_dir):
 
 
 def run(argv=None):
-    from .cli import Parser
+    from .cli import Parser, seed
     p = Parser(prog="python -m common.splits", description=__doc__.split("\n")[0])
     p.add_argument("--files", required=True, help="list of <label>/<file>.wav, one a line")
     p.add_argument("--out-dir", default=".")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=seed, default=0)
     p.add_argument("--train", type=float, default=0.8)
     p.add_argument("--val", type=float, default=0.1)
     args = p.parse_args(argv)

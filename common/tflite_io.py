@@ -6,30 +6,65 @@ import zipfile
 import zlib
 
 TFLITE_MAGIC = b"TFL3"  # flatbuffer file identifier, bytes 4..8 of a .tflite
+# A model file, zipped or not, and the .tflite inside a zip, are at most this big: checked
+# before reading (a zip member by its declared sizes; it is then inflated no further than it
+# declares, and refused if it inflates to another size or fails its CRC).
+# This project's models are 1-20 kB; the course's float baselines a few hundred kB.
+MAX_MODEL_BYTES = 16 * 2**20
 
 
 class ModelFileError(ValueError):
     """A model file that is not a .tflite flatbuffer or a zip holding exactly one."""
 
 
+def _too_big(path, what, size):
+    return ModelFileError(f"{path}: {what} is {size:,} bytes, over the bound of {MAX_MODEL_BYTES:,} "
+                          "bytes for a model; expected a .tflite or .tflite.zip of a tiny model")
+
+
+def _read_member(path, zf):
+    """The bytes of the zip's one `.tflite`, its declared sizes checked before inflating it."""
+    members = [i for i in zf.infolist() if i.filename.endswith(".tflite")]
+    if len(members) != 1:
+        names = zf.namelist()
+        shown = ", ".join(names[:5]) + (f" and {len(names) - 5} more" if len(names) > 5 else "")
+        raise ModelFileError(f"{path}: expected a zip holding exactly one .tflite, found "
+                             f"{len(names)} files ({shown or 'none'})")
+    info = members[0]
+    for what, size in (("its .tflite, inflated,", info.file_size),
+                       ("its .tflite, compressed,", info.compress_size)):
+        if size > MAX_MODEL_BYTES:
+            raise _too_big(path, what, size)
+    with zf.open(info) as member:  # inflated no further than it says (then its CRC is checked)
+        data = member.read(info.file_size + 1)
+    if len(data) != info.file_size:
+        raise ModelFileError(f"{path}: its .tflite inflates to {len(data):,}+ bytes, not the "
+                             f"{info.file_size:,} its zip header says; expected an intact zip")
+    return data
+
+
 def read_model_bytes(path):
-    """Bytes of a `.tflite` file, or of the single `.tflite` inside a `.tflite.zip`."""
-    path = str(path)
+    """Bytes of a `.tflite` file, or of the single `.tflite` inside a `.tflite.zip`; a file, or
+    a zip member, over MAX_MODEL_BYTES is refused before it is read."""
+    path = os.fspath(path)
     if not os.path.isfile(path):
         raise ModelFileError(f"{path}: no such model file (expected a .tflite or .tflite.zip)")
     try:
+        size = os.path.getsize(path)
+        if size > MAX_MODEL_BYTES:
+            raise _too_big(path, "the file", size)
         if zipfile.is_zipfile(path):
             with zipfile.ZipFile(path) as zf:
-                names = [n for n in zf.namelist() if n.endswith(".tflite")]
-                if len(names) != 1:
-                    raise ModelFileError(f"{path}: expected a zip holding exactly one .tflite, "
-                                         f"found {zf.namelist()}")
-                data = zf.read(names[0])
+                data = _read_member(path, zf)
         else:
             with open(path, "rb") as f:
-                data = f.read()
-    except (zipfile.BadZipFile, OSError) as e:
-        raise ModelFileError(f"{path}: unreadable ({e}); expected a .tflite or .tflite.zip") from None
+                data = f.read(MAX_MODEL_BYTES + 1)
+            if len(data) > MAX_MODEL_BYTES:  # grew since it was measured
+                raise _too_big(path, "the file", len(data))
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, NotImplementedError, RuntimeError, EOFError,
+            OSError, zlib.error) as e:
+        raise ModelFileError(f"{path}: unreadable ({type(e).__name__}: {e}); expected a .tflite or "
+                             ".tflite.zip") from None
     if data[4:8] != TFLITE_MAGIC:
         raise ModelFileError(f"{path}: not a TFLite flatbuffer (missing 'TFL3' identifier)")
     return data

@@ -17,7 +17,8 @@ def test_bench_tiny(shared_data, subset, tmp_path):
          "--split-dir", str(split_dir), "--out", str(out), "--work-dir", str(work)],
         cwd=ROOT, capture_output=True, text=True, timeout=900)
     assert run.returncode == 0, run.stderr[-3000:]
-    rows = [[c.strip() for c in line.split("|")[1:-1]] for line in out.read_text().splitlines()
+    main, boards = out.read_text().split("\nMicrocontroller: ")
+    rows = [[c.strip() for c in line.split("|")[1:-1]] for line in main.splitlines()
             if line.startswith("| ex")]
     assert [(r[0], r[1]) for r in rows] == [("ex1_b", "persistence"), ("ex1_b", "seed recipe"),
                                             ("ex1_b", "this project"), ("ex2_c", "seed recipe"),
@@ -36,3 +37,19 @@ def test_bench_tiny(shared_data, subset, tmp_path):
     assert rows[4][7].endswith(f"diff {100 * acc:+.2f} pt")
     assert rows[4][9].endswith(")") and rows[4][10] != "-"  # numpy-FE total with its ratio, TF-FE total
     assert (tmp_path / "bench.png").read_bytes()[:4] == b"\x89PNG"
+    # flash (the .tflite) and arena of each model beside the boards: the arena is TFLM's
+    # (common.mcu), or said to be unmeasured without tflite-micro
+    board_rows = [[c.strip() for c in line.split("|")[1:-1]] for line in boards.splitlines()
+                  if line.startswith("| ex")]
+    names = {("ex1_b", "seed recipe"): "seed_th_b", ("ex1_b", "this project"): "th_b",
+             ("ex2_c", "seed recipe"): "seed_kws_8k", ("ex2_c", "this project"): "kws_c"}
+    assert [(r[0], r[1]) for r in board_rows] == list(names)
+    for r in board_rows:
+        size = (work / "seed0" / f"{names[r[0], r[1]]}.tflite").stat().st_size
+        assert r[2] == f"{size:,}"
+        if r[3] == "not measured":
+            assert r[4] == f"flash fits (margin {1024 ** 2 - size:+,} B); RAM not measured"
+        else:
+            arena = int(r[3].replace(",", ""))
+            assert 0 < arena < 64 * 1024
+            assert r[4] == f"fits (margin flash {1024 ** 2 - size:+,} B, RAM {256 * 1024 - arena:+,} B)"

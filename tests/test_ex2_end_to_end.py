@@ -19,9 +19,10 @@ def run(*args, timeout=900):
                           timeout=timeout)
 
 
-def independent_accuracy(tflite_path, data, split_file, cfg_dict):
-    """Accuracy with TensorFlow's interpreter and TensorFlow's front end (not the pipeline's
-    LiteRT + numpy code), files and labels read straight from the split file."""
+def independent_accuracy(tflite_path, data, split_file, cfg_dict, reference_kernels=False):
+    """Accuracy with TensorFlow's interpreter (its default kernels, or its reference ones) and
+    TensorFlow's front end (not the pipeline's LiteRT + numpy code), files and labels read
+    straight from the split file."""
     import common  # noqa: F401
     import tensorflow as tf
     from scipy.io import wavfile
@@ -29,7 +30,9 @@ def independent_accuracy(tflite_path, data, split_file, cfg_dict):
     from common.frontend_np import FrontEnd
     from common.speech import tf_frontend
     cfg = FrontEnd.from_dict(cfg_dict)
-    interp = tf.lite.Interpreter(model_path=str(tflite_path))
+    resolver = tf.lite.experimental.OpResolverType.BUILTIN_REF if reference_kernels else \
+        tf.lite.experimental.OpResolverType.AUTO
+    interp = tf.lite.Interpreter(model_path=str(tflite_path), experimental_op_resolver_type=resolver)
     interp.allocate_tensors()
     inp, out = interp.get_input_details()[0], interp.get_output_details()[0]
     right = total = 0
@@ -79,8 +82,10 @@ def test_script_end_to_end(subset, runs, script, name, rate):
     assert summary["frontend"]["rate"] == rate and summary["frontend"]["input_shape"] == [49, 10, 1]
     assert summary["labels"] == LABELS
     m = summary["metrics"]
-    assert set(m) == {"accuracy", "unseen_speaker_files", "accuracy_unseen_speakers", "val_accuracy",
+    assert set(m) == {"accuracy", "accuracy_reference_kernels", "reference_kernels_same_labels",
+                      "unseen_speaker_files", "accuracy_unseen_speakers", "val_accuracy",
                       "float_val_accuracy", "float_val_accuracy_before_qat"}
+    assert summary["kernels"]["accuracy"] == "default" and summary["kernels"]["interpreter"] == "ai-edge-litert"
     qat = script != "ex2_b.py"  # b declares no quantization-aware epochs
     assert all(0.0 <= m[k] <= 1.0 for k in ("val_accuracy", "float_val_accuracy"))
     assert (0.0 <= m["float_val_accuracy_before_qat"] <= 1.0) if qat else m["float_val_accuracy_before_qat"] is None
@@ -95,6 +100,12 @@ def test_script_end_to_end(subset, runs, script, name, rate):
                                   summary["frontend"])
     assert n == summary["data"]["test_files"] == len(test_lines)
     assert abs(acc - m["accuracy"]) <= 1 / n + 1e-9
+    acc_ref, _ = independent_accuracy(tmp_path / f"{name}.tflite", data, split_dir / "kws_split_test.txt",
+                                      summary["frontend"], reference_kernels=True)
+    assert abs(acc_ref - m["accuracy_reference_kernels"]) <= 1 / n + 1e-9
+    assert abs(m["accuracy_reference_kernels"] - m["accuracy"]) <= 1 - m["reference_kernels_same_labels"] + 1e-9
+    assert (f"accuracy_reference_kernels {100 * m['accuracy_reference_kernels']:.2f} % "
+            f"({100 * (m['accuracy_reference_kernels'] - m['accuracy']):+.2f} pt)") in " ".join(out.stdout.split())
     # verdict: the stand-in is not the course's split -> accuracy not assessable, size assessed
     v = summary["verdict"]
     assert v["accuracy"]["result"] == "not assessable" and "course's split" in v["accuracy"]["reason"]

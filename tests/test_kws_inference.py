@@ -158,7 +158,7 @@ def test_errors_are_one_line(model, tmp_path):
     rc, out, err = run("--model", tmp_path / "bad.tflite")
     assert rc == 1 and "TFL3" in err
     rc, out, err = run("--model", model["tflite_path"], "--no-mfcc", "--runs", 2)
-    assert rc == 1 and err.startswith("error: model input shape") and err.count("\n") == 1
+    assert rc == 1 and err.startswith(f"error: {model['tflite_path']}: model input shape") and err.count("\n") == 1
     rc, out, err = run("--model", model["tflite_path"], "--runs", 0)
     assert rc == 1 and err.startswith("error: kws_inference.py: argument --runs: 0 is not allowed")
 
@@ -167,7 +167,7 @@ def test_flags_override_the_sidecar_saying_so(model):
     side = {"frontend": {**CFG.to_dict(), "input_shape": [49, 10, 1]}}
     cfg, note = kws_inference.frontend_config(side, {"rate": 8000, "frame_length": 320, "frame_step": 160},
                                               "front end from the sidecar JSON")
-    assert (cfg.rate, cfg.frame_length, cfg.mfcc) == (8000, 320, True)
+    assert (cfg.rate, cfg.frame_length, cfg.mfcc, cfg.fft_length) == (8000, 320, True, 320)
     assert note == "front end from the sidecar JSON, overridden by flags rate=8000, frame_length=320, frame_step=160"
     cfg, note = kws_inference.frontend_config(None, {})
     assert cfg == kws_inference.COURSE_DEFAULTS and "course's default" in note
@@ -269,7 +269,8 @@ def test_an_old_model_without_metadata_still_works(model, tmp_path):
     course's defaults, which flags adjust."""
     (tmp_path / "old.tflite").write_bytes(open(model["tflite_path"], "rb").read())
     rc, out, err = run_in(tmp_path, "--model", "old.tflite", "--runs", 2)
-    assert rc == 1 and err.startswith("error: model input shape [1, 49, 10, 1] != front-end shape [1, 32, 32, 1]")
+    assert rc == 1 and err.startswith("error: old.tflite: model input shape [1, 49, 10, 1] != front-end shape "
+                                      "[1, 32, 32, 1]")
     rc, out, err = run_in(tmp_path, "--model", "old.tflite", "--runs", 2, "--mfcc")
     assert rc == 0, err
     assert out.startswith("no front end in the model's metadata and no sidecar JSON: the course's default "

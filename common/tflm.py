@@ -1,0 +1,173 @@
+"""TensorFlow Lite for Microcontrollers (TFLM) in this process: the one module that imports the
+`tflite-micro` package, a nightly build pinned in requirements-mcu.txt (its API may move from
+one build to the next: adapt it here, nowhere else).
+
+Nothing on the default path needs it (the scripts, kws_inference.py on the Pi): it is imported
+when first used, and its absence is one error line naming the requirements file.
+
+- `Interpreter`: TFLM's interpreter (its own kernels, the ones a board runs) behind the small
+  part of LiteRT's Interpreter API that common.litert.Model uses (`kernels="tflm"`), plus
+  `arena_bytes()`, the tensor arena the model needed, as TFLM's recording allocator reports it.
+- `operators` and `coverage`: the model's ops, and whether TFLM has a kernel for each.
+"""
+import collections
+import re
+
+from .cli import captured_native_stderr
+from .tflite_io import ModelFileError
+
+REQUIREMENTS = "requirements-mcu.txt"
+# what TFLM prints: print_allocations(), and a failed kernel look-up while loading
+ARENA_TOTAL = re.compile(r"Arena allocation total (\d+) bytes")
+MISSING_OP = re.compile(r"Didn't find op for (?:builtin|custom) opcode '([^']*)'")
+
+
+def package():
+    """The `tflite_micro` package, or a one-line error naming the requirements file."""
+    try:
+        import tflite_micro
+    except ImportError:
+        raise ModelFileError(f"{REQUIREMENTS}: tflite-micro is not installed; expected "
+                             f"`pip install -r {REQUIREMENTS}` (TFLM's interpreter, Linux x86_64, "
+                             "Python 3.11)") from None
+    return tflite_micro
+
+
+def version():
+    """The build in use, e.g. '0.dev20261023182759-g8f6596d' (nightly date, source commit)."""
+    return package().__version__
+
+
+def _load(data, arena_size=None):
+    """(TFLM interpreter or None, what TFLM printed while loading); `arena_size` None: TFLM's
+    own default (10 times the model's bytes)."""
+    runtime = package().runtime
+    interpreter = None
+    with captured_native_stderr() as log:
+        try:
+            interpreter = runtime.Interpreter.from_bytes(bytes(data), arena_size=arena_size)
+        except RuntimeError:
+            pass
+    return interpreter, log[0].strip()
+
+
+def loads(data, arena_size):
+    """True when TFLM loads the model (kernels found, tensors allocated) in `arena_size` bytes."""
+    return _load(data, arena_size)[0] is not None
+
+
+def _details(d, position):
+    """TFLM's tensor details in LiteRT's form (position in the inputs/outputs as 'index')."""
+    q = d["quantization_parameters"]
+    scale = (float(q["scales"][0]), int(q["zero_points"][0])) if len(q["scales"]) else (0.0, 0)
+    return {"index": position, "shape": d["shape"], "dtype": d["dtype"], "quantization": scale}
+
+
+class Interpreter:
+    """TFLM's interpreter for model bytes, shaped as the LiteRT calls of common.litert.Model.
+    A model TFLM cannot load raises RuntimeError with TFLM's own message."""
+
+    def __init__(self, data, arena_size=None):
+        self._tflm, log = _load(data, arena_size)
+        if self._tflm is None:
+            raise RuntimeError(f"TFLM: {'; '.join(log.splitlines()[:2]) or 'failed to allocate tensors'}")
+        self._invoked = False
+
+    def allocate_tensors(self):  # done when loading
+        pass
+
+    def get_input_details(self):
+        return [_details(self._tflm.get_input_details(0), 0)]
+
+    def get_output_details(self):
+        return [_details(self._tflm.get_output_details(0), 0)]
+
+    def set_tensor(self, index, value):
+        self._tflm.set_input(value, index)
+
+    def invoke(self):
+        self._tflm.invoke()
+        self._invoked = True
+
+    def get_tensor(self, index):
+        return self._tflm.get_output(index)
+
+    def arena_bytes(self):
+        """The tensor arena the model used, in bytes: the total of TFLM's recording allocator
+        (print_allocations, after one invoke), on this host's pointer size (64-bit)."""
+        if not self._invoked:
+            raise RuntimeError("arena_bytes: invoke the model once first")
+        with captured_native_stderr() as log:
+            self._tflm.print_allocations()
+        found = ARENA_TOTAL.search(log[0])
+        if not found:
+            raise RuntimeError(f"tflite-micro {version()}: print_allocations() printed no "
+                               f"'Arena allocation total' line ({log[0][:200]!r}); the pinned "
+                               f"build of {REQUIREMENTS} prints it")
+        return int(found.group(1))
+
+
+def _schema():
+    from tflite_micro.tensorflow.lite.micro.python import schema_py_generated
+    return schema_py_generated
+
+
+def _op_name(opcode, schema, names):
+    if opcode.customCode:
+        return opcode.customCode.decode() if isinstance(opcode.customCode, bytes) else str(opcode.customCode)
+    return names.get(package().runtime.get_builtin_code_from_operator_code(opcode), "UNKNOWN")
+
+
+def operators(data):
+    """{op name: count} of the model's operators, in order of first use (all subgraphs)."""
+    package()
+    schema = _schema()
+    names = {v: k for k, v in vars(schema.BuiltinOperator).items() if not k.startswith("_")}
+    model = schema.ModelT.InitFromObj(schema.Model.GetRootAsModel(bytes(data), 0))
+    counts = collections.Counter()
+    for subgraph in model.subgraphs or []:
+        for op in subgraph.operators or []:
+            counts[_op_name(model.operatorCodes[op.opcodeIndex], schema, names)] += 1
+    return dict(counts)
+
+
+def output_step(data):
+    """The model's output quantization step: the scale of the int8 tensor its float output is
+    dequantized from (or of the output itself when it is int8); None when it has none."""
+    package()
+    schema = _schema()
+    model = schema.ModelT.InitFromObj(schema.Model.GetRootAsModel(bytes(data), 0))
+    graph = model.subgraphs[0]
+    tensor = graph.tensors[graph.outputs[0]]
+    for op in graph.operators or []:
+        code = package().runtime.get_builtin_code_from_operator_code(model.operatorCodes[op.opcodeIndex])
+        if graph.outputs[0] in list(op.outputs) and code == schema.BuiltinOperator.DEQUANTIZE:
+            tensor = graph.tensors[op.inputs[0]]
+    q = tensor.quantization
+    return float(q.scale[0]) if q is not None and q.scale is not None and len(q.scale) else None
+
+
+def coverage(data):
+    """{op name: whether TFLM has a kernel for it}, asked of TFLM's interpreter itself: it
+    stops at the first op it has no kernel for and names it; that op's code is then swapped
+    for one TFLM has (ADD) and the model loaded again, until no op is missing."""
+    import flatbuffers
+    package()
+    schema = _schema()
+    names = {v: k for k, v in vars(schema.BuiltinOperator).items() if not k.startswith("_")}
+    model = schema.ModelT.InitFromObj(schema.Model.GetRootAsModel(bytes(data), 0))
+    missing, current = set(), bytes(data)
+    for _ in range(len(model.operatorCodes) + 1):
+        interpreter, log = _load(current)
+        found = MISSING_OP.search(log)
+        if interpreter is not None or not found or found.group(1) in missing:
+            break
+        missing.add(found.group(1))
+        for opcode in model.operatorCodes:
+            if _op_name(opcode, schema, names) == found.group(1):
+                opcode.builtinCode = opcode.deprecatedBuiltinCode = schema.BuiltinOperator.ADD
+                opcode.customCode = None
+        builder = flatbuffers.Builder(2 * len(current))
+        builder.Finish(model.Pack(builder), file_identifier=b"TFL3")
+        current = bytes(builder.Output())
+    return {name: name not in missing for name in operators(data)}
