@@ -50,14 +50,23 @@ def described(carried, sidecar, model_path, json_path):
             return None, "no front end in the model's metadata and no sidecar JSON: the course's default front end"
         return sidecar, "front end from the sidecar JSON (the model carries none in its metadata)"
     if sidecar is not None:
-        for key, same in (("frontend", lambda a, b: FrontEnd.from_dict(a) == FrontEnd.from_dict(b)),
-                          ("labels", lambda a, b: a == b), ("version", lambda a, b: a == b)):
-            if not same(carried.get(key), sidecar.get(key)):
-                raise DataError(f"{json_path}: its '{key}' {sidecar.get(key)!r} differs from the one "
-                                f"{model_path} carries in its metadata ({carried.get(key)!r}); "
-                                "expected the sidecar written with this model (or use --no-sidecar)")
+        differences = disagreements(carried, sidecar)
+        if differences:
+            raise DataError(f"{json_path}: says another front end or labels than {model_path} carries in "
+                            f"its metadata ({'; '.join(differences)}); expected the sidecar written with "
+                            "this model (or use --no-sidecar)")
         return carried, "front end from the model's metadata (its sidecar JSON agrees)"
     return carried, "front end from the model's metadata"
+
+
+def disagreements(carried, sidecar):
+    """What a sidecar says otherwise than the model's metadata: ['field: X in the JSON, Y in
+    the model', ...] over the front end's settings, the labels and the version."""
+    pairs = [(f"frontend.{k}", v, FrontEnd.from_dict(carried["frontend"]).to_dict()[k])
+             for k, v in FrontEnd.from_dict(sidecar["frontend"]).to_dict().items()]
+    pairs += [(k, sidecar.get(k), carried.get(k)) for k in ("labels", "version")]
+    return [f"{name}: {json!r} in the JSON, {model!r} in the model" for name, json, model in pairs
+            if json != model]
 
 
 def frontend_config(description, overrides, note=None):
