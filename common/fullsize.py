@@ -37,9 +37,10 @@ def synthetic_frame(rows=jena.JENA_ROWS, seed=0):
 def run(argv=None):
     p = cli.Parser(prog="python -m common.fullsize", description=__doc__.split("\n\n")[0])
     p.add_argument("--out", required=True, help="the CSV to write (name it SYNTHETIC_...)")
-    p.add_argument("--rows", type=cli.positive_int, default=jena.JENA_ROWS)
+    p.add_argument("--rows", type=cli.positive_int, default=jena.JENA_ROWS,
+                   help=f"rows to write (default: {jena.JENA_ROWS:,}, the official file's)")
     args = p.parse_args(argv)
-    outputs.check_out_dir(os.path.dirname(os.path.abspath(args.out)))
+    outputs.check_out_dir(os.path.dirname(os.path.abspath(args.out)), "the folder of --out")
     outputs.write_file(args.out, synthetic_frame(args.rows).to_csv(index=False).encode())
     print(f"wrote {args.out}: {args.rows:,} synthetic rows (for timing only)")
     return 0

@@ -13,23 +13,24 @@ import tempfile
 from .errors import DataError
 
 
-def check_out_dir(path):
+def check_out_dir(path, flag="--out-dir"):
     """Fail early (before any training) when `path` cannot hold the outputs: it is a file, or
-    it or its nearest existing parent folder is not writable. Creates nothing that stays."""
+    it or its nearest existing parent folder is not writable. Creates nothing that stays.
+    `flag`: the caller's option that gave the folder, named in the errors."""
     path = os.path.abspath(str(path))
     if os.path.exists(path) and not os.path.isdir(path):
-        raise DataError(f"{path}: --out-dir is a file; expected a folder (existing or new)")
+        raise DataError(f"{path}: {flag} is a file; expected a folder (existing or new)")
     probe = path
     while not os.path.exists(probe):
         probe = os.path.dirname(probe)
     if not os.path.isdir(probe):
-        raise DataError(f"{path}: --out-dir lies under the file {probe}; expected a folder")
+        raise DataError(f"{path}: {flag} lies under the file {probe}; expected a folder")
     try:
         fd, tmp = tempfile.mkstemp(dir=probe, prefix=".probe-")
         os.close(fd)
         os.unlink(tmp)
     except OSError as e:
-        raise DataError(f"{path}: --out-dir is not writable ({e.strerror} in {probe}); "
+        raise DataError(f"{path}: {flag} is not writable ({e.strerror} in {probe}); "
                         "expected a folder this user can write to") from None
     return path
 

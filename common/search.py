@@ -46,16 +46,16 @@ class Data:
     def __init__(self, args, log=print):
         self.version, self.args = args.version, args
         if self.version.startswith("ex2"):
-            from . import folds, kws_data
-            data_dir = kws_data.resolve_data_dir(args.data)
-            splits = kws_data.read_splits(args.split_dir, data_dir, log=log)
+            from . import folds, kws, kws_data
+            data_dir = kws_data.resolve_data_dir(args.data, kws.offline_hint())
+            splits = kws_data.read_splits(args.split_dir, data_dir, log=log, split_flag="--split-dir")
             del splits["test"]  # never read: quality is measured on folds of train + val
             kws_data.load_waves(splits, search_space.RATE[self.version], log=log)
             self.pool = folds.pooled(splits["train"], splits["val"])
             self.pairs = folds.fold_pairs(self.pool, args.folds, args.seed)
         else:
-            from . import jena
-            series = jena.load_series(jena.resolve_csv(args.data))
+            from . import forecast, jena
+            series = jena.load_series(jena.resolve_csv(args.data, forecast.offline_hint()))
             self.windows = jena.split_windows(series)
             self.norm = jena.Normalization.of(jena.split_series(series)[0])
             from .forecast import persistence_mae
@@ -448,7 +448,8 @@ def picture(study, args, rows):
         ax.axhline(1.0, color="black", linestyle=":", linewidth=1, label="persistence")
         ax.set_ylabel("validation MAE / persistence's (mean of T and RH)")
     ax.set_xlabel("zipped size (kB, 1 kB = 1024 B)")
-    ax.set_title(f"{version}: constraint search, {len(rows)} trials"
+    ax.set_title(f"{version}: constraint search, {len(rows)} trials, quality on "
+                 + ("speaker-grouped folds of train + val" if maximize else "the validation split")
                  + (f" ({shapeless} with no feature map left, not drawn)" if shapeless else ""))
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8, loc="best")
@@ -459,7 +460,8 @@ def picture(study, args, rows):
 def parse_args(argv):
     p = argparse.ArgumentParser(prog="python -m common.search", description=__doc__.split("\n")[0],
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--version", required=True, choices=sorted(VERSIONS))
+    p.add_argument("--version", required=True, choices=sorted(VERSIONS),
+                   help="the version whose limits bound the search")
     p.add_argument("--trials", type=cli.whole_number, default=20,
                    help="new trials this call (default: 20; 0: only write the study's table and picture)")
     p.add_argument("--data", help="ex2: the wav folder (as the scripts' --data); ex1: the Jena CSV")
@@ -472,8 +474,9 @@ def parse_args(argv):
     p.add_argument("--workers", type=cli.positive_int, default=1, help="local processes (default: 1)")
     p.add_argument("--latency-runs", type=cli.positive_int, default=50,
                    help="runs of each host latency measurement (default: 50)")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--quiet", action="store_true")
+    p.add_argument("--seed", type=int, default=0,
+                   help="seed of the sampler and of every training (default: 0)")
+    p.add_argument("--quiet", action="store_true", help="no Keras progress bars")
     p.add_argument("--verbose", action="store_true", help="keep TensorFlow's log")
     args = p.parse_args(argv)
     if args.version.startswith("ex2"):

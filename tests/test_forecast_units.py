@@ -182,17 +182,24 @@ def test_multi_output_mae_on_hand_made_tensors():
     np.testing.assert_allclose(m.result().numpy(), [0.0, 0.0])
 
 
-def test_resolve_csv(tmp_path, monkeypatch):
+def test_resolve_csv(tmp_path):
     csv = tmp_path / jena.JENA_CSV
     csv.write_text("a\n")
     assert jena.resolve_csv(str(csv)) == str(csv) and jena.resolve_csv(str(tmp_path)) == str(csv)
     with pytest.raises(DataError, match="nowhere: no such file or folder"):
         jena.resolve_csv(str(tmp_path / "nowhere"))
     assert not (tmp_path / "nowhere").exists()
-    monkeypatch.chdir(tmp_path / "..")
-    monkeypatch.setattr(tf.keras.utils, "get_file", lambda *a, **k: (_ for _ in ()).throw(OSError("offline")))
-    with pytest.raises(DataError, match="--data"):
-        jena.resolve_csv(None)
+    other = tmp_path / "other"
+    other.mkdir()
+    for name in ("b.csv", "a.csv", "._a.csv", "notes.txt"):
+        (other / name).write_text("x\n")
+    with pytest.raises(DataError) as e:  # the CSVs that are there, macOS metadata left out
+        jena.resolve_csv(str(other))
+    assert str(e.value) == (f"{other}: no {jena.JENA_CSV} in this folder; the CSV files there: a.csv, "
+                            f"b.csv; pass one of them as the file ({other / 'a.csv'})")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(DataError, match="empty: no jena_climate_2009_2016.csv in this folder; no CSV file there$"):
+        jena.resolve_csv(str(tmp_path / "empty"))
 
 
 def test_verify_csv_rejects_a_wrong_file(tmp_path):
