@@ -123,7 +123,8 @@ def _split_names(path, labels, log):
 
 def fitting_splits(data_dir, labels=LABELS):
     """Folders beside `data_dir` (its siblings and their subfolders) holding three split
-    files whose every line is a file of `data_dir`: the splits that fit a partial copy."""
+    files whose every line is a file of `data_dir`: the splits that fit a partial copy,
+    those named after the data folder (`mini_speech_commands_split`) first."""
     data_dir = Path(data_dir).resolve()
     found = []
     siblings = sorted(p for p in data_dir.parent.iterdir() if p.is_dir() and p != data_dir)
@@ -138,7 +139,8 @@ def fitting_splits(data_dir, labels=LABELS):
                     found.append(folder)
             except (DataError, OSError):
                 continue
-    return list(dict.fromkeys(found))
+    found = list(dict.fromkeys(found))  # the data folder's own first (<data>_split)
+    return sorted(found, key=lambda f: not f.name.startswith(data_dir.name))
 
 
 def _shown(path):

@@ -124,6 +124,13 @@ def run(argv=None):
     args = p.parse_args(argv)
     files = read_file_list(args.files) if args.files else list_folder(args.data)
     splits = split_by_speaker(files, args.seed, args.train, args.val)
+    empty = [name for name, v in splits.items() if not v]
+    if empty:
+        from .errors import DataError
+        speakers = len({speaker_of(f) for f in files})
+        raise DataError(f"{args.files or args.data}: {len(files)} files of {speakers} speakers leave "
+                        f"the {' and '.join(empty)} split empty; expected enough speakers for three "
+                        "splits (each speaker's files all go to one)")
     for path, (name, v) in zip(write_splits(splits, args.out_dir), splits.items()):
         speakers = len({speaker_of(f) for f in v})
         print(f"{path}: {len(v)} files ({100 * len(v) / len(files):.1f} %), {speakers} speakers")
