@@ -112,18 +112,20 @@ def softmax(y):
     return e / e.sum()
 
 
-def training_note(sidecar, scored):
+def training_note(sidecar, scored, split=None):
     """A line saying how many of the scored files the model was trained on (from the
-    fingerprints of its training files in the JSON), or that the JSON cannot tell."""
+    fingerprints of its training files in the JSON), or that the JSON cannot tell; with a
+    `split` file, only when some were."""
     mask = kws_data.in_training((sidecar or {}).get("data", {}).get("training_files"), scored)
+    advice = "; --split FILE scores only the files of a split (e.g. its test split)"
     if mask is None:
-        return ("note: the model's JSON does not list its training files: some of these may have "
-                "been trained on; --split FILE scores only the files of a split (e.g. its test split)")
+        return None if split else ("note: the model's JSON does not list its training files: some "
+                                   "of these may have been trained on" + advice)
     if not mask.any():
-        return f"note: none of these {len(scored)} files is in the model's training split (by name)"
+        return None if split else (f"note: none of these {len(scored)} files is in the model's "
+                                   "training split (by name)")
     return (f"note: {int(mask.sum())} of these {len(scored)} files are in the model's training split "
-            "(by name): the accuracy above counts them; --split FILE scores only the files of a "
-            "split (e.g. its test split)")
+            "(by name): the accuracy above counts them" + ("" if split else advice))
 
 
 def label_wavs(model, cfg, paths, labels, folder_or_file, truth=None, split=None, sidecar=None):
@@ -148,11 +150,12 @@ def label_wavs(model, cfg, paths, labels, folder_or_file, truth=None, split=None
     labelled = sum(predicted.values())
     print(f"Summary: {labelled} of {len(paths)} files labelled; predictions: "
           + ", ".join(f"{lab} {predicted[lab]}" for lab in labels if predicted[lab]))
-    if scored and split:
-        print(f"Accuracy {100 * right / len(scored):.2f} % ({right} of {len(scored)} files of {split})")
-    elif scored:
-        print(f"Accuracy {100 * right / len(scored):.2f} % ({right} of {len(scored)} files in label folders)")
-        print(training_note(sidecar, scored))
+    if scored:
+        where = f"files of {split}" if split else "files in label folders"
+        print(f"Accuracy {100 * right / len(scored):.2f} % ({right} of {len(scored)} {where})")
+        note = training_note(sidecar, scored, split)
+        if note:
+            print(note)
     for message in unreadable:
         print(f"unreadable: {message}")
     if unreadable:
@@ -202,7 +205,7 @@ def run(argv):
         labels = sidecar["labels"] if sidecar else LABELS
         if args.split:
             paths, truth = split_files(args.split, args.wav, labels)
-            return label_wavs(model, cfg, paths, labels, args.wav, truth, args.split)
+            return label_wavs(model, cfg, paths, labels, args.wav, truth, args.split, sidecar)
         return label_wavs(model, cfg, wav_files(args.wav), labels, args.wav, sidecar=sidecar)
     r = measure_latency(model, cfg, args.runs, args.threads)
     inf, tot = r["inference_ms"], r["total_ms"]
