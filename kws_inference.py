@@ -100,8 +100,9 @@ def split_files(split, folder, labels):
     """The files of a split file, found under `folder` (`<label>/<file>.wav`), with their
     labels: (paths, true label of each)."""
     if not os.path.isdir(folder):
-        raise ValueError(f"{folder}: --split needs --wav to name the folder of <label>/<file>.wav "
-                         "that the split's lines are in; expected a folder")
+        what = "a file" if os.path.exists(folder) else "no such folder"
+        raise ValueError(f"{folder}: {what}; with --split, --wav names the folder of "
+                         "<label>/<file>.wav that the split's lines are in")
     one = kws_data.read_split_file(split, kws_data.resolve_data_dir(folder), labels,
                                    log=lambda m: print(m, file=sys.stderr), split_flag="--split")
     return one.paths, [labels[i] for i in one.label_ids]
