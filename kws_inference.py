@@ -4,6 +4,7 @@ Copy this file, common/ and a model to the Pi (docs/raspberry-pi.md):
 
     python kws_inference.py --model kws_b.tflite.zip         # latency, as the course script
     python kws_inference.py --model kws_c.tflite --wav DIR   # label every wav under DIR
+    python kws_inference.py --model kws_c.tflite --wav DIR --split kws_split_test.txt  # score a split
 
 The front end and labels come from the model's own metadata (common/model_metadata.py); a
 model made before it carried them uses its sidecar JSON (`X.tflite[.zip]` -> `X.json`, which
@@ -22,10 +23,11 @@ from importlib import metadata  # noqa: E402
 
 import numpy as np  # noqa: E402
 
-from common import cli, model_metadata  # noqa: E402
+from common import cli, kws_data, model_metadata  # noqa: E402
 from common.errors import DataError  # noqa: E402
 from common.frontend_np import LABELS, FrontEnd  # noqa: E402
 from common.litert import Model, interpreter_class, measure_latency  # noqa: E402
+from common.macos_files import walk_files  # noqa: E402
 from common.report import read_sidecar, sidecar_path  # noqa: E402
 from common.tflite_io import read_model_bytes  # noqa: E402
 from common.versions import VERSIONS  # noqa: E402
@@ -162,9 +164,10 @@ def limits_of(description, sidecar):
 
 
 def wav_files(path):
+    """The wavs to label: `path` itself, or every wav under the folder (macOS metadata, e.g.
+    `._yes.wav` or `__MACOSX/`, left out)."""
     if os.path.isdir(path):
-        found = sorted(os.path.join(d, f) for d, _, fs in os.walk(path)
-                       for f in fs if f.lower().endswith(".wav"))
+        found = walk_files(path, ".wav")
         if not found:
             raise FileNotFoundError(f"{path}: no .wav file in this folder")
         return found
@@ -173,16 +176,45 @@ def wav_files(path):
     return [path]
 
 
+def split_files(split, folder, labels):
+    """The files of a split file, found under `folder` (`<label>/<file>.wav`), with their
+    labels: (paths, true label of each)."""
+    if not os.path.isdir(folder):
+        what = "a file" if os.path.exists(folder) else "no such folder"
+        raise ValueError(f"{folder}: {what}; with --split, --wav names the folder of "
+                         "<label>/<file>.wav that the split's lines are in")
+    one = kws_data.read_split_file(split, kws_data.resolve_data_dir(folder), labels,
+                                   log=lambda m: print(m, file=sys.stderr), split_flag="--split")
+    return one.paths, [labels[i] for i in one.label_ids]
+
+
 def softmax(y):
     e = np.exp(np.asarray(y, np.float64) - np.max(y))
     return e / e.sum()
 
 
-def label_wavs(model, cfg, paths, labels, folder_or_file):
+def training_note(sidecar, scored, split=None):
+    """A line saying how many of the scored files the model was trained on (from the
+    fingerprints of its training files in the JSON), or that the JSON cannot tell; with a
+    `split` file, only when some were."""
+    mask = kws_data.in_training((sidecar or {}).get("data", {}).get("training_files"), scored)
+    advice = "; --split FILE scores only the files of a split (e.g. its test split)"
+    if mask is None:
+        return None if split else ("note: the model's JSON does not list its training files: some "
+                                   "of these may have been trained on" + advice)
+    if not mask.any():
+        return None if split else (f"note: none of these {len(scored)} files is in the model's "
+                                   "training split (by name)")
+    return (f"note: {int(mask.sum())} of these {len(scored)} files are in the model's training split "
+            "(by name): the accuracy above counts them" + ("" if split else advice))
+
+
+def label_wavs(model, cfg, paths, labels, folder_or_file, truth=None, split=None, sidecar=None):
     """Print the label and score of every readable wav, then a summary; returns the exit
-    status: 1 when a file was unreadable (listed at the end), else 0."""
-    unreadable, predicted, right, known = [], collections.Counter(), 0, 0
-    for path in paths:
+    status: 1 when a file was unreadable (listed at the end), else 0. The true label of a
+    file is `truth[i]` (from a split file) or its folder's name when that is a label."""
+    unreadable, predicted, right, scored = [], collections.Counter(), 0, []
+    for i, path in enumerate(paths):
         try:
             p = softmax(model.classify(read_wav(path, rate=cfg.rate)))
         except WavError as e:
@@ -192,15 +224,19 @@ def label_wavs(model, cfg, paths, labels, folder_or_file):
         label = labels[k] if k < len(labels) else str(k)
         print(f"{path} {label} {p[k]:.3f}")
         predicted[label] += 1
-        folder = os.path.basename(os.path.dirname(os.path.abspath(path)))
-        if folder in labels:
-            known += 1
-            right += folder == label
+        true = truth[i] if truth is not None else os.path.basename(os.path.dirname(os.path.abspath(path)))
+        if true in labels:
+            scored.append(path)
+            right += true == label
     labelled = sum(predicted.values())
     print(f"Summary: {labelled} of {len(paths)} files labelled; predictions: "
           + ", ".join(f"{lab} {predicted[lab]}" for lab in labels if predicted[lab]))
-    if known:
-        print(f"Accuracy {100 * right / known:.2f} % ({right} of {known} files in label folders)")
+    if scored:
+        where = f"files of {split}" if split else "files in label folders"
+        print(f"Accuracy {100 * right / len(scored):.2f} % ({right} of {len(scored)} {where})")
+        note = training_note(sidecar, scored, split)
+        if note:
+            print(note)
     for message in unreadable:
         print(f"unreadable: {message}")
     if unreadable:
@@ -222,13 +258,20 @@ def parse_args(argv):
     p.add_argument("--stride", type=cli.positive_int, help="frame step (samples)")
     p.add_argument("--bins", type=cli.positive_int, help="mel bins")
     p.add_argument("--coeff", type=cli.positive_int, help="MFCC coefficients")
-    p.add_argument("--lower-frequency", type=float)
-    p.add_argument("--upper-frequency", type=float)
-    p.add_argument("--threads", type=cli.positive_int, default=1)
-    p.add_argument("--runs", type=cli.positive_int, default=100)
+    p.add_argument("--lower-frequency", type=float, help="lowest mel filter frequency (Hz)")
+    p.add_argument("--upper-frequency", type=float, help="highest mel filter frequency (Hz)")
+    p.add_argument("--threads", type=cli.positive_int, default=1,
+                   help="interpreter threads (default: 1, as the JSON's host latency)")
+    p.add_argument("--runs", type=cli.positive_int, default=100,
+                   help="latency mode: timed runs (default: 100)")
     p.add_argument("--wav", help="a wav file or a folder (recursive): label every wav")
+    p.add_argument("--split", help="with --wav DIR: score only the files this split file lists "
+                   "(lines ending in <label>/<file>.wav, found under DIR), e.g. kws_split_test.txt")
     p.add_argument("--verbose", action="store_true", help="keep the interpreter's own log lines")
-    return p.parse_args(argv)
+    args = p.parse_args(argv)
+    if args.split and not args.wav:
+        p.error("--split needs --wav DIR, the folder the split's files are in")
+    return args
 
 
 def run(argv):
@@ -243,7 +286,10 @@ def run(argv):
     model = Model(data, cfg, args.threads, verbose=args.verbose, name=args.model)
     if args.wav:
         labels = description["labels"] if description else LABELS
-        return label_wavs(model, cfg, wav_files(args.wav), labels, args.wav)
+        if args.split:
+            paths, truth = split_files(args.split, args.wav, labels)
+            return label_wavs(model, cfg, paths, labels, args.wav, truth, args.split, sidecar)
+        return label_wavs(model, cfg, wav_files(args.wav), labels, args.wav, sidecar=sidecar)
     r = measure_latency(model, cfg, args.runs, args.threads)
     inf, tot = r["inference_ms"], r["total_ms"]
     print(f"Inference Latency {inf['mean']:.2f}ms")

@@ -84,7 +84,7 @@ def persistence_row(project_row):
     """Persistence on the same test windows (no model, no bytes)."""
     base = project_row["baseline"]["persistence"]
     return {"role": "persistence", "architecture": "last step repeated", "params": 0,
-            "sparsity": 0.0, "tflite_bytes": None, "zip_bytes_max": None,
+            "sparsity": None, "tflite_bytes": None, "zip_bytes_max": None,
             "metrics": {"mae_t": [base["mae_t"]], "mae_rh": [base["mae_rh"]]}}
 
 
@@ -162,9 +162,10 @@ def table(rows_by_version):
                 f"{inv['p50']:.4f} / {inv['p90']:.4f} ({ratio(inv['p50'], sized['invoke_ms']['p50'])})"
             tflite = "-" if row["tflite_bytes"] is None else f"{row['tflite_bytes']:,}"
             course = "-" if course is None else f"{course['p50']:.3f}"
+            sparsity = "-" if row["sparsity"] is None else f"{row['sparsity']:.2f}"
             lines.append(
                 f"| {version} | {row['role']} | {row['architecture']} | {row['params']:,} "
-                f"| {row['sparsity']:.2f} | {tflite} | {size} | {quality(row, base)} | {invoke} "
+                f"| {sparsity} | {tflite} | {size} | {quality(row, base)} | {invoke} "
                 f"| {tot} | {course} |")
     return "\n".join(lines)
 
@@ -206,7 +207,8 @@ def picture(rows_by_version):
             points.append({"version": version, "label": row["role"], "zip_bytes": row["zip_bytes_max"],
                            "mae_t": mean("mae_t"), "mae_rh": mean("mae_rh"), "accuracy": mean("accuracy")})
     limits = {v: VERSIONS[v].limits for v in rows_by_version}
-    return plots.bench_png(points, limits, title="Size against quality, mean over seeds (limits dashed)")
+    return plots.bench_png(points, limits, title="Size against quality on the test split of each "
+                           "run's data, mean over seeds (limits dashed: defined on the official data)")
 
 
 def shown(path):
@@ -216,16 +218,26 @@ def shown(path):
 
 def main(argv=None):
     p = cli.Parser(prog="python -m common.bench", description="baselines vs project versions, side by side")
-    p.add_argument("--jena", default=os.path.join(SHARED, "jena_mpi_roof_2024_jun_sep.csv"))
-    p.add_argument("--kws-data", default=os.path.join(SHARED, "mini_speech_commands"))
-    p.add_argument("--split-dir", default=os.path.join(SHARED, "mini_speech_commands_split"))
-    p.add_argument("--versions", default=",".join(VERSIONS))
-    p.add_argument("--out", default=os.path.join(ROOT, "BENCHMARK.md"), help="the table (a .png beside it)")
-    p.add_argument("--work-dir", default=os.path.join(ROOT, "bench_out"))
-    p.add_argument("--epochs-ex1", type=cli.positive_int, help="override (tiny runs)")
-    p.add_argument("--epochs-ex2", type=cli.positive_int, help="override (tiny runs)")
-    p.add_argument("--runs", type=cli.positive_int, default=200, help="latency runs per model")
-    p.add_argument("--seeds", type=cli.seeds, default="0,1,2", help="seeds to train each model with")
+    p.add_argument("--jena", default=os.path.join(SHARED, "jena_mpi_roof_2024_jun_sep.csv"),
+                   help="the Jena CSV of exercise 1 (default: ../shared/data's summer 2024 export)")
+    p.add_argument("--kws-data", default=os.path.join(SHARED, "mini_speech_commands"),
+                   help="exercise 2's folder of <label>/<file>.wav (default: ../shared/data's)")
+    p.add_argument("--split-dir", default=os.path.join(SHARED, "mini_speech_commands_split"),
+                   help="exercise 2's split files (default: ../shared/data's speaker-disjoint split)")
+    p.add_argument("--versions", default=",".join(VERSIONS),
+                   help=f"comma-separated versions to benchmark (default: all, {','.join(VERSIONS)})")
+    p.add_argument("--out", default=os.path.join(ROOT, "BENCHMARK.md"),
+                   help="the table (default: BENCHMARK.md; the picture goes beside it, .png)")
+    p.add_argument("--work-dir", default=os.path.join(ROOT, "bench_out"),
+                   help="where each run writes its models (default: bench_out/)")
+    p.add_argument("--epochs-ex1", type=cli.positive_int,
+                   help="training epochs of every ex1 model (default: each one's own; 1 for a smoke run)")
+    p.add_argument("--epochs-ex2", type=cli.positive_int,
+                   help="training epochs of every ex2 model (default: each one's own; 1 for a smoke run)")
+    p.add_argument("--runs", type=cli.positive_int, default=200,
+                   help="latency runs per model (default: 200)")
+    p.add_argument("--seeds", type=cli.seeds, default="0,1,2", help="comma-separated seeds to train each model with "
+                                                    "(default: 0,1,2)")
     args = p.parse_args(argv)
     versions = args.versions.split(",")
     unknown = [v for v in versions if v not in VERSIONS]

@@ -202,7 +202,10 @@ def _drop_unused_opcodes(model):
             op.opcodeIndex = new[op.opcodeIndex]
 
 
-def describe(architecture, model):
-    """The JSON fields that say what was built: architecture, parameters, sparsity."""
+def describe(architecture, model, pruned):
+    """The JSON fields that say what was built: architecture, parameters, and the sparsity
+    that pruning left (`pruned`), null when no pruning ran: an unpruned model can hold
+    structural zeros that no pruning made (the residual forecaster's kernel rows for the
+    last step, whose differences are always 0: 24 of th_b's 144 weights)."""
     return {"architecture": architecture, "params": int(model.count_params()),
-            "sparsity": round(sparsity(model), 4)}
+            "sparsity": round(sparsity(model), 4) if pruned else None}

@@ -69,16 +69,34 @@ def op(metric):
     return ">" if metric in HIGHER_IS_BETTER else "<"
 
 
+NAMES = {"mae_t": "MAE T", "mae_rh": "MAE RH", "accuracy": "accuracy", "zip_bytes": "size",
+         "pi_inference_ms": "Pi inference latency", "pi_total_ms": "Pi total latency"}
+
+
+def name(metric):
+    return NAMES.get(metric, metric)
+
+
+def result_text(metric, r):
+    """The table's result column: a not-assessable limit also says whether this run's value
+    would meet it, so that nobody reads it as passed."""
+    if r["result"] != NOT_ASSESSABLE or r["measured"] is None:
+        return r["result"]
+    side = "meets" if meets(metric, r["measured"], r["limit"]) else "MISSES"
+    return f"not assessable (this run's value {side} it)"
+
+
 def format_verdict(version, rows, also=(), notes=()):
-    """The verdict table: one line per limit, then `also` ((name, text) measured without a
-    limit: baselines, other splits), the reasons of the not-assessable limits, `notes`."""
+    """The verdict table: one line per limit (a not-assessable one with its measured value
+    beside the limit), then `also` ((name, text) measured without a limit: baselines, other
+    splits), the reasons of the not-assessable limits, `notes`, and the headline."""
     lines = [f"Verdict for {version}",
              f"  {'metric':<26}{'measured':>20}  {'limit':>14}  result"]
     for metric, r in rows.items():
         lines.append(f"  {metric:<26}{fmt(metric, r['measured']):>20}  {op(metric)} "
-                     f"{fmt(metric, r['limit']):>12}  {r['result']}")
-    for name, text in also:
-        lines.append(f"  {name:<26}{text:>20}  {'(no limit)':>14}")
+                     f"{fmt(metric, r['limit']):>12}  {result_text(metric, r)}")
+    for label, text in also:
+        lines.append(f"  {label:<26}{text:>20}  {'(no limit)':>14}")
     reasons = {}
     for metric, r in rows.items():
         if r["reason"]:
@@ -91,9 +109,20 @@ def format_verdict(version, rows, also=(), notes=()):
 
 
 def summary_line(rows):
-    """'pass', or what failed and what was not assessable, in the table's units."""
-    failed = [f"{m} {fmt(m, r['measured'])} (limit {op(m)} {fmt(m, r['limit'])})"
+    """The headline, whose first word cannot be misread: FAIL (a limit missed; exit status
+    2), INCOMPLETE (none missed, but a limit could not be assessed on this data or host;
+    exit status 0) or PASS (every limit assessed and met). Values in the table's units."""
+    failed = [f"{name(m)} {fmt(m, r['measured'])} (limit {op(m)} {fmt(m, r['limit'])})"
               for m, r in rows.items() if r["result"] == FAIL]
-    open_ = [m for m, r in rows.items() if r["result"] == NOT_ASSESSABLE]
-    head = "FAIL: " + ", ".join(failed) if failed else "PASS (every assessable limit met)"
-    return head + (f"; not assessable here: {', '.join(open_)}" if open_ else "")
+    passed_ = [name(m) for m, r in rows.items() if r["result"] == PASS]
+    on_data = [name(m) for m, r in rows.items()
+               if r["result"] == NOT_ASSESSABLE and not m.startswith("pi_")]
+    on_pi = [name(m) for m, r in rows.items() if r["result"] == NOT_ASSESSABLE and m.startswith("pi_")]
+    open_ = ([f"{', '.join(on_data)} not assessable on this data"] if on_data else []) + \
+            ([f"{', '.join(on_pi)} not assessable off a Raspberry Pi"] if on_pi else [])
+    ok = [f"{', '.join(passed_)} PASS"] if passed_ else []
+    if failed:
+        return "; ".join([f"FAIL: {', '.join(failed)}", *open_, *ok])
+    if open_:
+        return "INCOMPLETE: " + "; ".join([*open_, *ok])
+    return "PASS: every limit met (" + ", ".join(passed_) + ")"

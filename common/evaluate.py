@@ -23,7 +23,8 @@ def evaluate_kws(model, sidecar, data, split, name=None):
     """Accuracy of a keyword spotter on the files of one split file (`name`: the model's file)."""
     from . import kws, kws_data
     cfg = FrontEnd.from_dict(sidecar["frontend"])
-    one = kws_data.read_split_file(split, kws_data.resolve_data_dir(data), sidecar["labels"])
+    one = kws_data.read_split_file(split, kws_data.resolve_data_dir(data), sidecar["labels"],
+                                   split_flag="--split")
     kws_data.load_waves({"split": one}, cfg.rate)
     acc = kws.accuracy(kws.predict_labels(Model(model, cfg, name=name), one.waves), one.label_ids)
     print(f"accuracy {100 * acc:.2f} % on {len(one.paths)} files of {split}")
@@ -53,9 +54,12 @@ def evaluate_forecast(model, sidecar, data, all_windows=False, name=None):
 
 def run(argv=None):
     p = cli.Parser(prog="python -m common.evaluate", description=__doc__.split("\n\n")[0])
-    p.add_argument("model", help=".tflite or .tflite.zip with its sidecar .json")
-    p.add_argument("--data", required=True, help="wav folder (kws) or Jena CSV (forecast)")
-    p.add_argument("--split", help="split file of the keyword-spotting files to evaluate")
+    p.add_argument("model", help=".tflite or .tflite.zip with its sidecar .json beside it")
+    p.add_argument("--data", required=True, help="keyword spotting: a folder of <label>/<file>.wav "
+                   "(or one holding mini_speech_commands/); forecasting: a Jena CSV (or a folder "
+                   "holding jena_climate_2009_2016.csv)")
+    p.add_argument("--split", help="keyword spotting (required): the split file listing the "
+                   "files to score, e.g. kws_split_test.txt")
     p.add_argument("--all-windows", action="store_true",
                    help="forecast: score every window of the CSV, not its test split")
     args = p.parse_args(argv)

@@ -98,9 +98,10 @@ def score_kws(spec, pairs, seed, epochs, qat=None, callbacks_of_fold=lambda i: (
 def load_pairs(args, log=print):
     """(the train + val files of `args.split_dir` as one Split, their fold pairs); the test
     split is never read; wavs loaded at the version's rate, every file checked first."""
-    from . import kws_data
+    from . import kws, kws_data
     from .search_space import RATE
-    splits = kws_data.read_splits(args.split_dir, kws_data.resolve_data_dir(args.data), log=log)
+    data_dir = kws_data.resolve_data_dir(args.data, kws.offline_hint())
+    splits = kws_data.read_splits(args.split_dir, data_dir, log=log, split_flag="--split-dir")
     del splits["test"]
     kws_data.load_waves(splits, RATE[args.version], log=log)
     pool = pooled(splits["train"], splits["val"])
@@ -118,7 +119,7 @@ def run(argv=None):
     from . import cli
     p = cli.Parser(prog="python -m common.folds", description="score a keyword-spotting version (or the "
                    "seed's recipe), as declared or with changed fields, on speaker-grouped folds of train + val")
-    p.add_argument("--version", required=True, choices=["ex2_a", "ex2_b", "ex2_c"])
+    p.add_argument("--version", required=True, choices=["ex2_a", "ex2_b", "ex2_c"], help="the version to score")
     p.add_argument("--recipe", action="store_true", help="score the seed's recipe for this version instead")
     p.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
                    help="change a field of the declaration (KWSVersion), e.g. bn_momentum=0.99; repeatable")

@@ -207,8 +207,9 @@ def convert(spec, model, train_inputs, norm, seed):
     return tflite, picked
 
 
-def train_and_export(spec, windows, norm, epochs, tune, seed, verbose):
-    """Train, quantize and evaluate: (model files, JSON fields, picture)."""
+def train_and_export(spec, windows, norm, epochs, tune, seed, verbose, data=""):
+    """Train, quantize and evaluate: (model files, JSON fields, picture); `data` says what
+    the run was trained and tested on, in the picture's title."""
     from . import compress, plots, tflite_io
     from .litert import Model
     model, history, span, tflite, picked, train_seconds = fit_and_quantize(
@@ -220,7 +221,7 @@ def train_and_export(spec, windows, norm, epochs, tune, seed, verbose):
     base_t, base_rh = persistence_mae(test)
     val_t, val_rh = forecast_mae(runner, norm(windows["val"].inputs), windows["val"].labels)
     fields = {
-        **compress.describe(spec.architecture, model), **sizes,
+        **compress.describe(spec.architecture, model, bool(spec.pruning)), **sizes,
         "metrics": {"mae_t": float(mae_t), "mae_rh": float(mae_rh),
                     "val_mae_t": float(val_t), "val_mae_rh": float(val_rh)},
         "baseline": {"persistence": {"mae_t": float(base_t), "mae_rh": float(base_rh)}},
@@ -238,7 +239,8 @@ def train_and_export(spec, windows, norm, epochs, tune, seed, verbose):
         history, kept_epoch=len(history["loss"]), pruning=span,
         times=None if test.times is None else test.times[shown], truth=test.labels[shown],
         forecast=predictions[shown], persistence=test.persistence[shown],
-        title=f"{spec.version} ({spec.name}): {spec.architecture}")
+        split_mae={"model": [mae_t, mae_rh], "persistence": [base_t, base_rh], "windows": len(test)},
+        title=f"{spec.version} ({spec.name}): {spec.architecture}" + (f"\ndata: {data}" if data else ""))
     return files, fields, picture
 
 
@@ -249,6 +251,16 @@ def unassessable(series):
     reason = (f"defined on the official {jena.JENA_CSV} ({jena.JENA_ROWS:,} rows, 2009-2016); "
               f"this run: {len(series):,} rows of {os.path.basename(series.path)}")
     return {"mae_t": reason, "mae_rh": reason}
+
+
+def offline_hint():
+    """What to do when the official CSV cannot be downloaded: pass a copy (naming the real
+    files of this project's machines, when present)."""
+    from .download import local_copies
+    here = local_copies("jena_mpi_roof_2024_jun_sep.csv", "jena_climate_2009_sample.csv")
+    return ("without internet, pass a Jena CSV with --data FILE"
+            + (f" (on this machine: --data {here[0]}; also {', '.join(here[1:])})" if len(here) > 1
+               else f" (on this machine: --data {here[0]})" if here else ""))
 
 
 def parse_args(spec, argv):
@@ -262,7 +274,7 @@ def run(spec, argv=None):
     """The whole run of one script; returns the exit status."""
     args = parse_args(spec, argv)
     out_dir = outputs.check_out_dir(args.out_dir)
-    series = jena.load_series(jena.resolve_csv(args.data))
+    series = jena.load_series(jena.resolve_csv(args.data, offline_hint()))
     windows = jena.split_windows(series)
     gaps = jena.gap_report(series, windows)
     if gaps["windows_dropped"]:
@@ -273,9 +285,10 @@ def run(spec, argv=None):
     cli.tensorflow(args.verbose)
     with cli.quiet_native_stderr(args.verbose):
         cli.set_seed(args.seed)
-        files, fields, picture = train_and_export(spec, windows, norm,
-                                                  *cli.phase_epochs(spec, args.epochs),
-                                                  args.seed, 0 if args.quiet else "auto")
+        files, fields, picture = train_and_export(
+            spec, windows, norm, *cli.phase_epochs(spec, args.epochs), args.seed,
+            0 if args.quiet else "auto",
+            data=f"{os.path.basename(series.path)}, {len(series):,} rows, split 70/20/10 in time order")
     m, base = fields["metrics"], fields["baseline"]["persistence"]
     rows = constraints.verdict(spec.version, {"mae_t": m["mae_t"], "mae_rh": m["mae_rh"],
                                               "zip_bytes": fields["zip_bytes"]}, unassessable(series))

@@ -63,7 +63,8 @@ def synthetic_wav_folder(out, names, wavs):
 def run(argv=None):
     p = cli.Parser(prog="python -m common.fullsize", description=__doc__.split("\n\n")[0])
     p.add_argument("--out", help="the Jena CSV to write (name it SYNTHETIC_...)")
-    p.add_argument("--rows", type=cli.positive_int, default=jena.JENA_ROWS, help="rows of the CSV")
+    p.add_argument("--rows", type=cli.positive_int, default=jena.JENA_ROWS,
+                   help=f"rows of the CSV (default: {jena.JENA_ROWS:,}, the official file's)")
     p.add_argument("--kws-out", help="the keyword-spotting folder to write (name it SYNTHETIC_...)")
     p.add_argument("--files", help="the official file list, <label>/<file>.wav a line")
     p.add_argument("--wavs", help="a folder of real <label>/<file>.wav to copy from")
@@ -73,12 +74,12 @@ def run(argv=None):
     if args.kws_out and not (args.files and args.wavs):
         p.error("--kws-out needs --files and --wavs")
     if args.out:
-        outputs.check_out_dir(os.path.dirname(os.path.abspath(args.out)))
+        outputs.check_out_dir(os.path.dirname(os.path.abspath(args.out)), "the folder of --out")
         outputs.write_file(args.out, synthetic_frame(args.rows).to_csv(index=False).encode())
         print(f"wrote {args.out}: {args.rows:,} synthetic rows (for timing only)")
     if args.kws_out:
         from .splits import read_file_list
-        outputs.check_out_dir(args.kws_out)
+        outputs.check_out_dir(args.kws_out, "--kws-out")
         n = synthetic_wav_folder(args.kws_out, read_file_list(args.files), args.wavs)
         print(f"wrote {args.kws_out}: {n:,} copies of real wavs under the official names (for timing only)")
     return 0

@@ -5,7 +5,7 @@ latin-1, LF or CRLF, 15 or 22 columns (only `Date Time`, `T (degC)` and `rh (%)`
 A missing value in T or RH (empty, NaN, ±inf, the station's codes -9999 / -999.99, anything
 outside the physically plausible range) is a gap; so is a break in the 10-minute time steps.
 Windows (6 input + 6 label steps) touching a gap are dropped and counted, never trained or
-scored on. No TensorFlow import here (except to download).
+scored on. No TensorFlow import here.
 """
 import dataclasses
 import hashlib
@@ -14,13 +14,16 @@ import os
 import numpy as np
 import pandas as pd
 
+from .download import Archive
 from .errors import DataError
+from .macos_files import is_macos_metadata
 
 JENA_URL = "https://storage.googleapis.com/tensorflow/tf-keras-datasets/jena_climate_2009_2016.csv.zip"
 JENA_CSV = "jena_climate_2009_2016.csv"
 JENA_ROWS = 420_551
 JENA_BYTES = 43_153_776
 JENA_SHA256 = "eb3df9da6c25039f10814ded0a14138bb0afa3612be9cf79cafdf1cf6f95172e"
+ARCHIVE = Archive(JENA_URL, JENA_CSV + ".zip")  # the zip's size and sha256 are not published
 COLUMNS = ("T (degC)", "rh (%)")
 TIME_COLUMN, TIME_FORMAT, STEP = "Date Time", "%d.%m.%Y %H:%M:%S", np.timedelta64(10, "m")
 PLAUSIBLE = {"T (degC)": (-60.0, 60.0), "rh (%)": (0.0, 105.0)}  # outside: a gap
@@ -30,9 +33,10 @@ SPLITS = (0.7, 0.2, 0.1)
 INPUT_STEPS = LABEL_STEPS = 6
 
 
-def resolve_csv(data=None):
+def resolve_csv(data=None, offline_hint=""):
     """Path of the Jena CSV: `data` itself if a file, else `<data>/jena_climate_2009_2016.csv`.
-    `data` None means ./data, where the official file is downloaded when absent; a given path
+    `data` None means ./data, where the official file is downloaded when absent (a failed
+    download's error ends with `offline_hint`: the caller's way to pass a copy); a given path
     that does not exist is an error (nothing is created or downloaded)."""
     if data is not None:
         if os.path.isfile(data):
@@ -40,32 +44,33 @@ def resolve_csv(data=None):
         csv = os.path.join(data, JENA_CSV)
         if os.path.isfile(csv):
             return csv
-        what = "no such file or folder" if not os.path.exists(data) else f"no {JENA_CSV} in this folder"
-        raise DataError(f"{data}: {what}; expected the Jena CSV or a folder holding {JENA_CSV}")
+        if not os.path.exists(data):
+            raise DataError(f"{data}: no such file or folder; expected the Jena CSV or a folder "
+                            f"holding {JENA_CSV}")
+        present = sorted(f for f in os.listdir(data) if f.lower().endswith(".csv")
+                         and not is_macos_metadata(f) and os.path.isfile(os.path.join(data, f)))
+        there = (f"the CSV files there: {', '.join(present)}; pass one of them as the file "
+                 f"({os.path.join(data, present[0])})" if present else "no CSV file there")
+        raise DataError(f"{data}: no {JENA_CSV} in this folder; {there}")
     csv = os.path.join("data", JENA_CSV)
-    return csv if os.path.isfile(csv) else download_csv("data")
-
-
-def download_csv(directory):
-    """Download the official zip into `directory`, extract and verify the CSV."""
-    from .cli import tensorflow
-    tf = tensorflow()
+    if os.path.isfile(csv):
+        return csv
     try:
-        tf.keras.utils.get_file(origin=JENA_URL, fname=JENA_CSV + ".zip", extract=True,
-                                cache_dir=os.path.abspath(directory), cache_subdir=".")
-    except Exception as e:  # offline, DNS, HTTP errors all look different
-        raise DataError(
-            f"{os.path.join(directory, JENA_CSV)}: not found and the download of {JENA_URL} "
-            f"failed ({type(e).__name__}); pass the CSV with --data PATH "
-            f"(a {JENA_CSV} file or a folder holding it)") from None
-    csv = os.path.join(directory, JENA_CSV)
-    if not os.path.isfile(csv):  # some Keras versions extract into a sub-folder
-        for root, _, files in os.walk(directory):
-            if JENA_CSV in files:
-                os.replace(os.path.join(root, JENA_CSV), csv)
-                break
-    verify_csv(csv)
-    return csv
+        return download_csv("data")
+    except DataError as e:
+        raise DataError(f"{e}{'; ' + offline_hint if offline_hint else ''}") from None
+
+
+def download_csv(directory, archive=None):
+    """Download the official zip into `<directory>/downloads/` (common.download), extract the
+    CSV and verify its size and sha256 (the zip's own are not published; the CSV's are)
+    before it is put in place: `<directory>/jena_climate_2009_2016.csv`."""
+    from . import download as dl
+    archive = archive or ARCHIVE
+    zip_path = dl.fetch(archive, directory)
+
+    return str(dl.extract(archive, zip_path, directory, JENA_CSV,
+                          check=lambda csv: verify_csv(csv, archive.url)))
 
 
 def _sha256(csv):
@@ -78,12 +83,15 @@ def is_official(csv):
     return os.path.getsize(csv) == JENA_BYTES and _sha256(csv) == JENA_SHA256
 
 
-def verify_csv(csv):
-    """Check the downloaded CSV's size and sha256 against the official file."""
+def verify_csv(csv, url=None):
+    """Check a CSV's size and sha256 against the official file; `url`: the archive it came
+    from (named in the error, which says that archive was deleted)."""
     size, digest = os.path.getsize(csv), _sha256(csv)
     if size != JENA_BYTES or digest != JENA_SHA256:
-        raise DataError(f"{csv}: {size} bytes, sha256 {digest}; expected the official "
-                        f"{JENA_BYTES} bytes, sha256 {JENA_SHA256}")
+        where = (f"{url}: its {JENA_CSV} is" if url else f"{csv}:")
+        after = " (the archive was deleted: run again to download it again)" if url else ""
+        raise DataError(f"{where} {size:,} bytes, sha256 {digest}; expected the official "
+                        f"{JENA_BYTES:,} bytes, sha256 {JENA_SHA256}{after}")
 
 
 @dataclasses.dataclass

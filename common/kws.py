@@ -193,6 +193,8 @@ def to_int8(spec, model, features):
 
 def train_and_export(spec, splits, epochs, tune, seed, verbose, latency_runs, qat=None):
     """Train, quantize and evaluate; returns (model files, JSON fields, picture)."""
+    counts = " / ".join(f"{len(s.paths):,}" for s in splits.values())
+    data = f"data: {os.path.dirname(splits['train'].file)} split, {counts} train / val / test files"
     from . import compress, plots, speech, tflite_io
     from .litert import Model, interpreter_class, measure_latency
     train_s, val_s, test_s = splits["train"], splits["val"], splits["test"]
@@ -225,7 +227,7 @@ def train_and_export(spec, splits, epochs, tune, seed, verbose, latency_runs, qa
         "float_val_accuracy_before_qat": None if before_qat is None else accuracy(before_qat, val_s.label_ids),
     }
     fields = {
-        **compress.describe(spec.architecture, t.float_model),
+        **compress.describe(spec.architecture, t.float_model, bool(spec.pruning)),
         **sizes,
         "metrics": metrics,
         "kernels": {"interpreter": interpreter_class()[1], "accuracy": "default",
@@ -244,7 +246,7 @@ def train_and_export(spec, splits, epochs, tune, seed, verbose, latency_runs, qa
     }
     picture = plots.kws_png(history, kept_epoch=kept, pruning=span, qat=t.qat_span,
                             confusion=confusion(test_pred, test_s.label_ids), labels=LABELS,
-                            title=f"{spec.version} ({spec.name}): {spec.architecture}")
+                            title=f"{spec.version} ({spec.name}): {spec.architecture}\n{data}")
     return files, fields, picture
 
 
@@ -274,6 +276,15 @@ def unassessable(spec, splits, latency):
     return reasons
 
 
+def offline_hint():
+    """What to do when the official dataset cannot be downloaded: pass a copy (naming the
+    real partial copy of this project's machines and its split, when present)."""
+    from .download import local_copies
+    here = local_copies("mini_speech_commands", "mini_speech_commands_split")
+    return ("without internet, pass a copy with --data DIR"
+            + (f" (on this machine: --data {here[0]} --split-dir {here[1]})" if len(here) == 2 else ""))
+
+
 def parse_args(spec, argv):
     p = cli.parser(spec.version, f"Exercise 2, keyword spotting: version {entry(spec.version).letter}")
     p.add_argument("--data", help="folder of <label>/<file>.wav, or one holding "
@@ -291,8 +302,8 @@ def run(spec, argv=None):
     """The whole run of one script; returns the exit status."""
     args = parse_args(spec, argv)
     out_dir = outputs.check_out_dir(args.out_dir)
-    data_dir = kws_data.resolve_data_dir(args.data)
-    splits = kws_data.read_splits(args.split_dir, data_dir)
+    data_dir = kws_data.resolve_data_dir(args.data, offline_hint())
+    splits = kws_data.read_splits(args.split_dir, data_dir, split_flag="--split-dir")
     wav_report = kws_data.load_waves(splits, spec.frontend.rate)
     cli.tensorflow(args.verbose)
     with cli.quiet_native_stderr(args.verbose):
@@ -307,7 +318,9 @@ def run(spec, argv=None):
                "passed": constraints.passed(rows), "limits": entry(spec.version).limits,
                "data": {"path": os.path.abspath(str(data_dir)), "split_dir": os.path.abspath(args.split_dir),
                         **{f"{w}_files": len(s.paths) for w, s in splits.items()},
-                        "wavs_fixed": wav_report}}
+                        "wavs_fixed": wav_report,
+                        # lets kws_inference.py --wav tell which files the model was trained on
+                        "training_files": kws_data.training_files(splits["train"])}}
     unseen = ("- (no test file of an unseen speaker)" if m["accuracy_unseen_speakers"] is None
               else f"{100 * m['accuracy_unseen_speakers']:.2f} % of {m['unseen_speaker_files']} files")
     also = [("accuracy_reference_kernels", f"{100 * m['accuracy_reference_kernels']:.2f} % "

@@ -67,7 +67,7 @@ def make_interpreter(data, threads=1, kernels="default"):
         resolvers = getattr(importlib.import_module(Interpreter.__module__), "OpResolverType", None)
         if resolvers is None:
             raise ModelFileError(f"{source}: this interpreter has no kernel choice "
-                                 f"(OpResolverType); --kernels {kernels} needs ai-edge-litert")
+                                 f"(OpResolverType); the {kernels} kernels need ai-edge-litert")
         options["experimental_op_resolver_type"] = getattr(resolvers, KERNELS[kernels])
     return Interpreter(model_content=bytes(data), num_threads=threads, **options)
 

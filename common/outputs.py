@@ -32,11 +32,12 @@ LOCK_POLL_S = 0.02
 LEFTOVER = re.compile(r"\..+\.ws-[A-Za-z0-9_]+\.(tmp|previous)")
 
 
-def check_out_dir(path):
+def check_out_dir(path, flag="--out-dir"):
     """The absolute, resolved `path` (symbolic links followed), or an error before any
     training when it cannot hold the outputs: it is a file, a symbolic link loop, a link to
     nothing, it lies under a file, or it or its nearest existing parent folder is not writable.
-    Creates nothing that stays."""
+    Creates nothing that stays. `flag`: the caller's option that gave the folder, named in
+    the errors."""
     path = os.path.abspath(os.fspath(path))
     probe = path
     while not os.path.lexists(probe):
@@ -44,20 +45,20 @@ def check_out_dir(path):
     try:
         real = os.path.realpath(probe, strict=True)
     except FileNotFoundError:
-        raise DataError(f"{path}: --out-dir is, or lies under, a symbolic link to nothing ({probe}); "
+        raise DataError(f"{path}: {flag} is, or lies under, a symbolic link to nothing ({probe}); "
                         "expected a folder (existing or new)") from None
     except OSError as e:  # ELOOP: a symbolic link loop
-        raise DataError(f"{path}: --out-dir cannot be resolved ({e.strerror} at {probe}); "
+        raise DataError(f"{path}: {flag} cannot be resolved ({e.strerror} at {probe}); "
                         "expected a folder (existing or new)") from None
     if not os.path.isdir(real):
         where = "is a file" if probe == path else f"lies under the file {probe}"
-        raise DataError(f"{path}: --out-dir {where}; expected a folder (existing or new)")
+        raise DataError(f"{path}: {flag} {where}; expected a folder (existing or new)")
     try:
         fd, tmp = tempfile.mkstemp(dir=real, prefix=".probe-")
         os.close(fd)
         os.unlink(tmp)
     except OSError as e:
-        raise DataError(f"{path}: --out-dir is not writable ({e.strerror} in {real}); "
+        raise DataError(f"{path}: {flag} is not writable ({e.strerror} in {real}); "
                         "expected a folder this user can write to") from None
     return os.path.join(real, os.path.relpath(path, probe)) if probe != path else real
 

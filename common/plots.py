@@ -84,10 +84,9 @@ def _segments(x, y):
     return np.hstack([x, pad]).ravel(), np.hstack([y, pad]).ravel()
 
 
-def forecast_png(history, *, kept_epoch, pruning, times, truth, forecast, persistence, title) -> bytes:
-    """Loss curves, then T and RH: truth, model forecasts and persistence of N_w windows
-    ([N_w, 6, 2] arrays); `times[i]` (datetime64, or None for step indices) is placed at the
-    first forecast step of window i."""
+def forecast_figure(history, *, kept_epoch, pruning, times, truth, forecast, persistence, title,
+                    split_mae=None):
+    """The figure of forecast_png (open: the caller renders and closes it)."""
     plt = _pyplot()
     import matplotlib.dates as mdates
     truth, forecast, persistence = (np.asarray(a, dtype=float).reshape(-1, 6, 2) for a in (truth, forecast, persistence))
@@ -101,19 +100,33 @@ def forecast_png(history, *, kept_epoch, pruning, times, truth, forecast, persis
     else:
         x = np.arange(n)[:, None] * 6.0 + steps
     x = x.reshape(n, 6)
-    fig, axes = plt.subplots(3, 1, figsize=(14, 11), gridspec_kw={"height_ratios": [1, 1.3, 1.3]})
-    _curves(axes[0], history, [("loss", "loss"), ("MAE T °C", "mae_t"), ("MAE RH %", "mae_rh")],
-            kept_epoch=kept_epoch, pruning=pruning, ylabel="loss, MAE (°C, %)", log=True, legend_at=_OUTSIDE)
-    axes[0].set_title("training")
-    for ax, k, name, unit in ((axes[1], 0, "T", "°C"), (axes[2], 1, "RH", "%")):
+    fig = plt.figure(figsize=(14, 12))
+    grid = fig.add_gridspec(3, 3, height_ratios=[1, 1.25, 1.25])
+    marks = {"kept_epoch": kept_epoch, "pruning": pruning}
+    for col, (label, key, unit, log) in enumerate((("loss", "loss", "loss", True),
+                                                   ("MAE T", "mae_t", "MAE T (°C)", False),
+                                                   ("MAE RH", "mae_rh", "MAE RH (%)", False))):
+        ax = fig.add_subplot(grid[0, col])
+        _curves(ax, history, [(label, key)], ylabel=unit, log=log, **marks)
+        ax.set_title(f"{label}: train and validation splits, per epoch", fontsize=10)
+    span = ""
+    if stamps is not None and stamps.dtype.kind == "M" and n:
+        span = f" from {np.datetime_as_string(stamps[0], unit='m').replace('T', ' ')}"
+    for row, k, name, unit in ((1, 0, "T", "°C"), (2, 1, "RH", "%")):
+        ax = fig.add_subplot(grid[row, :])
         ax.plot(x.ravel(), truth[:, :, k].ravel(), color=_TRUTH, linewidth=1.0, label="truth")
         ax.plot(*_segments(x, persistence[:, :, k]), color=_PERSIST, linewidth=1.5, linestyle="--",
                 label="persistence")
         ax.plot(*_segments(x, forecast[:, :, k]), color=_MODEL, linewidth=1.5, label="model forecast")
         mae_model = _mean(np.abs(forecast[:, :, k] - truth[:, :, k]))
         mae_persist = _mean(np.abs(persistence[:, :, k] - truth[:, :, k]))
-        ax.set_title(f"{name}: {n} windows, MAE model {_fmt(mae_model, '.3f')} {unit}, "
-                     f"persistence {_fmt(mae_persist, '.3f')} {unit}")
+        text = (f"{name}, test split: {n} consecutive 6-step forecasts{span}; MAE on these plotted "
+                f"windows: model {_fmt(mae_model, '.3f')} {unit}, persistence {_fmt(mae_persist, '.3f')} {unit}")
+        if split_mae:
+            text += (f"\nMAE on the whole test split ({split_mae['windows']:,} windows): model "
+                     f"{_fmt(split_mae['model'][k], '.3f')} {unit}, persistence "
+                     f"{_fmt(split_mae['persistence'][k], '.3f')} {unit}")
+        ax.set_title(text, fontsize=10)
         ax.set_ylabel(f"{name} ({unit})")
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8, **_OUTSIDE)
@@ -124,18 +137,27 @@ def forecast_png(history, *, kept_epoch, pruning, times, truth, forecast, persis
         else:
             ax.set_xlabel(f"step ({STEP_MINUTES} min)")
     fig.suptitle(title)
-    return _png(fig)
+    return fig
 
 
-def kws_png(history, *, kept_epoch, pruning, confusion, labels, title, qat=None) -> bytes:
-    """Loss and accuracy curves, and the confusion matrix (rows true, columns predicted)."""
+def forecast_png(history, **kwargs) -> bytes:
+    """Training curves (loss, MAE T, MAE RH: one axis each, train and validation), then T and
+    RH: truth, model forecasts and persistence of N_w windows of the test split ([N_w, 6, 2]
+    arrays), titled with the MAE of those plotted windows and, given `split_mae` ({model:
+    [T, RH], persistence: [T, RH], windows: N}), of the whole test split; `times[i]`
+    (datetime64, or None for step indices) is placed at the first forecast step of window i."""
+    return _png(forecast_figure(history, **kwargs))
+
+
+def kws_figure(history, *, kept_epoch, pruning, confusion, labels, title, qat=None):
+    """The figure of kws_png (open: the caller renders and closes it)."""
     plt = _pyplot()
     fig, axes = plt.subplots(1, 3, figsize=(16, 5.5), gridspec_kw={"width_ratios": [1, 1, 1.15]})
     marks = {"kept_epoch": kept_epoch, "pruning": pruning, "qat": qat}
     _curves(axes[0], history, [("loss", "loss")], ylabel="loss", log=True, **marks)
-    axes[0].set_title("loss")
+    axes[0].set_title("loss: train and validation splits", fontsize=10)
     _curves(axes[1], history, [("accuracy", "accuracy")], ylabel="accuracy (%)", scale=100.0, **marks)
-    axes[1].set_title("accuracy")
+    axes[1].set_title("accuracy (Keras model): train and validation splits", fontsize=10)
     conf = np.asarray(confusion, dtype=float).reshape(len(labels), len(labels))
     rows = conf.sum(axis=1, keepdims=True)
     share = np.divide(conf, rows, out=np.zeros_like(conf), where=rows > 0)
@@ -151,9 +173,16 @@ def kws_png(history, *, kept_epoch, pruning, confusion, labels, title, qat=None)
     ax.set_ylabel("true label")
     total = conf.sum()
     accuracy = np.trace(conf) / total * 100 if total > 0 else float("nan")
-    ax.set_title(f"confusion ({total:.0f} clips), accuracy {_fmt(accuracy, '.2f')} %")
+    ax.set_title(f"int8 .tflite on the test split: {total:.0f} clips, accuracy {_fmt(accuracy, '.2f')} %",
+                 fontsize=10)
     fig.suptitle(title)
-    return _png(fig)
+    return fig
+
+
+def kws_png(history, **kwargs) -> bytes:
+    """Loss and accuracy curves (train and validation splits), and the int8 model's test
+    confusion matrix (rows true, columns predicted)."""
+    return _png(kws_figure(history, **kwargs))
 
 
 _BENCH_PANELS = (("ex1: MAE T", "mae_t", "MAE T (°C)", 1.0),

@@ -93,8 +93,8 @@ def read_sidecar(model_path, model_bytes=None):
                             "lowercase hexadecimal digits, as written with the model")
     if sidecar["checksum"] != checksum(sidecar):
         raise DataError(f"{path}: edited after it was written (its checksum does not match its "
-                        "contents); rebuild the model, or override the front end with flags "
-                        "and --no-sidecar")
+                        "contents); rebuild the model with its script (on the Pi, kws_inference.py "
+                        "--no-sidecar ignores the JSON, with the front end given as flags)")
     if model_bytes is not None and sidecar["tflite_sha256"] != sha256(model_bytes):
         raise DataError(f"{path}: describes another model (tflite_sha256 "
                         f"{sidecar['tflite_sha256'][:12]}... != {sha256(model_bytes)[:12]}... "

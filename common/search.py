@@ -53,8 +53,8 @@ class Data:
             from . import folds
             self.pool, self.pairs = folds.load_pairs(args, log)  # never the test split
         else:
-            from . import jena
-            series = jena.load_series(jena.resolve_csv(args.data))
+            from . import forecast, jena
+            series = jena.load_series(jena.resolve_csv(args.data, forecast.offline_hint()))
             self.windows = jena.split_windows(series)
             self.norm = jena.Normalization.of(jena.split_series(series)[0])
             from .forecast import persistence_mae
@@ -494,7 +494,8 @@ def picture(study, args, rows):
         ax.axhline(1.0, color="black", linestyle=":", linewidth=1, label="persistence")
         ax.set_ylabel("validation MAE / persistence's (mean of T and RH)")
     ax.set_xlabel("zipped size (kB, 1 kB = 1024 B)")
-    ax.set_title(f"{version}: constraint search, {len(rows)} trials"
+    ax.set_title(f"{version}: constraint search, {len(rows)} trials, quality on "
+                 + ("speaker-grouped folds of train + val" if maximize else "the validation split")
                  + (f" ({shapeless} with no feature map left, not drawn)" if shapeless else ""))
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8, loc="best")
@@ -505,7 +506,8 @@ def picture(study, args, rows):
 def parse_args(argv):
     p = cli.Parser(prog="python -m common.search", description=__doc__.split("\n")[0],
                    formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--version", required=True, choices=sorted(VERSIONS))
+    p.add_argument("--version", required=True, choices=sorted(VERSIONS),
+                   help="the version whose limits bound the search")
     p.add_argument("--trials", type=cli.whole_number, default=20,
                    help="new trials this call (default: 20; 0: only write the study's table and picture)")
     p.add_argument("--data", help="ex2: the wav folder (as the scripts' --data); ex1: the Jena CSV")
@@ -520,7 +522,7 @@ def parse_args(argv):
     p.add_argument("--latency-runs", type=cli.positive_int, default=50,
                    help="runs of each host latency measurement (default: 50)")
     p.add_argument("--seed", type=cli.seed, default=0, help="random seed, 0 to 2**32 - 1 (default: 0)")
-    p.add_argument("--quiet", action="store_true")
+    p.add_argument("--quiet", action="store_true", help="no Keras progress bars")
     p.add_argument("--verbose", action="store_true", help="keep TensorFlow's log")
     args = p.parse_args(argv)
     if args.version.startswith("ex2"):

@@ -42,10 +42,13 @@ def cell(mae, base):
 def run(argv=None):
     p = cli.Parser(prog="python -m common.seasons", description=__doc__.split("\n\n")[0])
     p.add_argument("--csv", nargs="+", default=[os.path.join(SHARED, "jena_mpi_roof_2024_jun_sep.csv"),
-                                                 os.path.join(SHARED, "jena_climate_2009_sample.csv")])
-    p.add_argument("--seeds", type=cli.seeds, default="0,1,2")
-    p.add_argument("--work-dir", default=os.path.join(ROOT, "seasons_out"))
-    p.add_argument("--out", default=os.path.join(ROOT, "SEASONS.md"))
+                                                 os.path.join(SHARED, "jena_climate_2009_sample.csv")],
+                   help="Jena CSVs, each a season: every version is trained on each and scored on "
+                        "every window of the others (default: ../shared/data's two real files)")
+    p.add_argument("--seeds", type=cli.seeds, default="0,1,2", help="comma-separated seeds (default: 0,1,2)")
+    p.add_argument("--work-dir", default=os.path.join(ROOT, "seasons_out"),
+                   help="where each run writes its models (default: seasons_out/)")
+    p.add_argument("--out", default=os.path.join(ROOT, "SEASONS.md"), help="the table (default: SEASONS.md)")
     args = p.parse_args(argv)
     seeds = args.seeds
     for csv in args.csv:  # every file checked before the first training

@@ -2,6 +2,7 @@
 
     python -m common.splits --files ../shared/data/mini_speech_commands_files.txt \\
         --out-dir splits/speaker_disjoint
+    python -m common.splits --data ../shared/data/mini_speech_commands --out-dir my_split
 
 Speakers (file-name part before `_nohash_`) are sorted, shuffled with
 numpy RandomState(seed), and assigned whole, each to the split furthest below its target
@@ -28,18 +29,38 @@ def speaker_of(path):
 
 
 def read_file_list(path):
-    """`<label>/<file>.wav` of each non-empty line (any leading folders are dropped)."""
+    """`<label>/<file>.wav` of each non-empty line (any leading folders are dropped; macOS
+    metadata lines, `__MACOSX/...` and `._*`, are left out)."""
     from .errors import DataError
+    from .macos_files import is_macos_metadata
     try:
         with open(path) as f:
             lines = [ln.strip().replace("\\", "/") for ln in f if ln.strip()]
     except (OSError, UnicodeDecodeError) as e:
         raise DataError(f"{path}: unreadable file list ({e}); expected lines <label>/<file>.wav") from None
-    files = ["/".join(ln.split("/")[-2:]) for ln in lines]
+    files = ["/".join(ln.split("/")[-2:]) for ln in lines if not is_macos_metadata(ln)]
+    return _checked(path, files)
+
+
+def list_folder(folder):
+    """`<label>/<file>.wav` of every wav in `folder` (or in its mini_speech_commands/), macOS
+    metadata left out: the files a partial copy has."""
+    from .errors import DataError
+    from .macos_files import walk_files
+    if not os.path.isdir(folder):
+        raise DataError(f"{folder}: no such folder; expected a folder of <label>/<file>.wav")
+    inner = os.path.join(folder, "mini_speech_commands")
+    root = inner if os.path.isdir(inner) else folder
+    files = [os.path.relpath(p, root).replace(os.sep, "/") for p in walk_files(root, ".wav")]
+    return _checked(folder, files, "wav file")
+
+
+def _checked(source, files, what="line"):
+    from .errors import DataError
     bad = [f for f in files if f.count("/") != 1 or not f.endswith(".wav") or "_nohash_" not in f]
     if not files or bad:
-        found = f"line {bad[0]!r}" if bad else "no line"
-        raise DataError(f"{path}: {found}; expected lines <label>/<speaker>_nohash_<n>.wav")
+        found = f"{what} {bad[0]!r}" if bad else f"no {what}"
+        raise DataError(f"{source}: {found}; expected {what}s <label>/<speaker>_nohash_<n>.wav")
     return sorted(set(files))
 
 
@@ -88,14 +109,28 @@ def write_splits(splits, out_dir):
 def run(argv=None):
     from .cli import Parser, seed
     p = Parser(prog="python -m common.splits", description=__doc__.split("\n")[0])
-    p.add_argument("--files", required=True, help="list of <label>/<file>.wav, one a line")
-    p.add_argument("--out-dir", default=".")
-    p.add_argument("--seed", type=seed, default=0)
-    p.add_argument("--train", type=float, default=0.8)
-    p.add_argument("--val", type=float, default=0.1)
+    source = p.add_mutually_exclusive_group(required=True)
+    source.add_argument("--files", help="a list of <label>/<file>.wav, one a line (e.g. the "
+                                        "8,000 official names)")
+    source.add_argument("--data", help="a folder of <label>/<file>.wav: split the files it has "
+                                       "(a partial copy)")
+    p.add_argument("--out-dir", default=".", help="where kws_split_{train,val,test}.txt go "
+                                                  "(default: the working folder)")
+    p.add_argument("--seed", type=seed, default=0, help="shuffles the speakers (default: 0)")
+    p.add_argument("--train", type=float, default=0.8,
+                   help="share of the files for training (default: 0.8)")
+    p.add_argument("--val", type=float, default=0.1,
+                   help="share for validation (default: 0.1); the rest is the test split")
     args = p.parse_args(argv)
-    files = read_file_list(args.files)
+    files = read_file_list(args.files) if args.files else list_folder(args.data)
     splits = split_by_speaker(files, args.seed, args.train, args.val)
+    empty = [name for name, v in splits.items() if not v]
+    if empty:
+        from .errors import DataError
+        speakers = len({speaker_of(f) for f in files})
+        raise DataError(f"{args.files or args.data}: {len(files)} files of {speakers} speakers leave "
+                        f"the {' and '.join(empty)} split empty; expected enough speakers for three "
+                        "splits (each speaker's files all go to one)")
     for path, (name, v) in zip(write_splits(splits, args.out_dir), splits.items()):
         speakers = len({speaker_of(f) for f in v})
         print(f"{path}: {len(v)} files ({100 * len(v) / len(files):.1f} %), {speakers} speakers")

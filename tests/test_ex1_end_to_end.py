@@ -76,6 +76,12 @@ def test_script_on_the_station_export(runs, station, script, name, version):
     assert summary["verdict"]["mae_t"]["result"] == "not assessable"
     assert "defined on the official jena_climate_2009_2016.csv (420,551 rows" in summary["verdict"]["mae_t"]["reason"]
     assert summary["passed"] == (out.returncode == 0)
+    # the headline: MAE limits not assessable on this file, so never a bare PASS
+    headline = out.stdout.strip().splitlines()[-2]
+    assert headline.startswith("  => INCOMPLETE: MAE T, MAE RH not assessable on this data; size PASS") or \
+        headline.startswith("  => FAIL: "), headline
+    # sparsity only where pruning ran (b's zero kernel rows are structural, not pruned)
+    assert (summary["sparsity"] is None) == (version == "ex1_b")
     with open(out_dir / f"{name}.png", "rb") as f:
         assert f.read(8) == b"\x89PNG\r\n\x1a\n"
 

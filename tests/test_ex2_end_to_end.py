@@ -139,6 +139,19 @@ def test_script_end_to_end(subset, runs, script, name, rate):
     pred = run("kws_inference.py", "--model", str(tmp_path / f"{name}.tflite"), "--wav", str(data / "yes"))
     assert pred.returncode == 0, pred.stderr[-2000:]
     assert "Summary: " in pred.stdout and "Accuracy " in pred.stdout
+    # the files of the model's training split among them are counted (from the JSON)
+    trained = sum(ln.split("/")[-2] == "yes" for ln in (split_dir / "kws_split_train.txt").read_text().split())
+    labelled = len(list((data / "yes").glob("*.wav")))
+    assert (f"note: {trained} of these {labelled} files are in the model's training split (by name)"
+            in pred.stdout)
+    # --split scores the test split's files only: the JSON's accuracy, the same code path
+    scored = run("kws_inference.py", "--model", str(tmp_path / f"{name}.tflite.zip"), "--wav", str(data),
+                 "--split", str(split_dir / "kws_split_test.txt"))
+    assert scored.returncode == 0, scored.stderr[-2000:]
+    right = round(m["accuracy"] * n)
+    assert f"Accuracy {100 * m['accuracy']:.2f} % ({right} of {n} files of " in scored.stdout
+    # the headline: accuracy not assessable on the stand-in, never a bare PASS
+    assert ("=> INCOMPLETE: accuracy not assessable on this data" in out.stdout) == (out.returncode == 0)
 
 
 def test_same_seed_same_model(subset, runs, tmp_path):

@@ -7,7 +7,7 @@ import pytest
 import common  # noqa: F401
 import tensorflow as tf
 
-from common import forecast, jena, models
+from common import compress, forecast, jena, models
 from common.errors import DataError
 from common.metrics import MultiOutputMAE
 
@@ -182,17 +182,46 @@ def test_multi_output_mae_on_hand_made_tensors():
     np.testing.assert_allclose(m.result().numpy(), [0.0, 0.0])
 
 
-def test_resolve_csv(tmp_path, monkeypatch):
+def test_resolve_csv(tmp_path):
     csv = tmp_path / jena.JENA_CSV
     csv.write_text("a\n")
     assert jena.resolve_csv(str(csv)) == str(csv) and jena.resolve_csv(str(tmp_path)) == str(csv)
     with pytest.raises(DataError, match="nowhere: no such file or folder"):
         jena.resolve_csv(str(tmp_path / "nowhere"))
     assert not (tmp_path / "nowhere").exists()
-    monkeypatch.chdir(tmp_path / "..")
-    monkeypatch.setattr(tf.keras.utils, "get_file", lambda *a, **k: (_ for _ in ()).throw(OSError("offline")))
-    with pytest.raises(DataError, match="--data"):
-        jena.resolve_csv(None)
+    other = tmp_path / "other"
+    other.mkdir()
+    for name in ("b.csv", "a.csv", "._a.csv", "notes.txt"):
+        (other / name).write_text("x\n")
+    with pytest.raises(DataError) as e:  # the CSVs that are there, macOS metadata left out
+        jena.resolve_csv(str(other))
+    assert str(e.value) == (f"{other}: no {jena.JENA_CSV} in this folder; the CSV files there: a.csv, "
+                            f"b.csv; pass one of them as the file ({other / 'a.csv'})")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(DataError, match="empty: no jena_climate_2009_2016.csv in this folder; no CSV file there$"):
+        jena.resolve_csv(str(tmp_path / "empty"))
+
+
+def test_the_unpruned_forecasters_zero_weights_are_structural():
+    """Why th_b reported sparsity 0.1667 with no pruning: the differences to the last step
+    are 0 in the last step's two columns, so the least-squares start gives their kernel rows
+    0 and no gradient ever moves them: 24 of the 144 weights of the Dense(12)."""
+    import importlib
+    spec = importlib.import_module("ex1_b").VERSION
+    rng = np.random.default_rng(0)
+    inputs = rng.normal(size=(500, 6, 2)).astype(np.float32).cumsum(axis=1)
+    labels = inputs[:, -1:, :] + rng.normal(size=(500, 6, 2)).astype(np.float32).cumsum(axis=1)
+    norm = jena.Normalization(np.float32([0, 0]), np.float32([1, 1]))
+    tf.keras.utils.set_random_seed(0)
+    model = spec.build(norm.mean, norm.std)
+    forecast.lstsq_init(model, norm(inputs), labels, norm)
+    kernel = model.get_layer("linear").get_weights()[0]
+    assert kernel.shape == (12, 12)
+    np.testing.assert_array_equal(kernel[-2:], 0)  # the last step's T and RH columns
+    assert np.count_nonzero(kernel[:-2]) == 120
+    assert compress.sparsity(model) == pytest.approx(24 / 144)
+    assert compress.describe("b", model, pruned=False)["sparsity"] is None
+    assert compress.describe("b", model, pruned=True)["sparsity"] == round(24 / 144, 4)
 
 
 def test_verify_csv_rejects_a_wrong_file(tmp_path):

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from scipy.io import wavfile
 
-from common import kws, kws_data
+from common import kws, kws_data, splits
 from common.errors import DataError
 from common.frontend_np import LABELS
 
@@ -80,6 +80,45 @@ def test_split_file_errors(data, tmp_path):
         kws_data.read_splits(d, data)
     with pytest.raises(DataError, match="kws_split_val.txt or kws_val_split.txt"):
         kws_data.split_file(tmp_path / "nothing", "val")
+
+
+def test_missing_files_lead_to_the_split_that_fits_or_to_the_split_tool(data, tmp_path):
+    """A split listing files the folder lacks (the course's split on a partial copy): the
+    error names the split beside the data that fits it, else the command that makes one,
+    and that command's split is then read without error."""
+    course = write_splits(tmp_path / "course", lines("aaaa0001") + ["yes/gone_nohash_0.wav"],
+                          lines("bbbb0002")[:4], lines("bbbb0002")[4:])
+    shown = kws_data._shown(data)
+    with pytest.raises(DataError) as e:
+        kws_data.read_splits(course, data, split_flag="--split-dir")
+    assert str(e.value).endswith(f"; for a partial copy, make a split of the files it has: python -m "
+                                 f"common.splits --data {shown} --out-dir my_split, then --split-dir my_split")
+    out = tmp_path / "made"
+    assert splits.main(["--data", str(data), "--out-dir", str(out)]) == 1  # 2 speakers: too few
+    for k in range(3, 11):
+        for label in LABELS:
+            (data / label / f"{k:08x}_nohash_0.wav").write_bytes(b"")
+    assert splits.main(["--data", str(data), "--out-dir", str(out)]) == 0
+    made = kws_data.read_splits(out, data, log=lambda m: pytest.fail(m))
+    assert sum(len(s.paths) for s in made.values()) == 80 and all(s.paths for s in made.values())
+    fits = write_splits(tmp_path / "mini_speech_commands_split", lines("aaaa0001"), lines("bbbb0002")[:4],
+                        lines("bbbb0002")[4:])
+    with pytest.raises(DataError) as e:
+        kws_data.read_splits(course, data, split_flag="--split-dir")
+    assert str(e.value).endswith(f"; the split beside that folder lists only files it has: --split-dir "
+                                 f"{kws_data._shown(fits)}")
+    with pytest.raises(DataError) as e:  # a command whose option is one split file
+        kws_data.read_split_file(course / "kws_split_train.txt", data, split_flag="--split")
+    assert str(e.value).endswith(f"--split {kws_data._shown(fits / 'kws_split_train.txt')}")
+
+
+def test_macos_metadata_lines_are_left_out(data, tmp_path):
+    said = []
+    junk = ["__MACOSX/mini_speech_commands/yes/._aaaa0001_nohash_0.wav", "yes/._aaaa0001_nohash_0.wav"]
+    d = write_splits(tmp_path / "s", lines("aaaa0001") + junk, lines("bbbb0002")[:4], lines("bbbb0002")[4:])
+    split = kws_data.read_splits(d, data, log=said.append)["train"]
+    assert len(split.paths) == 8 and not any("._" in p for p in split.paths)
+    assert said == [f"note: {d / 'kws_split_train.txt'}: 2 macOS metadata line(s) ignored (e.g. {PREFIX}{junk[0]})"]
 
 
 def test_every_wav_is_read_and_odd_ones_reported_once(data, tmp_path):

@@ -14,15 +14,16 @@ from conftest import ROOT
 
 tf = pytest.importorskip("tensorflow")
 import kws_inference  # noqa: E402
-from common import litert, report, tflite_io  # noqa: E402
+from common import kws_data, litert, report, tflite_io  # noqa: E402
 from common.speech import tf_frontend  # noqa: E402
 from common.wav import read_wav  # noqa: E402
 
 CFG = FrontEnd()
 
 
-def tiny_model(out, version):
-    """A tiny int8 Conv2D model with float32 input/output, its files and a sidecar."""
+def tiny_model(out, version, trained_on=None):
+    """A tiny int8 Conv2D model with float32 input/output, its files and a sidecar (which
+    lists the `trained_on` files as its training split, when given)."""
     tf.keras.utils.set_random_seed(0)
     m = tf.keras.Sequential([
         tf.keras.layers.Input(CFG.input_shape),
@@ -49,6 +50,9 @@ def tiny_model(out, version):
     sidecar = {"version": version, "tflite_sha256": sizes["tflite_sha256"], "labels": LABELS,
                "frontend": {**CFG.to_dict(), "input_shape": CFG.input_shape},
                "limits": {"ex2_b": {"pi_inference_ms": 1.5}, "ex2_c": {"pi_total_ms": 40.0}}.get(version, {})}
+    if trained_on is not None:
+        split = kws_data.Split("train", "kws_split_train.txt", [str(p) for p in trained_on], None)
+        sidecar["data"] = {"training_files": kws_data.training_files(split)}
     (out / "tiny.json").write_bytes(report.sidecar_bytes(sidecar))
     return {"tflite_path": str(out / "tiny.tflite"), "zip_path": str(out / "tiny.tflite.zip")}
 
@@ -113,6 +117,93 @@ def test_wav_mode_labels_every_file_and_summarizes(model, tmp_path):
         f"{lab} {n}" for lab, n in counts.items() if n)
     right = sum(r[1] == r[0].split("/")[-2] for r in rows if r[0].split("/")[-2] in LABELS)
     assert f"Accuracy {100 * right / 3:.2f} % ({right} of 3 files in label folders)" in out
+
+
+def write_wavs(folder, names):
+    rng = np.random.RandomState(0)
+    for name in names:
+        (folder / name).parent.mkdir(parents=True, exist_ok=True)
+        wavfile.write(str(folder / name), 16000, (rng.randn(16000) * 3000).astype(np.int16))
+
+
+def run_here(capsys, *args):
+    """kws_inference.main in this process (no interpreter start): (status, stdout, stderr)."""
+    status = kws_inference.main([str(a) for a in args])
+    out, err = capsys.readouterr()
+    return status, out, err
+
+
+def test_wav_mode_leaves_out_macos_metadata(model, tmp_path, capsys):
+    """A folder unpacked from a Mac's zip: `._*.wav` (AppleDouble, not wavs), `__MACOSX/`,
+    `.DS_Store` are not labelled and do not make the run fail."""
+    write_wavs(tmp_path, ["yes/a.wav", "no/b.wav"])
+    for junk in ("yes/._a.wav", "__MACOSX/yes/._a.wav", "__MACOSX/yes/a.wav", ".DS_Store"):
+        (tmp_path / junk).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / junk).write_bytes(b"\x00\x05\x16\x07 Mac OS X")
+    rc, out, err = run_here(capsys, "--model", model["zip_path"], "--wav", tmp_path)
+    assert rc == 0 and err == "", err
+    rows = [ln.split()[0] for ln in out.splitlines() if ln.startswith(str(tmp_path))]
+    assert rows == [str(tmp_path / "no/b.wav"), str(tmp_path / "yes/a.wav")]
+    assert "Summary: 2 of 2 files labelled" in out
+
+
+def test_split_scores_only_the_listed_files(model, tmp_path, capsys):
+    write_wavs(tmp_path / "data", ["yes/s1_nohash_0.wav", "yes/s2_nohash_0.wav", "no/s1_nohash_0.wav",
+                                   "no/s3_nohash_0.wav", "up/s4_nohash_0.wav"])
+    split = tmp_path / "kws_split_test.txt"
+    split.write_text("./data/mini_speech_commands/yes/s2_nohash_0.wav\n"
+                     "./data/mini_speech_commands/no/s3_nohash_0.wav\n")
+    rc, out, err = run_here(capsys, "--model", model["zip_path"], "--wav", tmp_path / "data", "--split", split)
+    assert rc == 0 and err == "", err
+    rows = [ln.split() for ln in out.splitlines() if ln.startswith(str(tmp_path))]
+    assert [r[0] for r in rows] == [str(tmp_path / "data/yes/s2_nohash_0.wav"), str(tmp_path / "data/no/s3_nohash_0.wav")]
+    right = sum(r[1] == r[0].split("/")[-2] for r in rows)
+    assert f"Accuracy {100 * right / 2:.2f} % ({right} of 2 files of {split})" in out
+    assert "training split" not in out
+    split.write_text("./data/mini_speech_commands/left/s9_nohash_0.wav\n")
+    rc, out, err = run_here(capsys, "--model", model["zip_path"], "--wav", tmp_path / "data", "--split", split)
+    assert rc == 1 and err.startswith(f"error: {split}: 1 of 1 listed files missing") and err.count("\n") == 1
+    rc, out, err = run_here(capsys, "--model", model["zip_path"], "--split", split)
+    assert rc == 1 and err == ("error: kws_inference.py: --split needs --wav DIR, the folder the "
+                               "split's files are in\n")
+
+
+def test_the_summary_counts_the_models_training_files(tmp_path, capsys):
+    """Without --split, the files of the model's own training split (known from the
+    fingerprints of their names in its JSON) are counted, so an inflated accuracy says so."""
+    names = ["yes/s1_nohash_0.wav", "yes/s2_nohash_0.wav", "no/s1_nohash_0.wav", "no/s3_nohash_0.wav"]
+    write_wavs(tmp_path / "wavs", names)
+    trained = tiny_model(tmp_path, "ex2_a", trained_on=[f"/elsewhere/{n}" for n in names[:3]] + ["/x/up/s7_nohash_0.wav"])
+    rc, out, err = run_here(capsys, "--model", trained["zip_path"], "--wav", tmp_path / "wavs")
+    assert rc == 0, err
+    assert ("note: 3 of these 4 files are in the model's training split (by name): the accuracy above "
+            "counts them; --split FILE scores only the files of a split (e.g. its test split)") in out
+    split = tmp_path / "kws_split_train.txt"  # a split holding training files says so too
+    split.write_text("".join(f"./data/mini_speech_commands/{n}\n" for n in names[1:]))
+    rc, out, err = run_here(capsys, "--model", trained["zip_path"], "--wav", tmp_path / "wavs", "--split", split)
+    assert rc == 0 and out.strip().splitlines()[-1] == ("note: 2 of these 3 files are in the model's "
+                                                        "training split (by name): the accuracy above counts them")
+    sidecar = report.read_sidecar(trained["zip_path"])
+    record = sidecar["data"]["training_files"]
+    assert record["files"] == 4 and len(record["fingerprints"]) == 24  # 4 bytes a name, base64
+    others = [str(tmp_path / "wavs" / n) for n in ("up/s8_nohash_0.wav", "no/s9_nohash_0.wav")]
+    assert kws_inference.training_note(sidecar, others) == ("note: none of these 2 files is in the "
+                                                            "model's training split (by name)")
+    assert kws_inference.training_note({}, others).startswith("note: the model's JSON does not list its "
+                                                              "training files")
+    assert kws_inference.training_note({}, others, split="kws_split_test.txt") is None
+    assert kws_inference.training_note(sidecar, others, split="kws_split_test.txt") is None
+
+
+def test_fingerprints_tell_names_apart():
+    """The course's 6,400 training names against its 1,600 val and test names: no false match."""
+    lists = {w: (ROOT / f"kws_split_{w}.txt").read_text().split() for w in ("train", "val", "test")}
+    split = kws_data.Split("train", "kws_split_train.txt", lists["train"], None)
+    record = kws_data.training_files(split)
+    assert len(record["fingerprints"]) == 34_136  # the JSON's share: 4 bytes a name, base64
+    assert kws_data.in_training(record, lists["train"]).all()
+    assert not kws_data.in_training(record, lists["val"] + lists["test"]).any()
+    assert kws_data.in_training({"method": "another"}, lists["val"]) is None
 
 
 def test_latency_loop_times_what_it_says(model, monkeypatch):

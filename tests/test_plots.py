@@ -71,7 +71,7 @@ def decode(data):
 
 
 @pytest.mark.parametrize("function, inputs, size", [
-    (plots.forecast_png, forecast_inputs, (1100, 1400)),
+    (plots.forecast_png, forecast_inputs, (1200, 1400)),
     (plots.kws_png, kws_inputs, (550, 1600)),
     (plots.bench_png, bench_inputs, (600, 1600)),
 ])
@@ -82,6 +82,38 @@ def test_png_size_content_and_determinism(function, inputs, size):
     assert abs(height - size[0]) <= 0.05 * size[0] and abs(width - size[1]) <= 0.05 * size[1]
     assert np.ptp(image[..., :3]) > 0.5  # not a single uniform colour
     assert draw(function, **inputs()) == first
+
+
+def test_forecast_training_panel_has_one_axis_per_quantity_and_titles_say_the_data():
+    """loss, MAE T (°C) and MAE RH (%) each on an axis of its own, each drawing only its own
+    history; the forecast panels say they show the test split, the MAE of the plotted
+    windows and that of the whole test split."""
+    plt = pytest.importorskip("matplotlib.pyplot")
+    inputs = forecast_inputs()
+    inputs["history"]["val_mae_t"] = list(np.linspace(1.0, 0.4, 12))
+    inputs["split_mae"] = {"model": [0.3717, 2.1092], "persistence": [0.5067, 2.5698], "windows": 1630}
+    fig = plots.forecast_figure(**inputs)
+    try:
+        training, forecasts = fig.axes[:3], fig.axes[3:]
+        assert [ax.get_ylabel() for ax in training] == ["loss", "MAE T (°C)", "MAE RH (%)"]
+        for ax, key in zip(training, ("loss", "mae_t", "mae_rh")):
+            curves = {line.get_label(): list(line.get_ydata()) for line in ax.get_lines()
+                      if not line.get_label().startswith("kept")}
+            expected = {k: v for k, v in inputs["history"].items() if k in (key, "val_" + key)}
+            assert sorted(map(sorted, curves.values())) == sorted(map(sorted, expected.values()))
+            assert "train and validation" in ax.get_title()
+        t, rh = (ax.get_title() for ax in forecasts)
+        assert t.startswith("T, test split: 48 consecutive 6-step forecasts from 2016-01-01 00:00")
+        assert "MAE on these plotted windows" in t
+        assert t.endswith("MAE on the whole test split (1,630 windows): model 0.372 °C, persistence 0.507 °C")
+        assert rh.endswith("model 2.109 %, persistence 2.570 %")
+    finally:
+        plt.close(fig)
+    fig = plots.kws_figure(**kws_inputs())
+    try:
+        assert fig.axes[2].get_title().startswith("int8 .tflite on the test split: ")
+    finally:
+        plt.close(fig)
 
 
 def test_forecast_robust_to_missing_values():

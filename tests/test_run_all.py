@@ -1,15 +1,21 @@
-"""run_all's summary and results page, with the five scripts replaced by stand-ins that
-write what a script writes (the scripts themselves are tested end to end elsewhere)."""
+"""run_all's checks, summary and results page, with the five scripts replaced by stand-ins
+that write what a script writes (the scripts themselves are tested end to end elsewhere)."""
 import json
+import socket
 
-from common import constraints, run_all
+import pytest
+
+from common import constraints, download, jena, kws_data, run_all
 from common.versions import TABLE
 
 
-def test_summary_names_failures_and_unassessable_limits_in_units(tmp_path, monkeypatch, capsys):
-    out_dir, statuses = tmp_path / "models", {"ex1_a.py": 2, "ex2_c.py": 1}
+def fake_scripts(monkeypatch, out_dir, statuses):
+    """Replace the scripts' processes: each writes a JSON as its script would (ex1_a's size
+    over its limit) and returns its status from `statuses` (default 0); the calls are listed."""
+    calls = []
 
     def fake_call(cmd):
+        calls.append(cmd)
         script = cmd[1].split("/")[-1]
         e = next(e for e in TABLE if e.script == script)
         if statuses.get(script) == 1:
@@ -27,16 +33,82 @@ def test_summary_names_failures_and_unassessable_limits_in_units(tmp_path, monke
         return statuses.get(script, 0)
 
     monkeypatch.setattr(run_all.subprocess, "call", fake_call)
-    results = tmp_path / "RESULTS.md"
-    status = run_all.main(["--out-dir", str(out_dir), "--results", str(results), "--quiet"])
-    assert status == 1  # one script failed with an error
+    return calls
+
+
+def test_summary_and_page_beside_the_models(shared_data, tmp_path, monkeypatch, capsys):
+    out_dir = tmp_path / "models"
+    calls = fake_scripts(monkeypatch, out_dir, {"ex1_a.py": 2})
+    status = run_all.main(["--shared", str(shared_data), "--out-dir", str(out_dir), "--quiet",
+                           "--epochs", "1"])
+    assert status == 2  # a limit missed, no error
     text = capsys.readouterr().out
-    assert "FAIL: zip_bytes 9,999 B (limit < 2,048 B); not assessable here: mae_t, mae_rh" in text
+    assert ("FAIL: size 9,999 B (limit < 2,048 B); MAE T, MAE RH not assessable on this data"
+            in text)
+    assert "INCOMPLETE: MAE T, MAE RH not assessable on this data; size PASS" in text  # ex1_b
     assert "MAE T 0.4100 °C, RH 2.2000 % (persistence 0.5000 °C, 2.5000 %)" in text
     assert "test 82.24 %, val 90.00 %" in text and "accuracy 0.8224" not in text
-    assert "ERROR (exit status 1)" in text
-    page = results.read_text()
+    ex2 = next(c for c in calls if c[1].endswith("ex2_b.py"))
+    assert ex2[ex2.index("--split-dir") + 1] == str(shared_data / "mini_speech_commands_split")
+    assert ex2[ex2.index("--epochs") + 1] == "1" and "--quiet" in ex2
+    page = (out_dir / "RESULTS.md").read_text()  # the default: beside the models
     assert page.startswith("# Results of a run of the five scripts")
-    for field in ("- Command: `python -m common.run_all", "- Date: ", "- Machine: ", "- Libraries: Python "):
+    for field in ("- Command: `python -m common.run_all --shared", "- Date: ", "- Machine: ",
+                  "- Libraries: Python "):
         assert field in page
     assert sum(line.startswith("| ex") for line in page.splitlines()) == 5
+    assert "ERROR" not in page
+
+
+def test_a_failed_script_writes_no_results_page(shared_data, tmp_path, monkeypatch, capsys):
+    out_dir, results = tmp_path / "models", tmp_path / "RESULTS.md"
+    results.write_text("the previous page\n")
+    fake_scripts(monkeypatch, out_dir, {"ex2_c.py": 1})
+    status = run_all.main(["--shared", str(shared_data), "--out-dir", str(out_dir),
+                           "--results", str(results)])
+    assert status == 1
+    captured = capsys.readouterr()
+    assert "ERROR (exit status 1)" in captured.out  # the console summary says it
+    assert captured.err == (f"error: ex2_c.py failed (see above); {results} not written (the "
+                            "previous one, if any, is unchanged)\n")
+    assert results.read_text() == "the previous page\n"
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--shared", "{tmp}/nowhere"], "{tmp}/nowhere: --shared: no such folder"),
+    (["--shared", "{tmp}"], f"{{tmp}}/{run_all.SHARED_JENA}: no such file in the --shared folder"),
+    (["--shared", "{shared}", "--jena", "{tmp}/none.csv"], "{tmp}/none.csv: no such file or folder"),
+    (["--shared", "{shared}", "--out-dir", "{tmp}/file"], "{tmp}/file: --out-dir is a file"),
+])
+def test_data_and_folders_checked_before_the_first_script(shared_data, tmp_path, monkeypatch, capsys,
+                                                          args, message):
+    (tmp_path / "file").write_text("")
+    calls = fake_scripts(monkeypatch, tmp_path / "models", {})
+    argv = [a.format(tmp=tmp_path, shared=shared_data) for a in args]
+    assert run_all.main(argv) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("error: " + message.format(tmp=tmp_path)) and err.count("\n") == 1, err
+    assert calls == []
+
+
+def closed_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_offline_without_a_copy_is_one_error_before_any_script(tmp_path, monkeypatch, capsys):
+    """No --shared: the official data are fetched once, here; a failed download is one
+    error that says why and how to pass a copy (the flag run_all has)."""
+    port = closed_port()
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(download, "RETRIES", 0)
+    monkeypatch.setattr(jena, "ARCHIVE", download.Archive(f"http://127.0.0.1:{port}/jena.zip", "jena.zip"))
+    calls = fake_scripts(monkeypatch, tmp_path / "models", {})
+    assert run_all.main([]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: http://127.0.0.1:{port}/jena.zip: download failed (Failed to "
+                          "establish a new connection: [Errno 111] Connection refused)")
+    assert "without internet, pass a copy of the data with --shared DIR" in err
+    assert err.count("\n") == 1 and calls == []
+    assert not (tmp_path / "data").exists()  # nothing left behind

@@ -90,6 +90,30 @@ def test_errors_are_one_line(tmp_path, capsys):
     assert not list(tmp_path.glob("kws_split_*"))
 
 
+def test_a_partial_copy_is_split_from_its_folder(tmp_path, capsys):
+    """--data DIR splits the wavs a folder has (macOS metadata left out), as --files would."""
+    files = synthetic_files(40)
+    data = tmp_path / "mini_speech_commands"
+    for f in files:
+        (data / f).parent.mkdir(parents=True, exist_ok=True)
+        (data / f).write_bytes(b"")
+    (data / "yes" / "._x_nohash_0.wav").write_bytes(b"")
+    (data / "__MACOSX" / "yes").mkdir(parents=True)
+    (data / "__MACOSX" / "yes" / "y_nohash_0.wav").write_bytes(b"")
+    (data / "README.md").write_text("")
+    assert splits.list_folder(tmp_path) == splits.list_folder(data) == sorted(files)
+    listed = tmp_path / "list.txt"
+    listed.write_text("".join(f + "\n" for f in files))
+    for source, out in ((["--data", str(data)], "a"), (["--files", str(listed)], "b")):
+        assert splits.main([*source, "--out-dir", str(tmp_path / out), "--seed", "3"]) == 0
+    for name in ("train", "val", "test"):
+        assert (tmp_path / "a" / f"kws_split_{name}.txt").read_bytes() == \
+            (tmp_path / "b" / f"kws_split_{name}.txt").read_bytes()
+    capsys.readouterr()
+    assert splits.main(["--data", str(tmp_path / "none"), "--out-dir", str(tmp_path / "c")]) == 1
+    assert capsys.readouterr().err == f"error: {tmp_path / 'none'}: no such folder; expected a folder of <label>/<file>.wav\n"
+
+
 def test_split_files_readable_by_read_split(tmp_path):
     from common.frontend_np import LABELS
     from common.kws_data import read_splits

@@ -1,0 +1,26 @@
+"""Files that macOS leaves beside data and that are not data: `__MACOSX/` folders (zip
+archives made on a Mac), AppleDouble `._<name>` files (a `._yes.wav` is no wav) and
+`.DS_Store`. Ignored everywhere: archive extraction, split files and file lists, the folders
+that kws_inference.py --wav walks. No third-party import (runs on a Raspberry Pi)."""
+import os
+
+MACOSX_FOLDER = "__MACOSX"
+
+
+def is_macos_metadata(path):
+    """True for a path inside `__MACOSX/`, an AppleDouble `._*` file or a `.DS_Store`."""
+    parts = [p for p in str(path).replace("\\", "/").split("/") if p]
+    if not parts:
+        return False
+    return MACOSX_FOLDER in parts or parts[-1].startswith("._") or parts[-1] == ".DS_Store"
+
+
+def walk_files(folder, suffix=""):
+    """Sorted paths of the files under `folder` (recursive) whose name ends in `suffix`
+    (case-insensitive), macOS metadata left out."""
+    found = []
+    for d, dirs, files in os.walk(folder):
+        dirs[:] = [x for x in dirs if x != MACOSX_FOLDER]
+        found += [os.path.join(d, f) for f in files
+                  if f.lower().endswith(suffix.lower()) and not is_macos_metadata(f)]
+    return sorted(found)

@@ -1,0 +1,135 @@
+"""Every command's flags have a help text, and every message that names a `--flag` names one
+that exists on the command it is about.
+
+The parsers are taken from the commands themselves (their own parse_args call is stopped);
+the messages are every string literal of common/*.py, kws_inference.py and ex*.py (f-strings
+with their literal parts): a flag belongs to the command the string names before it
+(`python -m common.X`, `exN_v.py`, `kws_inference.py`) in the same clause (no `;`, `. `,
+backtick or line end between), else to the commands of the module
+it is in (a command's own module; forecast.py and kws.py: their scripts; cli.py: the five
+scripts). A flag in any other module must come after the command it belongs to."""
+import argparse
+import ast
+import importlib
+import re
+from pathlib import Path
+
+import pytest
+
+from conftest import ROOT
+
+SCRIPTS = ("ex1_a.py", "ex1_b.py", "ex2_a.py", "ex2_b.py", "ex2_c.py")
+MODULES = ("run_all", "bench", "evaluate", "search", "seasons", "splits", "fullsize", "folds", "mcu", "c_export")
+
+
+class Grabbed(BaseException):
+    """Raised instead of parsing: carries the parser."""
+
+
+def entry_point(command):
+    if command in SCRIPTS:
+        spec = importlib.import_module(command[:-3]).VERSION
+        pipeline = importlib.import_module("common.forecast" if command.startswith("ex1") else "common.kws")
+        return lambda argv: pipeline.run(spec, argv)
+    if command == "kws_inference.py":
+        return importlib.import_module("kws_inference").run
+    module = importlib.import_module(command.split()[-1])
+    return getattr(module, "run", None) or module.main
+
+
+COMMANDS = [*SCRIPTS, "kws_inference.py", *(f"python -m common.{m}" for m in MODULES)]
+
+
+@pytest.fixture(scope="module")
+def parsers():
+    """{command: argparse parser}, taken from each command's own parse_args call."""
+    found, real = {}, argparse.ArgumentParser.parse_args
+
+    def grab(self, args=None, namespace=None):
+        raise Grabbed(self)
+
+    argparse.ArgumentParser.parse_args = grab
+    try:
+        for command in COMMANDS:
+            try:
+                entry_point(command)([])
+            except Grabbed as g:
+                found[command] = g.args[0]
+    finally:
+        argparse.ArgumentParser.parse_args = real
+    assert sorted(found) == sorted(COMMANDS)
+    return found
+
+
+def flags_of(parser):
+    return {s for a in parser._actions for s in a.option_strings if s.startswith("--")}
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_every_flag_has_a_help_text(parsers, command):
+    missing = [a.option_strings or [a.dest] for a in parsers[command]._actions
+               if not (a.help and a.help.strip()) and a.help != argparse.SUPPRESS]
+    assert missing == [], f"{command}: no help text for {missing}"
+
+
+def strings(path):
+    """(line, text) of every string literal, f-strings with their fields as {}."""
+    nodes = list(ast.walk(ast.parse(path.read_text())))
+    parts = {id(v) for n in nodes if isinstance(n, ast.JoinedStr) for v in ast.walk(n) if v is not n}
+    for node in nodes:
+        if isinstance(node, ast.JoinedStr) and id(node) not in parts:
+            yield node.lineno, "".join(v.value if isinstance(v, ast.Constant) else "{}" for v in node.values)
+        elif isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in parts:
+            yield node.lineno, node.value
+
+
+NAMED = re.compile(r"python -m common\.(\w+)|\b(ex[12]_[abc]\.py|kws_inference\.py)\b")
+FLAG = re.compile(r"(?<![\w-])--[a-z][a-z0-9-]*")
+
+
+def module_commands(path):
+    """The commands whose messages a module's strings are, when they name none."""
+    name = path.name
+    if path.parent == ROOT:
+        return [name]
+    stem = path.stem
+    if stem in MODULES:
+        return [f"python -m common.{stem}"]
+    return {"forecast": list(SCRIPTS[:2]), "kws": list(SCRIPTS[2:]), "cli": list(SCRIPTS)}.get(stem, [])
+
+
+def claims():
+    """(file:line, command, flag) for every flag named in a message."""
+    files = sorted((ROOT / "common").glob("*.py")) + [ROOT / "kws_inference.py"] + sorted(ROOT.glob("ex*_*.py"))
+    for path in files:
+        for line, text in strings(path):
+            if " " not in text:  # an argv item ("--data"), not a message
+                continue
+            marks = [(m.start(), f"python -m common.{m.group(1)}" if m.group(1) else m.group(2))
+                     for m in NAMED.finditer(text)]
+            for flag in FLAG.finditer(text):
+                # a named command's flags follow it in the same clause
+                before = [c for at, c in marks if at < flag.start()
+                          and not re.search(r"[`;\n]|\. ", text[at:flag.start()])]
+                for command in ([before[-1]] if before else module_commands(path) or [None]):
+                    yield f"{path.relative_to(ROOT)}:{line}", command, flag.group()
+
+
+def test_every_flag_named_in_a_message_exists_on_its_command(parsers):
+    found = list(claims())
+    assert len(found) > 40  # the scan sees the messages
+    wrong = [f"{where}: {flag} ({command or 'no command named'})" for where, command, flag in found
+             if command is None or flag not in flags_of(parsers[command]) | {"--help"}]
+    assert wrong == []
+
+
+def test_the_scan_catches_a_flag_of_another_command(parsers):
+    """The case of issue 22: common.evaluate's hint named kws_inference.py's --no-sidecar."""
+    assert "--no-sidecar" in flags_of(parsers["kws_inference.py"])
+    assert "--no-sidecar" not in flags_of(parsers["python -m common.evaluate"])
+    text = "rebuild the model, or override the front end with flags and --no-sidecar"
+    path = ROOT / "common" / "report.py"
+    assert module_commands(path) == []  # a shared module: such a hint would be reported
+    named = "rebuild it (on the Pi, kws_inference.py --no-sidecar ignores the JSON)"
+    assert [m.group(2) for m in NAMED.finditer(named)] == ["kws_inference.py"]
+    assert FLAG.findall(text) == ["--no-sidecar"]
