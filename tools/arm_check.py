@@ -378,6 +378,14 @@ def main(argv=None):
     args = parse_args(argv)
     started = time.perf_counter()
     shared, cache = os.path.abspath(args.shared), os.path.abspath(args.cache)
+    if args.models and not os.path.isdir(args.models):
+        raise CheckError(f"{args.models}: no such folder; expected a folder of kws_*.tflite (--models)")
+    needs_shared = not args.models or not (args.wavs and os.path.isdir(args.wavs))
+    if needs_shared and not os.path.isdir(os.path.join(shared, "mini_speech_commands")):
+        raise CheckError(f"{shared}: no mini_speech_commands/ in it; expected the shared data folder "
+                         "(--shared), or --models and a --wavs folder")
+    if args.wavs and not os.path.exists(args.wavs):
+        raise CheckError(f"{args.wavs}: no such folder or split file (--wavs)")
     for tool in ["mmdebstrap", *sorted({SUITES[s].qemu for s in args.suites})]:
         if not shutil.which(tool):
             raise CheckError(f"{tool}: not found; expected Debian's qemu-user-static and mmdebstrap "
