@@ -103,6 +103,8 @@ def train(spec, train_ds, val_ds, epochs, tune=0, verbose="auto", callbacks=(), 
         history = {k: history[k] + list(tuned.get(k, [])) for k in history}
         kept = epochs + tune  # no best-epoch restore: an early epoch lacks the final sparsity
     if spec.bn_reestimate:
+        if train_features is None:
+            raise ValueError(f"{spec.version}: bn_reestimate needs the training split's features")
         compress.reestimate_batchnorm(model, train_features)
     return model, history, kept, span
 
