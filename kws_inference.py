@@ -23,14 +23,14 @@ from importlib import metadata  # noqa: E402
 
 import numpy as np  # noqa: E402
 
-from common import cli, kws_data, model_metadata  # noqa: E402
+from common import cli, kws_data, model_metadata, runtime  # noqa: E402
 from common.errors import DataError  # noqa: E402
 from common.frontend_np import LABELS, FrontEnd  # noqa: E402
 from common.litert import Model, interpreter_class, measure_latency  # noqa: E402
 from common.macos_files import walk_files  # noqa: E402
 from common.report import read_sidecar, sidecar_path  # noqa: E402
 from common.tflite_io import read_model_bytes  # noqa: E402
-from common.versions import VERSIONS  # noqa: E402
+from common.constraints import VERSIONS  # noqa: E402
 from common.wav import WavError, read_wav  # noqa: E402
 
 COURSE_DEFAULTS = FrontEnd(mfcc=False, resize=32)  # the course script: STFT resized to 32x32
@@ -101,7 +101,7 @@ def machine(model_file="/proc/device-tree/model"):
             return model, model.startswith("Raspberry Pi")
     except OSError:
         pass
-    return cli.host(), False
+    return runtime.host(), False
 
 
 def interpreter_words():
@@ -154,7 +154,7 @@ def limit_line(about, result, host=None, os_side=None):
 
 def limits_of(description, sidecar):
     """What limit_line needs: the sidecar, else the version the model carries and its limits
-    (common/versions.py)."""
+    (common/constraints.py)."""
     if sidecar:
         return sidecar
     version = (description or {}).get("version")

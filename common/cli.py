@@ -1,4 +1,4 @@
-"""Command-line pieces shared by the scripts: the parser, the error exit, a quiet TensorFlow.
+"""Command-line pieces shared by the scripts and tools: the parser, the flag types, the error exit.
 
 Every error is one line on stderr, `error: <file>: <what is wrong; what was expected>`, with
 exit status 1, bad flags included (newlines in a library's message are folded). A stop signal
@@ -7,16 +7,13 @@ is one line and exit status 128 + its number, the shells' convention: 130 for Ct
 verdict's (every assessable limit met / a limit missed).
 """
 import argparse
-import contextlib
 import os
 import re
 import sys
-import tempfile
-import warnings
 
 from . import constraints, signals
 from .errors import DataError
-from .versions import VERSIONS, entry
+from .constraints import VERSIONS
 
 
 class UsageError(DataError):
@@ -69,9 +66,8 @@ def seeds(text):
         raise argparse.ArgumentTypeError(f"{text!r}: {e}; separated by commas") from None
 
 
-def parser(version, description):
-    """The options every script has; `version` is the one the script builds (e.g. 'ex1_a')."""
-    e = entry(version)
+def parser(e, description):
+    """The options every script has; `e` is the Entry of the version the script builds."""
     p = Parser(prog=e.script, description=description)
     p.add_argument("--version", default=e.letter, help=f"the version this script builds: "
                    f"{e.letter} (the course's command line; other letters are other scripts)")
@@ -84,10 +80,9 @@ def parser(version, description):
     return p
 
 
-def parse(p, version, argv):
-    """Parse and check `--version` against the script's own letter."""
+def parse(p, own, argv):
+    """Parse and check `--version` against the letter of the script's own Entry."""
     args = p.parse_args(argv)
-    own = entry(version)
     if args.version != own.letter:
         other = [e for e in VERSIONS.values() if e.exercise == own.exercise and e.letter == args.version]
         where = f"it is built by {other[0].script}" if other else "there is no such version"
@@ -147,81 +142,3 @@ def error_line(error):
 
 def _path(name):
     return os.fsdecode(name) if isinstance(name, (str, bytes, os.PathLike)) else str(name)
-
-
-@contextlib.contextmanager
-def captured_native_stderr():
-    """Keep what C/C++ code writes to stderr (file descriptor 2) during the block, Python
-    warnings silenced: yields a list that holds the text once the block has ended."""
-    text = []
-    sys.stderr.flush()
-    saved = os.dup(2)
-    with tempfile.TemporaryFile() as sink:
-        os.dup2(sink.fileno(), 2)
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                yield text
-        finally:
-            sys.stderr.flush()
-            os.dup2(saved, 2)
-            os.close(saved)
-            sink.seek(0)
-            text.append(sink.read().decode("utf-8", "replace"))
-
-
-@contextlib.contextmanager
-def quiet_native_stderr(verbose=False):
-    """Send what TensorFlow's C++ side writes to stderr (absl, oneDNN, CUDA probing, the
-    converter's log) to a throw-away file for the duration of the block, unless `verbose`."""
-    if verbose:
-        yield
-        return
-    with captured_native_stderr():
-        yield
-
-
-def tensorflow(verbose=False):
-    """Import TensorFlow quietly (the log lines of its import and start-up hidden)."""
-    if verbose:
-        os.environ["TF_CPP_MIN_LOG_LEVEL"] = "0"
-    with quiet_native_stderr(verbose):
-        import tensorflow as tf
-        tf.constant(0)  # device probing (CUDA messages) happens here, still silenced
-    if not verbose:
-        tf.get_logger().setLevel("ERROR")
-        import absl.logging
-        absl.logging.set_verbosity(absl.logging.ERROR)
-    return tf
-
-
-def phase_epochs(spec, override=None):
-    """(training epochs, pruning fine-tuning epochs) of a version: its own (fine-tuning:
-    `pruning["epochs"]`, else as many again), or `override` (--epochs) for both."""
-    if override:
-        return override, override
-    return spec.epochs, (spec.pruning or {}).get("epochs", spec.epochs)
-
-
-def host():
-    """This machine in words: system, architecture, CPU model, cores, memory."""
-    import platform
-    cpu = platform.processor() or "unknown CPU"
-    try:
-        with open("/proc/cpuinfo") as f:
-            cpu = next((ln.split(":", 1)[1].strip() for ln in f
-                        if ln.split(":")[0].strip() in ("model name", "Model")), cpu)
-    except OSError:
-        pass
-    try:
-        memory = f", {os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES') / 2**30:.0f} GiB"
-    except (ValueError, OSError, AttributeError):
-        memory = ""
-    return f"{platform.system()} {platform.machine()}, {cpu}, {os.cpu_count()} cores{memory}"
-
-
-def set_seed(seed):
-    """Seed Python, numpy and TensorFlow, and ask TensorFlow for deterministic ops."""
-    import tensorflow as tf
-    tf.keras.utils.set_random_seed(seed)
-    tf.config.experimental.enable_op_determinism()

@@ -1,11 +1,18 @@
-"""Training schedule, magnitude pruning (tfmot), int8 post-training quantization, and a
-container strip that removes what the interpreter does not need."""
+"""Training schedule, magnitude pruning (tfmot), quantization-aware fine-tuning (tfmot),
+BatchNormalization statistics, int8 post-training quantization, and a container strip that
+removes what the interpreter does not need.
+
+Libraries' APIs only, with one exception: per-tensor weight quantization (`per_channel=False`,
+exercise 1) has no public converter switch in TensorFlow 2.21, so `quantize` sets the
+converter's `_experimental_disable_per_channel`. Flatbuffer editing uses TensorFlow's
+`tensorflow.lite.tools.flatbuffer_utils` and LiteRT's generated schema (operator codes).
+"""
 import math
 
 import numpy as np
 import tensorflow as tf
 import tensorflow_model_optimization as tfmot
-from tensorflow.lite.python.schema_py_generated import BuiltinOperator
+from ai_edge_litert.schema_py_generated import BuiltinOperator
 from tensorflow.lite.tools import flatbuffer_utils
 
 
@@ -43,9 +50,8 @@ def prune_and_finetune(model, train_ds, val_ds, compile_args, epochs, initial_sp
 
 
 def quantization_aware(model, train_ds, val_ds, compile_args, epochs, callbacks=(), verbose="auto"):
-    """Quantization-aware fine-tuning of a trained model for `epochs` epochs: tfmot's 8-bit
-    scheme (the pruning-preserving one for a sparse model), BatchNormalization frozen (its
-    moving statistics, not each batch's). The model learns the int8 rounding of its input and
+    """Quantization-aware fine-tuning of a trained model for `epochs` epochs: tfmot's default
+    8-bit scheme, BatchNormalization frozen (its moving statistics, not each batch's). The model learns the int8 rounding of its input and
     activations that post-training quantization imposes afterwards. Returns the
     quantization-aware Keras model (convert it with `quantize`) and the history."""
     base = tf.keras.models.clone_model(model)
@@ -53,12 +59,7 @@ def quantization_aware(model, train_ds, val_ds, compile_args, epochs, callbacks=
     for layer in base.layers:
         if isinstance(layer, tf.keras.layers.BatchNormalization):
             layer.trainable = False
-    q = tfmot.quantization.keras
-    if sparsity(model) > 0.05:
-        scheme = tfmot.experimental.combine.Default8BitPrunePreserveQuantizeScheme()
-        aware = q.quantize_apply(q.quantize_annotate_model(base), scheme)
-    else:
-        aware = q.quantize_model(base)
+    aware = tfmot.quantization.keras.quantize_model(base)
     aware.compile(**compile_args)
     fit = aware.fit(train_ds, validation_data=val_ds, epochs=epochs, verbose=verbose,
                     callbacks=list(callbacks))
@@ -119,7 +120,7 @@ def quantize(model, representative_inputs, mode="int8", per_channel=True):
         [call.get_concrete_function(spec)], model)
     converter.optimizations = [tf.lite.Optimize.DEFAULT]
     converter.representative_dataset = representative
-    converter._experimental_disable_per_channel = not per_channel
+    converter._experimental_disable_per_channel = not per_channel  # no public switch (module docstring)
     if mode == "int8":
         converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
     else:

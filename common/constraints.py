@@ -1,15 +1,60 @@
-"""The verdict of a run against the limits of its version (common/versions.py).
+"""The five versions of the homework in one table (script, output name, limits), and the
+verdict of a run against the limits of its version.
 
-Each limit gets one of three results:
+The scripts, the tools and the verdict all read TABLE; nothing else lists the versions. Sizes
+are of the `.tflite.zip` file, kB = 1024 B. Quality limits are in °C / % (mae_t, mae_rh) or a
+fraction (accuracy); pi_* limits are milliseconds on a Raspberry Pi. Each limit gets one of three results:
 - "pass" / "fail": the limit is assessable on this run and the measured value meets it or not;
 - "not assessable", with its reason: the limit is defined on data or hardware this run does
   not have (quality limits on the full official datasets, latency limits on a Raspberry Pi).
 All limits are strict (measured < limit) except accuracy, which must be strictly greater.
 `passed` is true when every assessable limit passes: exit status 0; a failed one: 2.
 """
-from .versions import VERSIONS, entry
+import dataclasses
 
-LIMITS = {v: e.limits for v, e in VERSIONS.items()}
+KB = 1024
+
+
+@dataclasses.dataclass(frozen=True)
+class Entry:
+    version: str   # "ex1_a"
+    name: str      # output file stem: th_a -> th_a.tflite, th_a.tflite.zip, th_a.json, th_a.png
+    limits: dict   # metric -> limit
+
+    @property
+    def script(self):
+        return f"{self.version}.py"
+
+    @property
+    def letter(self):
+        return self.version.rsplit("_", 1)[1]
+
+    @property
+    def exercise(self):
+        return self.version.rsplit("_", 1)[0]
+
+
+TABLE = (
+    Entry("ex1_a", "th_a", {"mae_t": 0.5, "mae_rh": 1.8, "zip_bytes": 2 * KB}),
+    Entry("ex1_b", "th_b", {"mae_t": 0.6, "mae_rh": 1.9, "zip_bytes": 1.7 * KB}),
+    Entry("ex2_a", "kws_a", {"accuracy": 0.90, "zip_bytes": 25 * KB}),
+    Entry("ex2_b", "kws_b", {"accuracy": 0.90, "zip_bytes": 35 * KB, "pi_inference_ms": 1.5}),
+    Entry("ex2_c", "kws_c", {"accuracy": 0.90, "zip_bytes": 45 * KB, "pi_total_ms": 40.0}),
+)
+VERSIONS = {e.version: e for e in TABLE}
+
+
+def entry(version):
+    if version not in VERSIONS:
+        raise KeyError(f"unknown version {version!r}; expected one of {sorted(VERSIONS)}")
+    return VERSIONS[version]
+
+
+def of_exercise(exercise):
+    """The entries of 'ex1' or 'ex2', in table order."""
+    return [e for e in TABLE if e.exercise == exercise]
+
+
 HIGHER_IS_BETTER = {"accuracy"}
 PASS, FAIL, NOT_ASSESSABLE = "pass", "fail", "not assessable"
 EXIT_PASSED, EXIT_ERROR, EXIT_LIMIT_MISSED, EXIT_INTERRUPTED = 0, 1, 2, 130
@@ -36,15 +81,16 @@ def meets(metric, value, limit):
     return value > limit if metric in HIGHER_IS_BETTER else value < limit
 
 
-def verdict(version, measured, unassessable=None):
-    """{metric: {"result", "measured", "limit", "reason"}} for every limit of `version`.
+def verdict(version_entry, measured, unassessable=None):
+    """{metric: {"result", "measured", "limit", "reason"}} for every limit of a version (its
+    Entry of the table).
 
     `measured`: metric -> value (a missing or None value of an assessable limit fails);
     `unassessable`: metric -> reason, for limits this run cannot assess.
     """
     unassessable = unassessable or {}
     out = {}
-    for metric, limit in entry(version).limits.items():
+    for metric, limit in version_entry.limits.items():
         value = measured.get(metric)
         if metric in unassessable:
             result, reason = NOT_ASSESSABLE, unassessable[metric]

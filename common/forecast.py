@@ -12,8 +12,7 @@ from typing import Callable, Optional
 
 import numpy as np
 
-from . import cli, constraints, jena, outputs, report
-from .versions import entry
+from . import cli, constraints, jena, outputs, report, runtime
 
 PICTURE_WINDOWS = 168  # non-overlapping test windows drawn: one week of 6-step forecasts
 
@@ -37,10 +36,21 @@ class ForecastVersion:
     calibration_windows: int = 1000  # random training windows, across the whole period
     calibration_plausible: bool = True  # + as many shifted to plausible levels (see below)
     stem: Optional[str] = None   # output file stem; None: the version's (e.g. th_a)
+    entry: constraints.Entry = dataclasses.field(init=False, repr=False, compare=False)
+
+    def __post_init__(self):
+        self.entry = constraints.entry(self.version)  # its row of the table: name, limits
 
     @property
     def name(self):
-        return self.stem or entry(self.version).name
+        return self.stem or self.entry.name
+
+    def epochs_for(self, override=None):
+        """(training epochs, pruning fine-tuning epochs): the version's own (fine-tuning:
+        `pruning["epochs"]`, else as many again), or `override` (--epochs) for both."""
+        if override:
+            return override, override
+        return self.epochs, (self.pruning or {}).get("epochs", self.epochs)
 
 
 def seed_recipe(version, architecture, build):
@@ -50,7 +60,7 @@ def seed_recipe(version, architecture, build):
                            loss_in_std_units=False, quantization="int8", per_channel=True,
                            calibration_plausible=False,
                            pruning=dict(initial_sparsity=0.3, final_sparsity=0.9, epochs=20),
-                           stem=f"seed_{entry(version).name}")
+                           stem=f"seed_{constraints.entry(version).name}")
 
 
 def loss_function(spec, std):
@@ -66,7 +76,7 @@ def loss_function(spec, std):
 
 def regression_compile_args(spec, std):
     import tensorflow as tf
-    from .metrics import MultiOutputMAE
+    from .models import MultiOutputMAE
     return dict(optimizer=tf.keras.optimizers.Adam(spec.learning_rate),
                 loss=loss_function(spec, std), metrics=[MultiOutputMAE()])
 
@@ -264,14 +274,15 @@ def offline_hint():
 
 
 def parse_args(spec, argv):
-    p = cli.parser(spec.version, f"Exercise 1, forecasting: version {entry(spec.version).letter}")
+    p = cli.parser(spec.entry, f"Exercise 1, forecasting: version {spec.entry.letter}")
     p.add_argument("--data", help="the Jena CSV, or a folder holding jena_climate_2009_2016.csv "
                                   "(default: ./data, downloaded when absent)")
-    return cli.parse(p, spec.version, argv)
+    return cli.parse(p, spec.entry, argv)
 
 
 def run(spec, argv=None):
-    """The whole run of one script; returns the exit status."""
+    """The whole run of one script: its output set written and its verdict shown; returns
+    the exit status of the verdict."""
     args = parse_args(spec, argv)
     out_dir = outputs.check_out_dir(args.out_dir)
     series = jena.load_series(jena.resolve_csv(args.data, offline_hint()))
@@ -282,23 +293,24 @@ def run(spec, argv=None):
               f"{gaps['windows_dropped'] + gaps['windows_kept']:,} windows dropped for touching a gap ("
               + ", ".join(f"{k}: {v:,}" for k, v in gaps["counts"].items()) + ")")
     norm = jena.Normalization.of(jena.split_series(series)[0])
-    cli.tensorflow(args.verbose)
-    with cli.quiet_native_stderr(args.verbose):
-        cli.set_seed(args.seed)
+    runtime.tensorflow(args.verbose)
+    with runtime.quiet_native_stderr(args.verbose):
+        runtime.set_seed(args.seed)
         files, fields, picture = train_and_export(
-            spec, windows, norm, *cli.phase_epochs(spec, args.epochs), args.seed,
+            spec, windows, norm, *spec.epochs_for(args.epochs), args.seed,
             0 if args.quiet else "auto",
             data=f"{os.path.basename(series.path)}, {len(series):,} rows, split 70/20/10 in time order")
     m, base = fields["metrics"], fields["baseline"]["persistence"]
-    rows = constraints.verdict(spec.version, {"mae_t": m["mae_t"], "mae_rh": m["mae_rh"],
+    rows = constraints.verdict(spec.entry, {"mae_t": m["mae_t"], "mae_rh": m["mae_rh"],
                                               "zip_bytes": fields["zip_bytes"]}, unassessable(series))
     summary = {"version": spec.version, **fields, "verdict": rows, "passed": constraints.passed(rows),
-               "limits": entry(spec.version).limits,
+               "limits": spec.entry.limits,
                "data": {"path": os.path.abspath(series.path), "rows": len(series), "gaps": gaps,
                         **{f"{k}_windows": len(w) for k, w in windows.items()}}}
     also = [(f"persistence {k}", f"{constraints.fmt(k, base[k])} ({m[k] / base[k]:.2f}x)")
             for k in ("mae_t", "mae_rh") if base[k]]
-    return report.finish(summary, files, picture, out_dir, also)
+    report.write_and_show(summary, files, picture, out_dir, also)
+    return constraints.exit_status(rows)
 
 
 def main(spec, argv=None):

@@ -11,9 +11,8 @@ from typing import Optional
 
 import numpy as np
 
-from . import cli, constraints, kws_data, outputs, report
+from . import cli, constraints, kws_data, outputs, report, runtime
 from .frontend_np import LABELS, FrontEnd
-from .versions import entry
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 COURSE_SPLIT_DIR = ROOT  # the repository's kws_split_*.txt: the course's split
@@ -37,7 +36,6 @@ class KWSVersion:
     epochs: int = 20
     learning_rate: float = 1e-3
     augment: Optional[dict] = None  # common.speech.Augment fields, train split only
-    pruning: Optional[dict] = None  # compress.prune_and_finetune arguments
     per_channel: bool = True
     # BatchNormalization: Keras' momentum (models.ds_cnn), and the moving statistics
     # re-estimated on the whole training split after training (compress.reestimate_batchnorm);
@@ -48,10 +46,21 @@ class KWSVersion:
     qat_learning_rate: float = 1e-4
     calibration_per_label: int = 125  # int8 calibration: a stratified random training sample
     stem: Optional[str] = None       # output file stem; None: the version's (e.g. kws_a)
+    entry: constraints.Entry = dataclasses.field(init=False, repr=False, compare=False)
+
+    def __post_init__(self):
+        self.entry = constraints.entry(self.version)  # its row of the table: name, limits
 
     @property
     def name(self):
-        return self.stem or entry(self.version).name
+        return self.stem or self.entry.name
+
+    def epochs_for(self, override=None):
+        """(training epochs, quantization-aware epochs): the version's own, or `override`
+        (--epochs) epochs of training and at most as many quantization-aware ones."""
+        if override:
+            return override, min(self.qat_epochs, override)
+        return self.epochs, self.qat_epochs
 
     @property
     def architecture(self):
@@ -81,32 +90,22 @@ def keep_best(epochs):
                                             patience=epochs + 1, restore_best_weights=True)
 
 
-def train(spec, train_ds, val_ds, epochs, tune=0, verbose="auto", callbacks=(), train_features=None):
-    """Train `epochs` (and prune while fine-tuning `tune`) `spec`'s DS-CNN: (Keras model,
-    history, kept epoch, pruning span); the model holds the weights of the best validation
-    epoch (of the last, when pruned), and, when the version says so, BatchNormalization
-    statistics re-estimated on `train_features` (the training split, no augmentation).
-    `callbacks`: more Keras callbacks for the training epochs (the search's pruner)."""
+def train(spec, train_ds, val_ds, epochs, verbose="auto", callbacks=(), train_features=None):
+    """Train `spec`'s DS-CNN `epochs` epochs: (Keras model, history, kept epoch); the model
+    holds the weights of the best validation epoch and, when the version says so,
+    BatchNormalization statistics re-estimated on `train_features` (the training split, no
+    augmentation). `callbacks`: more Keras callbacks (the search's pruner)."""
     from . import compress
     model = build_model(spec)
     model.compile(**classifier_compile_args(spec.learning_rate))
     fit = model.fit(train_ds, validation_data=val_ds, epochs=epochs,
                     callbacks=[keep_best(epochs), *callbacks], verbose=verbose)
     history = {k: list(v) for k, v in fit.history.items()}
-    kept, span = 1 + int(np.argmax(history["val_accuracy"])), None
-    if spec.pruning:
-        pruning = {k: v for k, v in spec.pruning.items() if k != "epochs"}
-        model, tuned = compress.prune_and_finetune(
-            model, train_ds, val_ds, classifier_compile_args(spec.learning_rate), epochs=tune,
-            verbose=verbose, **pruning)
-        span = (epochs + 1, epochs + tune)
-        history = {k: history[k] + list(tuned.get(k, [])) for k in history}
-        kept = epochs + tune  # no best-epoch restore: an early epoch lacks the final sparsity
     if spec.bn_reestimate:
         if train_features is None:
             raise ValueError(f"{spec.version}: bn_reestimate needs the training split's features")
         compress.reestimate_batchnorm(model, train_features)
-    return model, history, kept, span
+    return model, history, 1 + int(np.argmax(history["val_accuracy"]))
 
 
 def calibration_indices(label_ids, per_label, seed):
@@ -141,19 +140,13 @@ class Trained:
     float_model: object  # the float Keras model before any quantization
     history: dict        # {metric: [per epoch]}, quantization-aware epochs included
     kept: int            # the epoch whose weights were kept
-    span: Optional[tuple]  # pruning epochs (first, last), or None
     qat_span: Optional[tuple]  # quantization-aware epochs (first, last), or None
     tflite: bytes        # the int8 model, container stripped
     calibration_files: int
     seconds: float       # training time, all phases
 
 
-def qat_epochs(spec, override=None):
-    """The version's quantization-aware epochs, at most `override` (--epochs) when given."""
-    return min(spec.qat_epochs, override) if override else spec.qat_epochs
-
-
-def fit_and_quantize(spec, gen, train_s, val_s, epochs, tune, seed, verbose, callbacks=(), qat=None):
+def fit_and_quantize(spec, gen, train_s, val_s, epochs, seed, verbose, callbacks=(), qat=None):
     """Train on `train_s` (selecting on `val_s`), fine-tune quantization-aware `qat` epochs
     (default: the version's), then int8 with a stratified calibration sample of `train_s`:
     a Trained. The test split is not touched."""
@@ -165,7 +158,7 @@ def fit_and_quantize(spec, gen, train_s, val_s, epochs, tune, seed, verbose, cal
     calib = calibration_indices(train_s.label_ids, spec.calibration_per_label, seed)
     started = time.perf_counter()
     features = gen.features(train_s.waves) if spec.bn_reestimate else None
-    model, history, kept, span = train(spec, train_ds, val_ds, epochs, tune, verbose, callbacks, features)
+    model, history, kept = train(spec, train_ds, val_ds, epochs, verbose, callbacks, features)
     float_model, qat_span = model, None
     if qat:
         model, tuned = compress.quantization_aware(
@@ -176,7 +169,7 @@ def fit_and_quantize(spec, gen, train_s, val_s, epochs, tune, seed, verbose, cal
         history = {k: history[k] + list(tuned.get(k, [])) for k in history}
     seconds = time.perf_counter() - started
     tflite = to_int8(spec, model, features[calib] if features is not None else gen.features(train_s.waves[calib]))
-    return Trained(model, float_model, history, kept, span, qat_span, tflite, int(len(calib)), seconds)
+    return Trained(model, float_model, history, kept, qat_span, tflite, int(len(calib)), seconds)
 
 
 def frontend_record(cfg):
@@ -193,7 +186,7 @@ def to_int8(spec, model, features):
         spec.version, frontend_record(spec.frontend), LABELS))
 
 
-def train_and_export(spec, splits, epochs, tune, seed, verbose, latency_runs, qat=None):
+def train_and_export(spec, splits, epochs, seed, verbose, latency_runs, qat=None):
     """Train, quantize and evaluate; returns (model files, JSON fields, picture)."""
     counts = " / ".join(f"{len(s.paths):,}" for s in splits.values())
     data = f"data: {os.path.dirname(splits['train'].file)} split, {counts} train / val / test files"
@@ -202,8 +195,8 @@ def train_and_export(spec, splits, epochs, tune, seed, verbose, latency_runs, qa
     train_s, val_s, test_s = splits["train"], splits["val"], splits["test"]
     cfg = spec.frontend
     gen = speech.SignalGenerator(cfg)
-    t = fit_and_quantize(spec, gen, train_s, val_s, epochs, tune, seed, verbose, qat=qat)
-    history, kept, span, tflite = t.history, t.kept, t.span, t.tflite
+    t = fit_and_quantize(spec, gen, train_s, val_s, epochs, seed, verbose, qat=qat)
+    history, kept, tflite = t.history, t.kept, t.tflite
     files, sizes = tflite_io.model_files(spec.name, tflite)
 
     runner = Model(tflite, cfg)
@@ -229,7 +222,7 @@ def train_and_export(spec, splits, epochs, tune, seed, verbose, latency_runs, qa
         "float_val_accuracy_before_qat": None if before_qat is None else accuracy(before_qat, val_s.label_ids),
     }
     fields = {
-        **compress.describe(spec.architecture, t.float_model, bool(spec.pruning)),
+        **compress.describe(spec.architecture, t.float_model, pruned=False),
         **sizes,
         "metrics": metrics,
         "kernels": {"interpreter": interpreter_class()[1], "accuracy": "default",
@@ -238,15 +231,15 @@ def train_and_export(spec, splits, epochs, tune, seed, verbose, latency_runs, qa
         "labels": LABELS,
         "host_latency_ms": {"inference": latency["inference_ms"], "total": latency["total_ms"],
                             "runs": latency["runs"], "threads": 1, "note": HOST_NOTE},
-        "training": {"epochs": epochs, "pruning_epochs": tune if spec.pruning else 0,
+        "training": {"epochs": epochs,
                      "qat_epochs": t.qat_span[1] - t.qat_span[0] + 1 if t.qat_span else 0,
                      "qat_learning_rate": spec.qat_learning_rate if t.qat_span else None,
                      "seed": seed, "augment": spec.augment,
                      "batchnorm": {"momentum": spec.bn_momentum, "reestimated": spec.bn_reestimate},
-                     "pruning": spec.pruning, "kept_epoch": kept, "seconds": round(t.seconds, 1),
+                     "kept_epoch": kept, "seconds": round(t.seconds, 1),
                      "calibration_files": t.calibration_files, "history": history},
     }
-    picture = plots.kws_png(history, kept_epoch=kept, pruning=span, qat=t.qat_span,
+    picture = plots.kws_png(history, kept_epoch=kept, qat=t.qat_span,
                             confusion=confusion(test_pred, test_s.label_ids), labels=LABELS,
                             title=f"{spec.version} ({spec.name}): {spec.architecture}\n{data}")
     return files, fields, picture
@@ -271,7 +264,7 @@ def unassessable(spec, splits, latency):
                                f"(this repository's kws_split_*.txt); this run: {counts} files "
                                f"of {os.path.dirname(splits['train'].file)}")
     for metric, key in (("pi_inference_ms", "inference"), ("pi_total_ms", "total")):
-        if metric in entry(spec.version).limits:
+        if metric in spec.entry.limits:
             reasons[metric] = (f"defined on a Raspberry Pi; this host: {key} p50 "
                                f"{latency[key]['p50']:.3f} ms (LiteRT, 1 thread): run "
                                "kws_inference.py on the Pi")
@@ -288,7 +281,7 @@ def offline_hint():
 
 
 def parse_args(spec, argv):
-    p = cli.parser(spec.version, f"Exercise 2, keyword spotting: version {entry(spec.version).letter}")
+    p = cli.parser(spec.entry, f"Exercise 2, keyword spotting: version {spec.entry.letter}")
     p.add_argument("--data", help="folder of <label>/<file>.wav, or one holding "
                    "mini_speech_commands/ (default: ./data, downloaded when absent)")
     p.add_argument("--split-dir", default=COURSE_SPLIT_DIR,
@@ -297,27 +290,28 @@ def parse_args(spec, argv):
                         "course's split; splits/speaker_disjoint for unseen speakers)")
     p.add_argument("--latency-runs", type=cli.positive_int, default=100,
                    help="runs of the host latency measurement (default: 100)")
-    return cli.parse(p, spec.version, argv)
+    return cli.parse(p, spec.entry, argv)
 
 
 def run(spec, argv=None):
-    """The whole run of one script; returns the exit status."""
+    """The whole run of one script: its output set written and its verdict shown; returns
+    the exit status of the verdict."""
     args = parse_args(spec, argv)
     out_dir = outputs.check_out_dir(args.out_dir)
     data_dir = kws_data.resolve_data_dir(args.data, offline_hint())
     splits = kws_data.read_splits(args.split_dir, data_dir, split_flag="--split-dir")
     wav_report = kws_data.load_waves(splits, spec.frontend.rate)
-    cli.tensorflow(args.verbose)
-    with cli.quiet_native_stderr(args.verbose):
-        cli.set_seed(args.seed)
-        files, fields, picture = train_and_export(
-            spec, splits, *cli.phase_epochs(spec, args.epochs), args.seed,
-            0 if args.quiet else "auto", args.latency_runs, qat_epochs(spec, args.epochs))
+    runtime.tensorflow(args.verbose)
+    with runtime.quiet_native_stderr(args.verbose):
+        runtime.set_seed(args.seed)
+        epochs, qat = spec.epochs_for(args.epochs)
+        files, fields, picture = train_and_export(spec, splits, epochs, args.seed, 0 if args.quiet else "auto",
+                                                  args.latency_runs, qat)
     m = fields["metrics"]
-    rows = constraints.verdict(spec.version, {"accuracy": m["accuracy"], "zip_bytes": fields["zip_bytes"]},
+    rows = constraints.verdict(spec.entry, {"accuracy": m["accuracy"], "zip_bytes": fields["zip_bytes"]},
                                unassessable(spec, splits, fields["host_latency_ms"]))
     summary = {"version": spec.version, **fields, "verdict": rows,
-               "passed": constraints.passed(rows), "limits": entry(spec.version).limits,
+               "passed": constraints.passed(rows), "limits": spec.entry.limits,
                "data": {"path": os.path.abspath(str(data_dir)), "split_dir": os.path.abspath(args.split_dir),
                         **{f"{w}_files": len(s.paths) for w, s in splits.items()},
                         "wavs_fixed": wav_report,
@@ -333,7 +327,8 @@ def run(spec, argv=None):
             ("float_val_accuracy", f"{100 * m['float_val_accuracy']:.2f} %")]
     if m["float_val_accuracy_before_qat"] is not None:
         also.append(("  before the QAT epochs", f"{100 * m['float_val_accuracy_before_qat']:.2f} %"))
-    return report.finish(summary, files, picture, out_dir, also)
+    report.write_and_show(summary, files, picture, out_dir, also)
+    return constraints.exit_status(rows)
 
 
 def main(spec, argv=None):

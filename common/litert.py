@@ -14,7 +14,7 @@ import time
 
 import numpy as np
 
-from .cli import quiet_native_stderr
+from .runtime import quiet_native_stderr
 from .frontend_np import NumpyFrontEnd
 from .tflite_io import ModelFileError, read_model_bytes
 from .wav import resample

@@ -1,5 +1,6 @@
 """Model builders: forecasters (the seed's CNN and MLP, the residual forecaster), the
-keyword-spotting DS-CNN. Widths are parameters."""
+keyword-spotting DS-CNN (widths are parameters); and the forecasters' training metric, the
+multi-output MAE."""
 import numpy as np
 import tensorflow as tf
 
@@ -30,17 +31,15 @@ def forecast_mlp(units=(16, 24), input_steps=6, output_steps=6, features=2):
     ])
 
 
-def residual_forecaster(mean, std, linear=True, hidden=(), conv_filters=0, kernel_size=3,
-                        folded=False, steps=6, features=2):
+def residual_forecaster(mean, std, linear=True, hidden=(), folded=False, steps=6, features=2):
     """Normalized inputs [B, 6, 2] -> forecasts [B, 6, 2] in °C and %, as the last observed
     step plus a predicted change: out = (last + change) * std + mean.
 
     The change is computed from the inputs as differences from the last step (its own row is
     0), so the model never sees the level: a model trained in summer forecasts winter as
     well. Paths, summed: `linear`, a Dense(12) of the differences (started at the
-    least-squares solution, forecast.lstsq_init); `hidden` widths of a ReLU MLP on them, or
-    `conv_filters` a Conv1D(k) + ReLU on them; each nonlinear path ends in a Dense(12) (no
-    bias beside the linear path). `folded`: the same function with std and mean folded into
+    least-squares solution, forecast.lstsq_init); `hidden` widths of a ReLU MLP on them,
+    ending in a Dense(12) (no bias beside the linear path). `folded`: the same function with std and mean folded into
     the output Dense layers, out = change in °C/% + last * std: two ops fewer in the .tflite
     (forecast.fold_units fills it from a trained model).
     """
@@ -50,11 +49,8 @@ def residual_forecaster(mean, std, linear=True, hidden=(), conv_filters=0, kerne
     diffs = layers.Subtract(name="diffs")([x, last])
     flat = layers.Flatten(name="flat")(diffs)
     parts = [layers.Dense(steps * features, name="linear")(flat)] if linear else []
-    if conv_filters or hidden:
+    if hidden:
         z = flat
-        if conv_filters:
-            z = layers.Flatten(name="conv_flat")(
-                layers.Conv1D(conv_filters, kernel_size, activation="relu", name="conv")(diffs))
         for i, width in enumerate(hidden):
             z = layers.Dense(width, activation="relu", name=f"hidden{i}")(z)
         parts.append(layers.Dense(steps * features, use_bias=not linear, name="out")(z))
@@ -90,3 +86,33 @@ def ds_cnn(input_shape, filters=(96, 64, 64), extra_depthwise=0, num_labels=8, d
     if dropout:
         x = layers.Dropout(dropout)(x)
     return tf.keras.Model(inputs, layers.Dense(num_labels)(x))
+
+
+class MultiOutputMAE(tf.keras.metrics.Metric):
+    """[B, steps, features] -> mean over batch and steps -> [features] (forecast.mae_per_feature
+    is its numpy twin for whole arrays).
+
+    Accumulates the per-window sum and the window count, so the result over an epoch is the
+    exact mean over all windows (a short last batch does not weigh more than its share)."""
+
+    def __init__(self, name="mean_absolute_error", features=2, **kwargs):
+        super().__init__(name=name, **kwargs)
+        self.features = features
+        self.total = self.add_weight(name="total", shape=(features,), initializer="zeros")
+        self.count = self.add_weight(name="count", initializer="zeros")
+
+    def update_state(self, y_true, y_pred, sample_weight=None):
+        error = tf.abs(tf.cast(y_pred, tf.float32) - tf.cast(y_true, tf.float32))
+        per_window = tf.reduce_mean(error, axis=1)  # [B, features]
+        self.total.assign_add(tf.reduce_sum(per_window, axis=0))
+        self.count.assign_add(tf.cast(tf.shape(per_window)[0], tf.float32))
+
+    def result(self):
+        return tf.math.divide_no_nan(self.total, self.count)
+
+    def reset_state(self):
+        self.total.assign(tf.zeros(self.features))
+        self.count.assign(0.0)
+
+    def get_config(self):
+        return {**super().get_config(), "features": self.features}

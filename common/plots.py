@@ -13,16 +13,16 @@ _MODEL, _PERSIST, _TRUTH = "tab:blue", "tab:orange", "black"
 _OUTSIDE = {"loc": "upper left", "bbox_to_anchor": (1.01, 1.0)}  # legend right of the axes
 
 
-def _pyplot():
+def pyplot():
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     return plt
 
 
-def _png(fig, rect=(0, 0, 1, 1)):
+def png(fig, rect=(0, 0, 1, 1)):
     """Lay out (inside `rect`), render and close `fig`; return the PNG bytes."""
-    plt = _pyplot()
+    plt = pyplot()
     try:
         fig.tight_layout(rect=rect)
         buf = io.BytesIO()
@@ -87,7 +87,7 @@ def _segments(x, y):
 def forecast_figure(history, *, kept_epoch, pruning, times, truth, forecast, persistence, title,
                     split_mae=None):
     """The figure of forecast_png (open: the caller renders and closes it)."""
-    plt = _pyplot()
+    plt = pyplot()
     import matplotlib.dates as mdates
     truth, forecast, persistence = (np.asarray(a, dtype=float).reshape(-1, 6, 2) for a in (truth, forecast, persistence))
     n = truth.shape[0]
@@ -146,14 +146,14 @@ def forecast_png(history, **kwargs) -> bytes:
     arrays), titled with the MAE of those plotted windows and, given `split_mae` ({model:
     [T, RH], persistence: [T, RH], windows: N}), of the whole test split; `times[i]`
     (datetime64, or None for step indices) is placed at the first forecast step of window i."""
-    return _png(forecast_figure(history, **kwargs))
+    return png(forecast_figure(history, **kwargs))
 
 
-def kws_figure(history, *, kept_epoch, pruning, confusion, labels, title, qat=None):
+def kws_figure(history, *, kept_epoch, confusion, labels, title, qat=None):
     """The figure of kws_png (open: the caller renders and closes it)."""
-    plt = _pyplot()
+    plt = pyplot()
     fig, axes = plt.subplots(1, 3, figsize=(16, 5.5), gridspec_kw={"width_ratios": [1, 1, 1.15]})
-    marks = {"kept_epoch": kept_epoch, "pruning": pruning, "qat": qat}
+    marks = {"kept_epoch": kept_epoch, "pruning": None, "qat": qat}
     _curves(axes[0], history, [("loss", "loss")], ylabel="loss", log=True, **marks)
     axes[0].set_title("loss: train and validation splits", fontsize=10)
     _curves(axes[1], history, [("accuracy", "accuracy")], ylabel="accuracy (%)", scale=100.0, **marks)
@@ -182,7 +182,7 @@ def kws_figure(history, *, kept_epoch, pruning, confusion, labels, title, qat=No
 def kws_png(history, **kwargs) -> bytes:
     """Loss and accuracy curves (train and validation splits), and the int8 model's test
     confusion matrix (rows true, columns predicted)."""
-    return _png(kws_figure(history, **kwargs))
+    return png(kws_figure(history, **kwargs))
 
 
 _BENCH_PANELS = (("ex1: MAE T", "mae_t", "MAE T (°C)", 1.0),
@@ -215,7 +215,7 @@ def bench_png(rows, limits, *, title) -> bytes:
     """Zipped size (kB) against MAE T, MAE RH and accuracy, one point per row with a size, each
     annotated; rows without a size (persistence) are grey dotted reference lines (equal ones
     merged); each version's limits are dashed lines in the version's colour."""
-    plt = _pyplot()
+    plt = pyplot()
     from matplotlib.lines import Line2D
     limits = limits or {}
     versions = sorted({r["version"] for r in rows} | set(limits))
@@ -261,4 +261,4 @@ def bench_png(rows, limits, *, title) -> bytes:
     fig.tight_layout(rect=rect)  # final axes positions before the notes are placed
     for ax, notes in zip(axes, panel_notes):
         _place(fig, ax, notes)
-    return _png(fig, rect)
+    return png(fig, rect)

@@ -19,7 +19,7 @@ from . import constraints, outputs
 from .errors import DataError
 from .frontend_np import FrontEnd
 from .tflite_io import sha256
-from .versions import VERSIONS
+from .constraints import VERSIONS
 
 # what the checksum covers: what the model is and how to feed it
 DESCRIBES = ("version", "tflite_sha256", "frontend", "labels", "normalization", "limits")
@@ -63,16 +63,14 @@ def sidecar_bytes(summary):
     return (json.dumps(summary, indent=2, allow_nan=False, ensure_ascii=False) + "\n").encode()
 
 
-def finish(summary, files, picture, out_dir, also=()):
+def write_and_show(summary, files, picture, out_dir, also=()):
     """The end of every run: the output set (`files` + `<name>.json` + `<name>.png`) written
-    as one unit, then the verdict table (`also`: rows measured without a limit); returns the
-    exit status."""
+    as one unit, then the verdict table shown (`also`: rows measured without a limit)."""
     name = next(f for f in files if f.endswith(".tflite"))[: -len(".tflite")]
     written = outputs.write_set(out_dir, {**files, f"{name}.json": sidecar_bytes(summary),
                                           f"{name}.png": picture})
     print(constraints.format_verdict(summary["version"], summary["verdict"], also))
     print("wrote " + ", ".join(written))
-    return constraints.exit_status(summary["verdict"])
 
 
 def read_sidecar(model_path, model_bytes=None):

@@ -7,6 +7,7 @@ import tensorflow as tf
 
 from .frontend_np import FrontEnd
 
+
 @functools.lru_cache(maxsize=16)
 def _mel_matrix(num_mel_bins, fft_bins, rate, lower, upper):
     """tf.signal.linear_to_mel_weight_matrix, computed once (eagerly, even inside tf.data)."""
@@ -14,12 +15,10 @@ def _mel_matrix(num_mel_bins, fft_bins, rate, lower, upper):
         return tf.signal.linear_to_mel_weight_matrix(num_mel_bins, fft_bins, rate, lower, upper)
 
 
-def tf_frontend(waveform, cfg, spec_hook=None):
-    """TensorFlow front end of one waveform [rate samples] -> features [*cfg.input_shape].
-
-    `spec_hook(x) -> x`, if given, edits the log-mel spectrogram (MFCC path) or the
-    magnitude spectrogram (STFT path) before the DCT / resize; used for SpecAugment.
-    """
+def tf_frontend(waveform, cfg):
+    """TensorFlow front end of one waveform [rate samples] -> features [*cfg.input_shape]:
+    the course's SignalGenerator (stft with fft_length = frame_length -> abs -> mel -> log ->
+    MFCC, or the STFT resized)."""
     stft = tf.signal.stft(waveform, cfg.frame_length, cfg.frame_step, fft_length=cfg.fft_size,
                           window_fn=tf.signal.hann_window, pad_end=False)
     spec = tf.abs(stft)
@@ -27,12 +26,8 @@ def tf_frontend(waveform, cfg, spec_hook=None):
         mel_matrix = _mel_matrix(cfg.num_mel_bins, cfg.fft_bins, cfg.rate,
                                  float(cfg.lower_frequency), float(cfg.upper_frequency))
         log_mel = tf.math.log(tf.tensordot(spec, mel_matrix, 1) + 1e-6)
-        if spec_hook is not None:
-            log_mel = spec_hook(log_mel)
         feats = tf.signal.mfccs_from_log_mel_spectrograms(log_mel)[..., :cfg.num_coefficients]
         return feats[..., None]
-    if spec_hook is not None:
-        spec = spec_hook(spec)
     feats = spec[..., None]
     if cfg.resize:
         feats = tf.image.resize(feats, [cfg.resize, cfg.resize])
@@ -41,14 +36,9 @@ def tf_frontend(waveform, cfg, spec_hook=None):
 
 @dataclasses.dataclass
 class Augment:
-    """Training-time augmentation; zero disables each part."""
+    """Training-time augmentation of the waveform; zero disables each part."""
     shift_ms: float = 0.0  # random time shift in [-shift_ms, shift_ms], zero fill
-    noise: float = 0.0  # gaussian noise of std uniform in [0, noise] * peak amplitude
     gain_db: float = 0.0  # random gain uniform in [-gain_db, gain_db] dB (recording level)
-    time_masks: int = 0  # SpecAugment masks of width uniform in [0, width] ...
-    time_mask_width: int = 0  # ... frames
-    freq_masks: int = 0
-    freq_mask_width: int = 0  # mel bins (MFCC path) or FFT bins (STFT path)
 
     @classmethod
     def of(cls, a):
@@ -59,27 +49,10 @@ class Augment:
         return a if any(dataclasses.astuple(a)) else None
 
 
-@tf.autograph.experimental.do_not_convert  # plain TF ops, static Python loop
-def _mask(x, axis, count, width, seed):
-    """Set `count` random bands (width uniform in [0, width]) along `axis` to the mean of x."""
-    size = tf.shape(x)[axis]
-    pos = tf.range(size)
-    mean = tf.reduce_mean(x)
-    for i in range(count):
-        s = tf.random.experimental.stateless_split(seed, 2)
-        w = tf.random.stateless_uniform([], s[0], 0, width + 1, dtype=tf.int32)
-        t0 = tf.random.stateless_uniform([], s[1], 0, tf.maximum(size - w, 0) + 1, dtype=tf.int32)
-        band = (pos >= t0) & (pos < t0 + w)
-        band = band[:, None] if axis == 0 else band[None, :]
-        x = tf.where(band, mean, x)
-        seed = tf.random.experimental.stateless_split(seed, 1)[0]
-    return x
-
-
-@tf.autograph.experimental.do_not_convert
+@tf.autograph.experimental.do_not_convert  # plain TF ops
 def augment_and_frontend(waveform, cfg, aug, seed):
-    """Augment one waveform (shift, gain, noise), then run tf_frontend with SpecAugment masks."""
-    seeds = tf.random.experimental.stateless_split(seed, 5)
+    """Shift and scale one waveform at random (stateless, from `seed`), then tf_frontend."""
+    seeds = tf.random.experimental.stateless_split(seed, 5)  # [0]: shift, [4]: gain (as ever)
     n = tf.shape(waveform)[0]
     if aug.shift_ms:
         s = int(aug.shift_ms * cfg.rate / 1000)
@@ -89,16 +62,7 @@ def augment_and_frontend(waveform, cfg, aug, seed):
     if aug.gain_db:
         db = tf.random.stateless_uniform([], seeds[4], -aug.gain_db, aug.gain_db)
         waveform = waveform * tf.pow(10.0, db / 20.0)
-    if aug.noise:
-        peak = tf.reduce_max(tf.abs(waveform))
-        std = tf.random.stateless_uniform([], seeds[1], 0.0, aug.noise) * peak
-        waveform = waveform + std * tf.random.stateless_normal([n], seeds[1][::-1])
-
-    def hook(x):
-        x = _mask(x, 0, aug.time_masks, aug.time_mask_width, seeds[2])
-        return _mask(x, 1, aug.freq_masks, aug.freq_mask_width, seeds[3])
-
-    return tf_frontend(waveform, cfg, hook)
+    return tf_frontend(waveform, cfg)
 
 
 class SignalGenerator:

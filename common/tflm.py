@@ -13,7 +13,7 @@ when first used, and its absence is one error line naming the requirements file.
 import collections
 import re
 
-from .cli import captured_native_stderr
+from .runtime import captured_native_stderr
 from .tflite_io import ModelFileError
 
 REQUIREMENTS = "requirements-mcu.txt"

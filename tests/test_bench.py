@@ -11,7 +11,7 @@ def test_bench_tiny(shared_data, subset, tmp_path):
     data, split_dir = subset
     out, work = tmp_path / "bench.md", tmp_path / "w"
     run = subprocess.run(
-        [sys.executable, "-m", "common.bench", "--versions", "ex1_b,ex2_c", "--epochs-ex1", "1",
+        [sys.executable, "-m", "tools.bench", "--versions", "ex1_b,ex2_c", "--epochs-ex1", "1",
          "--epochs-ex2", "1", "--runs", "5", "--seeds", "0", "--jena",
          str(shared_data / "jena_climate_2009_sample.csv"), "--kws-data", str(data),
          "--split-dir", str(split_dir), "--out", str(out), "--work-dir", str(work)],
@@ -38,7 +38,7 @@ def test_bench_tiny(shared_data, subset, tmp_path):
     assert rows[4][9].endswith(")") and rows[4][10] != "-"  # numpy-FE total with its ratio, TF-FE total
     assert (tmp_path / "bench.png").read_bytes()[:4] == b"\x89PNG"
     # flash (the .tflite) and arena of each model beside the boards: the arena is TFLM's
-    # (common.mcu), or said to be unmeasured without tflite-micro
+    # (tools.mcu), or said to be unmeasured without tflite-micro
     board_rows = [[c.strip() for c in line.split("|")[1:-1]] for line in boards.splitlines()
                   if line.startswith("| ex")]
     names = {("ex1_b", "seed recipe"): "seed_th_b", ("ex1_b", "this project"): "th_b",

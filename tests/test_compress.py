@@ -13,7 +13,7 @@ import tensorflow as tf
 
 from common import compress, kws, models, tflite_io
 from common.litert import Model
-from common.versions import TABLE
+from common.constraints import TABLE
 
 
 @pytest.fixture(scope="module")

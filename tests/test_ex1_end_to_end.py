@@ -102,7 +102,7 @@ def test_cross_season_evaluation_of_every_window(runs):
     if not os.path.isfile(SAMPLE):
         pytest.skip(f"{SAMPLE} not found")
     out_dir, _ = runs
-    ev = subprocess.run([sys.executable, "-m", "common.evaluate", str(out_dir / "th_a.tflite.zip"),
+    ev = subprocess.run([sys.executable, "-m", "tools.evaluate", str(out_dir / "th_a.tflite.zip"),
                          "--data", SAMPLE, "--all-windows"], cwd=ROOT, capture_output=True, text=True)
     assert ev.returncode == 0 and ev.stderr == "", ev.stderr
     x, y = windows_by_hand(SAMPLE)

@@ -598,7 +598,7 @@ def test_bad_sidecar_is_one_line_naming_the_json(kws_set, th_set, tiny, tmp_path
     sidecar = spoil_sidecar(case, models, th_set[0])
     model = models / ("kws_a.tflite.zip" if "checksum" in case else "kws_a.tflite")
     if tool == "evaluate":  # in-process: fast; the command itself is run in the test below
-        from common import evaluate
+        from tools import evaluate
         r = in_process(capsys, evaluate.run, [model, "--data", WAVS, "--split",
                                               tiny[1] / "kws_split_test.txt"])
     elif "checksum recomputed" in case:  # in-process too: the command runs in the other cases
@@ -612,7 +612,7 @@ def test_bad_sidecar_is_one_line_naming_the_json(kws_set, th_set, tiny, tmp_path
 def test_kws_sidecar_beside_a_forecaster_is_refused(kws_set, th_set, tmp_path):
     models = copy_set(th_set[0], tmp_path / "models")
     shutil.copyfile(kws_set[0] / "kws_a.json", models / "th_a.json")
-    r = run("-m", "common.evaluate", models / "th_a.tflite", "--data", th_set[2], timeout=120)
+    r = run("-m", "tools.evaluate", models / "th_a.tflite", "--data", th_set[2], timeout=120)
     one_error(r, models / "th_a.json", "tflite_sha256")
 
 

@@ -1,11 +1,11 @@
-"""Scoring on speaker-grouped folds without peeking (common/folds.py), and BatchNormalization
+"""Scoring on speaker-grouped folds without peeking (tools/folds.py), and BatchNormalization
 statistics re-estimated on the training split (common/compress.py)."""
 import dataclasses
 
 import numpy as np
 import pytest
 
-from common import folds
+from tools import folds
 
 
 def paths_of(speakers, per=3, label="down"):
@@ -25,14 +25,14 @@ def test_holdout_is_speaker_disjoint_and_about_one_part():
 def test_the_scoring_fold_never_reaches_training_or_the_epoch_choice(subset):
     """Poison the fold that scores (its wavs replaced by noise, its labels shuffled): the
     trained model, its kept epoch and its .tflite stay byte-identical; only the score moves."""
-    from common import cli, kws, kws_data
+    from common import kws, kws_data, runtime
     from common.frontend_np import MFCC_16K
     data_dir, split_dir = subset
     splits = kws_data.read_splits(split_dir, data_dir, log=lambda *_: None)
     del splits["test"]
     kws_data.load_waves(splits, 16000, log=lambda *_: None)
     pairs = folds.fold_pairs(folds.pooled(splits["train"], splits["val"]), 2, seed=0)
-    cli.tensorflow()
+    runtime.tensorflow()
     spec = kws.KWSVersion("ex2_a", MFCC_16K, filters=(16, 16), epochs=3, qat_epochs=0)
     tflites = []
     real = folds.score_kws(spec, pairs[:1], seed=0, epochs=3, qat=0)

@@ -9,7 +9,7 @@ import tensorflow as tf
 
 from common import compress, forecast, jena, models
 from common.errors import DataError
-from common.metrics import MultiOutputMAE
+from common.models import MultiOutputMAE
 
 HEADER22 = ("Date Time,p (mbar),T (degC),Tpot (K),Tdew (degC),rh (%),VPmax (mbar),VPact (mbar),"
             "VPdef (mbar),sh (g/kg),H2OC (mmol/mol),rho (g/m**3),wv (m/s),max. wv (m/s),wd (deg),"
@@ -232,7 +232,7 @@ def test_verify_csv_rejects_a_wrong_file(tmp_path):
 
 
 def test_synthetic_full_size_file_is_readable_and_never_official(tmp_path):
-    from common import fullsize
+    from tools import fullsize
     out = tmp_path / "SYNTHETIC.csv"
     assert fullsize.run(["--out", str(out), "--rows", "3000"]) == 0
     s = jena.load_series(out)

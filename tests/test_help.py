@@ -124,9 +124,9 @@ def test_every_flag_named_in_a_message_exists_on_its_command(parsers):
 
 
 def test_the_scan_catches_a_flag_of_another_command(parsers):
-    """The case of issue 22: common.evaluate's hint named kws_inference.py's --no-sidecar."""
+    """The case of issue 22: tools.evaluate's hint named kws_inference.py's --no-sidecar."""
     assert "--no-sidecar" in flags_of(parsers["kws_inference.py"])
-    assert "--no-sidecar" not in flags_of(parsers["python -m common.evaluate"])
+    assert "--no-sidecar" not in flags_of(parsers["python -m tools.evaluate"])
     text = "rebuild the model, or override the front end with flags and --no-sidecar"
     path = ROOT / "common" / "report.py"
     assert module_commands(path) == []  # a shared module: such a hint would be reported

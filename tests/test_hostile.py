@@ -26,7 +26,7 @@ import numpy as np
 import pytest
 from scipy.io import wavfile
 
-from common import cli, outputs, report, tflite_io, wav
+from common import cli, constraints, outputs, report, tflite_io, wav
 from common.errors import DataError
 from common.frontend_np import LABELS, FrontEnd
 from conftest import ROOT, default_stop_signals
@@ -279,7 +279,7 @@ def test_limit_as_a_string_is_refused_before_the_latency_run(tmp_path, capsys, m
 
 
 def test_evaluate_refuses_a_typed_field_naming_the_json(tmp_path, capsys):
-    from common import evaluate
+    from tools import evaluate
     model, side = write_model(tmp_path, recomputed(kws_sidecar(tflite_sha256=12345)))
     status, line = one_line(capsys, evaluate.run, [str(model), "--data", str(tmp_path), "--split", "x.txt"])
     assert status == 1 and line.startswith(f"error: {side}: 'tflite_sha256' is 12345")
@@ -493,8 +493,8 @@ def test_out_dir_through_a_good_symlink_is_resolved(tmp_path):
 
 @pytest.mark.parametrize("value", ["-1", str(2**32), "1.5"])
 def test_seed_range_is_checked_with_the_flags(value):
-    for parse in (lambda a: cli.parse(cli.parser("ex2_a", "x"), "ex2_a", a),
-                  lambda a: __import__("common.search", fromlist=["x"]).parse_args(["--version", "ex1_a", *a])):
+    for parse in (lambda a: cli.parse(cli.parser(constraints.entry("ex2_a"), "x"), constraints.entry("ex2_a"), a),
+                  lambda a: __import__("tools.search", fromlist=["x"]).parse_args(["--version", "ex1_a", *a])):
         with pytest.raises(cli.UsageError, match=f"argument --seed: .*{value}"):
             parse(["--seed", value])
     assert cli.seed(str(2**32 - 1)) == 2**32 - 1 and cli.seeds("0,1,7") == [0, 1, 7]
@@ -536,16 +536,16 @@ def test_a_model_the_interpreter_cannot_load_is_named_by_its_file(tmp_path, caps
 # --------------------------------------------------------------------------- 6. the search
 
 def test_search_bad_flag_is_one_line_status_1(capsys):
-    from common import search
+    from tools import search
     status, line = one_line(capsys, search.main, ["--version", "ex2_a", "--no-such-flag"])
-    assert status == 1 and line.startswith("error: python -m common.search: unrecognized arguments: --no-such-flag")
+    assert status == 1 and line.startswith("error: python -m tools.search: unrecognized arguments: --no-such-flag")
     status, line = one_line(capsys, search.main, ["--version", "ex2_a", "--folds", "1"])
     assert status == 1 and "--folds" in line
 
 
 @pytest.mark.parametrize("kind", ["garbage", "not sqlite", "no driver", "password hidden"])
 def test_search_storage_errors_are_one_line_naming_the_storage(tmp_path, capsys, kind):
-    from common import search
+    from tools import search
     if kind == "garbage":
         url = shown = "not a url at all"
     elif kind == "not sqlite":

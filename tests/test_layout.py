@@ -7,7 +7,7 @@ import sys
 import pytest
 
 from conftest import ROOT
-from common import versions
+from common import constraints
 
 SCRIPTS = sorted(p.stem for p in ROOT.glob("*.py"))  # ex1_a ... ex2_c, kws_inference
 DRIVERS = {"bench", "run_all"}
@@ -35,13 +35,13 @@ def test_library_does_not_import_scripts_except_the_drivers():
 
 
 def test_each_script_declares_its_table_entry():
-    assert sorted(e.script for e in versions.TABLE) == sorted(f"{s}.py" for s in SCRIPTS if s.startswith("ex"))
-    code = ("import importlib, json; from common.versions import TABLE; "
+    assert sorted(e.script for e in constraints.TABLE) == sorted(f"{s}.py" for s in SCRIPTS if s.startswith("ex"))
+    code = ("import importlib, json; from common.constraints import TABLE; "
             "print(json.dumps({e.version: [importlib.import_module(e.version).VERSION.version, "
             "importlib.import_module(e.version).VERSION.name] for e in TABLE}))")
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
     import json
-    assert json.loads(out.stdout) == {e.version: [e.version, e.name] for e in versions.TABLE}
+    assert json.loads(out.stdout) == {e.version: [e.version, e.name] for e in constraints.TABLE}
 
 
 @pytest.mark.parametrize("script, other, builder", [("ex1_a.py", "b", "ex1_b.py"),

@@ -1,5 +1,5 @@
 """The microcontroller side: common.tflm (TFLM's interpreter, requirements-mcu.txt), the check
-`python -m common.mcu`, the kernel choice of common.litert.Model, the C export read back by a
+`python -m tools.mcu`, the kernel choice of common.litert.Model, the C export read back by a
 compiler, the benchmark's board table, and the default path kept free of tflite-micro.
 
 Figures are recomputed with the interpreters' own APIs (tflite_micro.runtime, ai_edge_litert),
@@ -17,7 +17,7 @@ import pytest
 from conftest import ROOT
 
 tf = pytest.importorskip("tensorflow")
-from common import c_export, litert, report, tflite_io  # noqa: E402
+from tools import c_export, litert, report, tflite_io  # noqa: E402
 from common.frontend_np import LABELS, MFCC_16K, NumpyFrontEnd  # noqa: E402
 from common.wav import read_wav  # noqa: E402
 
@@ -134,7 +134,7 @@ def test_coverage_names_every_op_tflm_lacks(missing_ops_model, tflm):
     data = missing_ops_model.read_bytes()
     assert tflm.operators(data) == {"ADD": 1, "ATAN2": 1, "TOPK_V2": 1}
     assert tflm.coverage(data) == {"ADD": True, "ATAN2": False, "TOPK_V2": False}
-    out = run("-m", "common.mcu", str(missing_ops_model))
+    out = run("-m", "tools.mcu", str(missing_ops_model))
     assert out.returncode == 2, out.stderr
     assert re.search(r"ATAN2 +x1 +NO TFLM KERNEL", out.stdout) and re.search(r"ADD +x1 +TFLM kernel", out.stdout)
     assert "arena: - (TFLM cannot run the model)" in out.stdout
@@ -147,7 +147,7 @@ def test_check_on_a_split(tiny_kws, subset, tflm):
     from tflite_micro import runtime
     data_dir, split_dir = subset
     split = split_dir / "kws_split_test.txt"
-    out = run("-m", "common.mcu", str(tiny_kws), "--data", str(data_dir), "--split", str(split))
+    out = run("-m", "tools.mcu", str(tiny_kws), "--data", str(data_dir), "--split", str(split))
     assert out.returncode == 0 and out.stderr == "", out.stderr[-2000:]
     data = tiny_kws.read_bytes()
     waves, truth = split_waves(data_dir, split)
@@ -190,11 +190,11 @@ def test_check_on_a_split(tiny_kws, subset, tflm):
 
 
 def test_check_errors_are_one_line(tiny_kws, tmp_path):
-    out = run("-m", "common.mcu", str(tiny_kws), "--data", str(tmp_path))
-    assert out.returncode == 1 and out.stderr == "error: python -m common.mcu: --data and --split go together\n"
+    out = run("-m", "tools.mcu", str(tiny_kws), "--data", str(tmp_path))
+    assert out.returncode == 1 and out.stderr == "error: python -m tools.mcu: --data and --split go together\n"
     lone = tmp_path / "lone.tflite"
     lone.write_bytes(tiny_kws.read_bytes())
-    out = run("-m", "common.mcu", str(lone), "--data", str(tmp_path), "--split", str(tmp_path / "x.txt"))
+    out = run("-m", "tools.mcu", str(lone), "--data", str(tmp_path), "--split", str(tmp_path / "x.txt"))
     if out.stderr.startswith("error: requirements-mcu.txt"):
         pytest.skip("tflite-micro not installed")
     assert out.returncode == 1 and out.stderr.count("\n") == 1
@@ -207,12 +207,12 @@ BLOCKED = "import sys; sys.modules['tflite_micro'] = None; "  # as if not instal
 def test_without_tflite_micro_the_default_path_works_and_the_check_says_what_to_install(tiny_kws):
     """The scripts' and the Pi's modules import and run a model without tflite-micro; the
     check is one error line naming the requirements file."""
-    code = (BLOCKED + "import numpy as np, kws_inference, common.kws, common.bench, common.c_export; "
+    code = (BLOCKED + "import numpy as np, kws_inference, common.kws, tools.bench, tools.c_export; "
             "from common.litert import Model; "
             f"print(Model({str(tiny_kws)!r}).run_all(np.zeros([1, 49, 10, 1], np.float32)).shape)")
     out = run("-c", code)
     assert out.returncode == 0 and out.stdout.strip() == "(1, 8)", out.stderr[-2000:]
-    code = BLOCKED + f"from common import cli, mcu; sys.exit(cli.exit_status(mcu.run, [{str(tiny_kws)!r}]))"
+    code = BLOCKED + f"from common import cli; from tools import mcu; sys.exit(cli.exit_status(mcu.run, [{str(tiny_kws)!r}]))"
     out = run("-c", code)
     assert out.returncode == 1 and out.stdout == ""
     assert out.stderr == ("error: requirements-mcu.txt: tflite-micro is not installed; expected `pip install "
@@ -233,7 +233,7 @@ def test_only_common_tflm_imports_tflite_micro():
 
 def test_board_table_with_and_without_tflite_micro(tiny_kws, tflm):
     rows = {"ex2_a": [{"role": "this project", "model_path": str(tiny_kws)}, {"role": "no model"}]}
-    code = (BLOCKED + "import json; from common import bench; "
+    code = (BLOCKED + "import json; from tools import bench; "
             f"print(bench.board_table(json.loads({json.dumps(json.dumps(rows))})))")
     out = run("-c", code)
     assert out.returncode == 0, out.stderr[-2000:]
@@ -241,7 +241,7 @@ def test_board_table_with_and_without_tflite_micro(tiny_kws, tflm):
     assert (f"| ex2_a | this project | {size:,} | not measured | flash fits (margin "
             f"{1024 ** 2 - size:+,} B); RAM not measured |") in out.stdout
     assert "Arena not measured: requirements-mcu.txt: tflite-micro is not installed" in out.stdout
-    from common import bench, mcu
+    from tools import bench, mcu
     arena = mcu.footprint(tiny_kws.read_bytes())["arena_bytes"]
     line = bench.board_table(rows).splitlines()[2]
     assert line.startswith(f"| ex2_a | this project | {size:,} | {arena:,} | fits (margin flash ")
@@ -251,7 +251,7 @@ def test_board_table_with_and_without_tflite_micro(tiny_kws, tflm):
 @pytest.mark.skipif(shutil.which("g++") is None, reason="no C++ compiler")
 def test_c_export_compiles_to_the_same_bytes_and_front_end(tiny_kws, tmp_path):
     """The .cc/.h compiled by g++ into a program that writes the array and the constants out."""
-    out = run("-m", "common.c_export", str(tiny_kws), "--out-dir", str(tmp_path))
+    out = run("-m", "tools.c_export", str(tiny_kws), "--out-dir", str(tmp_path))
     assert out.returncode == 0 and out.stderr == "", out.stderr
     assert sorted(os.listdir(tmp_path)) == ["tiny_model.cc", "tiny_model.h"]
     (tmp_path / "main.cc").write_text(r"""
@@ -285,7 +285,7 @@ int main(int, char** argv) {
 def test_c_export_needs_the_sidecar(tiny_kws, tmp_path):
     lone = tmp_path / "lone.tflite"
     lone.write_bytes(tiny_kws.read_bytes())
-    out = run("-m", "common.c_export", str(lone))
+    out = run("-m", "tools.c_export", str(lone))
     assert out.returncode == 1 and out.stderr.count("\n") == 1
     assert out.stderr.startswith(f"error: {tmp_path / 'lone.json'}: no sidecar JSON with a 'frontend'")
     assert sorted(os.listdir(tmp_path)) == ["lone.tflite"]

@@ -34,7 +34,7 @@ def kws_inputs(epochs=12):
     confusion = rng.integers(0, 4, (8, 8)) + np.diag(rng.integers(20, 40, 8))
     history = {"loss": list(np.linspace(2.0, 0.3, epochs)), "val_loss": list(np.linspace(2.1, 0.5, epochs)),
                "accuracy": list(np.linspace(0.2, 0.95, epochs)), "val_accuracy": list(np.linspace(0.2, 0.9, epochs))}
-    return dict(history=history, kept_epoch=epochs, pruning=(epochs - 6, epochs - 3), qat=(epochs - 2, epochs),
+    return dict(history=history, kept_epoch=epochs, qat=(epochs - 2, epochs),
                 confusion=confusion, labels=LABELS, title="ex2_a test")
 
 
@@ -141,9 +141,9 @@ def test_forecast_no_windows():
 def test_kws_robust_to_empty_rows_and_history():
     confusion = kws_inputs()["confusion"]
     confusion[3] = 0  # a label without clips: no division warning
-    draw(plots.kws_png, history={"loss": [1.0], "accuracy": [None]}, kept_epoch=1, pruning=None,
+    draw(plots.kws_png, history={"loss": [1.0], "accuracy": [None]}, kept_epoch=1,
          confusion=confusion, labels=LABELS, title="one epoch")
-    draw(plots.kws_png, history={}, kept_epoch=None, pruning=None, confusion=np.zeros((8, 8), int),
+    draw(plots.kws_png, history={}, kept_epoch=None, confusion=np.zeros((8, 8), int),
          labels=LABELS, title="empty")
 
 

@@ -5,8 +5,9 @@ import socket
 
 import pytest
 
-from common import constraints, download, jena, kws_data, run_all
-from common.versions import TABLE
+from common import constraints, download, jena, kws_data
+from tools import run_all
+from common.constraints import TABLE
 
 
 def fake_scripts(monkeypatch, out_dir, statuses):
@@ -23,7 +24,7 @@ def fake_scripts(monkeypatch, out_dir, statuses):
         measured = {"mae_t": 0.41, "mae_rh": 2.2, "accuracy": 0.8224,
                     "zip_bytes": 9999 if script == "ex1_a.py" else 1000}
         why = {m: "defined on the full data" for m in ("mae_t", "mae_rh", "accuracy")}
-        rows = constraints.verdict(e.version, measured, why)
+        rows = constraints.verdict(e, measured, why)
         metrics = ({"mae_t": 0.41, "mae_rh": 2.2} if e.exercise == "ex1" else
                    {"accuracy": 0.8224, "val_accuracy": 0.9, "accuracy_unseen_speakers": None})
         summary = {"verdict": rows, "zip_bytes": measured["zip_bytes"], "metrics": metrics,
@@ -53,7 +54,7 @@ def test_summary_and_page_beside_the_models(shared_data, tmp_path, monkeypatch, 
     assert ex2[ex2.index("--epochs") + 1] == "1" and "--quiet" in ex2
     page = (out_dir / "RESULTS.md").read_text()  # the default: beside the models
     assert page.startswith("# Results of a run of the five scripts")
-    for field in ("- Command: `python -m common.run_all --shared", "- Date: ", "- Machine: ",
+    for field in ("- Command: `python -m tools.run_all --shared", "- Date: ", "- Machine: ",
                   "- Libraries: Python "):
         assert field in page
     assert sum(line.startswith("| ex") for line in page.splitlines()) == 5

@@ -1,4 +1,4 @@
-"""The constraint search (common/search.py): speaker-grouped folds, the candidates' feature
+"""The constraint search (tools/search.py): speaker-grouped folds, the candidates' feature
 maps, a 2-trial search on tiny data that resumes from its storage, a trial ended by its size
 before any training, two workers on one study, the Pareto front."""
 import json
@@ -13,13 +13,13 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def search(*args, timeout=900):
-    return subprocess.run([sys.executable, "-m", "common.search", *args], cwd=ROOT,
+    return subprocess.run([sys.executable, "-m", "tools.search", *args], cwd=ROOT,
                           capture_output=True, text=True, timeout=timeout)
 
 
 # ---------------------------------------------------------------- folds
 def test_speaker_folds_keep_each_speaker_in_one_fold():
-    from common.folds import speaker_folds
+    from tools.folds import speaker_folds
     rng = np.random.RandomState(1)
     paths = [f"down/{s:08x}_nohash_{i}.wav" for s in range(60) for i in range(rng.randint(1, 8))]
     folds = speaker_folds(paths, 3, seed=0)
@@ -33,7 +33,7 @@ def test_speaker_folds_keep_each_speaker_in_one_fold():
 
 
 def test_speaker_folds_refuse_too_few_speakers():
-    from common.folds import speaker_folds
+    from tools.folds import speaker_folds
     with pytest.raises(ValueError, match="2 speakers"):
         speaker_folds(["a/aaaaaaaa_nohash_0.wav", "a/bbbbbbbb_nohash_0.wav"], 3, seed=0)
 
@@ -42,7 +42,8 @@ def test_speaker_folds_refuse_too_few_speakers():
 @pytest.mark.parametrize("coefficients,blocks,extra,stride", [(10, 2, 1, 2), (13, 3, 0, 4), (8, 1, 1, 1)])
 def test_feature_map_matches_the_built_model(coefficients, blocks, extra, stride):
     import optuna
-    from common import kws, search_space
+    from common import kws
+    from tools import search_space
     params = {"first_width": 24, "blocks": blocks, "block_width": 24, "shift_ms": 0, "gain_db": 0,
               "extra_depthwise": extra, "time_stride": stride, "epochs": 20, "qat_epochs": 0, "frame_ms": 40,
               "step_ms": 20, "mel_bins": 40, "coefficients": coefficients}
@@ -54,12 +55,13 @@ def test_feature_map_matches_the_built_model(coefficients, blocks, extra, stride
 
 def test_a_trial_over_the_size_bound_ends_before_training(subset, monkeypatch):
     import optuna
-    from common import cli, kws, search, search_space
+    from common import kws, runtime
+    from tools import search, search_space
     data_dir, split_dir = subset
     args = search.parse_args(["--version", "ex2_a", "--data", str(data_dir), "--split-dir", str(split_dir),
                               "--epochs", "1", "--folds", "2"])
     data = search.Data(args, log=lambda *_: None)
-    cli.tensorflow()
+    runtime.tensorflow()
     monkeypatch.setattr(kws, "fit_and_quantize", lambda *a, **k: pytest.fail("trained an infeasible trial"))
     params = {"first_width": 96, "blocks": 3, "block_width": 96, "shift_ms": 0, "gain_db": 0,
               "extra_depthwise": 0, "time_stride": 2, "epochs": 20, "qat_epochs": 5, "frame_ms": 40, "step_ms": 20,
@@ -134,7 +136,7 @@ def test_search_bad_data_is_one_error_line(tmp_path):
 
 
 def test_pareto_front_keeps_only_undominated_feasible_rows():
-    from common.search import FEASIBLE, INFEASIBLE, pareto
+    from tools.search import FEASIBLE, INFEASIBLE, pareto
     rows = [{"trial": 0, "status": FEASIBLE, "zip_bytes": 100, "quality": 0.80},
             {"trial": 1, "status": FEASIBLE, "zip_bytes": 200, "quality": 0.90},
             {"trial": 2, "status": FEASIBLE, "zip_bytes": 300, "quality": 0.85},   # dominated by 1
@@ -147,11 +149,12 @@ def test_pareto_front_keeps_only_undominated_feasible_rows():
 
 def test_a_repeated_proposal_reuses_the_earlier_result(shared_data, monkeypatch):
     import optuna
-    from common import cli, forecast, search
+    from common import forecast, runtime
+    from tools import search
     args = search.parse_args(["--version", "ex1_b", "--data", str(shared_data / "jena_climate_2009_sample.csv"),
                               "--epochs", "1"])
     data = search.Data(args, log=lambda *_: None)
-    cli.tensorflow()
+    runtime.tensorflow()
     study = optuna.create_study(direction="minimize")
     params = {"output": "change", "hidden": 0, "sparsity": 0.0, "quantization": "16x8"}
     study.enqueue_trial(params)
@@ -170,12 +173,13 @@ def test_latency_bound_is_the_ratio_to_the_reference_measured_alongside(subset, 
     """ex2_b: a candidate whose invoke p50 (a fake clock here) is over 0.5x the seed DS-CNN's,
     measured in alternating rounds, is infeasible before training; under it, it goes on."""
     import optuna
-    from common import cli, kws, litert, search
+    from common import kws, litert, runtime
+    from tools import search
     data_dir, split_dir = subset
     args = search.parse_args(["--version", "ex2_b", "--data", str(data_dir), "--split-dir", str(split_dir),
                               "--epochs", "1", "--folds", "2", "--latency-runs", "3"])
     data = search.Data(args, log=lambda *_: None)
-    cli.tensorflow()
+    runtime.tensorflow()
     reference = search.latency_reference("ex2_b", data)
     order = []
 
@@ -212,7 +216,7 @@ def test_zero_trials_rewrites_the_report_of_a_stored_study(ex2_search, tmp_path)
 
 
 def test_sizes_are_those_of_the_file_the_script_writes():
-    from common import search, tflite_io
+    from tools import search, tflite_io
     data = b"\x01\x02" * 500
     assert search.zip_len("ex2_a", data) == tflite_io.model_files("kws_a", data)[1]["zip_bytes"]
     assert search.zip_len("ex1_b", data) == tflite_io.model_files("th_b", data)[1]["zip_bytes"]
@@ -220,7 +224,7 @@ def test_sizes_are_those_of_the_file_the_script_writes():
 
 def test_every_proposed_candidate_keeps_a_feature_map():
     import optuna
-    from common import search_space
+    from tools import search_space
     study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
     for _ in range(200):
         trial = study.ask()

@@ -4,7 +4,7 @@ run as an unprivileged user when the tests run as root) and stops. Skipped, with
 where PostgreSQL's initdb / pg_ctl or the psycopg driver (requirements-search-pg.txt) is missing.
 
 On a fresh database, processes started at once all create Optuna's schema; without
-common.search's advisory lock some fail with UniqueViolation on CREATE TYPE (docs/robustness.md).
+tools.search's advisory lock some fail with UniqueViolation on CREATE TYPE (docs/robustness.md).
 """
 import glob
 import os
@@ -106,7 +106,7 @@ OPEN_AT_ONCE = textwrap.dedent("""
     import sys
     sys.path.insert(0, {root!r})
     import optuna
-    from common import search
+    from tools import search
     print("ready", flush=True)
     sys.stdin.readline()
     storage = search.open_storage(sys.argv[1])
@@ -139,12 +139,12 @@ def test_fresh_database_opened_by_several_processes_at_once(postgres):
 
 @pytest.mark.slow
 def test_two_hosts_on_a_fresh_database_both_get_their_trials(postgres, shared_data, tmp_path):
-    """Two `python -m common.search` processes, as on two machines, started at once on one
+    """Two `python -m tools.search` processes, as on two machines, started at once on one
     fresh database (ex1_b, 1 epoch, one trial each): both finish, the study holds both trials."""
     import optuna
     url = postgres.fresh_database()
     csv = shared_data / "jena_climate_2009_sample.csv"
-    procs = [subprocess.Popen([sys.executable, "-m", "common.search", "--version", "ex1_b", "--data", str(csv),
+    procs = [subprocess.Popen([sys.executable, "-m", "tools.search", "--version", "ex1_b", "--data", str(csv),
                                "--epochs", "1", "--trials", "1", "--storage", url, "--seed", str(host),
                                "--out-dir", str(tmp_path / f"host{host}"), "--quiet"],
                               cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)

@@ -1,7 +1,7 @@
 """The Raspberry Pi side on emulated ARM: kws_inference.py, both modes, on every keyword-spotting
 model, in Debian arm64 (and armhf) userlands under qemu-user, compared with this x86 host.
 
-    python tools/arm_check.py --models models   # the shipped models (python -m common.run_all ...)
+    python tools/arm_check.py --models models   # the shipped models (python -m tools.run_all ...)
     python tools/arm_check.py                   # models built here (the scripts, --epochs 1)
 
 Needs Debian's qemu-user-static and mmdebstrap (`apt-get install qemu-user-static mmdebstrap`),
@@ -22,7 +22,6 @@ a second run only emulates. Emulated times are not a Pi's.
 import argparse
 import concurrent.futures
 import dataclasses
-import hashlib
 import json
 import os
 import re

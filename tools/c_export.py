@@ -2,7 +2,7 @@
 C array and the front end's settings and labels as constants, for a TensorFlow Lite for
 Microcontrollers project (C++). No TensorFlow, no tflite-micro needed.
 
-    python -m common.c_export models/kws_a.tflite [--out-dir DIR]   # default: beside the model
+    python -m tools.c_export models/kws_a.tflite [--out-dir DIR]   # default: beside the model
 
 The front end and labels come from the model's sidecar JSON, which must describe it.
 """
@@ -12,10 +12,10 @@ import sys
 
 import common  # noqa: F401
 
-from . import cli, outputs, report
-from .errors import DataError
-from .frontend_np import FrontEnd
-from .tflite_io import read_model_bytes, sha256
+from common import cli, outputs, report
+from common.errors import DataError
+from common.frontend_np import FrontEnd
+from common.tflite_io import read_model_bytes, sha256
 
 BYTES_PER_LINE = 12
 
@@ -48,7 +48,7 @@ def header(ident, data, cfg, labels, source):
         ("int", "num_labels", len(labels), "output scores, in the order of *_labels"),
     ]
     lines = [f"// {ident}: a keyword spotter for TensorFlow Lite for Microcontrollers.",
-             f"// Written by python -m common.c_export from {source}",
+             f"// Written by python -m tools.c_export from {source}",
              f"// (sha256 {sha256(data)}); do not edit.",
              f"// Input: float [1, {', '.join(map(str, cfg.input_shape))}] features of the front end"
              f" below; output: float [1, {len(labels)}] scores (logits).",
@@ -91,7 +91,7 @@ def export(model_path, out_dir=None):
 
 
 def run(argv=None):
-    p = cli.Parser(prog="python -m common.c_export", description=__doc__.split("\n\n")[0])
+    p = cli.Parser(prog="python -m tools.c_export", description=__doc__.split("\n\n")[0])
     p.add_argument("model", help=".tflite or .tflite.zip of a keyword spotter, with its sidecar .json")
     p.add_argument("--out-dir", help="where the two files go (default: beside the model)")
     args = p.parse_args(argv)

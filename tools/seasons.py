@@ -2,13 +2,12 @@
 its own test split and on every window of the other CSVs, beside persistence on the same
 windows. Writes a markdown table (SEASONS.md by default).
 
-    python -m common.seasons --csv ../shared/data/jena_mpi_roof_2024_jun_sep.csv \\
+    python -m tools.seasons --csv ../shared/data/jena_mpi_roof_2024_jun_sep.csv \\
         ../shared/data/jena_climate_2009_sample.csv --seeds 0,1,2
 
 Ratios are model MAE / persistence MAE on the same windows (below 1: the model is worth its
 bytes). Each run is the version's script with default settings (`ex1_a.py --data CSV --seed S`).
 """
-import importlib
 import json
 import os
 import sys
@@ -18,9 +17,11 @@ import common  # noqa: F401
 
 import numpy as np
 
-from . import cli, forecast, jena, outputs
-from .litert import Model
-from .versions import of_exercise
+from common import cli, forecast, jena, outputs, runtime
+from common.litert import Model
+from common.constraints import of_exercise
+
+from . import declared
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SHARED = os.path.join(ROOT, "..", "shared", "data")
@@ -40,7 +41,7 @@ def cell(mae, base):
 
 
 def run(argv=None):
-    p = cli.Parser(prog="python -m common.seasons", description=__doc__.split("\n\n")[0])
+    p = cli.Parser(prog="python -m tools.seasons", description=__doc__.split("\n\n")[0])
     p.add_argument("--csv", nargs="+", default=[os.path.join(SHARED, "jena_mpi_roof_2024_jun_sep.csv"),
                                                  os.path.join(SHARED, "jena_climate_2009_sample.csv")],
                    help="Jena CSVs, each a season: every version is trained on each and scored on "
@@ -55,7 +56,7 @@ def run(argv=None):
         jena.split_windows(jena.load_series(csv))
     started, rows = time.perf_counter(), []
     for e in of_exercise("ex1"):
-        spec = importlib.import_module(e.version).VERSION
+        spec = declared.DECLARED[e.version]
         for csv in args.csv:
             runs = []
             for seed in seeds:
@@ -82,8 +83,8 @@ def run(argv=None):
             rows.append(line + "; ".join(cross) + f" | {min(sizes):,}-{max(sizes):,} |")
     text = "\n".join([
         "# Exercise 1 across seasons", "",
-        f"Command: `python -m common.seasons {' '.join(argv if argv is not None else sys.argv[1:])}`  ",
-        f"Seeds {seeds}; {cli.host()}; ran in {(time.perf_counter() - started) / 60:.1f} min.", "",
+        f"Command: `python -m tools.seasons {' '.join(argv if argv is not None else sys.argv[1:])}`  ",
+        f"Seeds {seeds}; {runtime.host()}; ran in {(time.perf_counter() - started) / 60:.1f} min.", "",
         "MAE T (°C) / RH (%) of the written .tflite, and in brackets its ratio to persistence on the "
         "same windows. Test: the last 10 % of the file it was trained on. Other files: every window, "
         "with the training file's normalization (another season).", "",

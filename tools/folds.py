@@ -5,22 +5,21 @@ A version is scored on K validation folds of the train and validation files inst
 validation split of a few hundred files: for each fold, trained on the other folds, its epoch
 chosen (best validation epoch, best quantization-aware epoch) on an inner speaker-grouped
 holdout of that training part, never on the fold that scores it. The constraint search
-(common/search.py) scores its trials so; the command compares a version with variants of it:
+(tools/search.py) scores its trials so; the command compares a version with variants of it:
 
-    python -m common.folds --version ex2_a --set bn_momentum=0.99 --set bn_reestimate=true
+    python -m tools.folds --version ex2_a --set bn_momentum=0.99 --set bn_reestimate=true
 
 No TensorFlow import unless a version is scored.
 """
 import dataclasses
-import importlib
 import json
 import sys
 
 import numpy as np
 
-from .kws_data import Split
-from .splits import assign_speakers, speaker_of
-from .versions import entry
+from common.kws_data import Split
+from common.splits import assign_speakers, speaker_of
+from common.constraints import entry
 
 INNER_PARTS = 8  # the epoch is chosen on 1 of 8 speaker-grouped parts of a fold's training files
 
@@ -78,14 +77,14 @@ def score_kws(spec, pairs, seed, epochs, qat=None, callbacks_of_fold=lambda i: (
     the training files, its epochs chosen on the rest of them (`holdout`), int8; its accuracy
     on the fold's validation files, int8 (the .tflite) and float (the Keras model converted),
     and its zip size. `callbacks_of_fold(i)`: more Keras callbacks for fold i's training."""
-    from . import cli, kws, speech, tflite_io
-    from .litert import Model
+    from common import kws, runtime, speech, tflite_io
+    from common.litert import Model
     gen = speech.SignalGenerator(spec.frontend)
     scores = []
     for i, (train_s, val_s) in enumerate(pairs):
-        cli.set_seed(seed)
+        runtime.set_seed(seed)
         inner, select = holdout(train_s, INNER_PARTS, seed)
-        t = kws.fit_and_quantize(spec, gen, inner, select, epochs, 0, seed, 0, callbacks_of_fold(i), qat=qat)
+        t = kws.fit_and_quantize(spec, gen, inner, select, epochs, seed, 0, callbacks_of_fold(i), qat=qat)
         keras = np.argmax(t.model.predict(gen.features(val_s.waves), verbose=0), axis=1)
         _, sizes = tflite_io.model_files(entry(spec.version).name, t.tflite)  # as the script names it
         scores.append({"int8": kws.accuracy(kws.predict_labels(Model(t.tflite, spec.frontend), val_s.waves),
@@ -98,7 +97,7 @@ def score_kws(spec, pairs, seed, epochs, qat=None, callbacks_of_fold=lambda i: (
 def load_pairs(args, log=print):
     """(the train + val files of `args.split_dir` as one Split, their fold pairs); the test
     split is never read; wavs loaded at the version's rate, every file checked first."""
-    from . import kws, kws_data
+    from common import kws, kws_data
     from .search_space import RATE
     data_dir = kws_data.resolve_data_dir(args.data, kws.offline_hint())
     splits = kws_data.read_splits(args.split_dir, data_dir, log=log, split_flag="--split-dir")
@@ -116,8 +115,8 @@ def _value(text):
 
 
 def run(argv=None):
-    from . import cli
-    p = cli.Parser(prog="python -m common.folds", description="score a keyword-spotting version (or the "
+    from common import cli, runtime
+    p = cli.Parser(prog="python -m tools.folds", description="score a keyword-spotting version (or the "
                    "seed's recipe), as declared or with changed fields, on speaker-grouped folds of train + val")
     p.add_argument("--version", required=True, choices=["ex2_a", "ex2_b", "ex2_c"], help="the version to score")
     p.add_argument("--recipe", action="store_true", help="score the seed's recipe for this version instead")
@@ -130,7 +129,7 @@ def run(argv=None):
     p.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
     p.add_argument("--json", help="also write the scores to this file")
     args = p.parse_args(argv)
-    from . import kws
+    from common import kws
     args.split_dir = args.split_dir or kws.COURSE_SPLIT_DIR
     if args.folds < 2:
         p.error("--folds: expected at least 2")
@@ -141,12 +140,12 @@ def run(argv=None):
             p.error(f"--set {item}: expected FIELD=VALUE with a KWSVersion field")
         changes[field] = _value(value)
     _, pairs = load_pairs(args)  # checks every file before TensorFlow loads
-    cli.tensorflow()
-    with cli.quiet_native_stderr():
-        from .bench import seed_recipes
-        spec = seed_recipes()[args.version] if args.recipe else importlib.import_module(args.version).VERSION
+    runtime.tensorflow()
+    with runtime.quiet_native_stderr():
+        from . import declared
+        spec = declared.seed_recipes()[args.version] if args.recipe else declared.DECLARED[args.version]
         spec = dataclasses.replace(spec, **changes)
-        scores = score_kws(spec, pairs, args.seed, args.epochs or spec.epochs, kws.qat_epochs(spec, args.epochs))
+        scores = score_kws(spec, pairs, args.seed, *spec.epochs_for(args.epochs))
     for i, s in enumerate(scores):
         print(f"fold {i + 1}: int8 {100 * s['int8']:.2f} %, float {100 * s['float']:.2f} % "
               f"({s['files']} files), kept epoch {s['kept_epoch']}, {s['zip_bytes']:,} B")
@@ -162,4 +161,5 @@ def run(argv=None):
 
 
 if __name__ == "__main__":
-    sys.exit(__import__("common.cli", fromlist=["exit_status"]).exit_status(run))
+    from common.cli import exit_status
+    sys.exit(exit_status(run))

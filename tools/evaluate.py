@@ -2,9 +2,9 @@
 the MAE of a forecaster on a Jena CSV beside persistence's on the same windows. The front end
 or normalization come from the sidecar JSON beside the model, which must describe it.
 
-    python -m common.evaluate models/kws_a.tflite.zip --data DIR --split kws_split_test.txt
-    python -m common.evaluate models/th_a.tflite --data jena.csv              # its test split
-    python -m common.evaluate models/th_a.tflite --data other.csv --all-windows  # every window
+    python -m tools.evaluate models/kws_a.tflite.zip --data DIR --split kws_split_test.txt
+    python -m tools.evaluate models/th_a.tflite --data jena.csv              # its test split
+    python -m tools.evaluate models/th_a.tflite --data other.csv --all-windows  # every window
 """
 import sys
 
@@ -12,16 +12,16 @@ import common  # noqa: F401
 
 import numpy as np
 
-from . import cli, report
-from .errors import DataError
-from .frontend_np import FrontEnd
-from .litert import Model
-from .tflite_io import read_model_bytes
+from common import cli, report
+from common.errors import DataError
+from common.frontend_np import FrontEnd
+from common.litert import Model
+from common.tflite_io import read_model_bytes
 
 
 def evaluate_kws(model, sidecar, data, split, name=None):
     """Accuracy of a keyword spotter on the files of one split file (`name`: the model's file)."""
-    from . import kws, kws_data
+    from common import kws, kws_data
     cfg = FrontEnd.from_dict(sidecar["frontend"])
     one = kws_data.read_split_file(split, kws_data.resolve_data_dir(data), sidecar["labels"],
                                    split_flag="--split")
@@ -33,7 +33,7 @@ def evaluate_kws(model, sidecar, data, split, name=None):
 
 def evaluate_forecast(model, sidecar, data, all_windows=False, name=None):
     """MAE (T, RH) of a forecaster and of persistence on the same windows of a CSV."""
-    from . import forecast, jena
+    from common import forecast, jena
     norm = jena.Normalization(np.float32(sidecar["normalization"]["mean"]),
                               np.float32(sidecar["normalization"]["std"]))
     series = jena.load_series(jena.resolve_csv(data))
@@ -53,7 +53,7 @@ def evaluate_forecast(model, sidecar, data, all_windows=False, name=None):
 
 
 def run(argv=None):
-    p = cli.Parser(prog="python -m common.evaluate", description=__doc__.split("\n\n")[0])
+    p = cli.Parser(prog="python -m tools.evaluate", description=__doc__.split("\n\n")[0])
     p.add_argument("model", help=".tflite or .tflite.zip with its sidecar .json beside it")
     p.add_argument("--data", required=True, help="keyword spotting: a folder of <label>/<file>.wav "
                    "(or one holding mini_speech_commands/); forecasting: a Jena CSV (or a folder "
@@ -70,7 +70,7 @@ def run(argv=None):
                         "it holds the front end / normalization")
     if "frontend" in sidecar:
         if not args.split:
-            raise cli.UsageError("python -m common.evaluate: --split is required for a "
+            raise cli.UsageError("python -m tools.evaluate: --split is required for a "
                                  "keyword-spotting model")
         evaluate_kws(data, sidecar, args.data, args.split, args.model)
     else:

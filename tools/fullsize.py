@@ -1,7 +1,7 @@
 """SYNTHETIC data of the official datasets' size, for timing only.
 
-    python -m common.fullsize --out /tmp/SYNTHETIC_jena_420551_rows.csv
-    python -m common.fullsize --kws-out /tmp/SYNTHETIC_mini_speech_commands \
+    python -m tools.fullsize --out /tmp/SYNTHETIC_jena_420551_rows.csv
+    python -m tools.fullsize --kws-out /tmp/SYNTHETIC_mini_speech_commands \
         --files ../shared/data/mini_speech_commands_files.txt --wavs ../shared/data/mini_speech_commands
 
 Jena: 420,551 rows of 10-minute steps from 01.01.2009 00:10:00, the official file's 15 columns,
@@ -19,7 +19,7 @@ import sys
 import numpy as np
 import pandas as pd
 
-from . import cli, jena, outputs
+from common import cli, jena, outputs
 
 COLUMNS = ["Date Time", "p (mbar)", "T (degC)", "Tpot (K)", "Tdew (degC)", "rh (%)", "VPmax (mbar)",
            "VPact (mbar)", "VPdef (mbar)", "sh (g/kg)", "H2OC (mmol/mol)", "rho (g/m**3)", "wv (m/s)",
@@ -43,7 +43,7 @@ def synthetic_frame(rows=jena.JENA_ROWS, seed=0):
 def synthetic_wav_folder(out, names, wavs):
     """Copy a real wav of each name's label (cycled through the label's files) to
     `out/<label>/<file>.wav` for every name of `names`; returns the number written."""
-    from .kws_data import resolve_data_dir
+    from common.kws_data import resolve_data_dir
     source = resolve_data_dir(wavs)
     pools = {}
     for name in names:
@@ -61,7 +61,7 @@ def synthetic_wav_folder(out, names, wavs):
 
 
 def run(argv=None):
-    p = cli.Parser(prog="python -m common.fullsize", description=__doc__.split("\n\n")[0])
+    p = cli.Parser(prog="python -m tools.fullsize", description=__doc__.split("\n\n")[0])
     p.add_argument("--out", help="the Jena CSV to write (name it SYNTHETIC_...)")
     p.add_argument("--rows", type=cli.positive_int, default=jena.JENA_ROWS,
                    help=f"rows of the CSV (default: {jena.JENA_ROWS:,}, the official file's)")
@@ -78,7 +78,7 @@ def run(argv=None):
         outputs.write_file(args.out, synthetic_frame(args.rows).to_csv(index=False).encode())
         print(f"wrote {args.out}: {args.rows:,} synthetic rows (for timing only)")
     if args.kws_out:
-        from .splits import read_file_list
+        from common.splits import read_file_list
         outputs.check_out_dir(args.kws_out, "--kws-out")
         n = synthetic_wav_folder(args.kws_out, read_file_list(args.files), args.wavs)
         print(f"wrote {args.kws_out}: {n:,} copies of real wavs under the official names (for timing only)")

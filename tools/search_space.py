@@ -1,4 +1,4 @@
-"""What the constraint search (common/search.py) may change in each version, and the bounds
+"""What the constraint search (tools/search.py) may change in each version, and the bounds
 a candidate must meet.
 
 `kws_candidate(trial, version)` / `forecast_candidate(trial, version)` ask an Optuna trial
@@ -6,8 +6,8 @@ for its parameters and return a version declaration (KWSVersion / ForecastVersio
 pipelines train as they train the scripts' own; `declaration(spec, params)` writes it back as
 the Python a script declares. No TensorFlow import.
 """
-from .frontend_np import FrontEnd
-from .versions import KB, entry
+from common.frontend_np import FrontEnd
+from common.constraints import KB, entry
 
 # The project's targets, tighter than the homework's limits (issues 4 and 14): bytes of the
 # .tflite.zip; ex2_b: host invoke p50 as a fraction of the seed DS-CNN's; ex2_c: total
@@ -43,7 +43,7 @@ def kws_candidate(trial, version, epochs=None):
     3x3 convolutions as the coefficients leave room for), first stride, augmentation
     strength, epochs (`epochs` fixes them, e.g. for a smoke test), quantization-aware epochs
     or none."""
-    from .kws import KWSVersion
+    from common.kws import KWSVersion
     frontend = kws_frontend(trial, RATE[version])
     # every unpadded 3x3 conv takes 2 coefficients: the first conv and `room` more fit
     room = (frontend.num_coefficients - 3) // 2
@@ -74,8 +74,8 @@ def forecast_candidate(trial, version, epochs=None):
     """A ForecastVersion from the trial: what the output predicts (the last step plus a
     change computed from the differences only, level-free; or the whole forecast from the
     normalized inputs, level-aware), hidden units, pruning sparsity, quantization mode."""
-    from .forecast import ForecastVersion
-    from .models import forecast_mlp, residual_forecaster
+    from common.forecast import ForecastVersion
+    from common.models import forecast_mlp, residual_forecaster
     output = trial.suggest_categorical("output", ["change", "whole"])
     hidden = trial.suggest_categorical("hidden", [0, 2, 4, 8])
     sparsity = trial.suggest_categorical("sparsity", [0.0, 0.3, 0.5, 0.7])

@@ -1,8 +1,8 @@
 """Constraint search: the best model a version's limits allow, with Optuna.
 
-    python -m common.search --version ex2_a --trials 20 --data DIR     # see --help
+    python -m tools.search --version ex2_a --trials 20 --data DIR     # see --help
 
-Each trial asks common/search_space.py for a candidate, then:
+Each trial asks tools/search_space.py for a candidate, then:
 1. bounds before training: the candidate is built untrained and converted as the pipeline
    converts it; a `.tflite.zip` over the version's bound (limit or the project's target),
    an ex2_b invoke p50 over 0.5x the seed DS-CNN's, or an ex2_c total latency over 0.5x the
@@ -36,9 +36,11 @@ import common  # noqa: F401  (sets TF_USE_LEGACY_KERAS before TensorFlow loads)
 
 import numpy as np
 
-from . import cli, search_space
-from .errors import DataError
-from .versions import VERSIONS, entry
+from common import cli, runtime
+from common.errors import DataError
+from common.constraints import VERSIONS, entry
+
+from . import search_space
 
 FEASIBLE, INFEASIBLE, STOPPED = "feasible", "infeasible", "stopped early"
 
@@ -53,11 +55,11 @@ class Data:
             from . import folds
             self.pool, self.pairs = folds.load_pairs(args, log)  # never the test split
         else:
-            from . import forecast, jena
+            from common import forecast, jena
             series = jena.load_series(jena.resolve_csv(args.data, forecast.offline_hint()))
             self.windows = jena.split_windows(series)
             self.norm = jena.Normalization.of(jena.split_series(series)[0])
-            from .forecast import persistence_mae
+            from common.forecast import persistence_mae
             self.persistence_val = persistence_mae(self.windows["val"])
 
 
@@ -80,7 +82,7 @@ def kws_bounds(spec, data, reference):
 def untrained_int8(spec, data):
     """The candidate's DS-CNN, untrained, converted as the pipeline converts it (calibrated on
     16 files: the scales do not change the size or the latency)."""
-    from . import kws, speech
+    from common import kws, speech
     features = speech.SignalGenerator(spec.frontend).features(data.pool.waves[:16])
     return kws.to_int8(spec, kws.build_model(spec), features)
 
@@ -89,12 +91,12 @@ def latency_reference(version, data):
     """What the version's latency target compares with, or None: the seed DS-CNN (16 kHz,
     ex2_b: invoke) or the course way (the seed's 8 kHz model + TensorFlow's front end, ex2_c:
     total), untrained int8, built once a process."""
-    from . import bench
+    from . import declared
     target = search_space.TARGETS.get(version, {})
     measure = next((k for k in ("invoke_ratio", "total_ratio") if k in target), None)
     if measure is None:
         return None
-    seed = bench.seed_recipes()[version]
+    seed = declared.seed_recipes()[version]
     return {"measure": measure, "tflite": untrained_int8(seed, data), "frontend": seed.frontend,
             "what": "seed DS-CNN's" if measure == "invoke_ratio" else "course way's"}
 
@@ -103,7 +105,7 @@ def latency_ratio(spec, tflite, reference, runs, rounds=3):
     """The candidate's p50 over the reference's, measured in alternating rounds in this
     process (median of each): invoke, or total from a 48 kHz signal (litert.measure_latency)."""
     from .bench import course_total_latency
-    from .litert import measure_latency
+    from common.litert import measure_latency
     if reference["measure"] == "invoke_ratio":
         def mine():
             return measure_latency(tflite, runs=runs)["inference_ms"]["p50"]
@@ -124,7 +126,7 @@ def latency_ratio(spec, tflite, reference, runs, rounds=3):
 
 
 def forecast_bounds(spec, data):
-    from . import forecast
+    from common import forecast
     norm = data.norm
     tflite, _ = forecast.convert(spec, spec.build(norm.mean, norm.std), norm(data.windows["train"].inputs),
                                  norm, seed=0)
@@ -150,24 +152,23 @@ def first_fold_pruning(trial):
     return FirstFoldPruning()
 
 
-def kws_quality(spec, data, epochs, trial=None):
+def kws_quality(spec, data, trial=None):
     """int8 accuracy on each fold's validation files (trained on the other folds, epochs chosen
     on an inner holdout of them: folds.score_kws)."""
-    from . import folds, kws
+    from . import folds
     callbacks = (lambda i: [first_fold_pruning(trial)] if trial is not None and i == 0 else [])
-    scores = folds.score_kws(spec, data.pairs, data.args.seed, epochs, kws.qat_epochs(spec, data.args.epochs),
-                             callbacks)
+    scores = folds.score_kws(spec, data.pairs, data.args.seed, *spec.epochs_for(data.args.epochs), callbacks)
     return {"quality": float(np.mean([s["int8"] for s in scores])), "folds": [s["int8"] for s in scores],
             "float_folds": [s["float"] for s in scores], "zip_bytes": max(s["zip_bytes"] for s in scores)}
 
 
 def forecast_quality(spec, data):
     """Validation MAE of the quantized model over persistence's: T, RH and their mean."""
-    from . import forecast
-    from .litert import Model
-    cli.set_seed(data.args.seed)
+    from common import forecast
+    from common.litert import Model
+    runtime.set_seed(data.args.seed)
     *_, tflite, _, _ = forecast.fit_and_quantize(spec, data.windows, data.norm,
-                                                 *cli.phase_epochs(spec, data.args.epochs),
+                                                 *spec.epochs_for(data.args.epochs),
                                                  data.args.seed, 0)
     val = data.windows["val"]
     mae = forecast.forecast_mae(Model(tflite), data.norm(val.inputs), val.labels)
@@ -178,13 +179,13 @@ def forecast_quality(spec, data):
 
 def zip_len(version, tflite):
     """Bytes of the .tflite.zip as the version's script writes it (its member name counts)."""
-    from .tflite_io import zip_bytes_of
+    from common.tflite_io import zip_bytes_of
     return len(zip_bytes_of(f"{entry(version).name}.tflite", tflite))
 
 
 def score(spec, data, trial=None):
     if spec.version.startswith("ex2"):
-        return kws_quality(spec, data, data.args.epochs or spec.epochs, trial)
+        return kws_quality(spec, data, trial)
     return forecast_quality(spec, data)
 
 
@@ -250,11 +251,10 @@ def _finished_with(trial):
 
 def references(version, data):
     """The version as its script declares it and the seed's recipe, scored as the trials are."""
-    import importlib
-    from . import bench
+    from . import declared
     out = {}
-    for role, spec in (("current", importlib.import_module(version).VERSION),
-                       ("seed recipe", bench.seed_recipes()[version])):
+    for role, spec in (("current", declared.DECLARED[version]),
+                       ("seed recipe", declared.seed_recipes()[version])):
         result = score(spec, data)
         out[role] = {**result, "architecture": spec.architecture}
     return out
@@ -330,9 +330,9 @@ def open_study(args, worker=0, storage=None):
 def work(args, trials, worker=0, data=None, storage=None):
     """One process's share of the trials (also the entry of --workers' extra processes)."""
     import optuna
-    cli.tensorflow(args.verbose)
+    runtime.tensorflow(args.verbose)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    with cli.quiet_native_stderr(args.verbose):
+    with runtime.quiet_native_stderr(args.verbose):
         data = data or Data(args, log=lambda *_: None)
         study = open_study(args, worker, storage)
         if "references" not in study.user_attrs and worker == 0:
@@ -426,7 +426,7 @@ def markdown(study, args, rows, seconds):
              f"Study `{study.study_name}`: {len(rows)} finished trials ({counts[FEASIBLE]} feasible, "
              f"{counts[INFEASIBLE]} infeasible, {counts[STOPPED]} stopped early, {repeats} repeated "
              f"proposals answered from the earlier trial), {sum(r['trial_seconds'] for r in rows) / 60:.1f} "
-             f"min of trials; this call {seconds / 60:.1f} min on {cli.host()}.",
+             f"min of trials; this call {seconds / 60:.1f} min on {runtime.host()}.",
              f"Quality: {what}. Bounds: .tflite.zip <= {search_space.max_zip_bytes(version):,.0f} B"
              + "".join(f", {k} <= {v}" for k, v in search_space.TARGETS.get(version, {}).items()
                        if k != "zip_bytes") + ".", ""]
@@ -460,8 +460,8 @@ def declaration_of(row, version, epochs=None):
 def picture(study, args, rows):
     """Quality against zipped size: feasible trials coloured, the others grey (infeasible
     ones along the bottom, at their size), the references as stars, the bounds as lines."""
-    from .plots import _png, _pyplot
-    plt = _pyplot()
+    from common.plots import png, pyplot
+    plt = pyplot()
     version, maximize = args.version, args.version.startswith("ex2")
     scale = 100 if maximize else 1
     fig, ax = plt.subplots(figsize=(9, 6))
@@ -499,12 +499,12 @@ def picture(study, args, rows):
                  + (f" ({shapeless} with no feature map left, not drawn)" if shapeless else ""))
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8, loc="best")
-    return _png(fig)
+    return png(fig)
 
 
 # ---------------------------------------------------------------- command line
 def parse_args(argv):
-    p = cli.Parser(prog="python -m common.search", description=__doc__.split("\n")[0],
+    p = cli.Parser(prog="python -m tools.search", description=__doc__.split("\n")[0],
                    formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--version", required=True, choices=sorted(VERSIONS),
                    help="the version whose limits bound the search")
@@ -526,7 +526,7 @@ def parse_args(argv):
     p.add_argument("--verbose", action="store_true", help="keep TensorFlow's log")
     args = p.parse_args(argv)
     if args.version.startswith("ex2"):
-        from .kws import COURSE_SPLIT_DIR
+        from common.kws import COURSE_SPLIT_DIR
         args.split_dir = args.split_dir or COURSE_SPLIT_DIR
         if args.folds < 2:
             p.error("--folds: expected at least 2")
@@ -542,7 +542,7 @@ def main(argv=None):
     """The whole search; returns the exit status. The output folder and the data are read
     and checked before TensorFlow loads (one error line naming the file)."""
     import optuna
-    from . import outputs, report
+    from common import outputs, report
     import sqlalchemy
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     args = parse_args(argv)
@@ -565,7 +565,7 @@ def main(argv=None):
     except sqlalchemy.exc.SQLAlchemyError as e:  # e.g. the database went away
         raise storage_error(args.storage, e) from None
     rows = rows_of(study)
-    with cli.quiet_native_stderr(args.verbose):  # an old trial's declaration may import TensorFlow
+    with runtime.quiet_native_stderr(args.verbose):  # an old trial's declaration may import TensorFlow
         md = markdown(study, args, rows, time.perf_counter() - started)
     found = report.finite({"references": study.user_attrs.get("references"), "trials": rows})
     outputs.write_set(args.out_dir, {f"{args.version}_search.md": md.encode(),

@@ -1,7 +1,7 @@
 """Benchmark: naive baselines and the seed's recipe beside the project's five versions, in one
 run on the same data, as a markdown table with ratios to the baseline and a picture.
 
-    python -m common.bench --seeds 0,1,2        # the data of ../shared/data, see --help
+    python -m tools.bench --seeds 0,1,2        # the data of ../shared/data, see --help
 
 Rows per version: exercise 1, persistence (no model: the last step repeated) and the seed's
 recipe; exercise 2, the seed's recipe (DS-CNN 96-64-64, 20 epochs, post-training int8).
@@ -12,7 +12,6 @@ after all training in interleaved rounds; kws "total" = 1 s of random 48 kHz sig
 resample -> front end -> invoke, as kws_inference.py measures it, and the course way
 (TensorFlow front end) for the baselines.
 """
-import importlib
 import json
 import os
 import sys
@@ -22,34 +21,15 @@ import common  # noqa: F401
 
 import numpy as np
 
-from . import cli, forecast, kws, outputs, plots
-from .frontend_np import MFCC_8K, MFCC_16K, FrontEnd
-from .litert import measure_latency
-from .versions import TABLE, VERSIONS
+from common import cli, forecast, kws, outputs, plots, runtime
+from common.frontend_np import FrontEnd
+from common.litert import measure_latency
+from common.constraints import VERSIONS
+
+from . import declared
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SHARED = os.path.join(ROOT, "..", "shared", "data")
-
-
-def seed_recipes():
-    """The seed report's models, trained by this project's pipelines: ex1 16/24 widths, 90 %
-    pruning, full-int8 per channel; ex2 DS-CNN 96-64-64 20 epochs, post-training int8
-    (no quantization-aware epochs; 8 kHz + 1 DW block for c)."""
-    from .models import forecast_cnn, forecast_mlp
-    seed_bn = dict(bn_momentum=0.1, bn_reestimate=False)  # the course's BatchNormalization, as the seed ran it
-    s16 = kws.KWSVersion("ex2_a", MFCC_16K, filters=(96, 64, 64), qat_epochs=0, stem="seed_kws_16k", **seed_bn)
-    s8 = kws.KWSVersion("ex2_c", MFCC_8K, filters=(96, 64, 64), extra_depthwise=1, qat_epochs=0, **seed_bn,
-                        stem="seed_kws_8k")
-    return {
-        "ex1_a": forecast.seed_recipe("ex1_a", "Conv1D(16,k3)-Dense(24)-Dense(12)", lambda: forecast_cnn(16, 24)),
-        "ex1_b": forecast.seed_recipe("ex1_b", "Dense(16)-Dense(24)-Dense(12)", lambda: forecast_mlp((16, 24))),
-        "ex2_a": s16, "ex2_b": s16, "ex2_c": s8,  # a and b share the 16 kHz baseline
-    }
-
-
-def project_versions():
-    """Each version as its script declares it (drivers may import the scripts)."""
-    return {e.version: importlib.import_module(e.version).VERSION for e in TABLE}
 
 
 def run_once(spec, args, seed):
@@ -91,7 +71,7 @@ def persistence_row(project_row):
 def course_total_latency(model, cfg, runs):
     """Total latency the course way: the latency loop with TensorFlow's front end."""
     import tensorflow as tf
-    from .speech import tf_frontend
+    from common.speech import tf_frontend
     tf_features = lambda x: tf_frontend(tf.constant(x), cfg).numpy()  # noqa: E731
     return measure_latency(model, cfg, runs, frontend=tf_features)["total_ms"]
 
@@ -172,9 +152,10 @@ def table(rows_by_version):
 
 def board_table(rows_by_version):
     """Markdown: flash (the .tflite) and tensor arena (TFLM) of each model beside the boards of
-    common.mcu; without tflite-micro installed, flash only, and the table says so."""
-    from . import mcu, tflm
-    from .tflite_io import read_model_bytes
+    tools.mcu; without tflite-micro installed, flash only, and the table says so."""
+    from common import tflm
+    from . import mcu
+    from common.tflite_io import read_model_bytes
     try:
         tflm.package()
         missing = None
@@ -217,7 +198,7 @@ def shown(path):
 
 
 def main(argv=None):
-    p = cli.Parser(prog="python -m common.bench", description="baselines vs project versions, side by side")
+    p = cli.Parser(prog="python -m tools.bench", description="baselines vs project versions, side by side")
     p.add_argument("--jena", default=os.path.join(SHARED, "jena_mpi_roof_2024_jun_sep.csv"),
                    help="the Jena CSV of exercise 1 (default: ../shared/data's summer 2024 export)")
     p.add_argument("--kws-data", default=os.path.join(SHARED, "mini_speech_commands"),
@@ -242,12 +223,12 @@ def main(argv=None):
     versions = args.versions.split(",")
     unknown = [v for v in versions if v not in VERSIONS]
     if unknown:
-        raise cli.UsageError(f"python -m common.bench: --versions {unknown[0]!r}: expected some of "
+        raise cli.UsageError(f"python -m tools.bench: --versions {unknown[0]!r}: expected some of "
                              f"{','.join(VERSIONS)}")
 
     started = time.perf_counter()
-    cli.tensorflow()  # quietly, before the model builders import it
-    baselines, ours = seed_recipes(), project_versions()
+    runtime.tensorflow()  # quietly, before the model builders import it
+    baselines, ours = declared.seed_recipes(), declared.DECLARED
     rows, built = {}, {}  # built: one run per model, e.g. the 16 kHz baseline of ex2 a and b
 
     def row_of(spec, role):
@@ -265,7 +246,7 @@ def main(argv=None):
     png = os.path.splitext(args.out)[0] + ".png"
     text = "\n".join([
         "# Benchmark: baselines vs this project", "",
-        f"Command: `python -m common.bench {' '.join(argv if argv is not None else sys.argv[1:])}`  ",
+        f"Command: `python -m tools.bench {' '.join(argv if argv is not None else sys.argv[1:])}`  ",
         f"Data: Jena `{shown(args.jena)}`; keyword spotting `{shown(args.kws_data)}` with the "
         f"splits of `{shown(args.split_dir)}`. Seeds {args.seeds}. Host: {os.cpu_count()} cores, LiteRT "
         f"1 thread, {args.runs} runs per latency. Ran in {minutes:.1f} min.", "",
@@ -274,7 +255,7 @@ def main(argv=None):
         "also as a ratio to persistence on the same test windows.", "",
         table(rows), "",
         "Microcontroller: the flash the model takes and the tensor arena TensorFlow Lite for "
-        "Microcontrollers needs for it (`python -m common.mcu`, seed "
+        "Microcontrollers needs for it (`python -m tools.mcu`, seed "
         f"{args.seeds[0]}'s model), beside two common boards; TFLM's own code and the audio "
         "buffers are not counted (docs/microcontroller.md).", "",
         board_table(rows), "",

@@ -1,7 +1,7 @@
 """The microcontroller check: a model in TensorFlow Lite for Microcontrollers' own interpreter
 (TFLM, common/tflm.py; pip install -r requirements-mcu.txt), beside LiteRT's kernels.
 
-    python -m common.mcu models/kws_a.tflite --data DIR --split kws_split_test.txt
+    python -m tools.mcu models/kws_a.tflite --data DIR --split kws_split_test.txt
 
 It lists the model's ops and whether TFLM has a kernel for each, measures the tensor arena the
 model needs (TFLM's recording allocator, checked by loading it again in exactly that arena) and
@@ -18,11 +18,11 @@ import common  # noqa: F401
 
 import numpy as np
 
-from . import cli, report, tflm
-from .errors import DataError
-from .frontend_np import FrontEnd, NumpyFrontEnd
-from .litert import Model
-from .tflite_io import read_model_bytes
+from common import cli, report, tflm
+from common.errors import DataError
+from common.frontend_np import FrontEnd, NumpyFrontEnd
+from common.litert import Model
+from common.tflite_io import read_model_bytes
 
 KB = 1024
 # (name, flash bytes, RAM bytes): e.g. an nRF52840 (Arduino Nano 33 BLE Sense) / an ESP32-S3
@@ -80,7 +80,7 @@ def compare(data, inputs, label_ids=None):
 def split_inputs(model_path, data, data_dir, split):
     """(features [N, ...], label ids, what they are) of a split file's wavs through the numpy
     front end of the model's sidecar."""
-    from . import kws_data
+    from common import kws_data
     sidecar = report.read_sidecar(model_path, data)
     if sidecar is None or "frontend" not in sidecar:
         raise DataError(f"{report.sidecar_path(model_path)}: no sidecar JSON with a 'frontend' "
@@ -128,13 +128,13 @@ def lines(model_path, fp, rows=None, what=""):
 
 
 def run(argv=None):
-    p = cli.Parser(prog="python -m common.mcu", description=__doc__.split("\n\n")[0])
+    p = cli.Parser(prog="python -m tools.mcu", description=__doc__.split("\n\n")[0])
     p.add_argument("model", help=".tflite or .tflite.zip (with its sidecar .json for --data)")
     p.add_argument("--data", help="folder of <label>/<file>.wav (with --split)")
     p.add_argument("--split", help="split file of the wavs to compare the interpreters on")
     args = p.parse_args(argv)
     if bool(args.data) != bool(args.split):
-        raise cli.UsageError("python -m common.mcu: --data and --split go together")
+        raise cli.UsageError("python -m tools.mcu: --data and --split go together")
     data = read_model_bytes(args.model)
     tflm.package()  # installed, before any long work
     if args.data:
