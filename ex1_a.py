@@ -6,7 +6,8 @@ the last step (least-squares start) and a Dense(4, ReLU)-Dense(12) of the same d
 L1 loss in train-std units, 20 epochs; magnitude pruning of every kernel to 50 % while
 fine-tuning 10 more; std and mean folded into the output layers; 16x8 quantization (int8
 weights, int16 activations) calibrated across the whole training period and across plausible
-levels. Chosen on validation (docs/exercise1.md); its size and errors: RESULTS.md.
+levels. Chosen on validation (docs/exercise1.md); its size and errors:
+docs/results/RESULTS.md.
 """
 import sys
 

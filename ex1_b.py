@@ -4,7 +4,7 @@ The last observed step plus a change that is one Dense(12) of the inputs' differ
 the last step: a least-squares start, then 20 epochs of L1 loss in train-std units; 16x8
 quantization (int8 weights, int16 activations) calibrated across the whole training period
 and across plausible levels. Chosen on validation (docs/exercise1.md); its size and errors:
-RESULTS.md.
+docs/results/RESULTS.md.
 """
 import sys
 

@@ -3,8 +3,9 @@
 DS-CNN 56-56-56 with one extra DepthwiseConv2D(56)-BN-ReLU block after the first conv, on the
 course's 16 kHz MFCC front end, trained 40 epochs with random time shifts of up to 100 ms
 (best validation epoch kept, BatchNorm statistics re-estimated on the training split), 5
-quantization-aware epochs, int8. Chosen over the seed's 96-64-64 and other widths on
-validation and speaker-grouped folds (docs/exercise2.md); its size and accuracy: RESULTS.md.
+quantization-aware epochs, int8. Chosen over the course report's 96-64-64 and other widths
+on validation and speaker-grouped folds (docs/exercise2.md); its size and accuracy:
+docs/results/RESULTS.md.
 """
 import sys
 

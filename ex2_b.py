@@ -1,12 +1,12 @@
 """Exercise 2, version b: fast keyword spotter (limits in common/constraints.py).
 
 DS-CNN 64-64-64 whose first conv strides 4 frames in time instead of 2 (half the rows in the
-feature maps, a fraction of the seed model's invoke time), on the course's 16 kHz MFCC front
-end, trained 40 epochs with random time shifts of up to 100 ms and random gains of up to
-±10 dB (best validation epoch kept, BatchNorm statistics re-estimated on the training split),
-post-training int8: quantization-aware epochs lowered b's int8 accuracy on validation where
-they raised a's and c's (docs/exercise2.md). Its size, accuracy and latency: RESULTS.md,
-BENCHMARK.md.
+feature maps, a fraction of the invoke time of the course report's model), on the course's
+16 kHz MFCC front end, trained 40 epochs with random time shifts of up to 100 ms and random
+gains of up to ±10 dB (best validation epoch kept, BatchNorm statistics re-estimated on the
+training split), post-training int8: quantization-aware epochs lowered b's int8 accuracy on validation
+where they raised a's and c's (docs/exercise2.md). Its size, accuracy and latency:
+docs/results/RESULTS.md, docs/results/BENCHMARK.md.
 """
 import sys
 

@@ -9,8 +9,8 @@ path is one error line, exit status 1, before any training. Each script then run
 process, exactly as `python ex1_a.py ...` would. The results page records the machine, the
 library versions, the date, the command and every figure of the run; it goes beside the
 models (`<out-dir>/RESULTS.md`, not tracked by git) unless --results says where: the
-committed RESULTS.md, which the README quotes, is written by
-`python -m tools.run_all --shared ../shared/data --results RESULTS.md`. A run in which a
+committed docs/results/RESULTS.md, which the README quotes, is written by
+`python -m tools.run_all --shared ../shared/data --results docs/results/RESULTS.md`. A run in which a
 script failed with an error writes no results page (the previous one stays as it was).
 Exit status: 1 if a script failed with an error, else 2 if a limit was missed, else 0.
 """
@@ -107,7 +107,7 @@ def parse_args(argv):
     p.add_argument("--out-dir", default="models",
                    help="where every script writes its output set (default: models)")
     p.add_argument("--results", help="the results page (default: <out-dir>/RESULTS.md; "
-                                     "RESULTS.md for the committed one)")
+                                     "docs/results/RESULTS.md for the committed one)")
     p.add_argument("--seed", type=cli.seed, default=0, help="random seed of every script (default: 0)")
     p.add_argument("--epochs", type=cli.positive_int,
                    help="training epochs of every script (default: each version's own; 1 for a smoke run)")

@@ -1,6 +1,6 @@
 """Exercise 1 across seasons: each version trained on each real CSV, several seeds, scored on
 its own test split and on every window of the other CSVs, beside persistence on the same
-windows. Writes a markdown table (SEASONS.md by default).
+windows. Writes a markdown table (docs/results/SEASONS.md by default).
 
     python -m tools.seasons --csv ../shared/data/jena_mpi_roof_2024_jun_sep.csv \\
         ../shared/data/jena_climate_2009_sample.csv --seeds 0,1,2
@@ -49,7 +49,8 @@ def run(argv=None):
     p.add_argument("--seeds", type=cli.seeds, default="0,1,2", help="comma-separated seeds (default: 0,1,2)")
     p.add_argument("--work-dir", default=os.path.join(ROOT, "seasons_out"),
                    help="where each run writes its models (default: seasons_out/)")
-    p.add_argument("--out", default=os.path.join(ROOT, "SEASONS.md"), help="the table (default: SEASONS.md)")
+    p.add_argument("--out", default=os.path.join(ROOT, "docs", "results", "SEASONS.md"),
+                   help="the table (default: docs/results/SEASONS.md)")
     args = p.parse_args(argv)
     seeds = args.seeds
     for csv in args.csv:  # every file checked before the first training
