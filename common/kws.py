@@ -39,7 +39,7 @@ class KWSVersion:
     per_channel: bool = True
     # BatchNormalization: Keras' momentum (models.ds_cnn), and the moving statistics
     # re-estimated on the whole training split after training (compress.reestimate_batchnorm);
-    # chosen on speaker-grouped folds over the course's 0.1 (docs/keyword-spotting.md)
+    # chosen on speaker-grouped folds over the course's 0.1 (docs/exercise2.md)
     bn_momentum: float = 0.99
     bn_reestimate: bool = True
     qat_epochs: int = 5            # quantization-aware fine-tuning after training (0: none)
