@@ -59,7 +59,7 @@ SPEC = [
     ("common.litert", "SOURCE_RATE", "Hz"), ("common.outputs", "LOCK_WAIT_S", "s"),
     ("common.plots", "STEP_MINUTES", "min"), ("tools.search_space", "TARGETS", None),
     ("tools.search_space", "RATE", "Hz"), ("tools.mcu", "BOARDS", "B"),
-    ("common.forecast", "plausible_levels", None),
+    ("common.forecast", "plausible_levels", None), ("common.constraints", "KB", "B"),
 ]
 BY_NAME = {"mae_t": "°C", "mae_rh": "%", "T (degC)": "°C", "rh (%)": "%", "zip_bytes": "B",
            "rate": "Hz", "invoke_ratio": "x", "total_ratio": "x", "shift_ms": "ms", "gain_db": "dB",
@@ -234,6 +234,14 @@ def pins():
 
 def test_readme_is_short():
     assert len((ROOT / "README.md").read_text().splitlines()) <= MAX_README_LINES
+
+
+def test_ci_runs_the_readmes_test_command():
+    """The README's command 2 ends with the test command; .ci/run runs exactly that line."""
+    readme = (ROOT / "README.md").read_text()
+    command = re.search(r"^# 2\..*\n(.+)$", readme, re.M)[1].split(" && ")[-1]
+    assert command.startswith("python -m pytest")
+    assert command in (ROOT / ".ci" / "run").read_text().splitlines()
 
 
 @pytest.mark.parametrize("path", DOCS, ids=lambda p: p.name)
