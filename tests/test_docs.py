@@ -246,7 +246,8 @@ def test_ci_runs_the_readmes_test_command():
 
 @pytest.mark.parametrize("path", DOCS, ids=lambda p: p.name)
 def test_every_figure_comes_from_a_generated_file_or_the_code(path, spec, pins):
-    assert problems(path, path.read_text(), spec, pins) == []
+    found = problems(path, path.read_text(), spec, pins)
+    assert not found, "\n" + "\n".join(found)
 
 
 def test_the_check_fails_on_a_typed_figure(spec, pins):
