@@ -25,7 +25,7 @@ def decay_after(epoch_start=12, factor=math.exp(-0.1)):
 def pruning_schedule(steps_per_epoch, epochs, initial_sparsity, final_sparsity, begin=0.25,
                      end=0.75, frequency=100):
     """tfmot PolynomialDecay over the fraction [begin, end] of `epochs` fine-tuning epochs
-    (the seed's recipe, epochs 5 to 15 of 20, is 0.25-0.75). The mask is updated every
+    (the original report's recipe, epochs 5 to 15 of 20, is 0.25-0.75). The mask is updated every
     `frequency` steps (fewer for short runs, at least 10 updates) and the last update falls
     on the end step, so the final sparsity is reached however short the run."""
     first, last = round(steps_per_epoch * epochs * begin), round(steps_per_epoch * epochs * end)

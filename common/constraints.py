@@ -61,7 +61,7 @@ EXIT_PASSED, EXIT_ERROR, EXIT_LIMIT_MISSED, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 
 def fmt(metric, value):
-    """A value in the verdict table's units: '82.24 %', '1,387 B', '0.4036 °C', '1.50 ms'."""
+    """A value in the verdict table's units, e.g. the limits: '90.00 %', '2,048 B', '0.5000 °C', '1.50 ms'."""
     if value is None:
         return "-"
     if metric.startswith("accuracy"):

@@ -54,7 +54,7 @@ class ForecastVersion:
 
 
 def seed_recipe(version, architecture, build):
-    """The seed report's exercise 1 recipe: a plain model on raw MSE, 20 + 20 epochs, pruned
+    """The original report's exercise 1 recipe: a plain model on raw MSE, 20 + 20 epochs, pruned
     from 0.3 to 0.9, full-int8 per channel; calibrated as this project calibrates."""
     return ForecastVersion(version, architecture, lambda mean, std, folded=False: build(), loss="mse",
                            loss_in_std_units=False, quantization="int8", per_channel=True,

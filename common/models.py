@@ -1,4 +1,4 @@
-"""Model builders: forecasters (the seed's CNN and MLP, the residual forecaster), the
+"""Model builders: forecasters (the original report's CNN and MLP, the residual forecaster), the
 keyword-spotting DS-CNN (widths are parameters); and the forecasters' training metric, the
 multi-output MAE."""
 import numpy as np

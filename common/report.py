@@ -23,7 +23,7 @@ from .constraints import VERSIONS
 
 # what the checksum covers: what the model is and how to feed it
 DESCRIBES = ("version", "tflite_sha256", "frontend", "labels", "normalization", "limits")
-MAX_SIDECAR_BYTES = 4 * 2**20  # a sidecar is 5-40 kB, the training history included
+MAX_SIDECAR_BYTES = 4 * 2**20  # far above any model's JSON, its training history included
 MAX_DEPTH = 16                 # objects and lists within each other (a sidecar has 5)
 MAX_LABELS = 1000
 SHA256_HEX = re.compile(r"[0-9a-f]{64}")

@@ -9,7 +9,7 @@ TFLITE_MAGIC = b"TFL3"  # flatbuffer file identifier, bytes 4..8 of a .tflite
 # A model file, zipped or not, and the .tflite inside a zip, are at most this big: checked
 # before reading (a zip member by its declared sizes; it is then inflated no further than it
 # declares, and refused if it inflates to another size or fails its CRC).
-# This project's models are 1-20 kB; the course's float baselines a few hundred kB.
+# Far above this project's models and the course's float baselines.
 MAX_MODEL_BYTES = 16 * 2**20
 
 

@@ -62,7 +62,7 @@ def read_wav(path, rate=16000, length=1.0, fixes=None):
     - a file rate other than 16000 is first resampled to 16000 (resample_poly);
     - then, if `rate` != 16000, resampled to `rate` (resample_poly, up/down from the gcd);
     - then zero-padded at the end or trimmed to round(rate * length) samples (the course's
-      pad; the seed's 8 kHz version resampled before padding, as here).
+      pad; the original report's 8 kHz version resampled before padding, as here).
     A missing, unreadable, empty or non-wav file, one over the bounds above or holding NaN or
     inf samples raises WavError naming the file.
     `fixes`, a collections.Counter, counts what was done to a file that is not 16 kHz mono
@@ -104,6 +104,6 @@ def read_wav(path, rate=16000, length=1.0, fixes=None):
     done.append(FIX_PAD if len(x) < n else FIX_TRIM if len(x) > n else None)
     if fixes is not None:
         fixes.update(d for d in done if d)
-    # as the seed's 8 kHz SignalGenerator: resample the file's samples, then pad (or trim)
+    # as the original report's 8 kHz SignalGenerator: resample the file's samples, then pad (or trim)
     x = _fit(resample(x, BASE_RATE, rate), int(round(rate * length)))
     return np.ascontiguousarray(x, dtype=np.float32)

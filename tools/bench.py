@@ -1,10 +1,12 @@
-"""Benchmark: naive baselines and the seed's recipe beside the project's five versions, in one
-run on the same data, as a markdown table with ratios to the baseline and a picture.
+"""Benchmark: naive baselines and the original report's recipe beside the project's five
+versions, in one run on the same data, as a markdown table with ratios to the baseline and a
+picture.
 
     python -m tools.bench --seeds 0,1,2        # the data of ../shared/data, see --help
 
-Rows per version: exercise 1, persistence (no model: the last step repeated) and the seed's
-recipe; exercise 2, the seed's recipe (DS-CNN 96-64-64, 20 epochs, post-training int8).
+Rows per version: exercise 1, persistence (no model: the last step repeated) and the original
+report's recipe ("seed recipe"); exercise 2, the original report's recipe (DS-CNN 96-64-64, 20
+epochs, post-training int8).
 Quality is measured with the written `.tflite` on the test split (and, for ex2, the
 validation split, on which the versions were selected), mean (min-max) over the seeds.
 Latency: this host, LiteRT, one thread, the one latency loop of common/litert.py, measured

@@ -117,9 +117,9 @@ def _value(text):
 def run(argv=None):
     from common import cli, runtime
     p = cli.Parser(prog="python -m tools.folds", description="score a keyword-spotting version (or the "
-                   "seed's recipe), as declared or with changed fields, on speaker-grouped folds of train + val")
+                   "original report's recipe), as declared or with changed fields, on speaker-grouped folds of train + val")
     p.add_argument("--version", required=True, choices=["ex2_a", "ex2_b", "ex2_c"], help="the version to score")
-    p.add_argument("--recipe", action="store_true", help="score the seed's recipe for this version instead")
+    p.add_argument("--recipe", action="store_true", help="score the original report's recipe for this version instead")
     p.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
                    help="change a field of the declaration (KWSVersion), e.g. bn_momentum=0.99; repeatable")
     p.add_argument("--data", help="the wav folder (as the scripts' --data)")

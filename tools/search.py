@@ -5,9 +5,9 @@
 Each trial asks tools/search_space.py for a candidate, then:
 1. bounds before training: the candidate is built untrained and converted as the pipeline
    converts it; a `.tflite.zip` over the version's bound (limit or the project's target),
-   an ex2_b invoke p50 over 0.5x the seed DS-CNN's, or an ex2_c total latency over 0.5x the
-   course way's (both measured in this process, this host, interleaved) ends the trial as
-   infeasible within seconds;
+   an ex2_b invoke p50 over 0.5x the original report's DS-CNN's, or an ex2_c total latency
+   over 0.5x the course way's (both measured in this process, this host, interleaved) ends
+   the trial as infeasible within seconds;
 2. quality, never on the test split: keyword spotting, the int8 model's accuracy on each of
    K speaker-grouped folds of the train + val files (trained on the others), the mean;
    forecasting, the validation MAE of the quantized model over persistence's, T and RH
@@ -18,7 +18,7 @@ The study lives in storage (default: SQLite in --out-dir), so an interrupted sea
 any URL Optuna accepts (e.g. postgresql://..., driver: requirements-search-pg.txt) lets several
 machines share one study, even started at once on a fresh database (the schema is created
 under a PostgreSQL advisory lock), and --workers K runs K local processes. The version's
-current declaration and the seed's recipe are scored once per study on the same folds, as
+current declaration and the original report's recipe are scored once per study on the same folds, as
 references. At the end: the Pareto front (size, latency, quality) as a table
 (<version>_search.md), a picture (<version>_search.png) and the best feasible trial printed as
 a version declaration.
@@ -88,8 +88,8 @@ def untrained_int8(spec, data):
 
 
 def latency_reference(version, data):
-    """What the version's latency target compares with, or None: the seed DS-CNN (16 kHz,
-    ex2_b: invoke) or the course way (the seed's 8 kHz model + TensorFlow's front end, ex2_c:
+    """What the version's latency target compares with, or None: the original report's DS-CNN
+    (16 kHz, ex2_b: invoke) or the course way (its 8 kHz model + TensorFlow's front end, ex2_c:
     total), untrained int8, built once a process."""
     from . import declared
     target = search_space.TARGETS.get(version, {})
@@ -250,7 +250,7 @@ def _finished_with(trial):
 
 
 def references(version, data):
-    """The version as its script declares it and the seed's recipe, scored as the trials are."""
+    """The version as its script declares it and the original report's recipe, scored as the trials are."""
     from . import declared
     out = {}
     for role, spec in (("current", declared.DECLARED[version]),
@@ -336,7 +336,7 @@ def work(args, trials, worker=0, data=None, storage=None):
         data = data or Data(args, log=lambda *_: None)
         study = open_study(args, worker, storage)
         if "references" not in study.user_attrs and worker == 0:
-            print(f"{args.version}: scoring the current version and the seed's recipe "
+            print(f"{args.version}: scoring the current version and the original report's recipe "
                   "on the same data (once a study)", flush=True)
             study.set_user_attr("references", references(args.version, data))
         reference = latency_reference(args.version, data)

@@ -10,8 +10,8 @@ from common.frontend_np import FrontEnd
 from common.constraints import KB, entry
 
 # The project's targets, tighter than the homework's limits (issues 4 and 14): bytes of the
-# .tflite.zip; ex2_b: host invoke p50 as a fraction of the seed DS-CNN's; ex2_c: total
-# latency as a fraction of the course way's (TensorFlow front end + the seed's 8 kHz model).
+# .tflite.zip; ex2_b: host invoke p50 as a fraction of the original report's DS-CNN's; ex2_c:
+# total latency as a fraction of the course way's (TensorFlow front end + its 8 kHz model).
 TARGETS = {
     "ex1_a": {"zip_bytes": 1500},
     "ex1_b": {"zip_bytes": 1350},
