@@ -41,41 +41,40 @@ def _handled(signum):
 
 
 @contextlib.contextmanager
+def _handling(signums, handler):
+    """`handler` for each of `signums` during the block, the previous handlers restored after
+    it; in a thread other than the main one (where Python refuses handlers) no change."""
+    previous = {}
+    try:
+        for signum in signums:
+            previous[signum] = signal.signal(signum, handler)
+    except ValueError:  # not the main thread
+        pass
+    try:
+        yield
+    finally:
+        for signum, old in previous.items():
+            signal.signal(signum, old)
+
+
+@contextlib.contextmanager
 def raise_on_stop_signals():
     """SIGTERM (systemd, docker, `timeout`) and SIGHUP (a closed terminal) raise Interrupted in
     the main thread for the duration of the block, as Ctrl-C raises KeyboardInterrupt, so that
     such a run cleans up and says so. Ignored signals stay ignored; other threads: no change."""
     def stop(signum, frame):
         raise Interrupted(signum)
-    previous = {}
-    try:
-        for signum in STOP_SIGNALS:
-            if signum != signal.SIGINT and signal.getsignal(signum) == signal.SIG_DFL:
-                previous[signum] = signal.signal(signum, stop)
-    except ValueError:  # not the main thread
-        pass
-    try:
+    defaults = [n for n in STOP_SIGNALS if n != signal.SIGINT and signal.getsignal(n) == signal.SIG_DFL]
+    with _handling(defaults, stop):
         yield
-    finally:
-        for signum, handler in previous.items():
-            signal.signal(signum, handler)
 
 
 @contextlib.contextmanager
 def stop_signals_held(then=InterruptedAfterWriting):
     """Hold SIGINT, SIGTERM and SIGHUP back until the block ends (main thread only); then, if
     one came and the block succeeded, raise `then` (an Interrupted class) with it."""
-    caught, previous = [], {}
-    try:
-        for signum in STOP_SIGNALS:
-            if _handled(signum):
-                previous[signum] = signal.signal(signum, lambda n, frame: caught.append(n))
-    except ValueError:  # not the main thread: nothing to hold
-        pass
-    try:
+    caught = []
+    with _handling([n for n in STOP_SIGNALS if _handled(n)], lambda n, frame: caught.append(n)):
         yield
-    finally:
-        for signum, handler in previous.items():
-            signal.signal(signum, handler)
     if caught:  # the block finished: say so
         raise then(caught[0])
