@@ -17,7 +17,8 @@ import pytest
 from conftest import ROOT
 
 tf = pytest.importorskip("tensorflow")
-from tools import c_export, litert, report, tflite_io  # noqa: E402
+from common import litert, report, tflite_io  # noqa: E402
+from tools import c_export  # noqa: E402
 from common.frontend_np import LABELS, MFCC_16K, NumpyFrontEnd  # noqa: E402
 from common.wav import read_wav  # noqa: E402
 

@@ -216,7 +216,8 @@ def test_zero_trials_rewrites_the_report_of_a_stored_study(ex2_search, tmp_path)
 
 
 def test_sizes_are_those_of_the_file_the_script_writes():
-    from tools import search, tflite_io
+    from common import tflite_io
+    from tools import search
     data = b"\x01\x02" * 500
     assert search.zip_len("ex2_a", data) == tflite_io.model_files("kws_a", data)[1]["zip_bytes"]
     assert search.zip_len("ex1_b", data) == tflite_io.model_files("th_b", data)[1]["zip_bytes"]
