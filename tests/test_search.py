@@ -1,6 +1,7 @@
 """The constraint search (tools/search.py): speaker-grouped folds, the candidates' feature
 maps, a 2-trial search on tiny data that resumes from its storage, a trial ended by its size
 before any training, two workers on one study, the Pareto front."""
+import dataclasses
 import json
 import os
 import subprocess
@@ -15,6 +16,16 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 def search(*args, timeout=900):
     return subprocess.run([sys.executable, "-m", "tools.search", *args], cwd=ROOT,
                           capture_output=True, text=True, timeout=timeout)
+
+
+PRELUDE = "from common.kws import KWSVersion\nfrom common.frontend_np import FrontEnd\n" \
+          "from common.forecast import ForecastVersion\n"
+
+
+def candidate_of(params, version, epochs=None):
+    import optuna
+    from tools import search
+    return search.candidate(optuna.trial.FixedTrial(params), version, epochs)
 
 
 # ---------------------------------------------------------------- folds
@@ -97,14 +108,15 @@ def test_search_writes_its_table_picture_and_a_usable_declaration(ex2_search):
         assert len(ref["folds"]) == 2 and 0.0 <= ref["quality"] <= 1.0
     md = (out / "ex2_a_search.md").read_text()
     assert "## Pareto front" in md and "Constraint search: ex2_a" in md
-    done = [t for t in result["trials"] if t["status"] == "feasible"]
-    if done:  # the declaration builds the trial's model
-        code = md.split("```python\n")[1].split("```")[0]
-        scope = {}
-        exec("from common.kws import KWSVersion\nfrom common.frontend_np import FrontEnd\n" + code, scope)
-        assert scope["VERSION"].version == "ex2_a"
-        best = max(done, key=lambda t: t["quality"])
-        assert list(scope["VERSION"].filters)[0] == best["params"]["first_width"]
+    # the seeded trials include feasible ones: the best is printed as a declaration that
+    # declares exactly its candidate
+    done = [t for t in result["trials"] if t["status"] == "feasible" and "same_as" not in t]
+    assert done, [(t["trial"], t["status"]) for t in result["trials"]]
+    best = max(done, key=lambda t: t["quality"])
+    assert f"Trial {best['trial']}: " in md
+    scope = {}
+    exec(PRELUDE + md.split("```python\n")[1].split("```")[0], scope)
+    assert scope["VERSION"] == dataclasses.replace(candidate_of(best["params"], "ex2_a", epochs=1), stem=None)
 
 
 def test_search_resumes_from_its_storage(ex2_search):
@@ -221,6 +233,32 @@ def test_sizes_are_those_of_the_file_the_script_writes():
     data = b"\x01\x02" * 500
     assert search.zip_len("ex2_a", data) == tflite_io.model_files("kws_a", data)[1]["zip_bytes"]
     assert search.zip_len("ex1_b", data) == tflite_io.model_files("th_b", data)[1]["zip_bytes"]
+
+
+@pytest.mark.parametrize("version", ["ex1_a", "ex2_a", "ex2_c"])
+def test_the_printed_declaration_declares_the_candidate(version):
+    """What a search prints for a trial, run as a script would declare it, is that trial's
+    candidate: every field (the output stem aside), and for a forecaster the same model."""
+    import optuna
+    from tools import search, search_space
+    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=1))
+    mean, std = np.float32([9.0, 76.0]), np.float32([8.0, 16.0])
+    for _ in range(12):
+        trial = study.ask()
+        spec = search.candidate(trial, version)
+        scope = {}
+        exec(PRELUDE + search_space.declaration(spec), scope)
+        declared = scope["VERSION"]
+        if version.startswith("ex2"):
+            assert declared == dataclasses.replace(spec, stem=None), trial.params
+        else:
+            names = [f.name for f in dataclasses.fields(spec) if f.name not in ("build", "stem", "entry")]
+            assert [getattr(declared, n) for n in names] == [getattr(spec, n) for n in names], trial.params
+            built = [m(mean, std) for m in (declared.build, spec.build)]
+            shapes = [[(type(layer).__name__, [w.shape for w in layer.get_weights()]) for layer in m.layers]
+                      for m in built]
+            assert shapes[0] == shapes[1], trial.params
+        study.tell(trial, 0.0)
 
 
 def test_every_proposed_candidate_keeps_a_feature_map():
