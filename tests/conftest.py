@@ -1,5 +1,6 @@
 """Shared test fixtures. Real data is read from ../shared/data (never copied here)."""
 import signal
+import subprocess
 import sys
 from pathlib import Path
 
@@ -51,3 +52,43 @@ def subset(shared_data, tmp_path_factory):
         lines = (shared_data / "mini_speech_commands_split" / f"kws_split_{which}.txt").read_text().split()
         (out / f"kws_split_{which}.txt").write_text("\n".join(lines[::8]) + "\n")
     return shared_data / "mini_speech_commands", out
+
+
+@pytest.fixture(scope="session")
+def tiny_subset(shared_data, tmp_path_factory):
+    """A split folder with every 24th line of the shared split files (~89 / 13 / 9 files,
+    every label in train): for runs whose figures are not checked."""
+    out = tmp_path_factory.mktemp("tiny_split")
+    for which in ("train", "val", "test"):
+        lines = (shared_data / "mini_speech_commands_split" / f"kws_split_{which}.txt").read_text().split()
+        (out / f"kws_split_{which}.txt").write_text("\n".join(lines[::24]) + "\n")
+    return shared_data / "mini_speech_commands", out
+
+
+def run_python(*args, timeout=900):
+    """`python ARGS` in the repository root, umask 022: the CompletedProcess (text)."""
+    return subprocess.run([sys.executable, *map(str, args)], cwd=ROOT, capture_output=True, text=True,
+                          timeout=timeout, umask=0o022)
+
+
+def kws_script_args(data_and_split, out_dir):
+    """The flags of the exercise 2 runs of the tests: 2 epochs (and at most 2 quantization-aware
+    ones), 5 latency runs, no progress bars."""
+    data, split_dir = data_and_split
+    return ["--data", str(data), "--split-dir", str(split_dir), "--out-dir", str(out_dir),
+            "--epochs", "2", "--latency-runs", "5", "--quiet"]
+
+
+@pytest.fixture(scope="session")
+def kws_script_run(subset, tmp_path_factory):
+    """script -> (CompletedProcess, output folder): each exercise 2 script run once a session
+    on the subset (kws_script_args), when a test first asks for it; tests copy the folder
+    before changing anything in it."""
+    done = {}
+
+    def get(script):
+        if script not in done:
+            folder = tmp_path_factory.mktemp(script[:-3])
+            done[script] = (run_python(script, *kws_script_args(subset, folder)), folder)
+        return done[script]
+    return get

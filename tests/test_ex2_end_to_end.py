@@ -1,22 +1,23 @@
 """The three exercise 2 scripts on a subset of the real wavs, few epochs: the JSON and the
-verdict, figures re-computed independently (TensorFlow's interpreter and front end), the
-written model run by tools.evaluate and kws_inference.py, determinism, the best epoch."""
+verdict, figures re-computed independently (the course's front end, TensorFlow's
+interpreter), the written model run by tools.evaluate and kws_inference.py, determinism and a
+poisoned test split, the best epoch."""
 import hashlib
 import json
 import os
-import subprocess
-import sys
+import stat
 
 import numpy as np
 import pytest
+
+from conftest import kws_script_args, run_python
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 LABELS = ["down", "go", "left", "no", "right", "stop", "up", "yes"]
 
 
 def run(*args, timeout=900):
-    return subprocess.run([sys.executable, *args], cwd=ROOT, capture_output=True, text=True,
-                          timeout=timeout)
+    return run_python(*args, timeout=timeout)
 
 
 def course_labels(tflite_path, data, split_file, frontend):
@@ -55,35 +56,19 @@ def is_count_of(value, n):
     return value is not None and abs(value * n - round(value * n)) < 1e-6
 
 
-SCRIPTS = {"ex2_a.py": "kws_a", "ex2_b.py": "kws_b", "ex2_c.py": "kws_c"}
-
-
-def script_args(subset, out_dir):
-    data, split_dir = subset
-    return ["--data", str(data), "--split-dir", str(split_dir), "--out-dir", str(out_dir),
-            "--epochs", "2", "--latency-runs", "5", "--quiet"]
-
-
-@pytest.fixture(scope="module")
-def runs(subset, tmp_path_factory):
-    """Each script once, into a folder of its own: {script: (CompletedProcess, folder)}."""
-    out = {}
-    for script in SCRIPTS:
-        folder = tmp_path_factory.mktemp(script[:-3])
-        out[script] = (run(script, *script_args(subset, folder)), folder)
-    return out
-
-
+@pytest.mark.slow
 @pytest.mark.parametrize("script, name, rate", [("ex2_a.py", "kws_a", 16000),
                                                 ("ex2_b.py", "kws_b", 16000),
                                                 ("ex2_c.py", "kws_c", 8000)])
-def test_script_end_to_end(subset, runs, script, name, rate):
+def test_script_end_to_end(subset, kws_script_run, script, name, rate):
     data, split_dir = subset
-    out, tmp_path = runs[script]
+    out, tmp_path = kws_script_run(script)
     assert out.returncode in (0, 2), out.stderr[-3000:]
     assert out.stderr == ""  # TensorFlow quiet, no warning
-    assert "Verdict for ex2_" in out.stdout
+    assert "Verdict for ex2_" in out.stdout and "wrote " in out.stdout
     assert sorted(os.listdir(tmp_path)) == sorted(f"{name}{s}" for s in (".json", ".png", ".tflite", ".tflite.zip"))
+    for f in os.listdir(tmp_path):  # the umask's mode (run under 022), not mkstemp's 0600
+        assert stat.S_IMODE(os.stat(tmp_path / f).st_mode) == 0o644, f
     summary = json.loads((tmp_path / f"{name}.json").read_text())
     assert summary["frontend"]["rate"] == rate and summary["frontend"]["input_shape"] == [49, 10, 1]
     assert summary["labels"] == LABELS
@@ -204,15 +189,16 @@ def poisoned_copy(subset, root):
     return poisoned, split
 
 
-def test_same_seed_same_model_whatever_the_test_split(subset, runs, tmp_path):
+@pytest.mark.slow
+def test_same_seed_same_model_whatever_the_test_split(subset, kws_script_run, tmp_path):
     """ex2_c (8 kHz, quantization-aware epochs) again with the same arguments (seed 0, 2
     epochs), its test split poisoned (noise wavs, every label wrong): the same .tflite, the
     same history, kept epoch and calibration. The test split never reaches training, the
     epoch choice or the calibration, and a run is deterministic."""
     poisoned = poisoned_copy(subset, tmp_path / "poisoned")
-    out = run("ex2_c.py", *script_args(poisoned, tmp_path / "models"))
+    out = run("ex2_c.py", *kws_script_args(poisoned, tmp_path / "models"))
     assert out.returncode in (0, 2), out.stderr[-2000:]
-    first = runs["ex2_c.py"][1]
+    first = kws_script_run("ex2_c.py")[1]
     x, y = (json.loads((d / "kws_c.json").read_text()) for d in (first, tmp_path / "models"))
     assert y["data"]["path"] == str(poisoned[0]) and y["data"]["test_files"] == x["data"]["test_files"]
     assert (first / "kws_c.tflite").read_bytes() == (tmp_path / "models" / "kws_c.tflite").read_bytes()
@@ -230,6 +216,7 @@ def test_the_course_split_is_the_default(shared_data, tmp_path):
     assert out.stderr.startswith(f"error: {ROOT}/kws_split_train.txt: 5911 of 6400 listed files missing")
 
 
+@pytest.mark.slow
 def test_kept_weights_are_those_of_the_best_validation_epoch():
     import common  # noqa: F401
     import tensorflow as tf
