@@ -71,6 +71,7 @@ def runs(station, tmp_path_factory):
     return out, results
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("script, name, version", [("ex1_a.py", "th_a", "ex1_a"),
                                                     ("ex1_b.py", "th_b", "ex1_b")])
 def test_script_on_the_station_export(runs, station, script, name, version):
@@ -113,6 +114,7 @@ def test_script_on_the_station_export(runs, station, script, name, version):
     assert summary["metrics"]["mae_rh"] == pytest.approx(np.abs(pred[..., 1] - y[..., 1]).mean(), rel=1e-4)
 
 
+@pytest.mark.slow
 def test_cross_season_evaluation_of_every_window(runs):
     if not os.path.isfile(SAMPLE):
         pytest.skip(f"{SAMPLE} not found")
@@ -147,6 +149,7 @@ def poisoned_test_rows(csv, out):
     return out, STATION_ROWS - (first - 1)
 
 
+@pytest.mark.slow
 def test_same_seed_same_model_through_pruning_whatever_the_test_rows(runs, station, tmp_path):
     """ex1_a again with the arguments of the first run (seed 1, 2 epochs + 2 of pruning), on a
     copy of the export whose test rows are altered: the same .tflite, history and calibration;

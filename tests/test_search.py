@@ -64,11 +64,11 @@ def test_feature_map_matches_the_built_model(coefficients, blocks, extra, stride
     assert tuple(conv_out[1:3]) == search_space.feature_map(spec)
 
 
-def test_a_trial_over_the_size_bound_ends_before_training(subset, monkeypatch):
+def test_a_trial_over_the_size_bound_ends_before_training(tiny_subset, monkeypatch):
     import optuna
     from common import kws, runtime
     from tools import search, search_space
-    data_dir, split_dir = subset
+    data_dir, split_dir = tiny_subset
     args = search.parse_args(["--version", "ex2_a", "--data", str(data_dir), "--split-dir", str(split_dir),
                               "--epochs", "1", "--folds", "2"])
     data = search.Data(args, log=lambda *_: None)
@@ -86,9 +86,9 @@ def test_a_trial_over_the_size_bound_ends_before_training(subset, monkeypatch):
 
 # ---------------------------------------------------------------- the command
 @pytest.fixture(scope="module")
-def ex2_search(subset, tmp_path_factory):
-    """Two trials of ex2_a on every 8th file, 1 epoch, 2 folds; then one more from storage."""
-    data_dir, split_dir = subset
+def ex2_search(tiny_subset, tmp_path_factory):
+    """Two trials of ex2_a on every 24th file, 1 epoch, 2 folds; then one more from storage."""
+    data_dir, split_dir = tiny_subset
     out = tmp_path_factory.mktemp("search")
     common = ["--version", "ex2_a", "--data", str(data_dir), "--split-dir", str(split_dir), "--epochs", "1",
               "--folds", "2", "--out-dir", str(out), "--quiet"]
@@ -97,6 +97,7 @@ def ex2_search(subset, tmp_path_factory):
     return first, second, out
 
 
+@pytest.mark.slow
 def test_search_writes_its_table_picture_and_a_usable_declaration(ex2_search):
     first, _, out = ex2_search
     assert first.returncode == 0, first.stderr[-2000:]
@@ -119,6 +120,7 @@ def test_search_writes_its_table_picture_and_a_usable_declaration(ex2_search):
     assert scope["VERSION"] == dataclasses.replace(candidate_of(best["params"], "ex2_a", epochs=1), stem=None)
 
 
+@pytest.mark.slow
 def test_search_resumes_from_its_storage(ex2_search):
     import optuna
     _, second, out = ex2_search
@@ -129,6 +131,7 @@ def test_search_resumes_from_its_storage(ex2_search):
     assert "scoring the current version" not in second.stdout  # references kept from the first call
 
 
+@pytest.mark.slow
 def test_forecast_search_with_two_workers_on_one_study(shared_data, tmp_path):
     import optuna
     r = search("--version", "ex1_b", "--data", str(shared_data / "jena_climate_2009_sample.csv"),
@@ -159,6 +162,7 @@ def test_pareto_front_keeps_only_undominated_feasible_rows():
     assert [r["trial"] for r in pareto(rows, maximize=False)] == [0, 4]
 
 
+@pytest.mark.slow
 def test_a_repeated_proposal_reuses_the_earlier_result(shared_data, monkeypatch):
     import optuna
     from common import forecast, runtime
@@ -181,13 +185,13 @@ def test_a_repeated_proposal_reuses_the_earlier_result(shared_data, monkeypatch)
     assert [r["trial"] for r in search.pareto(rows, maximize=False)] == [0]
 
 
-def test_latency_bound_is_the_ratio_to_the_reference_measured_alongside(subset, monkeypatch):
+def test_latency_bound_is_the_ratio_to_the_reference_measured_alongside(tiny_subset, monkeypatch):
     """ex2_b: a candidate whose invoke p50 (a fake clock here) is over 0.5x the seed DS-CNN's,
     measured in alternating rounds, is infeasible before training; under it, it goes on."""
     import optuna
     from common import kws, litert, runtime
     from tools import search
-    data_dir, split_dir = subset
+    data_dir, split_dir = tiny_subset
     args = search.parse_args(["--version", "ex2_b", "--data", str(data_dir), "--split-dir", str(split_dir),
                               "--epochs", "1", "--folds", "2", "--latency-runs", "3"])
     data = search.Data(args, log=lambda *_: None)
@@ -214,6 +218,7 @@ def test_latency_bound_is_the_ratio_to_the_reference_measured_alongside(subset, 
     assert why is None and measured["invoke_ratio"] == pytest.approx(0.4)
 
 
+@pytest.mark.slow
 def test_zero_trials_rewrites_the_report_of_a_stored_study(ex2_search, tmp_path):
     import optuna
     _, _, out = ex2_search
