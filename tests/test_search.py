@@ -1,5 +1,5 @@
 """The constraint search (tools/search.py): speaker-grouped folds, the candidates' feature
-maps, a 2-trial search on tiny data that resumes from its storage, a trial ended by its size
+maps, a 1-trial search on tiny data that resumes from its storage, a trial ended by its size
 before any training, two workers on one study, the Pareto front."""
 import dataclasses
 import json
@@ -87,12 +87,12 @@ def test_a_trial_over_the_size_bound_ends_before_training(tiny_subset, monkeypat
 # ---------------------------------------------------------------- the command
 @pytest.fixture(scope="module")
 def ex2_search(tiny_subset, tmp_path_factory):
-    """Two trials of ex2_a on every 24th file, 1 epoch, 2 folds; then one more from storage."""
+    """One trial of ex2_a on every 24th file, 1 epoch, 2 folds; then one more from storage."""
     data_dir, split_dir = tiny_subset
     out = tmp_path_factory.mktemp("search")
     common = ["--version", "ex2_a", "--data", str(data_dir), "--split-dir", str(split_dir), "--epochs", "1",
               "--folds", "2", "--out-dir", str(out), "--quiet"]
-    first = search(*common, "--trials", "2")
+    first = search(*common, "--trials", "1")
     second = search(*common, "--trials", "1")
     return first, second, out
 
@@ -126,8 +126,8 @@ def test_search_resumes_from_its_storage(ex2_search):
     _, second, out = ex2_search
     assert second.returncode == 0, second.stderr[-2000:]
     study = optuna.load_study(study_name="ex2_a", storage=f"sqlite:///{out / 'search.db'}")
-    assert len(study.trials) == 3
-    assert [t.number for t in study.trials] == [0, 1, 2]
+    assert len(study.trials) == 2
+    assert [t.number for t in study.trials] == [0, 1]
     assert "scoring the current version" not in second.stdout  # references kept from the first call
 
 
@@ -225,8 +225,8 @@ def test_zero_trials_rewrites_the_report_of_a_stored_study(ex2_search, tmp_path)
     (out / "ex2_a_search.md").unlink()
     r = search("--version", "ex2_a", "--trials", "0", "--out-dir", str(out), "--quiet")
     assert r.returncode == 0, r.stderr[-2000:]
-    assert "3 finished trials" in (out / "ex2_a_search.md").read_text()
-    assert len(optuna.load_study(study_name="ex2_a", storage=f"sqlite:///{out / 'search.db'}").trials) == 3
+    assert "2 finished trials" in (out / "ex2_a_search.md").read_text()
+    assert len(optuna.load_study(study_name="ex2_a", storage=f"sqlite:///{out / 'search.db'}").trials) == 2
     r = search("--version", "ex2_c", "--trials", "0", "--out-dir", str(tmp_path))
     assert r.returncode == 1 and r.stderr.startswith("error: sqlite:///") and "no study named 'ex2_c'" in r.stderr
     assert r.stderr.count("\n") == 1
