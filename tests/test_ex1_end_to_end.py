@@ -11,6 +11,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from conftest import Started
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 STATION = os.path.join(ROOT, "..", "shared", "data", "jena_mpi_roof_2024_jun_sep.csv")
 SAMPLE = os.path.join(ROOT, "..", "shared", "data", "jena_climate_2009_sample.csv")
@@ -63,19 +65,24 @@ def tf_predictions(tflite, inputs, mean, std):
 
 @pytest.fixture(scope="module")
 def runs(station, tmp_path_factory):
-    out = tmp_path_factory.mktemp("ex1")
-    results = {}
-    for script in ("ex1_a.py", "ex1_b.py"):
-        results[script] = run_script(script, "--data", station, "--out-dir", str(out), "--epochs", "2",
-                                     "--quiet", "--seed", "1")
-    return out, results
+    """ex1_a and ex1_b on the export (seed 1, 2 epochs) into one folder, and ex1_a again with
+    the same arguments on a copy whose test rows are altered (poisoned_test_rows) into
+    another, the three side by side: (folder, {script: CompletedProcess}, (altered csv, its
+    test rows, its folder, its CompletedProcess))."""
+    out, again_dir = tmp_path_factory.mktemp("ex1"), tmp_path_factory.mktemp("ex1_again")
+    altered, test_rows = poisoned_test_rows(station, tmp_path_factory.mktemp("altered") / "poisoned.csv")
+    flags = ["--epochs", "2", "--quiet", "--seed", "1"]
+    started = {s: Started(s, "--data", station, "--out-dir", out, *flags) for s in ("ex1_a.py", "ex1_b.py")}
+    again = Started("ex1_a.py", "--data", altered, "--out-dir", again_dir, *flags)
+    return (out, {s: p.result(600) for s, p in started.items()},
+            (altered, test_rows, again_dir, again.result(600)))
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("script, name, version", [("ex1_a.py", "th_a", "ex1_a"),
                                                     ("ex1_b.py", "th_b", "ex1_b")])
 def test_script_on_the_station_export(runs, station, script, name, version):
-    out_dir, results = runs
+    out_dir, results, _ = runs
     out = results[script]
     assert out.returncode in (0, 2), out.stderr[-2000:]
     assert out.stderr == "" and f"Verdict for {version}" in out.stdout
@@ -118,7 +125,7 @@ def test_script_on_the_station_export(runs, station, script, name, version):
 def test_cross_season_evaluation_of_every_window(runs):
     if not os.path.isfile(SAMPLE):
         pytest.skip(f"{SAMPLE} not found")
-    out_dir, _ = runs
+    out_dir, _, _ = runs
     ev = subprocess.run([sys.executable, "-m", "tools.evaluate", str(out_dir / "th_a.tflite.zip"),
                          "--data", SAMPLE, "--all-windows"], cwd=ROOT, capture_output=True, text=True)
     assert ev.returncode == 0 and ev.stderr == "", ev.stderr
@@ -150,21 +157,18 @@ def poisoned_test_rows(csv, out):
 
 
 @pytest.mark.slow
-def test_same_seed_same_model_through_pruning_whatever_the_test_rows(runs, station, tmp_path):
+def test_same_seed_same_model_through_pruning_whatever_the_test_rows(runs):
     """ex1_a again with the arguments of the first run (seed 1, 2 epochs + 2 of pruning), on a
     copy of the export whose test rows are altered: the same .tflite, history and calibration;
     the test figures move. The test rows never reach training, pruning or calibration, and a
     run is deterministic."""
-    poisoned, test_rows = poisoned_test_rows(station, tmp_path / "poisoned.csv")
+    first, _, (poisoned, test_rows, again, out) = runs
     assert test_rows == 1635
-    out = run_script("ex1_a.py", "--data", str(poisoned), "--out-dir", str(tmp_path), "--epochs", "2",
-                     "--quiet", "--seed", "1")
     assert out.returncode in (0, 2), out.stderr[-2000:]
-    first = runs[0]
-    x, y = (json.loads((d / "th_a.json").read_text()) for d in (first, tmp_path))
+    x, y = (json.loads((d / "th_a.json").read_text()) for d in (first, again))
     assert y["data"]["path"] == str(poisoned) and y["data"]["rows"] == x["data"]["rows"]
     assert x["training"]["pruning_epochs"] == 2 and x["sparsity"] == pytest.approx(0.5, abs=0.02)
-    assert (first / "th_a.tflite").read_bytes() == (tmp_path / "th_a.tflite").read_bytes()
+    assert (first / "th_a.tflite").read_bytes() == (again / "th_a.tflite").read_bytes()
     assert x["training"] == {**y["training"], "seconds": x["training"]["seconds"]}
     assert x["quantization"] == y["quantization"] and x["normalization"] == y["normalization"]
     assert [x["metrics"][k] for k in ("val_mae_t", "val_mae_rh")] == [y["metrics"][k] for k in ("val_mae_t", "val_mae_rh")]

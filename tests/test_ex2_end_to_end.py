@@ -10,7 +10,7 @@ import stat
 import numpy as np
 import pytest
 
-from conftest import kws_script_args, run_python
+from conftest import run_python
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 LABELS = ["down", "go", "left", "no", "right", "stop", "up", "yes"]
@@ -56,11 +56,23 @@ def is_count_of(value, n):
     return value is not None and abs(value * n - round(value * n)) < 1e-6
 
 
+POISONED = "ex2_c.py on a poisoned test split"
+
+
+@pytest.fixture(scope="module")
+def poisoned(subset, kws_script_run, tmp_path_factory):
+    """ex2_c on a copy of the subset whose test split is poisoned (poisoned_copy), started
+    beside the three scripts' own runs: its data folder."""
+    data_and_split = poisoned_copy(subset, tmp_path_factory.mktemp("poisoned"))
+    kws_script_run.start(POISONED, "ex2_c.py", data_and_split)
+    return data_and_split[0]
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("script, name, rate", [("ex2_a.py", "kws_a", 16000),
                                                 ("ex2_b.py", "kws_b", 16000),
                                                 ("ex2_c.py", "kws_c", 8000)])
-def test_script_end_to_end(subset, kws_script_run, script, name, rate):
+def test_script_end_to_end(subset, kws_script_run, poisoned, script, name, rate):
     data, split_dir = subset
     out, tmp_path = kws_script_run(script)
     assert out.returncode in (0, 2), out.stderr[-3000:]
@@ -190,18 +202,17 @@ def poisoned_copy(subset, root):
 
 
 @pytest.mark.slow
-def test_same_seed_same_model_whatever_the_test_split(subset, kws_script_run, tmp_path):
+def test_same_seed_same_model_whatever_the_test_split(kws_script_run, poisoned):
     """ex2_c (8 kHz, quantization-aware epochs) again with the same arguments (seed 0, 2
     epochs), its test split poisoned (noise wavs, every label wrong): the same .tflite, the
     same history, kept epoch and calibration. The test split never reaches training, the
     epoch choice or the calibration, and a run is deterministic."""
-    poisoned = poisoned_copy(subset, tmp_path / "poisoned")
-    out = run("ex2_c.py", *kws_script_args(poisoned, tmp_path / "models"))
+    out, folder = kws_script_run(POISONED)
     assert out.returncode in (0, 2), out.stderr[-2000:]
     first = kws_script_run("ex2_c.py")[1]
-    x, y = (json.loads((d / "kws_c.json").read_text()) for d in (first, tmp_path / "models"))
-    assert y["data"]["path"] == str(poisoned[0]) and y["data"]["test_files"] == x["data"]["test_files"]
-    assert (first / "kws_c.tflite").read_bytes() == (tmp_path / "models" / "kws_c.tflite").read_bytes()
+    x, y = (json.loads((d / "kws_c.json").read_text()) for d in (first, folder))
+    assert y["data"]["path"] == str(poisoned) and y["data"]["test_files"] == x["data"]["test_files"]
+    assert (first / "kws_c.tflite").read_bytes() == (folder / "kws_c.tflite").read_bytes()
     assert x["training"] == {**y["training"], "seconds": x["training"]["seconds"]}
     for key in ("val_accuracy", "float_val_accuracy", "float_val_accuracy_before_qat"):
         assert x["metrics"][key] == y["metrics"][key]
