@@ -81,7 +81,8 @@ def test_script_end_to_end(subset, kws_script_run, poisoned, script, name, rate)
     assert sorted(os.listdir(tmp_path)) == sorted(f"{name}{s}" for s in (".json", ".png", ".tflite", ".tflite.zip"))
     for f in os.listdir(tmp_path):  # the umask's mode (run under 022), not mkstemp's 0600
         assert stat.S_IMODE(os.stat(tmp_path / f).st_mode) == 0o644, f
-    summary = json.loads((tmp_path / f"{name}.json").read_text())
+    summary = json.loads((tmp_path / f"{name}.json").read_text(),  # strict JSON: no NaN
+                         parse_constant=lambda c: pytest.fail(f"{name}.json holds {c}"))
     assert summary["frontend"]["rate"] == rate and summary["frontend"]["input_shape"] == [49, 10, 1]
     assert summary["labels"] == LABELS
     m = summary["metrics"]
