@@ -1,12 +1,41 @@
-"""The benchmark on a tiny configuration: every row, and its ratios checked against the
-files the runs wrote."""
+"""The benchmark on a tiny configuration: its markdown tables read back as numbers and compared
+with what the runs wrote (their JSONs and model files), within the rounding of the table."""
 import json
+import re
 import subprocess
 import sys
 
+import pytest
+
 from conftest import ROOT
 
+NUMBER = re.compile(r"[-+]?\d[\d,]*(?:\.\d+)?")
 
+
+def numbers(cell):
+    """The numbers written in a table cell, in order ('1,234 (0.85)' -> [1234.0, 0.85])."""
+    return [float(n.replace(",", "")) for n in NUMBER.findall(cell)]
+
+
+def rows_of(markdown):
+    """{(version, model): [cells]} of the table's rows."""
+    rows = [[c.strip() for c in line.split("|")[1:-1]] for line in markdown.splitlines()
+            if line.startswith("| ex")]
+    return {(r[0], r[1]): r for r in rows}
+
+
+def near(digits):
+    """pytest.approx within half a unit of the last digit shown."""
+    return lambda value: pytest.approx(value, abs=0.5 * 10 ** -digits + 1e-12)
+
+
+def ratio_shown(ratio, a, b, digits):
+    """`ratio` (2 decimals) is a / b, where a and b are shown with `digits` decimals."""
+    h = 0.5 * 10 ** -digits
+    return (a - h) / (b + h) - 0.005 - 1e-12 <= ratio <= (a + h) / (b - h) + 0.005 + 1e-12
+
+
+@pytest.mark.slow
 def test_bench_tiny(shared_data, subset, tmp_path):
     data, split_dir = subset
     out, work = tmp_path / "bench.md", tmp_path / "w"
@@ -18,38 +47,60 @@ def test_bench_tiny(shared_data, subset, tmp_path):
         cwd=ROOT, capture_output=True, text=True, timeout=900)
     assert run.returncode == 0, run.stderr[-3000:]
     main, boards = out.read_text().split("\nMicrocontroller: ")
-    rows = [[c.strip() for c in line.split("|")[1:-1]] for line in main.splitlines()
-            if line.startswith("| ex")]
-    assert [(r[0], r[1]) for r in rows] == [("ex1_b", "persistence"), ("ex1_b", "seed recipe"),
-                                            ("ex1_b", "this project"), ("ex2_c", "seed recipe"),
-                                            ("ex2_c", "this project")]
-    side = {name: json.loads((work / "seed0" / f"{name}.json").read_text())
-            for name in ("seed_th_b", "th_b", "seed_kws_8k", "kws_c")}
-    base = side["th_b"]["baseline"]["persistence"]
-    assert rows[0][7] == f"MAE T {base['mae_t']:.3f}, RH {base['mae_rh']:.3f}" and rows[0][6] == "-"
-    for row, (ours, seed) in ((rows[2], ("th_b", "seed_th_b")), (rows[4], ("kws_c", "seed_kws_8k"))):
-        size_ratio = side[ours]["zip_bytes"] / side[seed]["zip_bytes"]
-        assert row[6] == f"{side[ours]['zip_bytes']:,} ({size_ratio:.2f})"
-    m = side["th_b"]["metrics"]
-    assert rows[2][7].endswith(f"ratio to persistence {m['mae_t'] / base['mae_t']:.2f} / "
-                               f"{m['mae_rh'] / base['mae_rh']:.2f}")
-    acc = side["kws_c"]["metrics"]["accuracy"] - side["seed_kws_8k"]["metrics"]["accuracy"]
-    assert rows[4][7].endswith(f"diff {100 * acc:+.2f} pt")
-    assert rows[4][9].endswith(")") and rows[4][10] != "-"  # numpy-FE total with its ratio, TF-FE total
-    assert (tmp_path / "bench.png").read_bytes()[:4] == b"\x89PNG"
-    # flash (the .tflite) and arena of each model beside the boards: the arena is TFLM's
-    # (tools.mcu), or said to be unmeasured without tflite-micro
-    board_rows = [[c.strip() for c in line.split("|")[1:-1]] for line in boards.splitlines()
-                  if line.startswith("| ex")]
+    rows = rows_of(main)
+    assert list(rows) == [("ex1_b", "persistence"), ("ex1_b", "seed recipe"), ("ex1_b", "this project"),
+                          ("ex2_c", "seed recipe"), ("ex2_c", "this project")]
     names = {("ex1_b", "seed recipe"): "seed_th_b", ("ex1_b", "this project"): "th_b",
              ("ex2_c", "seed recipe"): "seed_kws_8k", ("ex2_c", "this project"): "kws_c"}
-    assert [(r[0], r[1]) for r in board_rows] == list(names)
-    for r in board_rows:
-        size = (work / "seed0" / f"{names[r[0], r[1]]}.tflite").stat().st_size
-        assert r[2] == f"{size:,}"
-        if r[3] == "not measured":
-            assert r[4] == f"flash fits (margin {1024 ** 2 - size:+,} B); RAM not measured"
+    side = {key: json.loads((work / "seed0" / f"{name}.json").read_text()) for key, name in names.items()}
+    files = {key: (work / "seed0" / f"{name}.tflite").stat().st_size for key, name in names.items()}
+
+    # persistence: its MAE, no model
+    base = side["ex1_b", "this project"]["baseline"]["persistence"]
+    persistence = rows["ex1_b", "persistence"]
+    assert numbers(persistence[7]) == [near(3)(base["mae_t"]), near(3)(base["mae_rh"])]
+    assert persistence[3] == "0" and persistence[5] == persistence[6] == persistence[8] == "-"
+    # each model: parameters, sparsity, the .tflite's bytes, the zip's bytes and their ratio to
+    # the first sized row of its version (the seed recipe)
+    for (version, role), s in side.items():
+        row, seed = rows[version, role], side[version, "seed recipe"]
+        assert numbers(row[3]) == [s["params"]]
+        if s["sparsity"] is None:
+            assert row[4] == "-"
         else:
-            arena = int(r[3].replace(",", ""))
+            assert numbers(row[4]) == [near(2)(s["sparsity"])]
+        assert numbers(row[5]) == [s["tflite_bytes"]] and s["tflite_bytes"] == files[version, role]
+        assert numbers(row[6]) == [s["zip_bytes"], near(2)(s["zip_bytes"] / seed["zip_bytes"])]
+        p50, p90, speed = numbers(row[8])  # invoke, ratio to the seed recipe's p50
+        assert 0 < p50 <= p90 and ratio_shown(speed, p50, numbers(rows[version, "seed recipe"][8])[0], 4)
+    # quality: ex1 MAE and its ratio to persistence; ex2 test and val accuracy, and the
+    # difference to the seed recipe's test accuracy
+    for role in ("seed recipe", "this project"):
+        m = side["ex1_b", role]["metrics"]
+        assert numbers(rows["ex1_b", role][7]) == [
+            near(3)(m["mae_t"]), near(3)(m["mae_rh"]),
+            near(2)(m["mae_t"] / base["mae_t"]), near(2)(m["mae_rh"] / base["mae_rh"])]
+        m = side["ex2_c", role]["metrics"]
+        diff = m["accuracy"] - side["ex2_c", "seed recipe"]["metrics"]["accuracy"]
+        assert numbers(rows["ex2_c", role][7]) == [near(2)(100 * m["accuracy"]), near(2)(100 * m["val_accuracy"])] \
+            + ([near(2)(100 * diff)] if role == "this project" else [])
+    # ex2's total latency with the numpy front end, and the course way's (TensorFlow's front end)
+    seed_total = numbers(rows["ex2_c", "seed recipe"][10])[0]
+    total = numbers(rows["ex2_c", "this project"][9])
+    assert len(total) == 3 and 0 < total[0] <= total[1] and ratio_shown(total[2], total[0], seed_total, 3)
+    assert (tmp_path / "bench.png").read_bytes()[:4] == b"\x89PNG"
+
+    # flash (the .tflite) and arena of each model beside the boards (1 MB / 256 KB and
+    # 4 MB / 512 KB): the arena is TFLM's (tools.mcu), or said to be unmeasured without it
+    board_rows = rows_of(boards)
+    assert list(board_rows) == list(names)
+    for key, r in board_rows.items():
+        size = files[key]
+        assert numbers(r[2]) == [size]
+        if r[3] == "not measured":
+            assert numbers(r[4]) == [1024 ** 2 - size] and r[4].startswith("flash fits")
+        else:
+            arena = numbers(r[3])[0]
             assert 0 < arena < 64 * 1024
-            assert r[4] == f"fits (margin flash {1024 ** 2 - size:+,} B, RAM {256 * 1024 - arena:+,} B)"
+            assert numbers(r[4]) == [1024 ** 2 - size, 256 * 1024 - arena] and r[4].startswith("fits")
+            assert numbers(r[5]) == [4 * 1024 ** 2 - size, 512 * 1024 - arena]

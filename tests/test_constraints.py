@@ -3,7 +3,7 @@ import re
 
 import pytest
 
-from common import constraints, constraints
+from common import constraints
 
 
 def test_one_table_of_five_versions():

@@ -1,84 +1,88 @@
 """The three exercise 2 scripts on a subset of the real wavs, few epochs: the JSON and the
-verdict, figures re-computed independently (TensorFlow's interpreter and front end), the
-written model run by tools.evaluate and kws_inference.py, determinism, the best epoch."""
+verdict, figures re-computed independently (the course's front end, TensorFlow's
+interpreter), the written model run by tools.evaluate and kws_inference.py, determinism and a
+poisoned test split, the best epoch."""
 import hashlib
 import json
 import os
-import subprocess
-import sys
+import stat
 
 import numpy as np
 import pytest
+
+from conftest import run_python
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 LABELS = ["down", "go", "left", "no", "right", "stop", "up", "yes"]
 
 
 def run(*args, timeout=900):
-    return subprocess.run([sys.executable, *args], cwd=ROOT, capture_output=True, text=True,
-                          timeout=timeout)
+    return run_python(*args, timeout=timeout)
 
 
-def independent_accuracy(tflite_path, data, split_file, cfg_dict, reference_kernels=False):
-    """Accuracy with TensorFlow's interpreter (its default kernels, or its reference ones) and
-    TensorFlow's front end (not the pipeline's LiteRT + numpy code), files and labels read
-    straight from the split file."""
+def course_labels(tflite_path, data, split_file, frontend):
+    """(true labels, labels with TensorFlow's interpreter under its default kernels, labels
+    under its reference kernels) of every file of `split_file`: features by the course's
+    SignalGenerator (tests/course_signal_generator.py: tf.audio.decode_wav, the seed's
+    resample_poly for 8 kHz; nothing of the project), files and labels read straight from
+    the split file."""
     import common  # noqa: F401
     import tensorflow as tf
-    from scipy.io import wavfile
-    from scipy.signal import resample_poly
-    from common.frontend_np import FrontEnd
-    from common.speech import tf_frontend
-    cfg = FrontEnd.from_dict(cfg_dict)
-    resolver = tf.lite.experimental.OpResolverType.BUILTIN_REF if reference_kernels else \
-        tf.lite.experimental.OpResolverType.AUTO
-    interp = tf.lite.Interpreter(model_path=str(tflite_path), experimental_op_resolver_type=resolver)
-    interp.allocate_tensors()
-    inp, out = interp.get_input_details()[0], interp.get_output_details()[0]
-    right = total = 0
+    from course_signal_generator import SignalGenerator
+    assert frontend["mfcc"] and frontend["resize"] is None
+    assert frontend["fft_length"] == frontend["frame_length"]  # the course's stft
+    course = SignalGenerator(LABELS, frontend["rate"], mfcc=True, **{
+        k: frontend[k] for k in ("frame_length", "frame_step", "num_mel_bins", "lower_frequency",
+                                 "upper_frequency", "num_coefficients")})
+    kinds = tf.lite.experimental.OpResolverType
+    interpreters = [tf.lite.Interpreter(model_path=str(tflite_path), experimental_op_resolver_type=kind)
+                    for kind in (kinds.AUTO, kinds.BUILTIN_REF)]
+    for interp in interpreters:
+        interp.allocate_tensors()
+    truth, default, reference = [], [], []
     for line in split_file.read_text().split():
         label, name = line.split("/")[-2:]
-        _, pcm = wavfile.read(str(data / label / name))
-        x = np.pad(pcm.astype(np.float32) / 32768.0, (0, max(0, 16000 - len(pcm))))[:16000]
-        if cfg.rate != 16000:
-            x = resample_poly(x, cfg.rate, 16000).astype(np.float32)
-        interp.set_tensor(inp["index"], tf_frontend(tf.constant(x), cfg).numpy()[None])
-        interp.invoke()
-        right += LABELS[int(np.argmax(interp.get_tensor(out["index"])[0]))] == label
-        total += 1
-    return right / total, total
+        features = course.preprocess(str(data / label / name)).numpy()[None]
+        for interp, out in zip(interpreters, (default, reference)):
+            interp.set_tensor(interp.get_input_details()[0]["index"], features)
+            interp.invoke()
+            out.append(LABELS[int(np.argmax(interp.get_tensor(interp.get_output_details()[0]["index"])[0]))])
+        truth.append(label)
+    return np.array(truth), np.array(default), np.array(reference)
 
 
-SCRIPTS = {"ex2_a.py": "kws_a", "ex2_b.py": "kws_b", "ex2_c.py": "kws_c"}
+def is_count_of(value, n):
+    """`value` is k / n for a whole k: an accuracy over the n files of a split."""
+    return value is not None and abs(value * n - round(value * n)) < 1e-6
 
 
-def script_args(subset, out_dir):
-    data, split_dir = subset
-    return ["--data", str(data), "--split-dir", str(split_dir), "--out-dir", str(out_dir),
-            "--epochs", "2", "--latency-runs", "5", "--quiet"]
+POISONED = "ex2_c.py on a poisoned test split"
 
 
 @pytest.fixture(scope="module")
-def runs(subset, tmp_path_factory):
-    """Each script once, into a folder of its own: {script: (CompletedProcess, folder)}."""
-    out = {}
-    for script in SCRIPTS:
-        folder = tmp_path_factory.mktemp(script[:-3])
-        out[script] = (run(script, *script_args(subset, folder)), folder)
-    return out
+def poisoned(subset, kws_script_run, tmp_path_factory):
+    """ex2_c on a copy of the subset whose test split is poisoned (poisoned_copy), started
+    beside the three scripts' own runs: its data folder."""
+    data_and_split = poisoned_copy(subset, tmp_path_factory.mktemp("poisoned"))
+    kws_script_run.start(POISONED, "ex2_c.py", data_and_split)
+    return data_and_split[0]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("script, name, rate", [("ex2_a.py", "kws_a", 16000),
                                                 ("ex2_b.py", "kws_b", 16000),
                                                 ("ex2_c.py", "kws_c", 8000)])
-def test_script_end_to_end(subset, runs, script, name, rate):
+def test_script_end_to_end(subset, kws_script_run, poisoned, script, name, rate):
     data, split_dir = subset
-    out, tmp_path = runs[script]
+    out, tmp_path = kws_script_run(script)
     assert out.returncode in (0, 2), out.stderr[-3000:]
     assert out.stderr == ""  # TensorFlow quiet, no warning
-    assert "Verdict for ex2_" in out.stdout
+    assert "Verdict for ex2_" in out.stdout and "wrote " in out.stdout
     assert sorted(os.listdir(tmp_path)) == sorted(f"{name}{s}" for s in (".json", ".png", ".tflite", ".tflite.zip"))
-    summary = json.loads((tmp_path / f"{name}.json").read_text())
+    for f in os.listdir(tmp_path):  # the umask's mode (run under 022), not mkstemp's 0600
+        assert stat.S_IMODE(os.stat(tmp_path / f).st_mode) == 0o644, f
+    summary = json.loads((tmp_path / f"{name}.json").read_text(),  # strict JSON: no NaN
+                         parse_constant=lambda c: pytest.fail(f"{name}.json holds {c}"))
     assert summary["frontend"]["rate"] == rate and summary["frontend"]["input_shape"] == [49, 10, 1]
     assert summary["labels"] == LABELS
     m = summary["metrics"]
@@ -87,23 +91,40 @@ def test_script_end_to_end(subset, runs, script, name, rate):
                       "float_val_accuracy", "float_val_accuracy_before_qat"}
     assert summary["kernels"]["accuracy"] == "default" and summary["kernels"]["interpreter"] == "ai-edge-litert"
     qat = script != "ex2_b.py"  # b declares no quantization-aware epochs
-    assert all(0.0 <= m[k] <= 1.0 for k in ("val_accuracy", "float_val_accuracy"))
-    assert (0.0 <= m["float_val_accuracy_before_qat"] <= 1.0) if qat else m["float_val_accuracy_before_qat"] is None
     # the stand-in split is speaker-disjoint: every test file is of an unseen speaker
     test_lines = (split_dir / "kws_split_test.txt").read_text().split()
     train_speakers = {ln.split("/")[-1].split("_nohash_")[0] for ln in (split_dir / "kws_split_train.txt").read_text().split()}
     unseen = [ln for ln in test_lines if ln.split("/")[-1].split("_nohash_")[0] not in train_speakers]
     assert m["unseen_speaker_files"] == len(unseen) == len(test_lines)
     assert m["accuracy_unseen_speakers"] == m["accuracy"]
-    # the accuracy of the written file, computed another way, agrees (to one file)
-    acc, n = independent_accuracy(tmp_path / f"{name}.tflite", data, split_dir / "kws_split_test.txt",
-                                  summary["frontend"])
+    # the int8 figures of the written file, computed another way (the course's features,
+    # TensorFlow's interpreter), agree to one file
+    truth, default, reference = course_labels(tmp_path / f"{name}.tflite", data, split_dir / "kws_split_test.txt",
+                                              summary["frontend"])
+    n = len(truth)
     assert n == summary["data"]["test_files"] == len(test_lines)
-    assert abs(acc - m["accuracy"]) <= 1 / n + 1e-9
-    acc_ref, _ = independent_accuracy(tmp_path / f"{name}.tflite", data, split_dir / "kws_split_test.txt",
-                                      summary["frontend"], reference_kernels=True)
-    assert abs(acc_ref - m["accuracy_reference_kernels"]) <= 1 / n + 1e-9
+    assert abs(np.mean(default == truth) - m["accuracy"]) <= 1 / n + 1e-9
+    assert abs(np.mean(reference == truth) - m["accuracy_reference_kernels"]) <= 1 / n + 1e-9
+    assert abs(np.mean(default == reference) - m["reference_kernels_same_labels"]) <= 1 / n + 1e-9
     assert abs(m["accuracy_reference_kernels"] - m["accuracy"]) <= 1 - m["reference_kernels_same_labels"] + 1e-9
+    val_truth, val_default, _ = course_labels(tmp_path / f"{name}.tflite", data, split_dir / "kws_split_val.txt",
+                                              summary["frontend"])
+    n_val = len(val_truth)
+    assert n_val == summary["data"]["val_files"]
+    assert abs(np.mean(val_default == val_truth) - m["val_accuracy"]) <= 1 / n_val + 1e-9
+    # the Keras model's figures: counts over the validation split; the converted model's is
+    # the one Keras measured at the kept epoch (its weights restored; after quantization-aware
+    # epochs nothing changes them, without them BatchNorm statistics are re-estimated)
+    assert is_count_of(m["float_val_accuracy"], n_val)
+    history, kept = summary["training"]["history"], summary["training"]["kept_epoch"]
+    first = 2 if qat else 0  # the kept epoch is the best of the last phase (the first on ties)
+    phase = history["val_accuracy"][first:]
+    assert kept == first + 1 + phase.index(max(phase))
+    if qat:
+        assert m["float_val_accuracy"] == pytest.approx(history["val_accuracy"][kept - 1], abs=1e-6)
+        assert is_count_of(m["float_val_accuracy_before_qat"], n_val)
+    else:
+        assert m["float_val_accuracy_before_qat"] is None
     assert (f"accuracy_reference_kernels {100 * m['accuracy_reference_kernels']:.2f} % "
             f"({100 * (m['accuracy_reference_kernels'] - m['accuracy']):+.2f} pt)") in " ".join(out.stdout.split())
     # verdict: the stand-in is not the course's split -> accuracy not assessable, size assessed
@@ -154,14 +175,48 @@ def test_script_end_to_end(subset, runs, script, name, rate):
     assert ("=> INCOMPLETE: accuracy not assessable on this data" in out.stdout) == (out.returncode == 0)
 
 
-def test_same_seed_same_model(subset, runs, tmp_path):
-    """ex2_b again with the same arguments (seed 0, 2 epochs): the same file, the same history."""
-    out = run("ex2_b.py", *script_args(subset, tmp_path))
+def poisoned_copy(subset, root):
+    """(data folder, split folder): the subset's train and val files as links to the real
+    wavs; its test files replaced by noise, each filed under the next label of LABELS (every
+    test label wrong). The split is speaker-disjoint, so no name meets a train or val file."""
+    from scipy.io import wavfile
+    data, split_dir = subset
+    poisoned, split = root / "data", root / "split"
+    split.mkdir(parents=True)
+    rng = np.random.default_rng(7)
+    for which in ("train", "val", "test"):
+        lines = []
+        for line in (split_dir / f"kws_split_{which}.txt").read_text().split():
+            label, name = line.split("/")[-2:]
+            if which == "test":
+                label = LABELS[(LABELS.index(label) + 1) % len(LABELS)]
+            (poisoned / label).mkdir(parents=True, exist_ok=True)
+            target = poisoned / label / name
+            assert not target.exists()
+            if which == "test":
+                wavfile.write(target, 16000, rng.integers(-20000, 20000, 16000).astype(np.int16))
+            else:
+                target.symlink_to(data / label / name)
+            lines.append(f"./data/mini_speech_commands/{label}/{name}")
+        (split / f"kws_split_{which}.txt").write_text("\n".join(lines) + "\n")
+    return poisoned, split
+
+
+@pytest.mark.slow
+def test_same_seed_same_model_whatever_the_test_split(kws_script_run, poisoned):
+    """ex2_c (8 kHz, quantization-aware epochs) again with the same arguments (seed 0, 2
+    epochs), its test split poisoned (noise wavs, every label wrong): the same .tflite, the
+    same history, kept epoch and calibration. The test split never reaches training, the
+    epoch choice or the calibration, and a run is deterministic."""
+    out, folder = kws_script_run(POISONED)
     assert out.returncode in (0, 2), out.stderr[-2000:]
-    first = runs["ex2_b.py"][1]
-    assert (first / "kws_b.tflite").read_bytes() == (tmp_path / "kws_b.tflite").read_bytes()
-    x, y = (json.loads((d / "kws_b.json").read_text()) for d in (first, tmp_path))
-    assert x["training"]["history"] == y["training"]["history"]
+    first = kws_script_run("ex2_c.py")[1]
+    x, y = (json.loads((d / "kws_c.json").read_text()) for d in (first, folder))
+    assert y["data"]["path"] == str(poisoned) and y["data"]["test_files"] == x["data"]["test_files"]
+    assert (first / "kws_c.tflite").read_bytes() == (folder / "kws_c.tflite").read_bytes()
+    assert x["training"] == {**y["training"], "seconds": x["training"]["seconds"]}
+    for key in ("val_accuracy", "float_val_accuracy", "float_val_accuracy_before_qat"):
+        assert x["metrics"][key] == y["metrics"][key]
 
 
 def test_the_course_split_is_the_default(shared_data, tmp_path):
@@ -173,6 +228,7 @@ def test_the_course_split_is_the_default(shared_data, tmp_path):
     assert out.stderr.startswith(f"error: {ROOT}/kws_split_train.txt: 5911 of 6400 listed files missing")
 
 
+@pytest.mark.slow
 def test_kept_weights_are_those_of_the_best_validation_epoch():
     import common  # noqa: F401
     import tensorflow as tf

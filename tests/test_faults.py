@@ -1,10 +1,12 @@
 """Faults: a run either finishes with a consistent set of files or changes nothing, and every
 bad input is one clear line, before any training.
 
-One good output set per exercise is built once per module (ex1_a on a copy of the 4,000-row
-Jena sample with gaps put in; ex2_a on a tiny split of the real wavs, 1 epoch); each test
-copies it into its own folder and compares the sha256 of every file before and after.
-Bad inputs are modified copies written into tmp folders; ../shared is only read.
+A refused run is checked against a previous output set of placeholder files in its
+--out-dir (sha256 of every file before and after): those tests train nothing. The tests that
+need real models (sidecars, kws_inference.py) use ex2_a's session run on the subset
+(conftest.kws_script_run) and one ex1_a run on a copy of the 4,000-row Jena sample with gaps
+put in (1 epoch); each test copies them into its own folder. Bad inputs are modified copies
+written into tmp folders; ../shared is only read.
 """
 import errno
 import hashlib
@@ -15,7 +17,6 @@ import signal
 import stat
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -54,16 +55,13 @@ def need(path):
 
 
 def run(*args, timeout=300, env=None):
-    """`python ARGS` in the repository root, umask 022; the CompletedProcess, with .seconds."""
-    started = time.monotonic()
-    r = subprocess.run([sys.executable, *map(str, args)], cwd=ROOT, capture_output=True,
-                       text=True, timeout=timeout, umask=0o022, env=env)
-    r.seconds = time.monotonic() - started
-    return r
+    """`python ARGS` in the repository root, umask 022: the CompletedProcess."""
+    return subprocess.run([sys.executable, *map(str, args)], cwd=ROOT, capture_output=True,
+                          text=True, timeout=timeout, umask=0o022, env=env)
 
 
 def probe(script, *args):
-    """Run `script` with ARGS; the CompletedProcess, with .seconds and .tf_imported."""
+    """Run `script` with ARGS; the CompletedProcess, with .tf_imported."""
     r = run("-c", PROBE, script, *args, timeout=120)
     marker = [ln for ln in r.stdout.splitlines() if ln.startswith("PROBE tensorflow imported:")]
     assert marker, f"the probe did not finish: {r.stdout[-1000:]}\n{r.stderr[-2000:]}"
@@ -138,26 +136,6 @@ def tiny(tmp_path_factory):
     return lines, write_split(tmp_path_factory.mktemp("tiny_split"), lines)
 
 
-def start(*args):
-    """`python ARGS` started in the repository root (umask 022): (Popen, start time)."""
-    p = subprocess.Popen([sys.executable, *map(str, args)], cwd=ROOT, stdout=subprocess.PIPE,
-                         stderr=subprocess.PIPE, text=True, umask=0o022)
-    return p, time.monotonic()
-
-
-def finish(started, timeout=600):
-    p, t0 = started
-    try:
-        stdout, stderr = p.communicate(timeout=timeout)
-    finally:
-        if p.poll() is None:
-            p.kill()
-            p.wait()
-    r = subprocess.CompletedProcess(p.args, p.returncode, stdout, stderr)
-    r.seconds = time.monotonic() - t0
-    return r
-
-
 def gapped_sample(path):
     """The 4,000-row Jena sample with gaps: -9999, ±inf and empty values in T and RH."""
     import pandas as pd
@@ -172,31 +150,33 @@ def gapped_sample(path):
 
 
 @pytest.fixture(scope="module")
-def good_runs(tiny, tmp_path_factory):
-    """Both good output sets, built once and side by side (the two runs overlap):
-    ex2_a on the tiny split, 1 epoch; ex1_a on the Jena sample with a few gaps, 1 epoch."""
-    base = tmp_path_factory.mktemp("good")
-    csv = gapped_sample(base / "jena_gaps.csv")
-    kws = start("ex2_a.py", "--data", need(WAVS), "--split-dir", tiny[1], "--out-dir",
-                base / "kws", "--epochs", 1, "--latency-runs", 1, "--quiet")
-    th = start("ex1_a.py", "--data", csv, "--out-dir", base / "th", "--epochs", 1, "--quiet")
-    return {"kws": (base / "kws", finish(kws)), "th": (base / "th", finish(th), csv)}
+def gapped_csv(tmp_path_factory):
+    return gapped_sample(tmp_path_factory.mktemp("gapped") / "jena_gaps.csv")
+
+
+def previous_set(folder, names):
+    """A previous output set of placeholder files in `folder`: what a refused run leaves as it was."""
+    folder.mkdir(parents=True)
+    for name in names:
+        (folder / name).write_bytes(f"previous {name}\n".encode())
+    return folder
 
 
 @pytest.fixture(scope="module")
-def kws_set(good_runs):
-    """ex2_a's good output set: (folder, CompletedProcess)."""
-    out, r = good_runs["kws"]
+def kws_set(kws_script_run):
+    """ex2_a's output set (the session's run on the subset): (folder, CompletedProcess)."""
+    r, out = kws_script_run("ex2_a.py")
     assert r.returncode in (0, 2), r.stderr[-3000:]
     return out, r
 
 
 @pytest.fixture(scope="module")
-def th_set(good_runs):
-    """ex1_a's output set, on mostly-good data (a few gaps): (folder, run, csv)."""
-    out, r, csv = good_runs["th"]
+def th_set(gapped_csv, tmp_path_factory):
+    """ex1_a's output set, on mostly-good data (a few gaps), 1 epoch: (folder, run, csv)."""
+    out = tmp_path_factory.mktemp("good") / "th"
+    r = run("ex1_a.py", "--data", gapped_csv, "--out-dir", out, "--epochs", 1, "--quiet", timeout=600)
     assert r.returncode in (0, 2), r.stderr[-3000:]
-    return out, r, csv
+    return out, r, gapped_csv
 
 
 @pytest.fixture(scope="module")
@@ -222,18 +202,7 @@ def wav_tree(tiny, tmp_path_factory):
 
 # ------------------------------------------------------------------- the good output sets
 
-def test_good_kws_run_writes_a_complete_quiet_set(kws_set):
-    out, r = kws_set
-    assert r.stderr == "", f"TensorFlow is not quiet by default:\n{r.stderr[-2000:]}"
-    assert sorted(os.listdir(out)) == sorted(KWS_FILES), "stray or missing files"
-    for name in KWS_FILES:
-        mode = stat.S_IMODE(os.stat(out / name).st_mode)
-        assert mode == 0o644 and mode & stat.S_IROTH, f"{name}: mode {oct(mode)} under umask 022"
-    side = strict_json((out / "kws_a.json").read_text())
-    assert side["tflite_sha256"] == hashlib.sha256((out / "kws_a.tflite").read_bytes()).hexdigest()
-    assert "wrote " in r.stdout
-
-
+@pytest.mark.slow
 def test_good_forecast_run_on_gapped_data_counts_the_gaps(th_set):
     out, r, csv = th_set
     assert r.stderr == "", f"TensorFlow is not quiet by default:\n{r.stderr[-2000:]}"
@@ -264,10 +233,10 @@ def test_good_forecast_run_on_gapped_data_counts_the_gaps(th_set):
     ("ex2_a.py", ["--seed", "-1"], ["--seed", "-1"]),
     ("ex1_a.py", ["--seed", str(2**32)], ["--seed", str(2**32)]),
 ])
-def test_bad_flag_is_one_line_and_changes_nothing(kws_set, th_set, tiny, tmp_path, script, args, names):
-    out = copy_set(th_set[0] if script.startswith("ex1") else kws_set[0], tmp_path / "models")
+def test_bad_flag_is_one_line_and_changes_nothing(gapped_csv, tiny, tmp_path, script, args, names):
+    out = previous_set(tmp_path / "models", TH_FILES if script.startswith("ex1") else KWS_FILES)
     before = snapshot(out)
-    data = ["--data", th_set[2]] if script.startswith("ex1") else \
+    data = ["--data", gapped_csv] if script.startswith("ex1") else \
         ["--data", WAVS, "--split-dir", tiny[1]]
     r = probe(script, *data, "--out-dir", out, *args)
     refused_before_training(r, *names)
@@ -279,14 +248,14 @@ def test_bad_flag_is_one_line_and_changes_nothing(kws_set, th_set, tiny, tmp_pat
 @pytest.mark.parametrize("script, where", [("ex2_a.py", "a file"), ("ex2_a.py", "under a file"),
                                            ("ex1_a.py", "under a file"), ("ex2_a.py", "a symlink loop"),
                                            ("ex1_a.py", "a dangling symlink")])
-def test_out_dir_that_cannot_be_a_folder(th_set, tiny, tmp_path, script, where):
+def test_out_dir_that_cannot_be_a_folder(gapped_csv, tiny, tmp_path, script, where):
     blocker = tmp_path / "models"
     if "symlink" in where:
         blocker.symlink_to(tmp_path / ("models" if "loop" in where else "nowhere"))
     else:
         blocker.write_bytes(b"a file in the way\n")
     out = blocker / "sub" / "dir" if where == "under a file" else blocker
-    data = ["--data", th_set[2]] if script == "ex1_a.py" else ["--data", WAVS, "--split-dir", tiny[1]]
+    data = ["--data", gapped_csv] if script == "ex1_a.py" else ["--data", WAVS, "--split-dir", tiny[1]]
     r = probe(script, *data, "--out-dir", out, "--epochs", 1)
     refused_before_training(r, out, "--out-dir")
     if "symlink" not in where:
@@ -317,7 +286,7 @@ NOBODY = "./data/mini_speech_commands/yes/nobody_nohash_0.wav"
 
 @pytest.mark.parametrize("case", ["missing listed wav", "unknown label folder", "empty file",
                                   "no test split file"])
-def test_bad_split_file_is_refused_before_training(kws_set, tiny, tmp_path, case):
+def test_bad_split_file_is_refused_before_training(tiny, tmp_path, case):
     lines = tiny[0]
     split = tmp_path / "split"
     if case == "missing listed wav":
@@ -333,7 +302,7 @@ def test_bad_split_file_is_refused_before_training(kws_set, tiny, tmp_path, case
         write_split(split, lines)
         (split / "kws_split_test.txt").unlink()
         names = [split, "kws_split_test.txt"]
-    out = copy_set(kws_set[0], tmp_path / "models")
+    out = previous_set(tmp_path / "models", KWS_FILES)
     before = snapshot(out)
     r = probe("ex2_a.py", "--data", WAVS, "--split-dir", split, "--out-dir", out, "--epochs", 1,
               "--latency-runs", 1)
@@ -343,10 +312,10 @@ def test_bad_split_file_is_refused_before_training(kws_set, tiny, tmp_path, case
 
 @pytest.mark.parametrize("which, name", [("test", "broken"), ("train", "broken"), ("train", "nan"),
                                          ("val", "one_hertz")])
-def test_corrupt_wav_in_any_split_is_refused_before_training(kws_set, tiny, wav_tree, tmp_path, which, name):
+def test_corrupt_wav_in_any_split_is_refused_before_training(tiny, wav_tree, tmp_path, which, name):
     split = write_split(tmp_path / "split", tiny[0],
                         extra={which: [f"./data/mini_speech_commands/yes/{name}_nohash_0.wav"]})
-    out = copy_set(kws_set[0], tmp_path / "models")
+    out = previous_set(tmp_path / "models", KWS_FILES)
     before = snapshot(out)
     r = probe("ex2_c.py", "--data", wav_tree, "--split-dir", split, "--out-dir", out,
               "--epochs", 1, "--latency-runs", 1)  # progress bars on: an epoch would show
@@ -356,13 +325,13 @@ def test_corrupt_wav_in_any_split_is_refused_before_training(kws_set, tiny, wav_
 
 # ------------------------------------------------------------------------ Jena CSV gaps
 
-def test_csv_mostly_missing_values_is_one_line_and_changes_nothing(th_set, tmp_path):
+def test_csv_mostly_missing_values_is_one_line_and_changes_nothing(tmp_path):
     import pandas as pd
     frame = pd.read_csv(need(ROOF_CSV), encoding="latin-1", dtype=str, keep_default_na=False)
     frame.loc[frame.index % 10 != 0, "T (degC)"] = "-9999"  # 90 % of T missing
     bad = tmp_path / "roof_mostly_missing.csv"
     frame.to_csv(bad, index=False, encoding="latin-1", lineterminator="\r\n")
-    out = copy_set(th_set[0], tmp_path / "models")
+    out = previous_set(tmp_path / "models", TH_FILES)
     before = snapshot(out)
     r = probe("ex1_a.py", "--data", bad, "--out-dir", out, "--epochs", 1)
     line = refused_before_training(r, bad)
@@ -384,25 +353,21 @@ def test_each_missing_value_is_counted_once(tmp_path):
 
 # -------------------------------------------------------------------------------- Ctrl-C
 
-def test_ctrl_c_during_training_is_one_line_130_and_changes_nothing(kws_set, tiny, tmp_path):
-    out = copy_set(kws_set[0], tmp_path / "models")
+@pytest.mark.slow
+def test_ctrl_c_during_training_is_one_line_130_and_changes_nothing(tiny, tmp_path):
+    out = previous_set(tmp_path / "models", KWS_FILES)
     before = snapshot(out)
     p = subprocess.Popen([sys.executable, "ex2_a.py", "--data", str(WAVS), "--split-dir",
                           str(tiny[1]), "--out-dir", str(out), "--epochs", "40", "--latency-runs", "1"],
                          cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, umask=0o022,
                          env={**os.environ, "PYTHONUNBUFFERED": "1"}, preexec_fn=default_stop_signals)
     try:
-        os.set_blocking(p.stdout.fileno(), False)
-        seen, started = b"", time.monotonic()
-        while b"Epoch" not in seen and time.monotonic() - started < 120:
-            seen += p.stdout.read() or b""
-            assert p.poll() is None, f"ended before training: {p.stderr.read().decode()[-2000:]}"
-            time.sleep(0.1)
-        assert b"Epoch" in seen, "training did not start within 120 s"
-        time.sleep(0.5)
+        for line in p.stdout:  # until Keras prints its first epoch (or the run ends: EOF)
+            if line.startswith(b"Epoch"):
+                break
+        assert p.poll() is None, f"ended before training: {p.stderr.read().decode()[-2000:]}"
         p.send_signal(signal.SIGINT)
-        os.set_blocking(p.stdout.fileno(), True)
-        rest, err = p.communicate(timeout=120)
+        rest, err = p.communicate()
     finally:
         if p.poll() is None:
             p.kill()
@@ -493,12 +458,9 @@ def test_ctrl_c_during_the_renames_is_held_until_the_new_set_is_complete(old_set
     assert rc == 130 and capsys.readouterr().err == "interrupted: after the new output files were all written\n"
 
 
-@pytest.mark.parametrize("from_call", [1, 2], ids=["no hard links at all", "link fails on 2nd file"])
-def test_write_set_without_hard_links_keeps_the_previous_set(old_set, monkeypatch, from_call):
-    """A file system without hard links (vfat, some network shares) or a link refused: the
-    new set is written, or the previous one is left byte-identical; never a mix or a loss."""
-    from common import outputs
-    before = snapshot(old_set)
+def without_hard_links(monkeypatch, from_call):
+    """os.link refused (EPERM) from its `from_call`-th call on: a file system without hard
+    links (vfat, some network shares), or a link refused midway. Returns the calls."""
     real, calls = os.link, []
 
     def link(src, dst, **kw):
@@ -507,14 +469,33 @@ def test_write_set_without_hard_links_keeps_the_previous_set(old_set, monkeypatc
             raise OSError(errno.EPERM, "Operation not permitted", src)
         return real(src, dst, **kw)
     monkeypatch.setattr(os, "link", link)
-    try:
+    return calls
+
+
+@pytest.mark.parametrize("from_call", [1, 2], ids=["no hard links at all", "link fails on 2nd file"])
+def test_write_set_without_hard_links_writes_the_new_set(old_set, monkeypatch, from_call):
+    """Without hard links the previous files are backed up as copies: the new set is written,
+    nothing else is left."""
+    calls = without_hard_links(monkeypatch, from_call)
+    from common import outputs
+    outputs.write_set(old_set, NEW)
+    monkeypatch.undo()
+    assert len(calls) == len(OLD), "a previous file was not backed up"
+    assert contents(old_set) == NEW
+
+
+@pytest.mark.parametrize("from_call", [1, 2], ids=["no hard links at all", "link fails on 2nd file"])
+def test_write_set_without_hard_links_failing_mid_renames_restores_the_copies(old_set, monkeypatch, from_call):
+    """The copies are what a failure puts back: the previous set, byte-identical, no stray file."""
+    from common import outputs
+    before = snapshot(old_set)
+    without_hard_links(monkeypatch, from_call)
+    failing_on(3, OSError(errno.EIO, "Input/output error"), monkeypatch)
+    with pytest.raises(OSError, match="Input/output error"):
         outputs.write_set(old_set, NEW)
-    except OSError:
-        monkeypatch.undo()
-        assert snapshot(old_set) == before, f"previous set damaged: {sorted(os.listdir(old_set))}"
-    else:
-        monkeypatch.undo()
-        assert contents(old_set) == NEW
+    monkeypatch.undo()
+    assert contents(old_set) == OLD
+    assert snapshot(old_set) == before, f"stray files: {sorted(set(os.listdir(old_set)) - set(OLD))}"
 
 
 @pytest.mark.parametrize("umask, mode", [(0o022, 0o644), (0o027, 0o640)])
@@ -591,6 +572,7 @@ def in_process(capsys, run_function, argv):
     return subprocess.CompletedProcess(argv, rc, out, err)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("tool", ["evaluate", "kws_inference"])
 @pytest.mark.parametrize("case", list(SIDECAR_CASES))
 def test_bad_sidecar_is_one_line_naming_the_json(kws_set, th_set, tiny, tmp_path, capsys, tool, case):
@@ -609,6 +591,7 @@ def test_bad_sidecar_is_one_line_naming_the_json(kws_set, th_set, tiny, tmp_path
     one_error(r, sidecar)
 
 
+@pytest.mark.slow
 def test_kws_sidecar_beside_a_forecaster_is_refused(kws_set, th_set, tmp_path):
     models = copy_set(th_set[0], tmp_path / "models")
     shutil.copyfile(kws_set[0] / "kws_a.json", models / "th_a.json")
@@ -616,6 +599,7 @@ def test_kws_sidecar_beside_a_forecaster_is_refused(kws_set, th_set, tmp_path):
     one_error(r, models / "th_a.json", "tflite_sha256")
 
 
+@pytest.mark.slow
 def test_no_sidecar_flag_runs_with_flags_despite_a_broken_sidecar(kws_set, tmp_path):
     models = copy_set(kws_set[0], tmp_path / "models")
     (models / "kws_a.json").write_text("{}")
@@ -626,6 +610,7 @@ def test_no_sidecar_flag_runs_with_flags_despite_a_broken_sidecar(kws_set, tmp_p
     assert "Traceback" not in r.stderr and "Inference Latency" in r.stdout
 
 
+@pytest.mark.slow
 def test_kws_inference_on_a_forecaster_is_one_line(th_set, tmp_path):
     models = copy_set(th_set[0], tmp_path / "models")
     r = run("kws_inference.py", "--model", models / "th_a.tflite", "--runs", 2, timeout=120)
@@ -634,6 +619,8 @@ def test_kws_inference_on_a_forecaster_is_one_line(th_set, tmp_path):
 
 # ---------------------------------------------------------------- kws_inference.py --wav
 
+
+@pytest.mark.slow
 def test_wav_folder_with_one_corrupt_file(kws_set, tmp_path):
     folder = tmp_path / "wavs"
     good = []

@@ -17,7 +17,8 @@ import pytest
 from conftest import ROOT
 
 tf = pytest.importorskip("tensorflow")
-from tools import c_export, litert, report, tflite_io  # noqa: E402
+from common import litert, report, tflite_io  # noqa: E402
+from tools import c_export  # noqa: E402
 from common.frontend_np import LABELS, MFCC_16K, NumpyFrontEnd  # noqa: E402
 from common.wav import read_wav  # noqa: E402
 
@@ -42,28 +43,49 @@ def split_waves(data, split_file):
     return waves, np.array([LABELS.index(ln.split("/")[-2]) for ln in lines])
 
 
-@pytest.fixture(scope="module")
-def tiny_kws(subset, tmp_path_factory):
-    """A small DS-CNN (the versions' op set) trained a few epochs on the subset's training
-    wavs, int8 with float input/output, with its sidecar: the .tflite path."""
+def small_ds_cnn(features, label_ids=None):
+    """A small DS-CNN (the versions' op set), trained 4 epochs on `features` when given their
+    `label_ids` (BatchNorm statistics then re-estimated), else as initialised."""
     from common import compress, kws
-    data, split_dir = subset
     tf.keras.utils.set_random_seed(0)
     spec = kws.KWSVersion("ex2_a", MFCC_16K, filters=(8, 8, 8), extra_depthwise=1)
     model = kws.build_model(spec)
+    if label_ids is not None:
+        model.compile(**kws.classifier_compile_args(3e-3))
+        model.fit(features, label_ids, epochs=4, batch_size=32, verbose=0)
+        compress.reestimate_batchnorm(model, features)  # 4 epochs: statistics of the trained model
+    return kws.to_int8(spec, model, features[:64])
+
+
+def with_sidecar(folder, tflite):
+    """`tflite` written as tiny.tflite in `folder`, with its sidecar: the .tflite path."""
+    (folder / "tiny.tflite").write_bytes(tflite)
+    (folder / "tiny.json").write_bytes(report.sidecar_bytes({
+        "version": "ex2_a", "tflite_sha256": tflite_io.sha256(tflite), "labels": LABELS,
+        "frontend": {**MFCC_16K.to_dict(), "input_shape": MFCC_16K.input_shape}}))
+    return folder / "tiny.tflite"
+
+
+@pytest.fixture(scope="module")
+def tiny_kws(subset, tmp_path_factory):
+    """The small DS-CNN trained a few epochs on the subset's training wavs, int8 with float
+    input/output, with its sidecar: the .tflite path (for the tests that compare labels)."""
+    data, split_dir = subset
     waves, label_ids = split_waves(data, split_dir / "kws_split_train.txt")
     frontend = NumpyFrontEnd(MFCC_16K)
     features = np.stack([frontend(w) for w in waves])
-    model.compile(**kws.classifier_compile_args(3e-3))
-    model.fit(features, label_ids, epochs=4, batch_size=32, verbose=0)
-    compress.reestimate_batchnorm(model, features)  # 4 epochs: statistics of the trained model
-    tflite = kws.to_int8(spec, model, features[:64])
-    out = tmp_path_factory.mktemp("tiny_kws")
-    (out / "tiny.tflite").write_bytes(tflite)
-    (out / "tiny.json").write_bytes(report.sidecar_bytes({
-        "version": "ex2_a", "tflite_sha256": tflite_io.sha256(tflite), "labels": LABELS,
-        "frontend": {**MFCC_16K.to_dict(), "input_shape": MFCC_16K.input_shape}}))
-    return out / "tiny.tflite"
+    return with_sidecar(tmp_path_factory.mktemp("tiny_kws"), small_ds_cnn(features, label_ids))
+
+
+@pytest.fixture(scope="module")
+def untrained_kws(subset, tmp_path_factory):
+    """The small DS-CNN as initialised, int8 calibrated on 64 real training clips, with its
+    sidecar: the .tflite path (for the tests where the weights do not matter)."""
+    data, split_dir = subset
+    waves, _ = split_waves(data, split_dir / "kws_split_train.txt")
+    frontend = NumpyFrontEnd(MFCC_16K)
+    features = np.stack([frontend(w) for w in waves[:64]])
+    return with_sidecar(tmp_path_factory.mktemp("untrained_kws"), small_ds_cnn(features))
 
 
 @pytest.fixture(scope="module")
@@ -89,6 +111,7 @@ def test_the_pinned_build_is_installed_and_numpy_keeps_its_pin(tflm):
     assert np.__version__ == numpy_pin
 
 
+@pytest.mark.slow
 def test_kernel_choice_runs_the_interpreters_own_resolvers(tiny_kws, tflm):
     """litert.Model(kernels=...) gives what the interpreters give when called directly."""
     from ai_edge_litert.interpreter import Interpreter, OpResolverType
@@ -118,8 +141,8 @@ def test_kernel_choice_runs_the_interpreters_own_resolvers(tiny_kws, tflm):
         litert.Model(data, kernels="fast")
 
 
-def test_arena_is_the_least_tflm_accepts(tiny_kws, tflm):
-    data = tiny_kws.read_bytes()
+def test_arena_is_the_least_tflm_accepts(untrained_kws, tflm):
+    data = untrained_kws.read_bytes()
     interpreter = tflm.Interpreter(data)
     with pytest.raises(RuntimeError, match="invoke the model once first"):
         interpreter.arena_bytes()
@@ -140,6 +163,7 @@ def test_coverage_names_every_op_tflm_lacks(missing_ops_model, tflm):
     assert "arena: - (TFLM cannot run the model)" in out.stdout
 
 
+@pytest.mark.slow
 def test_check_on_a_split(tiny_kws, subset, tflm):
     """The check's figures against TFLM and LiteRT's reference and default kernels called
     directly on the numpy front end of the split's wavs."""
@@ -189,11 +213,11 @@ def test_check_on_a_split(tiny_kws, subset, tflm):
     assert np.array_equal(labels["reference"], labels["tflm"]) and len(set(labels["tflm"])) >= 3
 
 
-def test_check_errors_are_one_line(tiny_kws, tmp_path):
-    out = run("-m", "tools.mcu", str(tiny_kws), "--data", str(tmp_path))
+def test_check_errors_are_one_line(untrained_kws, tmp_path):
+    out = run("-m", "tools.mcu", str(untrained_kws), "--data", str(tmp_path))
     assert out.returncode == 1 and out.stderr == "error: python -m tools.mcu: --data and --split go together\n"
     lone = tmp_path / "lone.tflite"
-    lone.write_bytes(tiny_kws.read_bytes())
+    lone.write_bytes(untrained_kws.read_bytes())
     out = run("-m", "tools.mcu", str(lone), "--data", str(tmp_path), "--split", str(tmp_path / "x.txt"))
     if out.stderr.startswith("error: requirements-mcu.txt"):
         pytest.skip("tflite-micro not installed")
@@ -204,15 +228,15 @@ def test_check_errors_are_one_line(tiny_kws, tmp_path):
 BLOCKED = "import sys; sys.modules['tflite_micro'] = None; "  # as if not installed
 
 
-def test_without_tflite_micro_the_default_path_works_and_the_check_says_what_to_install(tiny_kws):
+def test_without_tflite_micro_the_default_path_works_and_the_check_says_what_to_install(untrained_kws):
     """The scripts' and the Pi's modules import and run a model without tflite-micro; the
     check is one error line naming the requirements file."""
     code = (BLOCKED + "import numpy as np, kws_inference, common.kws, tools.bench, tools.c_export; "
             "from common.litert import Model; "
-            f"print(Model({str(tiny_kws)!r}).run_all(np.zeros([1, 49, 10, 1], np.float32)).shape)")
+            f"print(Model({str(untrained_kws)!r}).run_all(np.zeros([1, 49, 10, 1], np.float32)).shape)")
     out = run("-c", code)
     assert out.returncode == 0 and out.stdout.strip() == "(1, 8)", out.stderr[-2000:]
-    code = BLOCKED + f"from common import cli; from tools import mcu; sys.exit(cli.exit_status(mcu.run, [{str(tiny_kws)!r}]))"
+    code = BLOCKED + f"from common import cli; from tools import mcu; sys.exit(cli.exit_status(mcu.run, [{str(untrained_kws)!r}]))"
     out = run("-c", code)
     assert out.returncode == 1 and out.stdout == ""
     assert out.stderr == ("error: requirements-mcu.txt: tflite-micro is not installed; expected `pip install "
@@ -221,7 +245,7 @@ def test_without_tflite_micro_the_default_path_works_and_the_check_says_what_to_
 
 def test_only_common_tflm_imports_tflite_micro():
     import ast
-    for path in [*ROOT.glob("*.py"), *(ROOT / "common").glob("*.py")]:
+    for path in [*ROOT.glob("*.py"), *(ROOT / "common").glob("*.py"), *(ROOT / "tools").glob("*.py")]:
         names = set()
         for node in ast.walk(ast.parse(path.read_text())):
             if isinstance(node, ast.Import):
@@ -231,27 +255,27 @@ def test_only_common_tflm_imports_tflite_micro():
         assert ("tflite_micro" in names) == (path.name == "tflm.py"), path.name
 
 
-def test_board_table_with_and_without_tflite_micro(tiny_kws, tflm):
-    rows = {"ex2_a": [{"role": "this project", "model_path": str(tiny_kws)}, {"role": "no model"}]}
+def test_board_table_with_and_without_tflite_micro(untrained_kws, tflm):
+    rows = {"ex2_a": [{"role": "this project", "model_path": str(untrained_kws)}, {"role": "no model"}]}
     code = (BLOCKED + "import json; from tools import bench; "
             f"print(bench.board_table(json.loads({json.dumps(json.dumps(rows))})))")
     out = run("-c", code)
     assert out.returncode == 0, out.stderr[-2000:]
-    size = tiny_kws.stat().st_size
+    size = untrained_kws.stat().st_size
     assert (f"| ex2_a | this project | {size:,} | not measured | flash fits (margin "
             f"{1024 ** 2 - size:+,} B); RAM not measured |") in out.stdout
     assert "Arena not measured: requirements-mcu.txt: tflite-micro is not installed" in out.stdout
     from tools import bench, mcu
-    arena = mcu.footprint(tiny_kws.read_bytes())["arena_bytes"]
+    arena = mcu.footprint(untrained_kws.read_bytes())["arena_bytes"]
     line = bench.board_table(rows).splitlines()[2]
     assert line.startswith(f"| ex2_a | this project | {size:,} | {arena:,} | fits (margin flash ")
     assert line.endswith(f"RAM {512 * 1024 - arena:+,} B) |")
 
 
 @pytest.mark.skipif(shutil.which("g++") is None, reason="no C++ compiler")
-def test_c_export_compiles_to_the_same_bytes_and_front_end(tiny_kws, tmp_path):
+def test_c_export_compiles_to_the_same_bytes_and_front_end(untrained_kws, tmp_path):
     """The .cc/.h compiled by g++ into a program that writes the array and the constants out."""
-    out = run("-m", "tools.c_export", str(tiny_kws), "--out-dir", str(tmp_path))
+    out = run("-m", "tools.c_export", str(untrained_kws), "--out-dir", str(tmp_path))
     assert out.returncode == 0 and out.stderr == "", out.stderr
     assert sorted(os.listdir(tmp_path)) == ["tiny_model.cc", "tiny_model.h"]
     (tmp_path / "main.cc").write_text(r"""
@@ -275,16 +299,16 @@ int main(int, char** argv) {
                            capture_output=True, text=True, timeout=120)
     assert build.returncode == 0, build.stderr
     dump = subprocess.run([str(exe), str(tmp_path / "bytes.bin")], capture_output=True, text=True, timeout=30)
-    assert (tmp_path / "bytes.bin").read_bytes() == tiny_kws.read_bytes()
+    assert (tmp_path / "bytes.bin").read_bytes() == untrained_kws.read_bytes()
     c = MFCC_16K
     assert dump.stdout.split() == [str(v) for v in (
         0, c.rate, c.frame_length, c.frame_step, c.fft_size, c.num_frames, c.num_mel_bins,
         f"{c.lower_frequency:g}", f"{c.upper_frequency:g}", c.num_coefficients, 1, len(LABELS), *LABELS)]
 
 
-def test_c_export_needs_the_sidecar(tiny_kws, tmp_path):
+def test_c_export_needs_the_sidecar(untrained_kws, tmp_path):
     lone = tmp_path / "lone.tflite"
-    lone.write_bytes(tiny_kws.read_bytes())
+    lone.write_bytes(untrained_kws.read_bytes())
     out = run("-m", "tools.c_export", str(lone))
     assert out.returncode == 1 and out.stderr.count("\n") == 1
     assert out.stderr.startswith(f"error: {tmp_path / 'lone.json'}: no sidecar JSON with a 'frontend'")

@@ -1,4 +1,6 @@
-"""common.plots: PNG bytes, right size, not blank, deterministic, robust, no leaked figures, no TF."""
+"""common.plots: what each picture draws (its axes' lines, spans, images and texts against the
+data given), the colours it renders at known places, PNG bytes of the right size,
+deterministic, robust to missing values, no leaked figures, no TensorFlow."""
 import io
 import subprocess
 import sys
@@ -80,8 +82,133 @@ def test_png_size_content_and_determinism(function, inputs, size):
     image = decode(first)
     height, width = image.shape[:2]
     assert abs(height - size[0]) <= 0.05 * size[0] and abs(width - size[1]) <= 0.05 * size[1]
-    assert np.ptp(image[..., :3]) > 0.5  # not a single uniform colour
     assert draw(function, **inputs()) == first
+
+
+def lines_of(ax):
+    return {line.get_label(): line for line in ax.get_lines()}
+
+
+def span_of(ax, label):
+    """(left, right) of the one shaded span labelled `label`."""
+    spans = [p for p in ax.patches if p.get_label() == label]
+    assert len(spans) == 1, [p.get_label() for p in ax.patches]
+    return spans[0].get_x(), spans[0].get_x() + spans[0].get_width()
+
+
+# 8 labels, 18 clips each, 11 of them right: 144 clips, 88 right, accuracy 61.11 %
+HAND_CONFUSION = 10 * np.eye(8, dtype=int) + 1
+
+
+def test_kws_figure_draws_the_curves_the_kept_epoch_and_the_confusion_matrix():
+    plt = pytest.importorskip("matplotlib.pyplot")
+    inputs = {**kws_inputs(), "confusion": HAND_CONFUSION}
+    fig = plots.kws_figure(**inputs)
+    try:
+        loss, accuracy, matrix = fig.axes[:3]
+        history = inputs["history"]
+        for ax, key, scale in ((loss, "loss", 1.0), (accuracy, "accuracy", 100.0)):
+            lines = lines_of(ax)
+            for prefix, split, style in (("", "train", "-"), ("val_", "val", "--")):
+                line = lines[f"{key} ({split})"]
+                assert line.get_linestyle() == style
+                np.testing.assert_array_equal(line.get_xdata(), np.arange(1, 13))
+                np.testing.assert_allclose(line.get_ydata(), np.asarray(history[prefix + key]) * scale)
+            assert list(lines["kept (epoch 12)"].get_xdata()) == [12, 12]
+            assert span_of(ax, "quantization-aware") == (9.5, 12.5)  # epochs 10-12
+        assert loss.get_yscale() == "log" and accuracy.get_yscale() == "linear"
+        # each cell: the share of its true label's row (18 clips a row), and the count written on it
+        np.testing.assert_allclose(matrix.images[0].get_array(),
+                                   np.where(np.eye(8, dtype=bool), 11 / 18, 1 / 18))
+        written = {tuple(t.get_position()): t.get_text() for t in matrix.texts}
+        assert written == {(j, i): ("11" if i == j else "1") for i in range(8) for j in range(8)}
+        assert [t.get_text() for t in matrix.get_xticklabels()] == LABELS
+        assert [t.get_text() for t in matrix.get_yticklabels()] == LABELS
+        assert (matrix.get_xlabel(), matrix.get_ylabel()) == ("predicted label", "true label")
+        assert matrix.get_title() == "int8 .tflite on the test split: 144 clips, accuracy 61.11 %"
+        assert fig._suptitle.get_text() == "ex2_a test"
+    finally:
+        plt.close(fig)
+
+
+def test_the_rendered_confusion_cells_have_the_colour_of_their_share():
+    """Pixels of the PNG itself: each cell's corner (away from its count) is the Blues colour
+    of its share; the diagonal (11 of 18) dark, the rest (1 of 18) pale."""
+    plt = pytest.importorskip("matplotlib.pyplot")
+    fig = plots.kws_figure(**{**kws_inputs(), "confusion": HAND_CONFUSION})
+    image = decode(plots.png(fig))  # lays out, renders at the figure's dpi and closes
+    assert plt.get_fignums() == [] and fig.dpi == 100
+    matrix = fig.axes[2]
+    blues = plt.get_cmap("Blues")
+    height = image.shape[0]
+    for i in range(8):
+        for j in range(8):
+            x, y = matrix.transData.transform((j - 0.3, i - 0.3))
+            pixel = image[int(round(height - y)), int(round(x)), :3]
+            want = blues(11 / 18 if i == j else 1 / 18)[:3]
+            np.testing.assert_allclose(pixel, want, atol=2 / 255, err_msg=f"cell {i}, {j}")
+
+
+def test_forecast_panels_draw_truth_forecast_and_persistence_at_their_times():
+    plt = pytest.importorskip("matplotlib.pyplot")
+    import matplotlib.dates as mdates
+    inputs = forecast_inputs()
+    fig = plots.forecast_figure(**inputs)
+    try:
+        for ax in fig.axes[:3]:  # pruning from epoch 6 to 12, epoch 10 kept
+            assert span_of(ax, "pruning") == (5.5, 12.5)
+            assert list(lines_of(ax)["kept (epoch 10)"].get_xdata()) == [10, 10]
+        for ax, k in zip(fig.axes[3:5], (0, 1)):
+            lines = lines_of(ax)
+            truth, model, persistence = lines["truth"], lines["model forecast"], lines["persistence"]
+            assert (truth.get_color(), model.get_color(), persistence.get_color()) == ("black", "tab:blue", "tab:orange")
+            assert persistence.get_linestyle() == "--"
+            # windows an hour apart from 2016-01-01 00:00, their 6 steps 10 minutes apart
+            when = mdates.num2date(truth.get_xdata())
+            assert [when[i].strftime("%Y-%m-%d %H:%M") for i in (0, 5, 6, 287)] == \
+                ["2016-01-01 00:00", "2016-01-01 00:50", "2016-01-01 01:00", "2016-01-02 23:50"]
+            np.testing.assert_allclose(truth.get_ydata(), inputs["truth"][:, :, k].ravel())
+            for line, key in ((model, "forecast"), (persistence, "persistence")):
+                segments = np.asarray(line.get_ydata(), float).reshape(48, 7)  # each window, then a gap
+                np.testing.assert_allclose(segments[:, :6], inputs[key][:, :, k])
+                assert np.isnan(segments[:, 6]).all()
+                np.testing.assert_allclose(np.asarray(line.get_xdata(), float).reshape(48, 7)[:, :6],
+                                           np.asarray(truth.get_xdata(), float).reshape(48, 6))
+    finally:
+        plt.close(fig)
+
+
+def test_bench_picture_places_each_row_and_limit(monkeypatch):
+    """The benchmark picture's axes, caught before rendering: each row with a size a point at
+    (kB, value) in its version's colour, persistence a dotted reference line, each version's
+    limits dashed lines in its colour."""
+    plt = pytest.importorskip("matplotlib.pyplot")
+    from matplotlib.colors import to_rgba
+    caught, real = [], plots.png
+    monkeypatch.setattr(plots, "png", lambda fig, rect=(0, 0, 1, 1): caught.append(fig) or real(fig, rect))
+    draw(plots.bench_png, **bench_inputs())
+    axes = caught[0].axes[:3]
+    assert [ax.get_title() for ax in axes] == ["ex1: MAE T", "ex1: MAE RH", "ex2: accuracy (%)"]
+    blue, orange = to_rgba(plt.get_cmap("tab10")(0)), to_rgba(plt.get_cmap("tab10")(1))  # ex1_a, ex2_a
+
+    def drawn(ax):
+        points = sorted((float(ln.get_xdata()[0]), float(ln.get_ydata()[0]), to_rgba(ln.get_color()))
+                        for ln in ax.get_lines() if ln.get_marker() == "o")
+        dashed = sorted((tuple(map(float, ln.get_xdata())), tuple(map(float, ln.get_ydata())), to_rgba(ln.get_color()))
+                        for ln in ax.get_lines() if ln.get_linestyle() == "--")
+        dotted = [float(ln.get_ydata()[0]) for ln in ax.get_lines() if ln.get_linestyle() == ":"]
+        return points, dashed, dotted, sorted(t.get_text() for t in ax.texts)
+
+    # sizes 2,300 / 1,800 / 21,000 B = 2.246 / 1.758 / 20.51 kB; ex1_a's size limit 2 kB, ex2_a's 25 kB
+    assert drawn(axes[0]) == ([(1800 / 1024, 0.31, blue), (2300 / 1024, 0.45, blue)],
+                              [((0.0, 1.0), (0.5, 0.5), blue), ((2.0, 2.0), (0.0, 1.0), blue)],
+                              [0.6], ["ex1_a seed recipe", "ex1_a this project", "persistence (ex1_a)"])
+    assert drawn(axes[1]) == ([(1800 / 1024, 1.2, blue), (2300 / 1024, 1.9, blue)],
+                              [((0.0, 1.0), (1.8, 1.8), blue), ((2.0, 2.0), (0.0, 1.0), blue)],
+                              [2.5], ["ex1_a seed recipe", "ex1_a this project", "persistence (ex1_a)"])
+    assert drawn(axes[2]) == ([(21000 / 1024, 93.0, orange)],
+                              [((0.0, 1.0), (90.0, 90.0), orange), ((25.0, 25.0), (0.0, 1.0), orange)],
+                              [], ["ex2_a this project"])
 
 
 def test_forecast_training_panel_has_one_axis_per_quantity_and_titles_say_the_data():

@@ -85,9 +85,22 @@ def test_output_set_is_written_as_a_unit_with_the_umask_mode(tmp_path, monkeypat
         outputs.write_set(tmp_path, {"a.tflite": b"new a", "a.json": b"new j", "a.png": b"new p"})
     monkeypatch.setattr(outputs.os, "replace", real)
     assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == old  # nothing else left
-    os.umask(0o022)
-    outputs.write_set(tmp_path, {"a.tflite": b"new a"})
+    saved = os.umask(0o022)
+    try:
+        outputs.write_set(tmp_path, {"a.tflite": b"new a"})
+    finally:
+        os.umask(saved)
     assert stat.S_IMODE(os.stat(tmp_path / "a.tflite").st_mode) == 0o644
+
+
+def test_the_umask_is_left_as_it_was(tmp_path, monkeypatch):
+    """The test above sets the umask for its write; the process keeps its own after it."""
+    saved = os.umask(0o077)
+    try:
+        test_output_set_is_written_as_a_unit_with_the_umask_mode(tmp_path, monkeypatch)
+        assert os.umask(0o077) == 0o077
+    finally:
+        os.umask(saved)
 
 
 def test_out_dir_checks(tmp_path):

@@ -1,6 +1,7 @@
 """The constraint search (tools/search.py): speaker-grouped folds, the candidates' feature
-maps, a 2-trial search on tiny data that resumes from its storage, a trial ended by its size
+maps, a 1-trial search on tiny data that resumes from its storage, a trial ended by its size
 before any training, two workers on one study, the Pareto front."""
+import dataclasses
 import json
 import os
 import subprocess
@@ -15,6 +16,16 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 def search(*args, timeout=900):
     return subprocess.run([sys.executable, "-m", "tools.search", *args], cwd=ROOT,
                           capture_output=True, text=True, timeout=timeout)
+
+
+PRELUDE = "from common.kws import KWSVersion\nfrom common.frontend_np import FrontEnd\n" \
+          "from common.forecast import ForecastVersion\n"
+
+
+def candidate_of(params, version, epochs=None):
+    import optuna
+    from tools import search
+    return search.candidate(optuna.trial.FixedTrial(params), version, epochs)
 
 
 # ---------------------------------------------------------------- folds
@@ -53,11 +64,11 @@ def test_feature_map_matches_the_built_model(coefficients, blocks, extra, stride
     assert tuple(conv_out[1:3]) == search_space.feature_map(spec)
 
 
-def test_a_trial_over_the_size_bound_ends_before_training(subset, monkeypatch):
+def test_a_trial_over_the_size_bound_ends_before_training(tiny_subset, monkeypatch):
     import optuna
     from common import kws, runtime
     from tools import search, search_space
-    data_dir, split_dir = subset
+    data_dir, split_dir = tiny_subset
     args = search.parse_args(["--version", "ex2_a", "--data", str(data_dir), "--split-dir", str(split_dir),
                               "--epochs", "1", "--folds", "2"])
     data = search.Data(args, log=lambda *_: None)
@@ -75,17 +86,18 @@ def test_a_trial_over_the_size_bound_ends_before_training(subset, monkeypatch):
 
 # ---------------------------------------------------------------- the command
 @pytest.fixture(scope="module")
-def ex2_search(subset, tmp_path_factory):
-    """Two trials of ex2_a on every 8th file, 1 epoch, 2 folds; then one more from storage."""
-    data_dir, split_dir = subset
+def ex2_search(tiny_subset, tmp_path_factory):
+    """One trial of ex2_a on every 24th file, 1 epoch, 2 folds; then one more from storage."""
+    data_dir, split_dir = tiny_subset
     out = tmp_path_factory.mktemp("search")
     common = ["--version", "ex2_a", "--data", str(data_dir), "--split-dir", str(split_dir), "--epochs", "1",
               "--folds", "2", "--out-dir", str(out), "--quiet"]
-    first = search(*common, "--trials", "2")
+    first = search(*common, "--trials", "1")
     second = search(*common, "--trials", "1")
     return first, second, out
 
 
+@pytest.mark.slow
 def test_search_writes_its_table_picture_and_a_usable_declaration(ex2_search):
     first, _, out = ex2_search
     assert first.returncode == 0, first.stderr[-2000:]
@@ -97,26 +109,29 @@ def test_search_writes_its_table_picture_and_a_usable_declaration(ex2_search):
         assert len(ref["folds"]) == 2 and 0.0 <= ref["quality"] <= 1.0
     md = (out / "ex2_a_search.md").read_text()
     assert "## Pareto front" in md and "Constraint search: ex2_a" in md
-    done = [t for t in result["trials"] if t["status"] == "feasible"]
-    if done:  # the declaration builds the trial's model
-        code = md.split("```python\n")[1].split("```")[0]
-        scope = {}
-        exec("from common.kws import KWSVersion\nfrom common.frontend_np import FrontEnd\n" + code, scope)
-        assert scope["VERSION"].version == "ex2_a"
-        best = max(done, key=lambda t: t["quality"])
-        assert list(scope["VERSION"].filters)[0] == best["params"]["first_width"]
+    # the seeded trials include feasible ones: the best is printed as a declaration that
+    # declares exactly its candidate
+    done = [t for t in result["trials"] if t["status"] == "feasible" and "same_as" not in t]
+    assert done, [(t["trial"], t["status"]) for t in result["trials"]]
+    best = max(done, key=lambda t: t["quality"])
+    assert f"Trial {best['trial']}: " in md
+    scope = {}
+    exec(PRELUDE + md.split("```python\n")[1].split("```")[0], scope)
+    assert scope["VERSION"] == dataclasses.replace(candidate_of(best["params"], "ex2_a", epochs=1), stem=None)
 
 
+@pytest.mark.slow
 def test_search_resumes_from_its_storage(ex2_search):
     import optuna
     _, second, out = ex2_search
     assert second.returncode == 0, second.stderr[-2000:]
     study = optuna.load_study(study_name="ex2_a", storage=f"sqlite:///{out / 'search.db'}")
-    assert len(study.trials) == 3
-    assert [t.number for t in study.trials] == [0, 1, 2]
+    assert len(study.trials) == 2
+    assert [t.number for t in study.trials] == [0, 1]
     assert "scoring the current version" not in second.stdout  # references kept from the first call
 
 
+@pytest.mark.slow
 def test_forecast_search_with_two_workers_on_one_study(shared_data, tmp_path):
     import optuna
     r = search("--version", "ex1_b", "--data", str(shared_data / "jena_climate_2009_sample.csv"),
@@ -147,6 +162,7 @@ def test_pareto_front_keeps_only_undominated_feasible_rows():
     assert [r["trial"] for r in pareto(rows, maximize=False)] == [0, 4]
 
 
+@pytest.mark.slow
 def test_a_repeated_proposal_reuses_the_earlier_result(shared_data, monkeypatch):
     import optuna
     from common import forecast, runtime
@@ -169,13 +185,13 @@ def test_a_repeated_proposal_reuses_the_earlier_result(shared_data, monkeypatch)
     assert [r["trial"] for r in search.pareto(rows, maximize=False)] == [0]
 
 
-def test_latency_bound_is_the_ratio_to_the_reference_measured_alongside(subset, monkeypatch):
+def test_latency_bound_is_the_ratio_to_the_reference_measured_alongside(tiny_subset, monkeypatch):
     """ex2_b: a candidate whose invoke p50 (a fake clock here) is over 0.5x the seed DS-CNN's,
     measured in alternating rounds, is infeasible before training; under it, it goes on."""
     import optuna
     from common import kws, litert, runtime
     from tools import search
-    data_dir, split_dir = subset
+    data_dir, split_dir = tiny_subset
     args = search.parse_args(["--version", "ex2_b", "--data", str(data_dir), "--split-dir", str(split_dir),
                               "--epochs", "1", "--folds", "2", "--latency-runs", "3"])
     data = search.Data(args, log=lambda *_: None)
@@ -202,24 +218,52 @@ def test_latency_bound_is_the_ratio_to_the_reference_measured_alongside(subset, 
     assert why is None and measured["invoke_ratio"] == pytest.approx(0.4)
 
 
+@pytest.mark.slow
 def test_zero_trials_rewrites_the_report_of_a_stored_study(ex2_search, tmp_path):
     import optuna
     _, _, out = ex2_search
     (out / "ex2_a_search.md").unlink()
     r = search("--version", "ex2_a", "--trials", "0", "--out-dir", str(out), "--quiet")
     assert r.returncode == 0, r.stderr[-2000:]
-    assert "3 finished trials" in (out / "ex2_a_search.md").read_text()
-    assert len(optuna.load_study(study_name="ex2_a", storage=f"sqlite:///{out / 'search.db'}").trials) == 3
+    assert "2 finished trials" in (out / "ex2_a_search.md").read_text()
+    assert len(optuna.load_study(study_name="ex2_a", storage=f"sqlite:///{out / 'search.db'}").trials) == 2
     r = search("--version", "ex2_c", "--trials", "0", "--out-dir", str(tmp_path))
     assert r.returncode == 1 and r.stderr.startswith("error: sqlite:///") and "no study named 'ex2_c'" in r.stderr
     assert r.stderr.count("\n") == 1
 
 
 def test_sizes_are_those_of_the_file_the_script_writes():
-    from tools import search, tflite_io
+    from common import tflite_io
+    from tools import search
     data = b"\x01\x02" * 500
     assert search.zip_len("ex2_a", data) == tflite_io.model_files("kws_a", data)[1]["zip_bytes"]
     assert search.zip_len("ex1_b", data) == tflite_io.model_files("th_b", data)[1]["zip_bytes"]
+
+
+@pytest.mark.parametrize("version", ["ex1_a", "ex2_a", "ex2_c"])
+def test_the_printed_declaration_declares_the_candidate(version):
+    """What a search prints for a trial, run as a script would declare it, is that trial's
+    candidate: every field (the output stem aside), and for a forecaster the same model."""
+    import optuna
+    from tools import search, search_space
+    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=1))
+    mean, std = np.float32([9.0, 76.0]), np.float32([8.0, 16.0])
+    for _ in range(12):
+        trial = study.ask()
+        spec = search.candidate(trial, version)
+        scope = {}
+        exec(PRELUDE + search_space.declaration(spec), scope)
+        declared = scope["VERSION"]
+        if version.startswith("ex2"):
+            assert declared == dataclasses.replace(spec, stem=None), trial.params
+        else:
+            names = [f.name for f in dataclasses.fields(spec) if f.name not in ("build", "stem", "entry")]
+            assert [getattr(declared, n) for n in names] == [getattr(spec, n) for n in names], trial.params
+            built = [m(mean, std) for m in (declared.build, spec.build)]
+            shapes = [[(type(layer).__name__, [w.shape for w in layer.get_weights()]) for layer in m.layers]
+                      for m in built]
+            assert shapes[0] == shapes[1], trial.params
+        study.tell(trial, 0.0)
 
 
 def test_every_proposed_candidate_keeps_a_feature_map():

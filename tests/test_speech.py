@@ -36,7 +36,7 @@ def test_shapes_and_labels(dataset, cfg):
 def test_input_shapes():
     assert FrontEnd().input_shape == [49, 10, 1]
     assert FrontEnd(rate=8000, frame_length=320, frame_step=160).input_shape == [49, 10, 1]
-    assert FrontEnd(mfcc=False).input_shape == [49, 513, 1]
+    assert FrontEnd(mfcc=False).input_shape == [49, 321, 1]  # the course's FFT: frame_length 640, 321 bins
     assert FrontEnd(mfcc=False, resize=32).input_shape == [32, 32, 1]
 
 
