@@ -263,6 +263,13 @@ def unassessable(spec, splits, latency):
         reasons["accuracy"] = ("defined on the course's split of the official 8,000 files "
                                f"(this repository's kws_split_*.txt); this run: {counts} files "
                                f"of {os.path.dirname(splits['train'].file)}")
+    else:
+        copies = kws_data.copies_of(splits["train"], splits["test"])
+        if copies:
+            reasons["accuracy"] = (f"defined on the official files; {copies:,} of the "
+                                   f"{len(splits['test'].paths):,} test files of this folder are "
+                                   "copies of training files (the same samples), so its score is "
+                                   "no test accuracy")
     for metric, key in (("pi_inference_ms", "inference"), ("pi_total_ms", "total")):
         if metric in spec.entry.limits:
             reasons[metric] = (f"defined on a Raspberry Pi; this host: {key} p50 "

@@ -169,3 +169,26 @@ def test_calibration_is_stratified_random_and_seeded(sorted_by_label):
     assert not np.array_equal(picked, kws.calibration_indices(ids, 40, seed=1))
     few = kws.calibration_indices(np.array([0, 0, 1]), 40, seed=0)
     assert sorted(few.tolist()) == [0, 1, 2]
+
+
+def test_test_files_that_copy_training_files_leave_the_accuracy_unassessed(monkeypatch):
+    """A folder of the official names whose files are copies (the synthetic full-size
+    rehearsal) scores its training files: its accuracy is not the limit's."""
+    from common import kws
+    from common.frontend_np import MFCC_16K
+    rng = np.random.RandomState(0)
+    train_waves = rng.uniform(-1, 1, (4, 16000)).astype(np.float32)
+    other = rng.uniform(-1, 1, (1, 16000)).astype(np.float32)
+
+    def split(name, waves):
+        return kws_data.Split(name, f"{name}.txt", [f"down/{i:08x}_nohash_0.wav" for i in range(len(waves))],
+                              np.zeros(len(waves), np.int64), waves)
+    train = split("train", train_waves)
+    copied = split("test", np.concatenate([train_waves[[2, 0]], other]))
+    fresh = split("test", np.concatenate([other, other * 0.5]))
+    assert kws_data.copies_of(train, copied) == 2 and kws_data.copies_of(train, fresh) == 0
+    monkeypatch.setattr(kws, "is_course_split", lambda splits: True)
+    spec = kws.KWSVersion("ex2_a", MFCC_16K)
+    reasons = kws.unassessable(spec, {"train": train, "val": fresh, "test": copied}, latency=None)
+    assert "2 of the 3 test files of this folder are copies of training files" in reasons["accuracy"]
+    assert kws.unassessable(spec, {"train": train, "val": fresh, "test": fresh}, latency=None) == {}
