@@ -44,6 +44,9 @@ class KWSVersion:
     bn_reestimate: bool = True
     qat_epochs: int = 5            # quantization-aware fine-tuning after training (0: none)
     qat_learning_rate: float = 1e-4
+    dropout: float = 0.0           # before the classifier's Dense layer (0: none)
+    weight_decay: float = 0.0      # decoupled weight decay (AdamW) while training (0: Adam)
+    padding: str = "valid"         # of the depthwise 3x3 convolutions; "same" keeps the map's size
     calibration_per_label: int = 125  # int8 calibration: a stratified random training sample
     stem: Optional[str] = None       # output file stem; None: the version's (e.g. kws_a)
     entry: constraints.Entry = dataclasses.field(init=False, repr=False, compare=False)
@@ -66,18 +69,22 @@ class KWSVersion:
     def architecture(self):
         extra = f" + {self.extra_depthwise} DW" if self.extra_depthwise else ""
         stride = "" if tuple(self.first_stride) == (2, 1) else f", stride {tuple(self.first_stride)}"
-        return f"DS-CNN {'-'.join(map(str, self.filters))}{extra}{stride}"
+        same = ", same padding" if self.padding != "valid" else ""
+        return f"DS-CNN {'-'.join(map(str, self.filters))}{extra}{stride}{same}"
 
 
 def build_model(spec):
     from .models import ds_cnn
     return ds_cnn(spec.frontend.input_shape, spec.filters, spec.extra_depthwise,
-                  first_stride=tuple(spec.first_stride), bn_momentum=spec.bn_momentum)
+                  dropout=spec.dropout, first_stride=tuple(spec.first_stride),
+                  bn_momentum=spec.bn_momentum, padding=spec.padding)
 
 
-def classifier_compile_args(learning_rate):
+def classifier_compile_args(learning_rate, weight_decay=0.0):
     import tensorflow as tf
-    return dict(optimizer=tf.keras.optimizers.Adam(learning_rate),
+    optimizer = (tf.keras.optimizers.AdamW(learning_rate, weight_decay=weight_decay) if weight_decay
+                 else tf.keras.optimizers.Adam(learning_rate))
+    return dict(optimizer=optimizer,
                 loss=tf.keras.losses.SparseCategoricalCrossentropy(from_logits=True),
                 metrics=[tf.keras.metrics.SparseCategoricalAccuracy(name="accuracy")])
 
@@ -97,7 +104,7 @@ def train(spec, train_ds, val_ds, epochs, verbose="auto", callbacks=(), train_fe
     augmentation). `callbacks`: more Keras callbacks (the search's pruner)."""
     from . import compress
     model = build_model(spec)
-    model.compile(**classifier_compile_args(spec.learning_rate))
+    model.compile(**classifier_compile_args(spec.learning_rate, spec.weight_decay))
     fit = model.fit(train_ds, validation_data=val_ds, epochs=epochs,
                     callbacks=[keep_best(epochs), *callbacks], verbose=verbose)
     history = {k: list(v) for k, v in fit.history.items()}

@@ -64,22 +64,23 @@ def residual_forecaster(mean, std, linear=True, hidden=(), folded=False, steps=6
 
 
 def ds_cnn(input_shape, filters=(96, 64, 64), extra_depthwise=0, num_labels=8, dropout=0.0,
-           first_stride=(2, 1), bn_momentum=0.99):
+           first_stride=(2, 1), bn_momentum=0.99, padding="valid"):
     """DS-CNN: Conv2D(3x3, stride `first_stride` = [2,1]) - BN - ReLU, then `extra_depthwise` extra
     DepthwiseConv2D-BN-ReLU blocks, then for each further width a depthwise-separable block
     (DepthwiseConv2D 3x3 - Conv2D 1x1 - BN - ReLU each), GlobalAveragePooling, Dense(labels).
 
     `bn_momentum`: Keras' meaning, moving = momentum * moving + (1 - momentum) * batch; the
     course's code says 0.1 (PyTorch's meaning, there the weight of the batch), which in Keras
-    leaves the moving statistics those of about the last batch."""
+    leaves the moving statistics those of about the last batch. `padding`: of the depthwise
+    convolutions ("same" keeps the feature map's size, so that more blocks fit)."""
     x = inputs = layers.Input(input_shape)
     x = layers.Conv2D(filters[0], (3, 3), strides=first_stride, use_bias=False)(x)
     x = layers.ReLU()(layers.BatchNormalization(momentum=bn_momentum)(x))
     for _ in range(extra_depthwise):
-        x = layers.DepthwiseConv2D((3, 3), use_bias=False)(x)
+        x = layers.DepthwiseConv2D((3, 3), padding=padding, use_bias=False)(x)
         x = layers.ReLU()(layers.BatchNormalization(momentum=bn_momentum)(x))
     for width in filters[1:]:
-        x = layers.DepthwiseConv2D((3, 3), use_bias=False)(x)
+        x = layers.DepthwiseConv2D((3, 3), padding=padding, use_bias=False)(x)
         x = layers.Conv2D(width, (1, 1), use_bias=False)(x)
         x = layers.ReLU()(layers.BatchNormalization(momentum=bn_momentum)(x))
     x = layers.GlobalAveragePooling2D()(x)

@@ -66,7 +66,7 @@ def feature_map(spec):
     rows, cols = spec.frontend.input_shape[:2]
     rows = (rows - 3) // spec.first_stride[0] + 1
     cols = (cols - 3) // spec.first_stride[1] + 1
-    shrink = 2 * (spec.extra_depthwise + len(spec.filters) - 1)
+    shrink = 0 if spec.padding == "same" else 2 * (spec.extra_depthwise + len(spec.filters) - 1)
     return rows - shrink, cols - shrink
 
 
