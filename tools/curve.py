@@ -8,12 +8,12 @@ speakers it never trained on; each subset's epochs are chosen on an inner speake
 holdout of it (tools.folds), for every seed of --seeds. The records go to a JSON file, one
 per training, written as they finish: an interrupted curve resumes where it stopped.
 
-    python -m tools.curve run --version ex2_a --data DIR --split-dir SPLIT --out FILE.json
-    python -m tools.curve run --version ex2_a --set filters=[64,64,64] --out FILE.json
-    python -m tools.curve run --version ex2_a --recipe --out FILE.json
-    python -m tools.curve report FILE.json ... --md OUT.md --png OUT.png
+    python -m tools.curve --version ex2_a --data DIR --split-dir SPLIT --out FILE.json
+    python -m tools.curve --version ex2_a --set filters=[64,64,64] --out FILE.json
+    python -m tools.curve --version ex2_a --recipe --out FILE.json
+    python -m tools.curve --report FILE.json ... --md OUT.md --png OUT.png
 
-`report` pairs every curve with its recipe's (same folds, subsets and seeds), gives per size
+`--report` pairs every curve with its recipe's (same folds, subsets and seeds), gives per size
 the mean and the standard error over folds and seeds, the lead over the recipe, the local
 exponent of the error between the two largest sizes, the back-test of a projection (fitted
 without the largest size, its prediction for it) and the projection to the official training
@@ -367,7 +367,7 @@ def run_command(args, p):
 
 
 def report_command(args):
-    docs = [_read(f) for f in args.files]
+    docs = [_read(f) for f in args.report]
     text = report(docs)
     print(text, end="")
     if args.md:
@@ -382,29 +382,30 @@ def report_command(args):
 def run(argv=None):
     from common import cli
 
-    p = cli.Parser(prog="python -m tools.curve", description="learning curves of keyword-spotting versions on speaker-grouped folds")
-    sub = p.add_subparsers(dest="command", required=True)
-    r = sub.add_parser("run", help="train one curve (resumes an interrupted one)")
-    r.add_argument("--version", required=True, choices=["ex2_a", "ex2_b", "ex2_c"])
-    r.add_argument("--recipe", action="store_true", help="the original report's recipe for this version")
-    r.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
+    p = cli.Parser(prog="python -m tools.curve",
+                   description="learning curves of keyword-spotting versions on speaker-grouped folds")
+    p.add_argument("--version", choices=["ex2_a", "ex2_b", "ex2_c"], help="the version to train a curve of")
+    p.add_argument("--recipe", action="store_true", help="the original report's recipe for this version")
+    p.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
                    help="change a field of the declaration (KWSVersion); JSON values; repeatable")
-    r.add_argument("--name", help="the curve's name in reports")
-    r.add_argument("--data", help="the wav folder (as the scripts' --data)")
-    r.add_argument("--split-dir", default=None, help="the split files (train + val are pooled; test never read)")
-    r.add_argument("--folds", type=cli.positive_int, default=3)
-    r.add_argument("--fold-seed", type=cli.seed, default=0, help="the folds, the subsets' speaker order")
-    r.add_argument("--seeds", type=cli.seeds, default=[0, 1, 2], help="training seeds (default: 0,1,2)")
-    r.add_argument("--epochs", type=cli.positive_int, help="fix the training epochs (default: the version's)")
-    r.add_argument("--out", required=True, help="the curve's JSON file (resumed when it exists)")
-    s = sub.add_parser("report", help="compare curves, judge candidates, draw them")
-    s.add_argument("files", nargs="+")
-    s.add_argument("--md")
-    s.add_argument("--png")
-    s.add_argument("--title", default="int8 accuracy on speaker-grouped folds against training files")
+    p.add_argument("--name", help="the curve's name in reports")
+    p.add_argument("--data", help="the wav folder (as the scripts' --data)")
+    p.add_argument("--split-dir", default=None, help="the split files (train + val are pooled; test never read)")
+    p.add_argument("--folds", type=cli.positive_int, default=3, help="speaker-grouped folds (default: 3)")
+    p.add_argument("--fold-seed", type=cli.seed, default=0, help="seed of the folds and of the subsets' speaker order")
+    p.add_argument("--seeds", type=cli.seeds, default=[0, 1, 2], help="training seeds (default: 0,1,2)")
+    p.add_argument("--epochs", type=cli.positive_int, help="fix the training epochs (default: the version's)")
+    p.add_argument("--out", help="the curve's JSON file (resumed when it exists)")
+    p.add_argument("--report", nargs="+", metavar="CURVE.json", help="compare curve files, judge the candidates")
+    p.add_argument("--md", help="with --report: also write the report to this file")
+    p.add_argument("--png", help="with --report: draw the curves into this picture")
+    p.add_argument("--title", default="int8 accuracy on speaker-grouped folds against training files",
+                   help="with --report: the picture's title")
     args = p.parse_args(argv)
-    if args.command == "report":
+    if args.report:
         return report_command(args)
+    if not (args.version and args.out):
+        p.error("expected --version and --out (a curve to run), or --report FILES")
     from common import kws
 
     args.split_dir = args.split_dir or kws.COURSE_SPLIT_DIR
