@@ -9,6 +9,7 @@ weights, int16 activations) calibrated across the whole training period and acro
 levels. Chosen on validation (docs/exercise1.md); its size and errors:
 docs/results/RESULTS.md.
 """
+
 import sys
 
 import common  # noqa: F401  (sets TF_USE_LEGACY_KERAS before TensorFlow loads)
@@ -17,13 +18,18 @@ from common.forecast import ForecastVersion, main
 
 def build(mean, std, folded=False):
     from common.models import residual_forecaster
+
     return residual_forecaster(mean, std, linear=True, hidden=(4,), folded=folded)
 
 
 VERSION = ForecastVersion(
-    "ex1_a", "last step + Dense(12) + Dense(4)-Dense(12) of the differences, 50 % pruned", build,
-    lstsq_init=True, fold_units=True,
-    pruning=dict(initial_sparsity=0.3, final_sparsity=0.5, begin=0.0, end=0.6, epochs=10))
+    "ex1_a",
+    "last step + Dense(12) + Dense(4)-Dense(12) of the differences, 50 % pruned",
+    build,
+    lstsq_init=True,
+    fold_units=True,
+    pruning=dict(initial_sparsity=0.3, final_sparsity=0.5, begin=0.0, end=0.6, epochs=10),
+)
 
 if __name__ == "__main__":
     sys.exit(main(VERSION))

@@ -6,6 +6,7 @@ quantization (int8 weights, int16 activations) calibrated across the whole train
 and across plausible levels. Chosen on validation (docs/exercise1.md); its size and errors:
 docs/results/RESULTS.md.
 """
+
 import sys
 
 import common  # noqa: F401  (sets TF_USE_LEGACY_KERAS before TensorFlow loads)
@@ -14,10 +15,13 @@ from common.forecast import ForecastVersion, main
 
 def build(mean, std, folded=False):
     from common.models import residual_forecaster
+
     return residual_forecaster(mean, std, linear=True, folded=folded)
 
 
-VERSION = ForecastVersion("ex1_b", "last step + Dense(12) of the differences", build, lstsq_init=True)
+VERSION = ForecastVersion(
+    "ex1_b", "last step + Dense(12) of the differences", build, lstsq_init=True
+)
 
 if __name__ == "__main__":
     sys.exit(main(VERSION))

@@ -7,14 +7,16 @@ quantization-aware epochs, int8. Chosen over the course report's 96-64-64 and ot
 on validation and speaker-grouped folds (docs/exercise2.md); its size and accuracy:
 docs/results/RESULTS.md.
 """
+
 import sys
 
 import common  # noqa: F401  (sets TF_USE_LEGACY_KERAS before TensorFlow loads)
 from common.frontend_np import MFCC_16K
 from common.kws import TIME_SHIFT, KWSVersion, main
 
-VERSION = KWSVersion("ex2_a", MFCC_16K, filters=(56, 56, 56), extra_depthwise=1, epochs=40,
-                     augment=TIME_SHIFT)
+VERSION = KWSVersion(
+    "ex2_a", MFCC_16K, filters=(56, 56, 56), extra_depthwise=1, epochs=40, augment=TIME_SHIFT
+)
 
 if __name__ == "__main__":
     sys.exit(main(VERSION))

@@ -8,14 +8,22 @@ training split), post-training int8: quantization-aware epochs lowered b's int8 
 where they raised a's and c's (docs/exercise2.md). Its size, accuracy and latency:
 docs/results/RESULTS.md, docs/results/BENCHMARK.md.
 """
+
 import sys
 
 import common  # noqa: F401  (sets TF_USE_LEGACY_KERAS before TensorFlow loads)
 from common.frontend_np import MFCC_16K
 from common.kws import TIME_SHIFT, KWSVersion, main
 
-VERSION = KWSVersion("ex2_b", MFCC_16K, filters=(64, 64, 64), first_stride=(4, 1), epochs=40,
-                     augment={**TIME_SHIFT, "gain_db": 10}, qat_epochs=0)
+VERSION = KWSVersion(
+    "ex2_b",
+    MFCC_16K,
+    filters=(64, 64, 64),
+    first_stride=(4, 1),
+    epochs=40,
+    augment={**TIME_SHIFT, "gain_db": 10},
+    qat_epochs=0,
+)
 
 if __name__ == "__main__":
     sys.exit(main(VERSION))

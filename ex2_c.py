@@ -8,14 +8,16 @@ statistics re-estimated on the training split), 5 quantization-aware epochs, int
 latency is cut by the numpy front end (common/frontend_np.py) that kws_inference.py runs
 (docs/exercise2.md; figures: docs/results/RESULTS.md, docs/results/BENCHMARK.md).
 """
+
 import sys
 
 import common  # noqa: F401  (sets TF_USE_LEGACY_KERAS before TensorFlow loads)
 from common.frontend_np import MFCC_8K
 from common.kws import TIME_SHIFT, KWSVersion, main
 
-VERSION = KWSVersion("ex2_c", MFCC_8K, filters=(96, 64, 64), extra_depthwise=1, epochs=40,
-                     augment=TIME_SHIFT)
+VERSION = KWSVersion(
+    "ex2_c", MFCC_8K, filters=(96, 64, 64), extra_depthwise=1, epochs=40, augment=TIME_SHIFT
+)
 
 if __name__ == "__main__":
     sys.exit(main(VERSION))

@@ -11,6 +11,7 @@ model made before it carried them uses its sidecar JSON (`X.tflite[.zip]` -> `X.
 must describe this very model), else the course defaults. When both are there they must
 agree. Flags override the front end, saying so.
 """
+
 import common  # noqa: F401  (one BLAS thread, set before numpy loads; no TensorFlow)
 
 import argparse  # noqa: E402
@@ -34,9 +35,17 @@ from common.constraints import VERSIONS  # noqa: E402
 from common.wav import WavError, read_wav  # noqa: E402
 
 COURSE_DEFAULTS = FrontEnd(mfcc=False, resize=32)  # the course script: STFT resized to 32x32
-FLAGS = {"rate": "rate", "mfcc": "mfcc", "resize": "resize", "length": "frame_length",
-         "stride": "frame_step", "bins": "num_mel_bins", "coeff": "num_coefficients",
-         "lower_frequency": "lower_frequency", "upper_frequency": "upper_frequency"}
+FLAGS = {
+    "rate": "rate",
+    "mfcc": "mfcc",
+    "resize": "resize",
+    "length": "frame_length",
+    "stride": "frame_step",
+    "bins": "num_mel_bins",
+    "coeff": "num_coefficients",
+    "lower_frequency": "lower_frequency",
+    "upper_frequency": "upper_frequency",
+}
 PI_LIMITS = {"pi_inference_ms": ("inference", "inference_ms"), "pi_total_ms": ("total", "total_ms")}
 
 
@@ -45,18 +54,25 @@ def described(carried, sidecar, model_path, json_path):
     it comes from, in words). The model's metadata first; its sidecar JSON, when both exist,
     must say the same."""
     if sidecar is not None and sidecar.get("frontend") is None:
-        raise DataError(f"{json_path}: describes a forecasting model (no 'frontend'); "
-                        "expected the sidecar of a keyword-spotting model")
+        raise DataError(
+            f"{json_path}: describes a forecasting model (no 'frontend'); "
+            "expected the sidecar of a keyword-spotting model"
+        )
     if carried is None:
         if sidecar is None:
-            return None, "no front end in the model's metadata and no sidecar JSON: the course's default front end"
+            return (
+                None,
+                "no front end in the model's metadata and no sidecar JSON: the course's default front end",
+            )
         return sidecar, "front end from the sidecar JSON (the model carries none in its metadata)"
     if sidecar is not None:
         differences = disagreements(carried, sidecar)
         if differences:
-            raise DataError(f"{json_path}: says another front end or labels than {model_path} carries in "
-                            f"its metadata ({'; '.join(differences)}); expected the sidecar written with "
-                            "this model (or use --no-sidecar)")
+            raise DataError(
+                f"{json_path}: says another front end or labels than {model_path} carries in "
+                f"its metadata ({'; '.join(differences)}); expected the sidecar written with "
+                "this model (or use --no-sidecar)"
+            )
         return carried, "front end from the model's metadata (its sidecar JSON agrees)"
     return carried, "front end from the model's metadata"
 
@@ -64,11 +80,16 @@ def described(carried, sidecar, model_path, json_path):
 def disagreements(carried, sidecar):
     """What a sidecar says otherwise than the model's metadata: ['field: X in the JSON, Y in
     the model', ...] over the front end's settings, the labels and the version."""
-    pairs = [(f"frontend.{k}", v, FrontEnd.from_dict(carried["frontend"]).to_dict()[k])
-             for k, v in FrontEnd.from_dict(sidecar["frontend"]).to_dict().items()]
+    pairs = [
+        (f"frontend.{k}", v, FrontEnd.from_dict(carried["frontend"]).to_dict()[k])
+        for k, v in FrontEnd.from_dict(sidecar["frontend"]).to_dict().items()
+    ]
     pairs += [(k, sidecar.get(k), carried.get(k)) for k in ("labels", "version")]
-    return [f"{name}: {json!r} in the JSON, {model!r} in the model" for name, json, model in pairs
-            if json != model]
+    return [
+        f"{name}: {json!r} in the JSON, {model!r} in the model"
+        for name, json, model in pairs
+        if json != model
+    ]
 
 
 def frontend_config(description, overrides, note=None):
@@ -125,8 +146,10 @@ def system(os_release="/etc/os-release"):
     except OSError:
         pass
     bits = struct.calcsize("P") * 8
-    return (f"{name}, {bits}-bit userland ({platform.machine()} kernel), Python "
-            f"{platform.python_version()}, {interpreter_words()}"), bits
+    return (
+        f"{name}, {bits}-bit userland ({platform.machine()} kernel), Python "
+        f"{platform.python_version()}, {interpreter_words()}"
+    ), bits
 
 
 def limit_line(about, result, host=None, os_side=None):
@@ -138,13 +161,18 @@ def limit_line(about, result, host=None, os_side=None):
     limits = {k: v for k, v in (about or {}).get("limits", {}).items() if k in PI_LIMITS}
     version = (about or {}).get("version", "this model")
     if not limits:
-        return f"Pi limit: none for {version} (limits only ex2_b inference and ex2_c total); {ran_on}"
+        return (
+            f"Pi limit: none for {version} (limits only ex2_b inference and ex2_c total); {ran_on}"
+        )
     parts = []
     for metric, limit in limits.items():
         label, key = PI_LIMITS[metric]
         value = result[key]["mean"]
-        verdict = ("pass" if value < limit else "FAIL") if on_pi else \
-            "not assessable: not a Raspberry Pi, the limit is defined on one"
+        verdict = (
+            ("pass" if value < limit else "FAIL")
+            if on_pi
+            else "not assessable: not a Raspberry Pi, the limit is defined on one"
+        )
         parts.append(f"{label} {value:.2f} ms (mean) < {limit:g} ms: {verdict}")
     hint = ""
     if on_pi and bits == 32 and any(p.endswith("FAIL") for p in parts):
@@ -181,10 +209,17 @@ def split_files(split, folder, labels):
     labels: (paths, true label of each)."""
     if not os.path.isdir(folder):
         what = "a file" if os.path.exists(folder) else "no such folder"
-        raise ValueError(f"{folder}: {what}; with --split, --wav names the folder of "
-                         "<label>/<file>.wav that the split's lines are in")
-    one = kws_data.read_split_file(split, kws_data.resolve_data_dir(folder), labels,
-                                   log=lambda m: print(m, file=sys.stderr), split_flag="--split")
+        raise ValueError(
+            f"{folder}: {what}; with --split, --wav names the folder of "
+            "<label>/<file>.wav that the split's lines are in"
+        )
+    one = kws_data.read_split_file(
+        split,
+        kws_data.resolve_data_dir(folder),
+        labels,
+        log=lambda m: print(m, file=sys.stderr),
+        split_flag="--split",
+    )
     return one.paths, [labels[i] for i in one.label_ids]
 
 
@@ -200,13 +235,27 @@ def training_note(sidecar, scored, split=None):
     mask = kws_data.in_training((sidecar or {}).get("data", {}).get("training_files"), scored)
     advice = "; --split FILE scores only the files of a split (e.g. its test split)"
     if mask is None:
-        return None if split else ("note: the model's JSON does not list its training files: some "
-                                   "of these may have been trained on" + advice)
+        return (
+            None
+            if split
+            else (
+                "note: the model's JSON does not list its training files: some "
+                "of these may have been trained on" + advice
+            )
+        )
     if not mask.any():
-        return None if split else (f"note: none of these {len(scored)} files is in the model's "
-                                   "training split (by name)")
-    return (f"note: {int(mask.sum())} of these {len(scored)} files are in the model's training split "
-            "(by name): the accuracy above counts them" + ("" if split else advice))
+        return (
+            None
+            if split
+            else (
+                f"note: none of these {len(scored)} files is in the model's "
+                "training split (by name)"
+            )
+        )
+    return (
+        f"note: {int(mask.sum())} of these {len(scored)} files are in the model's training split "
+        "(by name): the accuracy above counts them" + ("" if split else advice)
+    )
 
 
 def label_wavs(model, cfg, paths, labels, folder_or_file, truth=None, split=None, sidecar=None):
@@ -224,13 +273,19 @@ def label_wavs(model, cfg, paths, labels, folder_or_file, truth=None, split=None
         label = labels[k] if k < len(labels) else str(k)
         print(f"{path} {label} {p[k]:.3f}")
         predicted[label] += 1
-        true = truth[i] if truth is not None else os.path.basename(os.path.dirname(os.path.abspath(path)))
+        true = (
+            truth[i]
+            if truth is not None
+            else os.path.basename(os.path.dirname(os.path.abspath(path)))
+        )
         if true in labels:
             scored.append(path)
             right += true == label
     labelled = sum(predicted.values())
-    print(f"Summary: {labelled} of {len(paths)} files labelled; predictions: "
-          + ", ".join(f"{lab} {predicted[lab]}" for lab in labels if predicted[lab]))
+    print(
+        f"Summary: {labelled} of {len(paths)} files labelled; predictions: "
+        + ", ".join(f"{lab} {predicted[lab]}" for lab in labels if predicted[lab])
+    )
     if scored:
         where = f"files of {split}" if split else "files in label folders"
         print(f"Accuracy {100 * right / len(scored):.2f} % ({right} of {len(scored)} {where})")
@@ -240,19 +295,29 @@ def label_wavs(model, cfg, paths, labels, folder_or_file, truth=None, split=None
     for message in unreadable:
         print(f"unreadable: {message}")
     if unreadable:
-        print(f"error: {folder_or_file}: {len(unreadable)} of {len(paths)} wav files unreadable "
-              "(listed above); expected readable wav files", file=sys.stderr)
+        print(
+            f"error: {folder_or_file}: {len(unreadable)} of {len(paths)} wav files unreadable "
+            "(listed above); expected readable wav files",
+            file=sys.stderr,
+        )
     return 1 if unreadable else 0
 
 
 def parse_args(argv):
     p = cli.Parser(prog="kws_inference.py", description=__doc__.split("\n\n")[0])
     p.add_argument("--model", required=True, help=".tflite or .tflite.zip")
-    p.add_argument("--no-sidecar", action="store_true",
-                   help="ignore the sidecar JSON (the model's metadata and the flags still apply)")
+    p.add_argument(
+        "--no-sidecar",
+        action="store_true",
+        help="ignore the sidecar JSON (the model's metadata and the flags still apply)",
+    )
     p.add_argument("--rate", type=cli.positive_int, help="sample rate of the front end (Hz)")
-    p.add_argument("--mfcc", action=argparse.BooleanOptionalAction, default=None,
-                   help="MFCC front end (--no-mfcc: STFT)")
+    p.add_argument(
+        "--mfcc",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="MFCC front end (--no-mfcc: STFT)",
+    )
     p.add_argument("--resize", type=int, help="STFT path: resize to RxR (0: none)")
     p.add_argument("--length", type=cli.positive_int, help="frame length (samples)")
     p.add_argument("--stride", type=cli.positive_int, help="frame step (samples)")
@@ -260,13 +325,21 @@ def parse_args(argv):
     p.add_argument("--coeff", type=cli.positive_int, help="MFCC coefficients")
     p.add_argument("--lower-frequency", type=float, help="lowest mel filter frequency (Hz)")
     p.add_argument("--upper-frequency", type=float, help="highest mel filter frequency (Hz)")
-    p.add_argument("--threads", type=cli.positive_int, default=1,
-                   help="interpreter threads (default: 1, as the JSON's host latency)")
-    p.add_argument("--runs", type=cli.positive_int, default=100,
-                   help="latency mode: timed runs (default: 100)")
+    p.add_argument(
+        "--threads",
+        type=cli.positive_int,
+        default=1,
+        help="interpreter threads (default: 1, as the JSON's host latency)",
+    )
+    p.add_argument(
+        "--runs", type=cli.positive_int, default=100, help="latency mode: timed runs (default: 100)"
+    )
     p.add_argument("--wav", help="a wav file or a folder (recursive): label every wav")
-    p.add_argument("--split", help="with --wav DIR: score only the files this split file lists "
-                   "(lines ending in <label>/<file>.wav, found under DIR), e.g. kws_split_test.txt")
+    p.add_argument(
+        "--split",
+        help="with --wav DIR: score only the files this split file lists "
+        "(lines ending in <label>/<file>.wav, found under DIR), e.g. kws_split_test.txt",
+    )
     p.add_argument("--verbose", action="store_true", help="keep the interpreter's own log lines")
     args = p.parse_args(argv)
     if args.split and not args.wav:

@@ -5,6 +5,7 @@ TF_USE_LEGACY_KERAS=1 (tfmot needs Keras 2, i.e. tf_keras), a quieter TF log, on
 It imports no TensorFlow itself, so that kws_inference.py (which uses
 common.tflite_io and common.frontend_np) runs on a Raspberry Pi without TensorFlow.
 """
+
 import os
 
 os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")

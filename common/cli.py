@@ -6,6 +6,7 @@ is one line and exit status 128 + its number, the shells' convention: 130 for Ct
 143 for SIGTERM (systemd, docker, `timeout`), 129 for SIGHUP. Statuses 0 and 2 are the
 verdict's (every assessable limit met / a limit missed).
 """
+
 import argparse
 import os
 import re
@@ -34,7 +35,9 @@ def positive_int(text, low=1):
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
     if value < low:
-        raise argparse.ArgumentTypeError(f"{value} is not allowed; expected a whole number >= {low}")
+        raise argparse.ArgumentTypeError(
+            f"{value} is not allowed; expected a whole number >= {low}"
+        )
     return value
 
 
@@ -53,8 +56,9 @@ def seed(text):
     except ValueError:
         value = None
     if value is None or not 0 <= value < SEED_LIMIT:
-        raise argparse.ArgumentTypeError(f"{text!r} is not allowed; expected a whole number in "
-                                         f"[0, {SEED_LIMIT - 1}]")
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not allowed; expected a whole number in [0, {SEED_LIMIT - 1}]"
+        )
     return value
 
 
@@ -69,14 +73,23 @@ def seeds(text):
 def parser(e, description):
     """The options every script has; `e` is the Entry of the version the script builds."""
     p = Parser(prog=e.script, description=description)
-    p.add_argument("--version", default=e.letter, help=f"the version this script builds: "
-                   f"{e.letter} (the course's command line; other letters are other scripts)")
-    p.add_argument("--out-dir", default="models", help="where the output set is written (default: models)")
-    p.add_argument("--epochs", type=positive_int, help="training epochs (default: the version's own)")
+    p.add_argument(
+        "--version",
+        default=e.letter,
+        help=f"the version this script builds: "
+        f"{e.letter} (the course's command line; other letters are other scripts)",
+    )
+    p.add_argument(
+        "--out-dir", default="models", help="where the output set is written (default: models)"
+    )
+    p.add_argument(
+        "--epochs", type=positive_int, help="training epochs (default: the version's own)"
+    )
     p.add_argument("--seed", type=seed, default=0, help="random seed, 0 to 2**32 - 1 (default: 0)")
     p.add_argument("--quiet", action="store_true", help="no Keras progress bars")
-    p.add_argument("--verbose", action="store_true",
-                   help="keep TensorFlow's own log lines (hidden by default)")
+    p.add_argument(
+        "--verbose", action="store_true", help="keep TensorFlow's own log lines (hidden by default)"
+    )
     return p
 
 
@@ -84,10 +97,14 @@ def parse(p, own, argv):
     """Parse and check `--version` against the letter of the script's own Entry."""
     args = p.parse_args(argv)
     if args.version != own.letter:
-        other = [e for e in VERSIONS.values() if e.exercise == own.exercise and e.letter == args.version]
+        other = [
+            e for e in VERSIONS.values() if e.exercise == own.exercise and e.letter == args.version
+        ]
         where = f"it is built by {other[0].script}" if other else "there is no such version"
-        raise UsageError(f"{own.script}: --version {args.version}: {where}; this script builds "
-                         f"version {own.letter}")
+        raise UsageError(
+            f"{own.script}: --version {args.version}: {where}; this script builds "
+            f"version {own.letter}"
+        )
     return args
 
 
@@ -122,9 +139,16 @@ def _stop_behind(error):
 
 def _interrupted(stop):
     """The one line and the exit status of a run stopped by `stop` (a KeyboardInterrupt)."""
-    by = "" if signals.signal_status(stop) == constraints.EXIT_INTERRUPTED else f" by {signals.signal_name(stop)}"
-    what = ("after the new output files were all written"
-            if isinstance(stop, signals.InterruptedAfterWriting) else "no output file was changed")
+    by = (
+        ""
+        if signals.signal_status(stop) == constraints.EXIT_INTERRUPTED
+        else f" by {signals.signal_name(stop)}"
+    )
+    what = (
+        "after the new output files were all written"
+        if isinstance(stop, signals.InterruptedAfterWriting)
+        else "no output file was changed"
+    )
     print(f"interrupted{by}: {what}", file=sys.stderr)
     return signals.signal_status(stop)
 

@@ -7,6 +7,7 @@ exercise 1) has no public converter switch in TensorFlow 2.21, so `quantize` set
 converter's `_experimental_disable_per_channel`. Flatbuffer editing uses TensorFlow's
 `tensorflow.lite.tools.flatbuffer_utils` and LiteRT's generated schema (operator codes).
 """
+
 import math
 
 import numpy as np
@@ -16,14 +17,17 @@ from ai_edge_litert.schema_py_generated import BuiltinOperator
 from tensorflow.lite.tools import flatbuffer_utils
 
 
-def decay_after(epoch_start=12, factor=math.exp(-0.1)):
+def decay_after(epoch_start=12, factor=None):
     """Learning rate x `factor` at every epoch from `epoch_start` (0-based epoch index)."""
+    factor = math.exp(-0.1) if factor is None else factor
     return tf.keras.callbacks.LearningRateScheduler(
-        lambda epoch, lr: lr * factor if epoch >= epoch_start else lr)
+        lambda epoch, lr: lr * factor if epoch >= epoch_start else lr
+    )
 
 
-def pruning_schedule(steps_per_epoch, epochs, initial_sparsity, final_sparsity, begin=0.25,
-                     end=0.75, frequency=100):
+def pruning_schedule(
+    steps_per_epoch, epochs, initial_sparsity, final_sparsity, begin=0.25, end=0.75, frequency=100
+):
     """tfmot PolynomialDecay over the fraction [begin, end] of `epochs` fine-tuning epochs
     (the original report's recipe, epochs 5 to 15 of 20, is 0.25-0.75). The mask is updated every
     `frequency` steps (fewer for short runs, at least 10 updates) and the last update falls
@@ -32,20 +36,41 @@ def pruning_schedule(steps_per_epoch, epochs, initial_sparsity, final_sparsity, 
     frequency = max(1, min(frequency, (last - first) // 10))
     last = first + (last - first) // frequency * frequency
     return tfmot.sparsity.keras.PolynomialDecay(
-        initial_sparsity=initial_sparsity, final_sparsity=final_sparsity,
-        begin_step=first, end_step=last, frequency=frequency)
+        initial_sparsity=initial_sparsity,
+        final_sparsity=final_sparsity,
+        begin_step=first,
+        end_step=last,
+        frequency=frequency,
+    )
 
 
-def prune_and_finetune(model, train_ds, val_ds, compile_args, epochs, initial_sparsity=0.3,
-                       final_sparsity=0.9, begin=0.25, end=0.75, callbacks=(), verbose="auto"):
+def prune_and_finetune(
+    model,
+    train_ds,
+    val_ds,
+    compile_args,
+    epochs,
+    initial_sparsity=0.3,
+    final_sparsity=0.9,
+    begin=0.25,
+    end=0.75,
+    callbacks=(),
+    verbose="auto",
+):
     """Magnitude pruning (pruning_schedule) while fine-tuning `epochs` epochs; returns the
     stripped (plain Keras) model and the fine-tuning history {metric: [per epoch]}."""
-    schedule = pruning_schedule(int(train_ds.cardinality()), epochs, initial_sparsity,
-                                final_sparsity, begin, end)
+    schedule = pruning_schedule(
+        int(train_ds.cardinality()), epochs, initial_sparsity, final_sparsity, begin, end
+    )
     pruned = tfmot.sparsity.keras.prune_low_magnitude(model, pruning_schedule=schedule)
     pruned.compile(**compile_args)
-    fit = pruned.fit(train_ds, validation_data=val_ds, epochs=epochs, verbose=verbose,
-                     callbacks=[tfmot.sparsity.keras.UpdatePruningStep(), *callbacks])
+    fit = pruned.fit(
+        train_ds,
+        validation_data=val_ds,
+        epochs=epochs,
+        verbose=verbose,
+        callbacks=[tfmot.sparsity.keras.UpdatePruningStep(), *callbacks],
+    )
     return tfmot.sparsity.keras.strip_pruning(pruned), {k: list(v) for k, v in fit.history.items()}
 
 
@@ -61,8 +86,9 @@ def quantization_aware(model, train_ds, val_ds, compile_args, epochs, callbacks=
             layer.trainable = False
     aware = tfmot.quantization.keras.quantize_model(base)
     aware.compile(**compile_args)
-    fit = aware.fit(train_ds, validation_data=val_ds, epochs=epochs, verbose=verbose,
-                    callbacks=list(callbacks))
+    fit = aware.fit(
+        train_ds, validation_data=val_ds, epochs=epochs, verbose=verbose, callbacks=list(callbacks)
+    )
     return aware, {k: list(v) for k, v in fit.history.items()}
 
 
@@ -78,9 +104,13 @@ def reestimate_batchnorm(model, inputs, batch_size=256):
         total = total_sq = 0.0
         count = 0
         for start in range(0, len(inputs), batch_size):
-            x = feed(inputs[start:start + batch_size], training=False).numpy().astype(np.float64)
+            x = feed(inputs[start : start + batch_size], training=False).numpy().astype(np.float64)
             x = x.reshape(-1, x.shape[-1])
-            total, total_sq, count = total + x.sum(axis=0), total_sq + (x * x).sum(axis=0), count + len(x)
+            total, total_sq, count = (
+                total + x.sum(axis=0),
+                total_sq + (x * x).sum(axis=0),
+                count + len(x),
+            )
         mean = total / count
         variance = np.maximum(total_sq / count - mean * mean, 0.0)
         layer.moving_mean.assign(mean.astype(np.float32))
@@ -117,15 +147,19 @@ def quantize(model, representative_inputs, mode="int8", per_channel=True):
     spec = tf.TensorSpec([1, *model.input_shape[1:]], tf.float32)
     call = tf.function(lambda x: model(x, training=False), autograph=False)
     converter = tf.lite.TFLiteConverter.from_concrete_functions(
-        [call.get_concrete_function(spec)], model)
+        [call.get_concrete_function(spec)], model
+    )
     converter.optimizations = [tf.lite.Optimize.DEFAULT]
     converter.representative_dataset = representative
-    converter._experimental_disable_per_channel = not per_channel  # no public switch (module docstring)
+    converter._experimental_disable_per_channel = (
+        not per_channel
+    )  # no public switch (module docstring)
     if mode == "int8":
         converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
     else:
         converter.target_spec.supported_ops = [
-            tf.lite.OpsSet.EXPERIMENTAL_TFLITE_BUILTINS_ACTIVATIONS_INT16_WEIGHTS_INT8]
+            tf.lite.OpsSet.EXPERIMENTAL_TFLITE_BUILTINS_ACTIVATIONS_INT16_WEIGHTS_INT8
+        ]
     return converter.convert()
 
 
@@ -166,17 +200,27 @@ def _drop_flattening_reshapes(model, subgraph):
             continue
         source, flat = op.inputs[0], op.outputs[0]
         users = [u for u in subgraph.operators if u is not op and flat in u.inputs]
-        if users and all(_opcode(model, u) == ops.FULLY_CONNECTED and list(u.inputs).index(flat) == 0
-                         and not u.builtinOptions.keepNumDims for u in users) \
-                and _same_quantization(subgraph.tensors[source], subgraph.tensors[flat]):
+        if (
+            users
+            and all(
+                _opcode(model, u) == ops.FULLY_CONNECTED
+                and list(u.inputs).index(flat) == 0
+                and not u.builtinOptions.keepNumDims
+                for u in users
+            )
+            and _same_quantization(subgraph.tensors[source], subgraph.tensors[flat])
+        ):
             for u in users:
                 u.inputs[0] = source
             subgraph.operators.remove(op)
 
 
 def _drop_unused_tensors(subgraph):
-    used = sorted({i for op in subgraph.operators for i in (*op.inputs, *op.outputs) if i >= 0}
-                  | set(subgraph.inputs) | set(subgraph.outputs))
+    used = sorted(
+        {i for op in subgraph.operators for i in (*op.inputs, *op.outputs) if i >= 0}
+        | set(subgraph.inputs)
+        | set(subgraph.outputs)
+    )
     new = {old: i for i, old in enumerate(used)}
     subgraph.tensors = [subgraph.tensors[i] for i in used]
     remap = lambda ids: np.array([new[i] if i >= 0 else i for i in ids], np.int32)  # noqa: E731
@@ -208,5 +252,8 @@ def describe(architecture, model, pruned):
     that pruning left (`pruned`), null when no pruning ran: an unpruned model can hold
     structural zeros that no pruning made (the residual forecaster's kernel rows for the
     last step, whose differences are always 0: 24 of th_b's 144 weights)."""
-    return {"architecture": architecture, "params": int(model.count_params()),
-            "sparsity": round(sparsity(model), 4) if pruned else None}
+    return {
+        "architecture": architecture,
+        "params": int(model.count_params()),
+        "sparsity": round(sparsity(model), 4) if pruned else None,
+    }

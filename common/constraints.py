@@ -10,6 +10,7 @@ fraction (accuracy); pi_* limits are milliseconds on a Raspberry Pi. Each limit 
 All limits are strict (measured < limit) except accuracy, which must be strictly greater.
 `passed` is true when every assessable limit passes: exit status 0; a failed one: 2.
 """
+
 import dataclasses
 
 KB = 1024
@@ -17,9 +18,9 @@ KB = 1024
 
 @dataclasses.dataclass(frozen=True)
 class Entry:
-    version: str   # "ex1_a"
-    name: str      # output file stem: th_a -> th_a.tflite, th_a.tflite.zip, th_a.json, th_a.png
-    limits: dict   # metric -> limit
+    version: str  # "ex1_a"
+    name: str  # output file stem: th_a -> th_a.tflite, th_a.tflite.zip, th_a.json, th_a.png
+    limits: dict  # metric -> limit
 
     @property
     def script(self):
@@ -115,8 +116,14 @@ def op(metric):
     return ">" if metric in HIGHER_IS_BETTER else "<"
 
 
-NAMES = {"mae_t": "MAE T", "mae_rh": "MAE RH", "accuracy": "accuracy", "zip_bytes": "size",
-         "pi_inference_ms": "Pi inference latency", "pi_total_ms": "Pi total latency"}
+NAMES = {
+    "mae_t": "MAE T",
+    "mae_rh": "MAE RH",
+    "accuracy": "accuracy",
+    "zip_bytes": "size",
+    "pi_inference_ms": "Pi inference latency",
+    "pi_total_ms": "Pi total latency",
+}
 
 
 def name(metric):
@@ -136,11 +143,12 @@ def format_verdict(version, rows, also=(), notes=()):
     """The verdict table: one line per limit (a not-assessable one with its measured value
     beside the limit), then `also` ((name, text) measured without a limit: baselines, other
     splits), the reasons of the not-assessable limits, `notes`, and the headline."""
-    lines = [f"Verdict for {version}",
-             f"  {'metric':<26}{'measured':>20}  {'limit':>14}  result"]
+    lines = [f"Verdict for {version}", f"  {'metric':<26}{'measured':>20}  {'limit':>14}  result"]
     for metric, r in rows.items():
-        lines.append(f"  {metric:<26}{fmt(metric, r['measured']):>20}  {op(metric)} "
-                     f"{fmt(metric, r['limit']):>12}  {result_text(metric, r)}")
+        lines.append(
+            f"  {metric:<26}{fmt(metric, r['measured']):>20}  {op(metric)} "
+            f"{fmt(metric, r['limit']):>12}  {result_text(metric, r)}"
+        )
     for label, text in also:
         lines.append(f"  {label:<26}{text:>20}  {'(no limit)':>14}")
     reasons = {}
@@ -158,14 +166,23 @@ def summary_line(rows):
     """The headline, whose first word cannot be misread: FAIL (a limit missed; exit status
     2), INCOMPLETE (none missed, but a limit could not be assessed on this data or host;
     exit status 0) or PASS (every limit assessed and met). Values in the table's units."""
-    failed = [f"{name(m)} {fmt(m, r['measured'])} (limit {op(m)} {fmt(m, r['limit'])})"
-              for m, r in rows.items() if r["result"] == FAIL]
+    failed = [
+        f"{name(m)} {fmt(m, r['measured'])} (limit {op(m)} {fmt(m, r['limit'])})"
+        for m, r in rows.items()
+        if r["result"] == FAIL
+    ]
     passed_ = [name(m) for m, r in rows.items() if r["result"] == PASS]
-    on_data = [name(m) for m, r in rows.items()
-               if r["result"] == NOT_ASSESSABLE and not m.startswith("pi_")]
-    on_pi = [name(m) for m, r in rows.items() if r["result"] == NOT_ASSESSABLE and m.startswith("pi_")]
-    open_ = ([f"{', '.join(on_data)} not assessable on this data"] if on_data else []) + \
-            ([f"{', '.join(on_pi)} not assessable off a Raspberry Pi"] if on_pi else [])
+    on_data = [
+        name(m)
+        for m, r in rows.items()
+        if r["result"] == NOT_ASSESSABLE and not m.startswith("pi_")
+    ]
+    on_pi = [
+        name(m) for m, r in rows.items() if r["result"] == NOT_ASSESSABLE and m.startswith("pi_")
+    ]
+    open_ = ([f"{', '.join(on_data)} not assessable on this data"] if on_data else []) + (
+        [f"{', '.join(on_pi)} not assessable off a Raspberry Pi"] if on_pi else []
+    )
     ok = [f"{', '.join(passed_)} PASS"] if passed_ else []
     if failed:
         return "; ".join([f"FAIL: {', '.join(failed)}", *open_, *ok])

@@ -14,6 +14,7 @@ Verified archives stay in `<data>/downloads/`; a rerun after a failure starts cl
 leftovers of a run killed outright, pooch's `tmp*` files and `.partial-*` staging folders,
 are removed first).
 """
+
 import contextlib
 import dataclasses
 import os
@@ -22,7 +23,6 @@ import shutil
 import tempfile
 import zipfile
 from pathlib import Path
-from typing import Optional
 
 from .errors import DataError
 from .macos_files import is_macos_metadata
@@ -30,23 +30,29 @@ from .macos_files import is_macos_metadata
 ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = ROOT.parent / "shared" / "data"  # this project's machines: no internet, a copy here
 DOWNLOADS = "downloads"  # <data>/downloads/<archive>: the verified archives
-RETRIES = 2              # further attempts after a failed connection (pooch's retry_if_failed)
-STAGING = ".partial-"    # <data>/.partial-XXXX/: an extraction in progress
+RETRIES = 2  # further attempts after a failed connection (pooch's retry_if_failed)
+STAGING = ".partial-"  # <data>/.partial-XXXX/: an extraction in progress
 
 
 @dataclasses.dataclass(frozen=True)
 class Archive:
     """An archive to download: where from, its file name, and its size and sha256 where
     they are published (None: not pinned, the extracted file is checked instead)."""
+
     url: str
     name: str
-    size: Optional[int] = None
-    sha256: Optional[str] = None
+    size: int | None = None
+    sha256: str | None = None
 
     def expected(self):
-        pinned = [f"{self.size:,} bytes" if self.size is not None else None,
-                  f"sha256 {self.sha256}" if self.sha256 else None]
-        return ", ".join(p for p in pinned if p) or "a zip archive (its size and sha256 are not published)"
+        pinned = [
+            f"{self.size:,} bytes" if self.size is not None else None,
+            f"sha256 {self.sha256}" if self.sha256 else None,
+        ]
+        return (
+            ", ".join(p for p in pinned if p)
+            or "a zip archive (its size and sha256 are not published)"
+        )
 
 
 class WrongArchive(Exception):
@@ -98,6 +104,7 @@ def fetch(archive, folder, log=print):
     A failed download, a wrong size or hash: one DataError naming the URL, what was expected
     and what arrived; nothing is left behind."""
     import pooch
+
     store = Path(folder) / DOWNLOADS
     created = [d for d in (store, *store.parents) if not d.exists()]
     store.mkdir(parents=True, exist_ok=True)
@@ -107,14 +114,20 @@ def fetch(archive, folder, log=print):
     def checked_download(url, output_file, pooch_instance, check_only=False):
         pooch.HTTPDownloader(progressbar=False)(url, output_file, pooch_instance)
         arrived.update(size=os.path.getsize(output_file), sha256=pooch.file_hash(output_file))
-        if ((archive.size is not None and arrived["size"] != archive.size)
-                or (archive.sha256 and arrived["sha256"] != archive.sha256)):
+        if (archive.size is not None and arrived["size"] != archive.size) or (
+            archive.sha256 and arrived["sha256"] != archive.sha256
+        ):
             raise WrongArchive()
 
     pooch.get_logger().setLevel("WARNING")
     known = f"sha256:{archive.sha256}" if archive.sha256 else None
-    registry = pooch.create(path=store, base_url="", registry={archive.name: known},
-                            urls={archive.name: archive.url}, retry_if_failed=RETRIES)
+    registry = pooch.create(
+        path=store,
+        base_url="",
+        registry={archive.name: known},
+        urls={archive.name: archive.url},
+        retry_if_failed=RETRIES,
+    )
     target = store / archive.name
     if not (target.is_file() and pooch.file_hash(str(target)) == archive.sha256):
         log(f"downloading {archive.url} into {store}; expected: {archive.expected()}")
@@ -127,17 +140,22 @@ def fetch(archive, folder, log=print):
                     d.rmdir()
             raise
     except WrongArchive:
-        raise DataError(f"{archive.url}: the download is not the expected archive: "
-                        f"{arrived['size']:,} bytes, sha256 {arrived['sha256']} arrived; expected "
-                        f"{archive.expected()} (a cut download or a changed file; nothing was "
-                        "kept: run again to start over)") from None
+        raise DataError(
+            f"{archive.url}: the download is not the expected archive: "
+            f"{arrived['size']:,} bytes, sha256 {arrived['sha256']} arrived; expected "
+            f"{archive.expected()} (a cut download or a changed file; nothing was "
+            "kept: run again to start over)"
+        ) from None
     except Exception as e:  # requests' errors, pooch's ValueError, OSError (disk full)
         import requests
+
         if not isinstance(e, (requests.RequestException, ValueError, OSError)):
             raise
         expected = f"; expected {archive.expected()}" if archive.size or archive.sha256 else ""
-        raise DataError(f"{archive.url}: download failed ({reason(e)}){expected} (nothing was "
-                        "kept: run again to start over)") from None
+        raise DataError(
+            f"{archive.url}: download failed ({reason(e)}){expected} (nothing was "
+            "kept: run again to start over)"
+        ) from None
 
 
 def extract(archive, zip_path, folder, member, check=None):
@@ -150,27 +168,37 @@ def extract(archive, zip_path, folder, member, check=None):
     folder = Path(folder)
     target = folder / member
     if target.exists():
-        raise DataError(f"{target}: exists but is not the complete data (a copy made by hand or "
-                        f"by another tool?); expected it absent before extracting {zip_path}: "
-                        "move it away and run again")
+        raise DataError(
+            f"{target}: exists but is not the complete data (a copy made by hand or "
+            f"by another tool?); expected it absent before extracting {zip_path}: "
+            "move it away and run again"
+        )
     _clear_leftovers(folder, STAGING + "*")
     staging = Path(tempfile.mkdtemp(prefix=STAGING, dir=folder))
     try:
         try:
             with zipfile.ZipFile(zip_path) as z:
-                members = [m for m in z.infolist() if not is_macos_metadata(m.filename)
-                           and (m.filename.rstrip("/") == member or m.filename.startswith(member + "/"))]
+                members = [
+                    m
+                    for m in z.infolist()
+                    if not is_macos_metadata(m.filename)
+                    and (m.filename.rstrip("/") == member or m.filename.startswith(member + "/"))
+                ]
                 if not members:
-                    raise DataError(f"{zip_path}: no {member} in this archive from {archive.url}; "
-                                    f"expected {archive.expected()}")
+                    raise DataError(
+                        f"{zip_path}: no {member} in this archive from {archive.url}; "
+                        f"expected {archive.expected()}"
+                    )
                 for m in members:
                     z.extract(m, staging)
         except (zipfile.BadZipFile, EOFError) as e:
             if not archive.sha256:
                 os.unlink(zip_path)
-            raise DataError(f"{zip_path}: not a readable zip archive ({e}); expected the archive of "
-                            f"{archive.url} ({archive.expected()}); deleted: run again to download "
-                            "it again") from None
+            raise DataError(
+                f"{zip_path}: not a readable zip archive ({e}); expected the archive of "
+                f"{archive.url} ({archive.expected()}); deleted: run again to download "
+                "it again"
+            ) from None
         if check is not None:
             try:
                 check(staging / member)

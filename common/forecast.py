@@ -5,10 +5,11 @@ An `ex1_*.py` script declares a `ForecastVersion` and calls `main(VERSION)`. The
 and checked (gaps, breaks, columns) before TensorFlow is imported; the output files are
 written together after all evaluation.
 """
+
 import dataclasses
 import os
 import time
-from typing import Callable, Optional
+from collections.abc import Callable
 
 import numpy as np
 
@@ -19,23 +20,23 @@ PICTURE_WINDOWS = 168  # non-overlapping test windows drawn: one week of 6-step 
 
 @dataclasses.dataclass
 class ForecastVersion:
-    version: str                 # key of the version table, e.g. "ex1_a"
-    architecture: str            # human-readable, goes into the JSON
-    build: Callable              # (mean, std, folded) -> Keras model: normalized in, °C/% out
+    version: str  # key of the version table, e.g. "ex1_a"
+    architecture: str  # human-readable, goes into the JSON
+    build: Callable  # (mean, std, folded) -> Keras model: normalized in, °C/% out
     epochs: int = 20
     learning_rate: float = 1e-3
-    decay_from_epoch: Optional[int] = 12  # lr x exp(-0.1) per epoch from here (0-based)
+    decay_from_epoch: int | None = 12  # lr x exp(-0.1) per epoch from here (0-based)
     batch_size: int = 32
-    loss: str = "mae"            # "mae" or "mse" ...
+    loss: str = "mae"  # "mae" or "mse" ...
     loss_in_std_units: bool = True  # ... of the errors divided by the train std (T, RH alike)
-    lstsq_init: bool = False     # start the "linear" layer at the least-squares solution
-    pruning: Optional[dict] = None  # compress.prune_and_finetune arguments (+ "epochs")
-    fold_units: bool = False     # convert the folded twin of the model (models.residual_forecaster)
-    quantization: str = "16x8"   # compress.quantize mode
+    lstsq_init: bool = False  # start the "linear" layer at the least-squares solution
+    pruning: dict | None = None  # compress.prune_and_finetune arguments (+ "epochs")
+    fold_units: bool = False  # convert the folded twin of the model (models.residual_forecaster)
+    quantization: str = "16x8"  # compress.quantize mode
     per_channel: bool = False
     calibration_windows: int = 1000  # random training windows, across the whole period
     calibration_plausible: bool = True  # + as many shifted to plausible levels (see below)
-    stem: Optional[str] = None   # output file stem; None: the version's (e.g. th_a)
+    stem: str | None = None  # output file stem; None: the version's (e.g. th_a)
     entry: constraints.Entry = dataclasses.field(init=False, repr=False, compare=False)
 
     def __post_init__(self):
@@ -56,29 +57,42 @@ class ForecastVersion:
 def seed_recipe(version, architecture, build):
     """The original report's exercise 1 recipe: a plain model on raw MSE, 20 + 20 epochs, pruned
     from 0.3 to 0.9, full-int8 per channel; calibrated as this project calibrates."""
-    return ForecastVersion(version, architecture, lambda mean, std, folded=False: build(), loss="mse",
-                           loss_in_std_units=False, quantization="int8", per_channel=True,
-                           calibration_plausible=False,
-                           pruning=dict(initial_sparsity=0.3, final_sparsity=0.9, epochs=20),
-                           stem=f"seed_{constraints.entry(version).name}")
+    return ForecastVersion(
+        version,
+        architecture,
+        lambda mean, std, folded=False: build(),
+        loss="mse",
+        loss_in_std_units=False,
+        quantization="int8",
+        per_channel=True,
+        calibration_plausible=False,
+        pruning=dict(initial_sparsity=0.3, final_sparsity=0.9, epochs=20),
+        stem=f"seed_{constraints.entry(version).name}",
+    )
 
 
 def loss_function(spec, std):
     """MAE or MSE, of the errors in train-std units (each feature weighs alike) or raw."""
     import tensorflow as tf
+
     scale = tf.constant(np.asarray(std if spec.loss_in_std_units else [1.0, 1.0], np.float32))
 
     def loss(y_true, y_pred):
         e = (y_pred - y_true) / scale
         return tf.reduce_mean(tf.abs(e) if spec.loss == "mae" else tf.square(e), axis=[1, 2])
+
     return loss
 
 
 def regression_compile_args(spec, std):
     import tensorflow as tf
     from .models import MultiOutputMAE
-    return dict(optimizer=tf.keras.optimizers.Adam(spec.learning_rate),
-                loss=loss_function(spec, std), metrics=[MultiOutputMAE()])
+
+    return dict(
+        optimizer=tf.keras.optimizers.Adam(spec.learning_rate),
+        loss=loss_function(spec, std),
+        metrics=[MultiOutputMAE()],
+    )
 
 
 def lstsq_init(model, inputs, labels, norm):
@@ -122,8 +136,11 @@ def calibration_set(spec, train_inputs, norm, seed):
     """A random sample of the (normalized) training windows across the whole period, in time
     order (+ as many moved to plausible levels); and the indices of the sampled windows."""
     rng = np.random.default_rng(seed)
-    picked = np.sort(rng.choice(len(train_inputs), min(spec.calibration_windows, len(train_inputs)),
-                                replace=False))
+    picked = np.sort(
+        rng.choice(
+            len(train_inputs), min(spec.calibration_windows, len(train_inputs)), replace=False
+        )
+    )
     calib = train_inputs[picked]
     if spec.calibration_plausible:
         calib = np.concatenate([calib, plausible_levels(calib, norm, rng)])
@@ -148,23 +165,39 @@ def train(spec, windows, norm, epochs, tune, seed, verbose):
     history, pruning span in epochs)."""
     import tensorflow as tf
     from . import compress
+
     x, y = norm(windows["train"].inputs), windows["train"].labels
-    train_ds = tf.data.Dataset.from_tensor_slices((x, y)).shuffle(
-        len(x), seed=seed, reshuffle_each_iteration=True).batch(spec.batch_size)
+    train_ds = (
+        tf.data.Dataset.from_tensor_slices((x, y))
+        .shuffle(len(x), seed=seed, reshuffle_each_iteration=True)
+        .batch(spec.batch_size)
+    )
     val_ds = tf.data.Dataset.from_tensor_slices(
-        (norm(windows["val"].inputs), windows["val"].labels)).batch(1024)
+        (norm(windows["val"].inputs), windows["val"].labels)
+    ).batch(1024)
     model = spec.build(norm.mean, norm.std)
     if spec.lstsq_init:
         lstsq_init(model, x, y, norm)
-    callbacks = [compress.decay_after(spec.decay_from_epoch)] if spec.decay_from_epoch is not None else []
+    callbacks = (
+        [compress.decay_after(spec.decay_from_epoch)] if spec.decay_from_epoch is not None else []
+    )
     model.compile(**regression_compile_args(spec, norm.std))
-    fit = model.fit(train_ds, validation_data=val_ds, epochs=epochs, callbacks=callbacks, verbose=verbose)
+    fit = model.fit(
+        train_ds, validation_data=val_ds, epochs=epochs, callbacks=callbacks, verbose=verbose
+    )
     history, span = history_of(fit.history), None
     if spec.pruning:
         pruning = {k: v for k, v in spec.pruning.items() if k != "epochs"}
         model, tuned = compress.prune_and_finetune(
-            model, train_ds, val_ds, regression_compile_args(spec, norm.std), epochs=tune,
-            callbacks=list(callbacks), verbose=verbose, **pruning)
+            model,
+            train_ds,
+            val_ds,
+            regression_compile_args(spec, norm.std),
+            epochs=tune,
+            callbacks=list(callbacks),
+            verbose=verbose,
+            **pruning,
+        )
         tuned = history_of(tuned)
         history = {k: history[k] + tuned.get(k, []) for k in history}
         span = (epochs + 1, epochs + tune)
@@ -210,10 +243,12 @@ def convert(spec, model, train_inputs, norm, seed):
     quantized with the calibration set of the normalized `train_inputs`, container stripped;
     and the indices of the calibration windows."""
     from . import compress
+
     calib, picked = calibration_set(spec, train_inputs, norm, seed)
     converted = fold_units(spec, model, norm) if spec.fold_units else model
-    tflite = compress.strip_container(compress.quantize(converted, calib, spec.quantization,
-                                                        spec.per_channel))
+    tflite = compress.strip_container(
+        compress.quantize(converted, calib, spec.quantization, spec.per_channel)
+    )
     return tflite, picked
 
 
@@ -222,8 +257,10 @@ def train_and_export(spec, windows, norm, epochs, tune, seed, verbose, data=""):
     the run was trained and tested on, in the picture's title."""
     from . import compress, plots, tflite_io
     from .litert import Model
+
     model, history, span, tflite, picked, train_seconds = fit_and_quantize(
-        spec, windows, norm, epochs, tune, seed, verbose)
+        spec, windows, norm, epochs, tune, seed, verbose
+    )
     files, sizes = tflite_io.model_files(spec.name, tflite)
     runner, test = Model(tflite), windows["test"]
     predictions = runner.run_all(norm(test.inputs))
@@ -231,26 +268,51 @@ def train_and_export(spec, windows, norm, epochs, tune, seed, verbose, data=""):
     base_t, base_rh = persistence_mae(test)
     val_t, val_rh = forecast_mae(runner, norm(windows["val"].inputs), windows["val"].labels)
     fields = {
-        **compress.describe(spec.architecture, model, bool(spec.pruning)), **sizes,
-        "metrics": {"mae_t": float(mae_t), "mae_rh": float(mae_rh),
-                    "val_mae_t": float(val_t), "val_mae_rh": float(val_rh)},
+        **compress.describe(spec.architecture, model, bool(spec.pruning)),
+        **sizes,
+        "metrics": {
+            "mae_t": float(mae_t),
+            "mae_rh": float(mae_rh),
+            "val_mae_t": float(val_t),
+            "val_mae_rh": float(val_rh),
+        },
         "baseline": {"persistence": {"mae_t": float(base_t), "mae_rh": float(base_rh)}},
         "normalization": norm.to_dict(),
         "input_shape": [1, jena.INPUT_STEPS, 2],
-        "quantization": {"mode": spec.quantization, "per_channel": spec.per_channel,
-                         "calibration_windows": int(len(picked)),
-                         "calibration_span": [int(picked.min()), int(picked.max())],
-                         "plausible_levels": spec.calibration_plausible},
-        "training": {"epochs": epochs, "pruning_epochs": tune if spec.pruning else 0, "seed": seed, "loss": spec.loss, "pruning": spec.pruning,
-                     "seconds": round(train_seconds, 1), "history": history},
+        "quantization": {
+            "mode": spec.quantization,
+            "per_channel": spec.per_channel,
+            "calibration_windows": int(len(picked)),
+            "calibration_span": [int(picked.min()), int(picked.max())],
+            "plausible_levels": spec.calibration_plausible,
+        },
+        "training": {
+            "epochs": epochs,
+            "pruning_epochs": tune if spec.pruning else 0,
+            "seed": seed,
+            "loss": spec.loss,
+            "pruning": spec.pruning,
+            "seconds": round(train_seconds, 1),
+            "history": history,
+        },
     }
     shown = picture_windows(test)
     picture = plots.forecast_png(
-        history, kept_epoch=len(history["loss"]), pruning=span,
-        times=None if test.times is None else test.times[shown], truth=test.labels[shown],
-        forecast=predictions[shown], persistence=test.persistence[shown],
-        split_mae={"model": [mae_t, mae_rh], "persistence": [base_t, base_rh], "windows": len(test)},
-        title=f"{spec.version} ({spec.name}): {spec.architecture}" + (f"\ndata: {data}" if data else ""))
+        history,
+        kept_epoch=len(history["loss"]),
+        pruning=span,
+        times=None if test.times is None else test.times[shown],
+        truth=test.labels[shown],
+        forecast=predictions[shown],
+        persistence=test.persistence[shown],
+        split_mae={
+            "model": [mae_t, mae_rh],
+            "persistence": [base_t, base_rh],
+            "windows": len(test),
+        },
+        title=f"{spec.version} ({spec.name}): {spec.architecture}"
+        + (f"\ndata: {data}" if data else ""),
+    )
     return files, fields, picture
 
 
@@ -258,8 +320,10 @@ def unassessable(series):
     """The MAE limits are assessable on the official file only (its sha256)."""
     if jena.is_official(series.path):
         return {}
-    reason = (f"defined on the official {jena.JENA_CSV} ({jena.JENA_ROWS:,} rows, 2009-2016); "
-              f"this run: {len(series):,} rows of {os.path.basename(series.path)}")
+    reason = (
+        f"defined on the official {jena.JENA_CSV} ({jena.JENA_ROWS:,} rows, 2009-2016); "
+        f"this run: {len(series):,} rows of {os.path.basename(series.path)}"
+    )
     return {"mae_t": reason, "mae_rh": reason}
 
 
@@ -267,16 +331,24 @@ def offline_hint():
     """What to do when the official CSV cannot be downloaded: pass a copy (naming the real
     files of this project's machines, when present)."""
     from .download import local_copies
+
     here = local_copies("jena_mpi_roof_2024_jun_sep.csv", "jena_climate_2009_sample.csv")
-    return ("without internet, pass a Jena CSV with --data FILE"
-            + (f" (on this machine: --data {here[0]}; also {', '.join(here[1:])})" if len(here) > 1
-               else f" (on this machine: --data {here[0]})" if here else ""))
+    return "without internet, pass a Jena CSV with --data FILE" + (
+        f" (on this machine: --data {here[0]}; also {', '.join(here[1:])})"
+        if len(here) > 1
+        else f" (on this machine: --data {here[0]})"
+        if here
+        else ""
+    )
 
 
 def parse_args(spec, argv):
     p = cli.parser(spec.entry, f"Exercise 1, forecasting: version {spec.entry.letter}")
-    p.add_argument("--data", help="the Jena CSV, or a folder holding jena_climate_2009_2016.csv "
-                                  "(default: ./data, downloaded when absent)")
+    p.add_argument(
+        "--data",
+        help="the Jena CSV, or a folder holding jena_climate_2009_2016.csv "
+        "(default: ./data, downloaded when absent)",
+    )
     return cli.parse(p, spec.entry, argv)
 
 
@@ -289,26 +361,49 @@ def run(spec, argv=None):
     windows = jena.split_windows(series)
     gaps = jena.gap_report(series, windows)
     if gaps["windows_dropped"]:
-        print(f"note: {series.path}: {gaps['windows_dropped']:,} of "
-              f"{gaps['windows_dropped'] + gaps['windows_kept']:,} windows dropped for touching a gap ("
-              + ", ".join(f"{k}: {v:,}" for k, v in gaps["counts"].items()) + ")")
+        print(
+            f"note: {series.path}: {gaps['windows_dropped']:,} of "
+            f"{gaps['windows_dropped'] + gaps['windows_kept']:,} windows dropped for touching a gap ("
+            + ", ".join(f"{k}: {v:,}" for k, v in gaps["counts"].items())
+            + ")"
+        )
     norm = jena.Normalization.of(jena.split_series(series)[0])
     runtime.tensorflow(args.verbose)
     with runtime.quiet_native_stderr(args.verbose):
         runtime.set_seed(args.seed)
         files, fields, picture = train_and_export(
-            spec, windows, norm, *spec.epochs_for(args.epochs), args.seed,
+            spec,
+            windows,
+            norm,
+            *spec.epochs_for(args.epochs),
+            args.seed,
             0 if args.quiet else "auto",
-            data=f"{os.path.basename(series.path)}, {len(series):,} rows, split 70/20/10 in time order")
+            data=f"{os.path.basename(series.path)}, {len(series):,} rows, split 70/20/10 in time order",
+        )
     m, base = fields["metrics"], fields["baseline"]["persistence"]
-    rows = constraints.verdict(spec.entry, {"mae_t": m["mae_t"], "mae_rh": m["mae_rh"],
-                                              "zip_bytes": fields["zip_bytes"]}, unassessable(series))
-    summary = {"version": spec.version, **fields, "verdict": rows, "passed": constraints.passed(rows),
-               "limits": spec.entry.limits,
-               "data": {"path": os.path.abspath(series.path), "rows": len(series), "gaps": gaps,
-                        **{f"{k}_windows": len(w) for k, w in windows.items()}}}
-    also = [(f"persistence {k}", f"{constraints.fmt(k, base[k])} ({m[k] / base[k]:.2f}x)")
-            for k in ("mae_t", "mae_rh") if base[k]]
+    rows = constraints.verdict(
+        spec.entry,
+        {"mae_t": m["mae_t"], "mae_rh": m["mae_rh"], "zip_bytes": fields["zip_bytes"]},
+        unassessable(series),
+    )
+    summary = {
+        "version": spec.version,
+        **fields,
+        "verdict": rows,
+        "passed": constraints.passed(rows),
+        "limits": spec.entry.limits,
+        "data": {
+            "path": os.path.abspath(series.path),
+            "rows": len(series),
+            "gaps": gaps,
+            **{f"{k}_windows": len(w) for k, w in windows.items()},
+        },
+    }
+    also = [
+        (f"persistence {k}", f"{constraints.fmt(k, base[k])} ({m[k] / base[k]:.2f}x)")
+        for k in ("mae_t", "mae_rh")
+        if base[k]
+    ]
     report.write_and_show(summary, files, picture, out_dir, also)
     return constraints.exit_status(rows)
 

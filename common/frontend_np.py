@@ -5,10 +5,10 @@ round-off, the course's SignalGenerator (tf.signal.stft with fft_length = frame_
 abs -> [mel -> log -> MFCC] or [bilinear resize]), as common.speech.tf_frontend does;
 tests/test_course_frontend.py holds both to a literal transcription of the course's code.
 """
+
 import dataclasses
 import math
 import reprlib
-from typing import Optional
 
 import numpy as np
 import scipy.fft
@@ -19,16 +19,26 @@ LABELS = ["down", "go", "left", "no", "right", "stop", "up", "yes"]
 # Upper bounds of the settings a JSON or flags may give (docs/robustness.md): far above any
 # keyword-spotting front end (8 or 16 kHz, 40 mel bins, 10 coefficients, 32x32), low enough
 # that the front end's arrays stay within tens of MB (a Raspberry Pi's memory).
-BOUNDS = {"rate": 48_000, "frame_length": 48_000, "frame_step": 48_000, "fft_length": 65_536,
-          "num_mel_bins": 256, "num_coefficients": 256, "resize": 1_024}
+BOUNDS = {
+    "rate": 48_000,
+    "frame_length": 48_000,
+    "frame_step": 48_000,
+    "fft_length": 65_536,
+    "num_mel_bins": 256,
+    "num_coefficients": 256,
+    "resize": 1_024,
+}
 _short = reprlib.Repr()  # a value in a message: at most 60 characters
 _short.maxstring = _short.maxother = 60
-MAX_ARRAY_VALUES = 2**22  # the spectrogram (frames x FFT points), mel or resize matrix: 16 MB of float32
+MAX_ARRAY_VALUES = (
+    2**22
+)  # the spectrogram (frames x FFT points), mel or resize matrix: 16 MB of float32
 
 
 @dataclasses.dataclass
 class FrontEnd:
     """Front-end settings; signals are 1 s long at `rate`."""
+
     rate: int = 16000
     frame_length: int = 640
     frame_step: int = 320
@@ -37,8 +47,8 @@ class FrontEnd:
     upper_frequency: float = 4000.0
     num_coefficients: int = 10
     mfcc: bool = True
-    resize: Optional[int] = None  # STFT path only: resize the spectrogram to [resize, resize]
-    fft_length: Optional[int] = None  # FFT size; None: frame_length, as the course's stft
+    resize: int | None = None  # STFT path only: resize the spectrogram to [resize, resize]
+    fft_length: int | None = None  # FFT size; None: frame_length, as the course's stft
 
     def __post_init__(self):
         if self.fft_length is None:
@@ -84,43 +94,66 @@ class FrontEnd:
     def problems(self):
         """What makes these settings unusable (a list of messages; empty when fine): types,
         ranges, and the upper bounds of BOUNDS (what a JSON may make the front end allocate)."""
+
         def whole(name, low=1, high=None):
             v = getattr(self, name)
-            return (isinstance(v, int) and not isinstance(v, bool) and v >= low
-                    and (high is None or v <= high))
+            return (
+                isinstance(v, int)
+                and not isinstance(v, bool)
+                and v >= low
+                and (high is None or v <= high)
+            )
 
         def expected(name):
             high = BOUNDS.get(name)
             return f"a whole number in [1, {high:,}]" if high else "a whole number >= 1"
-        found = [f"'{n}' is {_short.repr(getattr(self, n))}; expected {expected(n)}"
-                 for n in ("rate", "frame_length", "frame_step", "num_mel_bins", "num_coefficients")
-                 if not whole(n, high=BOUNDS.get(n))]
+
+        found = [
+            f"'{n}' is {_short.repr(getattr(self, n))}; expected {expected(n)}"
+            for n in ("rate", "frame_length", "frame_step", "num_mel_bins", "num_coefficients")
+            if not whole(n, high=BOUNDS.get(n))
+        ]
         if self.resize is not None and not whole("resize", high=BOUNDS["resize"]):
-            found.append(f"'resize' is {_short.repr(self.resize)}; expected null or {expected('resize')}")
+            found.append(
+                f"'resize' is {_short.repr(self.resize)}; expected null or {expected('resize')}"
+            )
         if not isinstance(self.mfcc, bool):
             found.append(f"'mfcc' is {_short.repr(self.mfcc)}; expected true or false")
         if found:
             return found
         if not whole("fft_length", self.frame_length, BOUNDS["fft_length"]):
-            return [f"'fft_length' is {_short.repr(self.fft_length)}; expected a whole number in "
-                    f"[frame_length, {BOUNDS['fft_length']:,}] (the course's: frame_length, "
-                    f"{self.frame_length})"]
+            return [
+                f"'fft_length' is {_short.repr(self.fft_length)}; expected a whole number in "
+                f"[frame_length, {BOUNDS['fft_length']:,}] (the course's: frame_length, "
+                f"{self.frame_length})"
+            ]
         if self.frame_length > self.rate:
-            found.append(f"'frame_length' {self.frame_length} is longer than the 1 s signal "
-                         f"({self.rate} samples)")
+            found.append(
+                f"'frame_length' {self.frame_length} is longer than the 1 s signal "
+                f"({self.rate} samples)"
+            )
         else:
-            found += [f"the {what} ({rows:,} x {cols:,} = {rows * cols:,} values) is over the bound "
-                      f"of {MAX_ARRAY_VALUES:,}; expected smaller settings"
-                      for what, rows, cols in self._arrays() if rows * cols > MAX_ARRAY_VALUES]
+            found += [
+                f"the {what} ({rows:,} x {cols:,} = {rows * cols:,} values) is over the bound "
+                f"of {MAX_ARRAY_VALUES:,}; expected smaller settings"
+                for what, rows, cols in self._arrays()
+                if rows * cols > MAX_ARRAY_VALUES
+            ]
         if self.mfcc:
             lo, hi = self.lower_frequency, self.upper_frequency
-            if not (all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in (lo, hi))
-                    and 0 <= lo < hi <= self.rate / 2):
-                found.append(f"'lower_frequency' {_short.repr(lo)} / 'upper_frequency' {_short.repr(hi)}: "
-                             f"expected 0 <= lower < upper <= rate / 2 = {self.rate / 2:g} Hz")
+            if not (
+                all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in (lo, hi))
+                and 0 <= lo < hi <= self.rate / 2
+            ):
+                found.append(
+                    f"'lower_frequency' {_short.repr(lo)} / 'upper_frequency' {_short.repr(hi)}: "
+                    f"expected 0 <= lower < upper <= rate / 2 = {self.rate / 2:g} Hz"
+                )
             if self.num_coefficients > self.num_mel_bins:
-                found.append(f"'num_coefficients' {self.num_coefficients} > 'num_mel_bins' "
-                             f"{self.num_mel_bins}")
+                found.append(
+                    f"'num_coefficients' {self.num_coefficients} > 'num_mel_bins' "
+                    f"{self.num_mel_bins}"
+                )
         return found
 
     def _arrays(self):
@@ -148,12 +181,28 @@ def legacy_fft_length(frame_length):
 
 # The exercises' front ends, the course's: 16 kHz (versions a, b; 640-sample FFT, 321 bins)
 # and 8 kHz after resample_poly (c; 320-sample FFT, 161 bins).
-MFCC_16K = FrontEnd(rate=16000, frame_length=640, frame_step=320, num_mel_bins=40,
-                    lower_frequency=20, upper_frequency=4000, num_coefficients=10, mfcc=True,
-                    fft_length=640)
-MFCC_8K = FrontEnd(rate=8000, frame_length=320, frame_step=160, num_mel_bins=40,
-                   lower_frequency=20, upper_frequency=4000, num_coefficients=10, mfcc=True,
-                   fft_length=320)
+MFCC_16K = FrontEnd(
+    rate=16000,
+    frame_length=640,
+    frame_step=320,
+    num_mel_bins=40,
+    lower_frequency=20,
+    upper_frequency=4000,
+    num_coefficients=10,
+    mfcc=True,
+    fft_length=640,
+)
+MFCC_8K = FrontEnd(
+    rate=8000,
+    frame_length=320,
+    frame_step=160,
+    num_mel_bins=40,
+    lower_frequency=20,
+    upper_frequency=4000,
+    num_coefficients=10,
+    mfcc=True,
+    fft_length=320,
+)
 
 
 def hann_window(n):
@@ -166,13 +215,16 @@ def hann_window(n):
 
 def mel_weight_matrix(num_mel_bins, fft_bins, rate, lower, upper):
     """numpy twin of tf.signal.linear_to_mel_weight_matrix: [fft_bins, num_mel_bins], HTK mel."""
+
     def mel(f):
         return 1127.0 * np.log1p(np.asarray(f, np.float64) / 700.0)
 
     freqs = mel(np.linspace(0.0, rate / 2.0, fft_bins)[1:])[:, None]
     edges = np.linspace(mel(lower), mel(upper), num_mel_bins + 2)
     lo, center, hi = edges[:-2], edges[1:-1], edges[2:]
-    weights = np.maximum(0.0, np.minimum((freqs - lo) / (center - lo), (hi - freqs) / (hi - center)))
+    weights = np.maximum(
+        0.0, np.minimum((freqs - lo) / (center - lo), (hi - freqs) / (hi - center))
+    )
     return np.pad(weights, [(1, 0), (0, 0)]).astype(np.float32)  # bin 0 (DC) zeroed
 
 
@@ -204,8 +256,9 @@ class NumpyFrontEnd:
         self.cfg = cfg
         self.window = hann_window(cfg.frame_length)
         if cfg.mfcc:
-            self.mel = mel_weight_matrix(cfg.num_mel_bins, cfg.fft_bins, cfg.rate,
-                                         cfg.lower_frequency, cfg.upper_frequency)
+            self.mel = mel_weight_matrix(
+                cfg.num_mel_bins, cfg.fft_bins, cfg.rate, cfg.lower_frequency, cfg.upper_frequency
+            )
             self.dct = dct_matrix(cfg.num_mel_bins, cfg.num_coefficients)
         elif cfg.resize:
             self.rows = resize_matrix(cfg.num_frames, cfg.resize)
@@ -214,7 +267,7 @@ class NumpyFrontEnd:
     def __call__(self, waveform):
         cfg = self.cfg
         x = np.asarray(waveform, np.float32)
-        frames = np.lib.stride_tricks.sliding_window_view(x, cfg.frame_length)[::cfg.frame_step]
+        frames = np.lib.stride_tricks.sliding_window_view(x, cfg.frame_length)[:: cfg.frame_step]
         spec = np.abs(scipy.fft.rfft(frames * self.window, n=cfg.fft_size, axis=-1))
         if cfg.mfcc:
             feats = np.log(spec @ self.mel + np.float32(1e-6)) @ self.dct

@@ -7,6 +7,7 @@ outside the physically plausible range) is a gap; so is a break in the 10-minute
 Windows (6 input + 6 label steps) touching a gap are dropped and counted, never trained or
 scored on. No TensorFlow import here.
 """
+
 import dataclasses
 import hashlib
 import os
@@ -18,7 +19,9 @@ from .download import Archive
 from .errors import DataError
 from .macos_files import is_macos_metadata
 
-JENA_URL = "https://storage.googleapis.com/tensorflow/tf-keras-datasets/jena_climate_2009_2016.csv.zip"
+JENA_URL = (
+    "https://storage.googleapis.com/tensorflow/tf-keras-datasets/jena_climate_2009_2016.csv.zip"
+)
 JENA_CSV = "jena_climate_2009_2016.csv"
 JENA_ROWS = 420_551
 JENA_BYTES = 43_153_776
@@ -45,12 +48,23 @@ def resolve_csv(data=None, offline_hint=""):
         if os.path.isfile(csv):
             return csv
         if not os.path.exists(data):
-            raise DataError(f"{data}: no such file or folder; expected the Jena CSV or a folder "
-                            f"holding {JENA_CSV}")
-        present = sorted(f for f in os.listdir(data) if f.lower().endswith(".csv")
-                         and not is_macos_metadata(f) and os.path.isfile(os.path.join(data, f)))
-        there = (f"the CSV files there: {', '.join(present)}; pass one of them as the file "
-                 f"({os.path.join(data, present[0])})" if present else "no CSV file there")
+            raise DataError(
+                f"{data}: no such file or folder; expected the Jena CSV or a folder "
+                f"holding {JENA_CSV}"
+            )
+        present = sorted(
+            f
+            for f in os.listdir(data)
+            if f.lower().endswith(".csv")
+            and not is_macos_metadata(f)
+            and os.path.isfile(os.path.join(data, f))
+        )
+        there = (
+            f"the CSV files there: {', '.join(present)}; pass one of them as the file "
+            f"({os.path.join(data, present[0])})"
+            if present
+            else "no CSV file there"
+        )
         raise DataError(f"{data}: no {JENA_CSV} in this folder; {there}")
     csv = os.path.join("data", JENA_CSV)
     if os.path.isfile(csv):
@@ -66,11 +80,15 @@ def download_csv(directory, archive=None):
     CSV and verify its size and sha256 (the zip's own are not published; the CSV's are)
     before it is put in place: `<directory>/jena_climate_2009_2016.csv`."""
     from . import download as dl
+
     archive = archive or ARCHIVE
     zip_path = dl.fetch(archive, directory)
 
-    return str(dl.extract(archive, zip_path, directory, JENA_CSV,
-                          check=lambda csv: verify_csv(csv, archive.url)))
+    return str(
+        dl.extract(
+            archive, zip_path, directory, JENA_CSV, check=lambda csv: verify_csv(csv, archive.url)
+        )
+    )
 
 
 def _sha256(csv):
@@ -88,16 +106,19 @@ def verify_csv(csv, url=None):
     from (named in the error, which says that archive was deleted)."""
     size, digest = os.path.getsize(csv), _sha256(csv)
     if size != JENA_BYTES or digest != JENA_SHA256:
-        where = (f"{url}: its {JENA_CSV} is" if url else f"{csv}:")
+        where = f"{url}: its {JENA_CSV} is" if url else f"{csv}:"
         after = " (the archive was deleted: run again to download it again)" if url else ""
-        raise DataError(f"{where} {size:,} bytes, sha256 {digest}; expected the official "
-                        f"{JENA_BYTES:,} bytes, sha256 {JENA_SHA256}{after}")
+        raise DataError(
+            f"{where} {size:,} bytes, sha256 {digest}; expected the official "
+            f"{JENA_BYTES:,} bytes, sha256 {JENA_SHA256}{after}"
+        )
 
 
 @dataclasses.dataclass
 class Series:
     """T and RH of a CSV: `values` float32 [rows, 2] with NaN at gaps; `breaks[i]` is true
     where row i does not follow row i-1 by one 10-minute step; `times` datetime64 or None."""
+
     path: str
     values: np.ndarray
     breaks: np.ndarray
@@ -130,18 +151,29 @@ def _column(csv, frame, name, gaps):
     raw = frame[name]
     values = pd.to_numeric(raw, errors="coerce").to_numpy(np.float64)
     text = raw.astype(str).str.strip().str.lower()
-    garbage = np.flatnonzero(np.isnan(values) & raw.notna().to_numpy()
-                             & ~text.isin(["", "nan", "na", "n/a", "null", "none", "-"]).to_numpy())
+    garbage = np.flatnonzero(
+        np.isnan(values)
+        & raw.notna().to_numpy()
+        & ~text.isin(["", "nan", "na", "n/a", "null", "none", "-"]).to_numpy()
+    )
     if garbage.size:
-        raise DataError(f"{csv}: column {name!r} has {garbage.size} non-numeric value(s), first "
-                        f"at data row {garbage[0] + 1} ({raw.iloc[garbage[0]]!r}); expected "
-                        "numbers (empty, NaN or the station's -9999 mark a missing value)")
+        raise DataError(
+            f"{csv}: column {name!r} has {garbage.size} non-numeric value(s), first "
+            f"at data row {garbage[0] + 1} ({raw.iloc[garbage[0]]!r}); expected "
+            "numbers (empty, NaN or the station's -9999 mark a missing value)"
+        )
     low, high = PLAUSIBLE[name]
     with np.errstate(invalid="ignore"):
-        kinds = {"empty or NaN": np.isnan(values), "infinite": np.isinf(values),
-                 "missing-value code (<= -999)": np.isfinite(values) & (values <= SENTINEL_AT_OR_BELOW)}
-        kinds["outside the plausible range"] = (np.isfinite(values) & ~kinds[
-            "missing-value code (<= -999)"] & ((values < low) | (values > high)))
+        kinds = {
+            "empty or NaN": np.isnan(values),
+            "infinite": np.isinf(values),
+            "missing-value code (<= -999)": np.isfinite(values) & (values <= SENTINEL_AT_OR_BELOW),
+        }
+        kinds["outside the plausible range"] = (
+            np.isfinite(values)
+            & ~kinds["missing-value code (<= -999)"]
+            & ((values < low) | (values > high))
+        )
     for kind, mask in kinds.items():
         if mask.any():
             gaps[f"{name}: {kind}"] = int(mask.sum())
@@ -154,21 +186,27 @@ def load_series(csv):
     frame.columns = [str(c).strip() for c in frame.columns]
     missing = [c for c in COLUMNS if c not in frame.columns]
     if missing:
-        raise DataError(f"{csv}: missing column(s) {missing}; expected {list(COLUMNS)} "
-                        f"among {list(frame.columns)[:22]}")
+        raise DataError(
+            f"{csv}: missing column(s) {missing}; expected {list(COLUMNS)} "
+            f"among {list(frame.columns)[:22]}"
+        )
     gaps = {}
-    values = np.stack([_column(csv, frame, name, gaps) for name in COLUMNS], axis=1).astype(np.float32)
+    values = np.stack([_column(csv, frame, name, gaps) for name in COLUMNS], axis=1).astype(
+        np.float32
+    )
     times, breaks = None, np.zeros(len(values), bool)
     if TIME_COLUMN in frame.columns:
-        times = pd.to_datetime(frame[TIME_COLUMN].astype(str).str.strip(), format=TIME_FORMAT,
-                               errors="coerce").to_numpy("datetime64[s]")
+        times = pd.to_datetime(
+            frame[TIME_COLUMN].astype(str).str.strip(), format=TIME_FORMAT, errors="coerce"
+        ).to_numpy("datetime64[s]")
         step = np.diff(times)
         breaks[1:] = np.isnat(times[1:]) | np.isnat(times[:-1]) | (step != STEP)
         if breaks.any():
             gaps["time steps other than 10 min"] = int(breaks.sum())
     if len(values) < 100:
-        raise DataError(f"{csv}: {len(values)} rows; need at least 100 for a 70/20/10 split "
-                        "of 12-step windows")
+        raise DataError(
+            f"{csv}: {len(values)} rows; need at least 100 for a 70/20/10 split of 12-step windows"
+        )
     return Series(str(csv), values, breaks, times, gaps)
 
 
@@ -182,11 +220,12 @@ def split_series(series, fractions=SPLITS):
 @dataclasses.dataclass
 class Windows:
     """The 12-step windows of a Series that touch no gap, in original units."""
-    inputs: np.ndarray   # float32 [N, 6, 2]
-    labels: np.ndarray   # float32 [N, 6, 2]
-    starts: np.ndarray   # row index (in the Series) of each window's first input step
-    times: np.ndarray    # datetime64 of each window's first label step, or None
-    dropped: int         # windows dropped for touching a gap
+
+    inputs: np.ndarray  # float32 [N, 6, 2]
+    labels: np.ndarray  # float32 [N, 6, 2]
+    starts: np.ndarray  # row index (in the Series) of each window's first input step
+    times: np.ndarray  # datetime64 of each window's first label step, or None
+    dropped: int  # windows dropped for touching a gap
 
     def __len__(self):
         return len(self.inputs)
@@ -215,37 +254,53 @@ def make_windows(series, input_steps=INPUT_STEPS, label_steps=LABEL_STEPS):
     starts = np.flatnonzero(bad == 0)
     chosen = np.ascontiguousarray(all_windows[starts], np.float32)
     times = None if series.times is None else series.times[starts + input_steps]
-    return Windows(chosen[:, :input_steps], chosen[:, input_steps:], starts, times,
-                   int(len(all_windows) - len(starts)))
+    return Windows(
+        chosen[:, :input_steps],
+        chosen[:, input_steps:],
+        starts,
+        times,
+        int(len(all_windows) - len(starts)),
+    )
 
 
 def split_windows(series):
     """{train, val, test: Windows} of the 70/20/10 split, checked: too many gaps, or a split
     without a usable window, is an error naming the file."""
-    out = {name: make_windows(part) for name, part in zip(("train", "val", "test"), split_series(series))}
+    out = {
+        name: make_windows(part)
+        for name, part in zip(("train", "val", "test"), split_series(series))
+    }
     kept = sum(len(w) for w in out.values())
     dropped = sum(w.dropped for w in out.values())
     if dropped > MAX_DROPPED_SHARE * (kept + dropped):
-        raise DataError(f"{series.path}: {dropped:,} of {kept + dropped:,} windows touch a gap "
-                        f"({', '.join(f'{k}: {v:,}' for k, v in series.gaps.items())}); expected at "
-                        f"most {MAX_DROPPED_SHARE:.0%}: too little usable data")
+        raise DataError(
+            f"{series.path}: {dropped:,} of {kept + dropped:,} windows touch a gap "
+            f"({', '.join(f'{k}: {v:,}' for k, v in series.gaps.items())}); expected at "
+            f"most {MAX_DROPPED_SHARE:.0%}: too little usable data"
+        )
     for name, w in out.items():
         if len(w) == 0:
-            raise DataError(f"{series.path}: the {name} split has no window without a gap; "
-                            "expected 12 consecutive usable rows at least")
+            raise DataError(
+                f"{series.path}: the {name} split has no window without a gap; "
+                "expected 12 consecutive usable rows at least"
+            )
     return out
 
 
 def gap_report(series, windows):
     """A JSON-ready account of the gaps and the windows they cost."""
     parts = windows.values() if isinstance(windows, dict) else [windows]
-    return {"counts": dict(series.gaps), "windows_dropped": int(sum(w.dropped for w in parts)),
-            "windows_kept": int(sum(len(w) for w in parts))}
+    return {
+        "counts": dict(series.gaps),
+        "windows_dropped": int(sum(w.dropped for w in parts)),
+        "windows_kept": int(sum(len(w) for w in parts)),
+    }
 
 
 @dataclasses.dataclass
 class Normalization:
     """Per-feature mean and std of the train split's usable rows, applied to the inputs."""
+
     mean: np.ndarray
     std: np.ndarray
 

@@ -6,6 +6,7 @@ that is missing or unreadable: an error naming it. Duplicate lines: dropped, wit
 A file in two splits: one `warning:` line naming the two splits, the count and an example.
 Wavs that are not 16 kHz mono 1 s: counted and reported once, with what was done to them.
 """
+
 import base64
 import binascii
 import collections
@@ -24,8 +25,12 @@ from .splits import speaker_of
 from .wav import WavError, read_wav
 
 DATA_URL = "http://storage.googleapis.com/download.tensorflow.org/data/mini_speech_commands.zip"
-ARCHIVE = Archive(DATA_URL, "mini_speech_commands.zip", size=182_082_353,
-                  sha256="49650f2341b26d886b46b3f4fb8fed59e30300b17550f1ee4a768b3106cf93a0")
+ARCHIVE = Archive(
+    DATA_URL,
+    "mini_speech_commands.zip",
+    size=182_082_353,
+    sha256="49650f2341b26d886b46b3f4fb8fed59e30300b17550f1ee4a768b3106cf93a0",
+)
 DEFAULT_DATA = "data"
 SPLITS = ("train", "val", "test")
 LINE = "./data/mini_speech_commands/<label>/<file>.wav"
@@ -33,10 +38,10 @@ LINE = "./data/mini_speech_commands/<label>/<file>.wav"
 
 @dataclasses.dataclass
 class Split:
-    name: str                # train, val or test
-    file: str                # the split file
-    paths: list              # wav paths under the data folder
-    label_ids: np.ndarray    # int64, index into LABELS
+    name: str  # train, val or test
+    file: str  # the split file
+    paths: list  # wav paths under the data folder
+    label_ids: np.ndarray  # int64, index into LABELS
     waves: np.ndarray = None  # float32 [N, rate] once loaded
 
     @property
@@ -61,8 +66,10 @@ def resolve_data_dir(data=None, offline_hint=""):
             return candidate
     if data is not None:
         what = "no such folder" if not d.exists() else "no dataset there"
-        raise DataError(f"{data}: {what}; expected a folder of <label>/<file>.wav "
-                        f"(labels {' '.join(LABELS)}) or a folder holding mini_speech_commands/")
+        raise DataError(
+            f"{data}: {what}; expected a folder of <label>/<file>.wav "
+            f"(labels {' '.join(LABELS)}) or a folder holding mini_speech_commands/"
+        )
     try:
         return download(d)
     except DataError as e:
@@ -73,14 +80,18 @@ def download(d, archive=None):
     """The official mini_speech_commands in `d`, downloaded and extracted when absent
     (common.download: size and sha256 checked, nothing half-extracted)."""
     from . import download as dl
+
     zip_path = dl.fetch(archive or ARCHIVE, d)
-    return dl.extract(archive or ARCHIVE, zip_path, d, "mini_speech_commands", check=_check_extracted)
+    return dl.extract(
+        archive or ARCHIVE, zip_path, d, "mini_speech_commands", check=_check_extracted
+    )
 
 
 def _check_extracted(folder):
     if not _has_labels(folder):
-        raise DataError(f"{folder}: no <label>/ folders in the extracted archive; expected "
-                        f"{' '.join(LABELS)}")
+        raise DataError(
+            f"{folder}: no <label>/ folders in the extracted archive; expected {' '.join(LABELS)}"
+        )
 
 
 def split_file(split_dir, which, split_flag=None):
@@ -92,8 +103,10 @@ def split_file(split_dir, which, split_flag=None):
         if (Path(split_dir) / n).is_file():
             return Path(split_dir) / n
     given = f" ({split_flag})" if split_flag else ""
-    raise DataError(f"{split_dir}: no split file {' or '.join(names)}; expected a folder "
-                    f"holding the three split files{given}")
+    raise DataError(
+        f"{split_dir}: no split file {' or '.join(names)}; expected a folder "
+        f"holding the three split files{given}"
+    )
 
 
 def _split_names(path, labels, log):
@@ -111,13 +124,17 @@ def _split_names(path, labels, log):
     keys = [tuple(ln.replace("\\", "/").split("/")[-2:]) for ln in lines]
     bad = [ln for ln, k in zip(lines, keys) if len(k) < 2 or k[0] not in labels]
     if bad:
-        raise DataError(f"{path}: line {bad[0]!r} has no known label folder; expected {LINE} "
-                        f"with label in {' '.join(labels)}")
+        raise DataError(
+            f"{path}: line {bad[0]!r} has no known label folder; expected {LINE} "
+            f"with label in {' '.join(labels)}"
+        )
     unique = list(dict.fromkeys(keys))
     if len(unique) < len(keys):
         dup = collections.Counter(keys).most_common(1)[0][0]
-        log(f"warning: {path}: {len(keys) - len(unique)} duplicate line(s) dropped "
-            f"(e.g. {'/'.join(dup)})")
+        log(
+            f"warning: {path}: {len(keys) - len(unique)} duplicate line(s) dropped "
+            f"(e.g. {'/'.join(dup)})"
+        )
     return unique
 
 
@@ -159,8 +176,10 @@ def missing_files_hint(data_dir, which, split_flag):
         return f"the split beside that folder lists only files it has: {flag}{_shown(target)}"
     out = "my_split"
     target = out if split_flag in (None, "--split-dir") else f"{out}/kws_split_{which}.txt"
-    return (f"for a partial copy, make a split of the files it has: python -m common.splits "
-            f"--data {_shown(data_dir)} --out-dir {out}, then {flag}{target}")
+    return (
+        f"for a partial copy, make a split of the files it has: python -m common.splits "
+        f"--data {_shown(data_dir)} --out-dir {out}, then {flag}{target}"
+    )
 
 
 def read_split_file(path, data_dir, labels=LABELS, name="split", log=print, split_flag=None):
@@ -174,24 +193,32 @@ def read_split_file(path, data_dir, labels=LABELS, name="split", log=print, spli
     missing = [p for p in paths if not os.path.isfile(p)]
     if missing:
         which = name if name in SPLITS else next((w for w in SPLITS if w in path.name), "test")
-        raise DataError(f"{path}: {len(missing)} of {len(paths)} listed files missing under "
-                        f"{data_dir}, first: {', '.join(missing[:3])}; "
-                        + missing_files_hint(data_dir, which, split_flag))
+        raise DataError(
+            f"{path}: {len(missing)} of {len(paths)} listed files missing under "
+            f"{data_dir}, first: {', '.join(missing[:3])}; "
+            + missing_files_hint(data_dir, which, split_flag)
+        )
     ids = np.array([labels.index(label) for label, _ in unique], np.int64)
     return Split(name, str(path), paths, ids)
 
 
 def read_splits(split_dir, data_dir, labels=LABELS, log=print, split_flag=None):
     """{train, val, test: Split}; a file listed in two splits is a warning (the run goes on)."""
-    splits = {w: read_split_file(split_file(split_dir, w, split_flag), data_dir, labels, w, log,
-                                 split_flag) for w in SPLITS}
+    splits = {
+        w: read_split_file(
+            split_file(split_dir, w, split_flag), data_dir, labels, w, log, split_flag
+        )
+        for w in SPLITS
+    }
     for i, a in enumerate(SPLITS):
-        for b in SPLITS[i + 1:]:
+        for b in SPLITS[i + 1 :]:
             both = sorted(set(splits[a].paths) & set(splits[b].paths))
             if both:
-                log(f"warning: {splits[a].file} and {splits[b].file}: {len(both)} file(s) in both "
+                log(
+                    f"warning: {splits[a].file} and {splits[b].file}: {len(both)} file(s) in both "
                     f"the {a} and the {b} split (e.g. {os.path.relpath(both[0], data_dir)}); "
-                    "the run goes on")
+                    "the run goes on"
+                )
     return splits
 
 
@@ -212,10 +239,14 @@ def load_waves(splits, rate, log=print):
         split.waves, total = waves, total + len(split.paths)
     if bad:  # WavError messages start with the file
         more = f"; and {len(bad) - 1} more" if len(bad) > 1 else ""
-        raise DataError(f"{bad[0]} ({len(bad)} of the {total} wav files of the splits unreadable{more})")
+        raise DataError(
+            f"{bad[0]} ({len(bad)} of the {total} wav files of the splits unreadable{more})"
+        )
     if odd:
-        log(f"note: {odd:,} of {total:,} wavs are not 16 kHz mono 1 s: "
-            + "; ".join(f"{n:,} {what}" for what, n in fixes.most_common()))
+        log(
+            f"note: {odd:,} of {total:,} wavs are not 16 kHz mono 1 s: "
+            + "; ".join(f"{n:,} {what}" for what, n in fixes.most_common())
+        )
     return {"odd_files": odd, **{what: n for what, n in fixes.items()}}
 
 
@@ -223,6 +254,7 @@ def copies_of(train, test):
     """How many of `test`'s loaded waveforms are sample for sample one of `train`'s (a folder
     of copies, such as the synthetic full-size rehearsal's, scores its training files)."""
     import hashlib
+
     seen = {hashlib.blake2b(w.tobytes(), digest_size=16).digest() for w in train.waves}
     return sum(hashlib.blake2b(w.tobytes(), digest_size=16).digest() in seen for w in test.waves)
 
@@ -237,8 +269,10 @@ def unseen_speaker_mask(train, test):
 
 
 # ------------------------------------------------ the training files, as fingerprints
-FINGERPRINT = ("sha256 of '<label>/<file>', first 4 bytes (big-endian), sorted, base64: "
-               "4 bytes a training file")
+FINGERPRINT = (
+    "sha256 of '<label>/<file>', first 4 bytes (big-endian), sorted, base64: "
+    "4 bytes a training file"
+)
 
 
 def name_of(path):
@@ -248,8 +282,10 @@ def name_of(path):
 
 def fingerprints(paths):
     """uint32 fingerprint of each file's `<label>/<file>` name."""
-    return np.array([int.from_bytes(hashlib.sha256(name_of(p).encode()).digest()[:4], "big")
-                     for p in paths], np.uint32)
+    return np.array(
+        [int.from_bytes(hashlib.sha256(name_of(p).encode()).digest()[:4], "big") for p in paths],
+        np.uint32,
+    )
 
 
 def training_files(split):
@@ -257,8 +293,11 @@ def training_files(split):
     A file of another split is taken for a training file with probability files / 2**32
     (1.5e-6 for the course's 6,400 names, which take 34,136 characters)."""
     packed = np.unique(fingerprints(split.paths)).astype(">u4").tobytes()
-    return {"files": len(split.paths), "method": FINGERPRINT,
-            "fingerprints": base64.b64encode(packed).decode("ascii")}
+    return {
+        "files": len(split.paths),
+        "method": FINGERPRINT,
+        "fingerprints": base64.b64encode(packed).decode("ascii"),
+    }
 
 
 def in_training(record, paths):

@@ -8,6 +8,7 @@ rounding differs), so the runner takes a kernel choice (KERNELS): the interprete
 (on x86 and ARM: the XNNPACK delegate), its optimized builtin kernels without that delegate,
 its reference kernels, or TensorFlow Lite for Microcontrollers' interpreter (common/tflm.py).
 """
+
 import importlib
 import os
 import time
@@ -37,10 +38,12 @@ def interpreter_class():
     if not _INTERPRETER:
         try:
             from ai_edge_litert.interpreter import Interpreter
+
             _INTERPRETER.append((Interpreter, "ai-edge-litert"))
         except ImportError:
             try:
                 from tflite_runtime.interpreter import Interpreter
+
                 _INTERPRETER.append((Interpreter, "tflite-runtime"))
             except ImportError:
                 try:
@@ -48,7 +51,8 @@ def interpreter_class():
                 except ImportError:
                     raise ModelFileError(
                         "no TFLite interpreter installed: pip install ai-edge-litert (64-bit OS) "
-                        "or tflite-runtime (32-bit Raspberry Pi OS)") from None
+                        "or tflite-runtime (32-bit Raspberry Pi OS)"
+                    ) from None
                 _INTERPRETER.append((tf.lite.Interpreter, "tensorflow (tf.lite.Interpreter)"))
     return _INTERPRETER[0]
 
@@ -60,14 +64,17 @@ def make_interpreter(data, threads=1, kernels="default"):
         raise ModelFileError(f"kernels {kernels!r}: expected one of {', '.join(KERNELS)}")
     if kernels == "tflm":
         from . import tflm
+
         return tflm.Interpreter(data)
     Interpreter, source = interpreter_class()
     options = {}
     if KERNELS[kernels]:
         resolvers = getattr(importlib.import_module(Interpreter.__module__), "OpResolverType", None)
         if resolvers is None:
-            raise ModelFileError(f"{source}: this interpreter has no kernel choice "
-                                 f"(OpResolverType); the {kernels} kernels need ai-edge-litert")
+            raise ModelFileError(
+                f"{source}: this interpreter has no kernel choice "
+                f"(OpResolverType); the {kernels} kernels need ai-edge-litert"
+            )
         options["experimental_op_resolver_type"] = getattr(resolvers, KERNELS[kernels])
     return Interpreter(model_content=bytes(data), num_threads=threads, **options)
 
@@ -91,16 +98,20 @@ class Model:
         except ModelFileError:  # no such interpreter installed: its own message
             raise
         except (ValueError, RuntimeError) as e:
-            raise ModelFileError(f"{name}: the interpreter cannot load it ({kernels} kernels: {e}); "
-                                 "expected a TFLite model this interpreter runs") from None
+            raise ModelFileError(
+                f"{name}: the interpreter cannot load it ({kernels} kernels: {e}); "
+                "expected a TFLite model this interpreter runs"
+            ) from None
         self.inp = self.interpreter.get_input_details()[0]
         self.out = self.interpreter.get_output_details()[0]
         self.input_shape = [int(d) for d in self.inp["shape"]]
         self.cfg, self.frontend = cfg, None
         if cfg is not None:
             if self.input_shape != [1, *cfg.input_shape]:
-                raise ModelFileError(f"{name}: model input shape {self.input_shape} != front-end "
-                                     f"shape {[1, *cfg.input_shape]}; fix the sidecar JSON or the flags")
+                raise ModelFileError(
+                    f"{name}: model input shape {self.input_shape} != front-end "
+                    f"shape {[1, *cfg.input_shape]}; fix the sidecar JSON or the flags"
+                )
             self.frontend = NumpyFrontEnd(cfg)
 
     def set_input(self, x):
@@ -135,8 +146,11 @@ class Model:
 def latency_stats(ms):
     """mean, p50 and p90 of a list of milliseconds."""
     ms = np.asarray(ms)
-    return {"mean": float(ms.mean()), "p50": float(np.percentile(ms, 50)),
-            "p90": float(np.percentile(ms, 90))}
+    return {
+        "mean": float(ms.mean()),
+        "p50": float(np.percentile(ms, 50)),
+        "p90": float(np.percentile(ms, 90)),
+    }
 
 
 def measure_latency(model, cfg=None, runs=100, threads=1, warmup=WARMUP, seed=0, frontend=None):
@@ -169,5 +183,8 @@ def measure_latency(model, cfg=None, runs=100, threads=1, warmup=WARMUP, seed=0,
         if i >= warmup:
             inference.append(1e3 * (t2 - t1))
             total.append(1e3 * (t3 - t0))
-    return {"inference_ms": latency_stats(inference),
-            "total_ms": latency_stats(total) if cfg is not None else None, "runs": runs}
+    return {
+        "inference_ms": latency_stats(inference),
+        "total_ms": latency_stats(total) if cfg is not None else None,
+        "runs": runs,
+    }

@@ -2,6 +2,7 @@
 archives made on a Mac), AppleDouble `._<name>` files (a `._yes.wav` is no wav) and
 `.DS_Store`. Ignored everywhere: archive extraction, split files and file lists, the folders
 that kws_inference.py --wav walks. No third-party import (runs on a Raspberry Pi)."""
+
 import os
 
 MACOSX_FOLDER = "__MACOSX"
@@ -21,6 +22,9 @@ def walk_files(folder, suffix=""):
     found = []
     for d, dirs, files in os.walk(folder):
         dirs[:] = [x for x in dirs if x != MACOSX_FOLDER]
-        found += [os.path.join(d, f) for f in files
-                  if f.lower().endswith(suffix.lower()) and not is_macos_metadata(f)]
+        found += [
+            os.path.join(d, f)
+            for f in files
+            if f.lower().endswith(suffix.lower()) and not is_macos_metadata(f)
+        ]
     return sorted(found)

@@ -8,6 +8,7 @@ TFLite schema module: tflite-runtime, the 32-bit Raspberry Pi OS interpreter, sh
 a minimal reader of the flatbuffer (the tables Model, Metadata and Buffer) does it here,
 checked in the tests against the schema module that ai-edge-litert generates.
 """
+
 import json
 import struct
 
@@ -31,6 +32,7 @@ def embed(tflite, described):
     import numpy as np
     from tensorflow.lite.python import schema_py_generated as schema
     from tensorflow.lite.tools import flatbuffer_utils
+
     model = flatbuffer_utils.read_model_from_bytearray(bytearray(tflite))
     payload = json.dumps(described, sort_keys=True, separators=(",", ":")).encode()
     buffer = schema.BufferT()
@@ -74,12 +76,14 @@ class _Table:
         start, length = self.vector(index)
         if start + length > len(self.buf):
             raise ValueError("vector past the end of the file")
-        return bytes(self.buf[start:start + length])
+        return bytes(self.buf[start : start + length])
 
     def tables(self, index):
         start, length = self.vector(index)
-        return [_Table(self.buf, p + _unpack("<I", self.buf, p))
-                for p in range(start, start + 4 * length, 4)]
+        return [
+            _Table(self.buf, p + _unpack("<I", self.buf, p))
+            for p in range(start, start + 4 * length, 4)
+        ]
 
 
 def _unpack(fmt, buf, pos):
@@ -98,7 +102,7 @@ def read_entries(tflite):
             buffer = buffers[m.scalar(METADATA_BUFFER, "<I")]
             offset = buffer.scalar(BUFFER_OFFSET, "<Q")
             if offset > 1:  # data stored after the flatbuffer (models over 2 GB)
-                data = bytes(tflite[offset:offset + buffer.scalar(BUFFER_SIZE, "<Q")])
+                data = bytes(tflite[offset : offset + buffer.scalar(BUFFER_SIZE, "<Q")])
             else:
                 data = buffer.bytes(BUFFER_DATA)
             entries[m.bytes(METADATA_NAME).decode("utf-8", "replace")] = data
@@ -113,13 +117,22 @@ def carried(tflite, model_path="the model"):
     try:
         raw = read_entries(tflite).get(NAME)
     except ModelFileError as e:
-        raise ModelFileError(f"{model_path}: {e}; expected a .tflite written by the scripts") from None
+        raise ModelFileError(
+            f"{model_path}: {e}; expected a .tflite written by the scripts"
+        ) from None
     if raw is None:
         return None
-    found = report.parse_json(raw, f"{model_path}: metadata '{NAME}'",
-                              "the model's version, front end and labels", what="JSON")
-    problems = (report.check_contents(found) if isinstance(found, dict) and "frontend" in found
-                else ["no 'frontend' object"])
+    found = report.parse_json(
+        raw,
+        f"{model_path}: metadata '{NAME}'",
+        "the model's version, front end and labels",
+        what="JSON",
+    )
+    problems = (
+        report.check_contents(found)
+        if isinstance(found, dict) and "frontend" in found
+        else ["no 'frontend' object"]
+    )
     if problems:
         raise ModelFileError(f"{model_path}: metadata '{NAME}': {problems[0]}")
     return found

@@ -1,6 +1,7 @@
 """Model builders: forecasters (the original report's CNN and MLP, the residual forecaster), the
 keyword-spotting DS-CNN (widths are parameters); and the forecasters' training metric, the
 multi-output MAE."""
+
 import numpy as np
 import tensorflow as tf
 
@@ -9,26 +10,30 @@ layers = tf.keras.layers
 
 def forecast_cnn(filters=16, units=24, input_steps=6, output_steps=6, features=2, kernel_size=3):
     """Conv1D -> Flatten -> Dense -> Dense(steps*features) -> Reshape(steps, features)."""
-    return tf.keras.Sequential([
-        layers.Input((input_steps, features)),
-        layers.Conv1D(filters, kernel_size, activation="relu"),
-        layers.Flatten(),
-        layers.Dense(units, activation="relu"),
-        layers.Dense(output_steps * features),
-        layers.Reshape((output_steps, features)),
-    ])
+    return tf.keras.Sequential(
+        [
+            layers.Input((input_steps, features)),
+            layers.Conv1D(filters, kernel_size, activation="relu"),
+            layers.Flatten(),
+            layers.Dense(units, activation="relu"),
+            layers.Dense(output_steps * features),
+            layers.Reshape((output_steps, features)),
+        ]
+    )
 
 
 def forecast_mlp(units=(16, 24), input_steps=6, output_steps=6, features=2):
     """Flatten -> Dense... -> Dense(steps*features) -> Reshape(steps, features)."""
     hidden = [layers.Dense(u, activation="relu") for u in units]
-    return tf.keras.Sequential([
-        layers.Input((input_steps, features)),
-        layers.Flatten(),
-        *hidden,
-        layers.Dense(output_steps * features),
-        layers.Reshape((output_steps, features)),
-    ])
+    return tf.keras.Sequential(
+        [
+            layers.Input((input_steps, features)),
+            layers.Flatten(),
+            *hidden,
+            layers.Dense(output_steps * features),
+            layers.Reshape((output_steps, features)),
+        ]
+    )
 
 
 def residual_forecaster(mean, std, linear=True, hidden=(), folded=False, steps=6, features=2):
@@ -57,14 +62,26 @@ def residual_forecaster(mean, std, linear=True, hidden=(), folded=False, steps=6
     change = parts[0] if len(parts) == 1 else layers.Add(name="sum")(parts)
     change = layers.Reshape((steps, features), name="change")(change)
     if folded:
-        return tf.keras.Model(x, layers.Add(name="forecast")(
-            [change, layers.Lambda(lambda v: v * std, name="level")(last)]))
+        return tf.keras.Model(
+            x,
+            layers.Add(name="forecast")(
+                [change, layers.Lambda(lambda v: v * std, name="level")(last)]
+            ),
+        )
     y = layers.Add(name="forecast")([last, change])
     return tf.keras.Model(x, layers.Lambda(lambda v: v * std + mean, name="units")(y))
 
 
-def ds_cnn(input_shape, filters=(96, 64, 64), extra_depthwise=0, num_labels=8, dropout=0.0,
-           first_stride=(2, 1), bn_momentum=0.99, padding="valid"):
+def ds_cnn(
+    input_shape,
+    filters=(96, 64, 64),
+    extra_depthwise=0,
+    num_labels=8,
+    dropout=0.0,
+    first_stride=(2, 1),
+    bn_momentum=0.99,
+    padding="valid",
+):
     """DS-CNN: Conv2D(3x3, stride `first_stride` = [2,1]) - BN - ReLU, then `extra_depthwise` extra
     DepthwiseConv2D-BN-ReLU blocks, then for each further width a depthwise-separable block
     (DepthwiseConv2D 3x3 - Conv2D 1x1 - BN - ReLU each), GlobalAveragePooling, Dense(labels).

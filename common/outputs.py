@@ -12,6 +12,7 @@
   leftovers (`.<name>.ws-<random>.tmp` / `.previous`) and says so in a `note:` line.
 Files get the mode the umask gives (0644 under the usual 022), not mkstemp's 0600.
 """
+
 import contextlib
 import errno
 import json
@@ -45,11 +46,15 @@ def check_out_dir(path, flag="--out-dir"):
     try:
         real = os.path.realpath(probe, strict=True)
     except FileNotFoundError:
-        raise DataError(f"{path}: {flag} is, or lies under, a symbolic link to nothing ({probe}); "
-                        "expected a folder (existing or new)") from None
+        raise DataError(
+            f"{path}: {flag} is, or lies under, a symbolic link to nothing ({probe}); "
+            "expected a folder (existing or new)"
+        ) from None
     except OSError as e:  # ELOOP: a symbolic link loop
-        raise DataError(f"{path}: {flag} cannot be resolved ({e.strerror} at {probe}); "
-                        "expected a folder (existing or new)") from None
+        raise DataError(
+            f"{path}: {flag} cannot be resolved ({e.strerror} at {probe}); "
+            "expected a folder (existing or new)"
+        ) from None
     if not os.path.isdir(real):
         where = "is a file" if probe == path else f"lies under the file {probe}"
         raise DataError(f"{path}: {flag} {where}; expected a folder (existing or new)")
@@ -58,8 +63,10 @@ def check_out_dir(path, flag="--out-dir"):
         os.close(fd)
         os.unlink(tmp)
     except OSError as e:
-        raise DataError(f"{path}: {flag} is not writable ({e.strerror} in {real}); "
-                        "expected a folder this user can write to") from None
+        raise DataError(
+            f"{path}: {flag} is not writable ({e.strerror} in {real}); "
+            "expected a folder this user can write to"
+        ) from None
     return os.path.join(real, os.path.relpath(path, probe)) if probe != path else real
 
 
@@ -101,8 +108,10 @@ def folder_lock(out_dir):
         with stop_signals_held(then=Interrupted):  # an import cut short breaks the module
             from filelock import FileLock
     except ImportError:
-        raise DataError(f"{out_dir}: cannot lock the folder to write the output files: the "
-                        "filelock package is missing; pip install -r requirements.txt") from None
+        raise DataError(
+            f"{out_dir}: cannot lock the folder to write the output files: the "
+            "filelock package is missing; pip install -r requirements.txt"
+        ) from None
     path = os.path.join(out_dir, LOCK_NAME)
     lock = FileLock(path)
     _acquire(lock, path, out_dir)
@@ -121,12 +130,12 @@ def _acquire(lock, path, out_dir):
     """Take `lock`, trying every LOCK_POLL_S for at most LOCK_WAIT_S. Each try runs with the
     stop signals held, so a signal never leaves a lock file behind; between tries they act."""
     from filelock import Timeout
+
     deadline = time.monotonic() + LOCK_WAIT_S
     while True:
         try:
-            with stop_signals_held(then=Interrupted):
-                with contextlib.suppress(Timeout):
-                    lock.acquire(timeout=0)
+            with stop_signals_held(then=Interrupted), contextlib.suppress(Timeout):
+                lock.acquire(timeout=0)
         except Interrupted:
             if lock.is_locked:
                 _unlock(lock, path)
@@ -134,9 +143,11 @@ def _acquire(lock, path, out_dir):
         if lock.is_locked:
             return
         if time.monotonic() >= deadline:
-            raise DataError(f"{out_dir}: another run has been writing its output files here for "
-                            f"{LOCK_WAIT_S} s (it holds {LOCK_NAME}); expected one writer at a "
-                            "time: run again when it has finished")
+            raise DataError(
+                f"{out_dir}: another run has been writing its output files here for "
+                f"{LOCK_WAIT_S} s (it holds {LOCK_NAME}); expected one writer at a "
+                "time: run again when it has finished"
+            )
         time.sleep(LOCK_POLL_S)
 
 
@@ -163,8 +174,13 @@ def _write(out_dir, files):
         for name in names:
             if os.path.exists(os.path.join(out_dir, name)):
                 backups[name] = _backup(out_dir, name)
-        _write_journal(journal, [{"name": n, "tmp": os.path.basename(staged[n]),
-                                  "backup": backups.get(n)} for n in names])
+        _write_journal(
+            journal,
+            [
+                {"name": n, "tmp": os.path.basename(staged[n]), "backup": backups.get(n)}
+                for n in names
+            ],
+        )
         for name in names:
             os.replace(staged[name], os.path.join(out_dir, name))
             renamed.append(name)
@@ -177,8 +193,9 @@ def _write(out_dir, files):
             os.unlink(journal)
         raise
     finally:
-        for path in list(staged.values()) + ([os.path.join(out_dir, b) for b in backups.values()]
-                                             if committed else []):
+        for path in list(staged.values()) + (
+            [os.path.join(out_dir, b) for b in backups.values()] if committed else []
+        ):
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(path)
     return [os.path.join(out_dir, n) for n in names]
@@ -248,8 +265,13 @@ def recover(out_dir, log=print):
         entries = None
     except ValueError:  # written only in part: no file had been renamed yet
         entries = []
-    if not (isinstance(entries, list) and all(isinstance(e, dict) and isinstance(e.get("name"), str)
-                                              and isinstance(e.get("tmp"), str) for e in entries)):
+    if not (
+        isinstance(entries, list)
+        and all(
+            isinstance(e, dict) and isinstance(e.get("name"), str) and isinstance(e.get("tmp"), str)
+            for e in entries
+        )
+    ):
         entries = None if entries is None else []  # unreadable: written before any rename
     for entry in entries or []:
         name, tmp, backup = entry["name"], entry["tmp"], entry.get("backup")
@@ -269,11 +291,16 @@ def recover(out_dir, log=print):
     if entries is not None or leftovers:
         what = [f"{len(leftovers)} leftover file(s) removed"] if leftovers else []
         if entries is not None:
-            what.insert(0, f"the set it was writing rolled back to the previous one "
-                           f"({', '.join(restored) or 'nothing had been renamed'})")
+            what.insert(
+                0,
+                f"the set it was writing rolled back to the previous one "
+                f"({', '.join(restored) or 'nothing had been renamed'})",
+            )
         log(f"note: {out_dir}: an earlier write was killed before it finished: " + "; ".join(what))
 
 
 def write_file(path, data):
     """One file, atomically (a set of one)."""
-    return write_set(os.path.dirname(os.path.abspath(str(path))), {os.path.basename(str(path)): data})[0]
+    return write_set(
+        os.path.dirname(os.path.abspath(str(path))), {os.path.basename(str(path)): data}
+    )[0]

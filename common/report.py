@@ -8,6 +8,7 @@ one (docs/robustness.md). Every field read is checked for its type and range, wh
 checksum says; a file over MAX_SIDECAR_BYTES or nested deeper than MAX_DEPTH is refused.
 Every refusal is one error naming the JSON file.
 """
+
 import hashlib
 import json
 import math
@@ -24,7 +25,7 @@ from .constraints import VERSIONS
 # what the checksum covers: what the model is and how to feed it
 DESCRIBES = ("version", "tflite_sha256", "frontend", "labels", "normalization", "limits")
 MAX_SIDECAR_BYTES = 4 * 2**20  # far above any model's JSON, its training history included
-MAX_DEPTH = 16                 # objects and lists within each other (a sidecar has 5)
+MAX_DEPTH = 16  # objects and lists within each other (a sidecar has 5)
 MAX_LABELS = 1000
 SHA256_HEX = re.compile(r"[0-9a-f]{64}")
 _short = reprlib.Repr()
@@ -67,8 +68,9 @@ def write_and_show(summary, files, picture, out_dir, also=()):
     """The end of every run: the output set (`files` + `<name>.json` + `<name>.png`) written
     as one unit, then the verdict table shown (`also`: rows measured without a limit)."""
     name = next(f for f in files if f.endswith(".tflite"))[: -len(".tflite")]
-    written = outputs.write_set(out_dir, {**files, f"{name}.json": sidecar_bytes(summary),
-                                          f"{name}.png": picture})
+    written = outputs.write_set(
+        out_dir, {**files, f"{name}.json": sidecar_bytes(summary), f"{name}.png": picture}
+    )
     print(constraints.format_verdict(summary["version"], summary["verdict"], also))
     print("wrote " + ", ".join(written))
 
@@ -82,21 +84,29 @@ def read_sidecar(model_path, model_bytes=None):
         return None
     sidecar = load_json(path, "the sidecar written with the model")
     if not isinstance(sidecar, dict) or "tflite_sha256" not in sidecar:
-        raise DataError(f"{path}: does not say which model it describes (no 'tflite_sha256'); "
-                        "expected the sidecar written with the model: rebuild it, or remove it")
+        raise DataError(
+            f"{path}: does not say which model it describes (no 'tflite_sha256'); "
+            "expected the sidecar written with the model: rebuild it, or remove it"
+        )
     for key in ("tflite_sha256", "checksum"):
         value = sidecar.get(key)
         if not (isinstance(value, str) and SHA256_HEX.fullmatch(value)):
-            raise DataError(f"{path}: '{key}' is {_short.repr(value)}; expected a sha256 as 64 "
-                            "lowercase hexadecimal digits, as written with the model")
+            raise DataError(
+                f"{path}: '{key}' is {_short.repr(value)}; expected a sha256 as 64 "
+                "lowercase hexadecimal digits, as written with the model"
+            )
     if sidecar["checksum"] != checksum(sidecar):
-        raise DataError(f"{path}: edited after it was written (its checksum does not match its "
-                        "contents); rebuild the model with its script (on the Pi, kws_inference.py "
-                        "--no-sidecar ignores the JSON, with the front end given as flags)")
+        raise DataError(
+            f"{path}: edited after it was written (its checksum does not match its "
+            "contents); rebuild the model with its script (on the Pi, kws_inference.py "
+            "--no-sidecar ignores the JSON, with the front end given as flags)"
+        )
     if model_bytes is not None and sidecar["tflite_sha256"] != sha256(model_bytes):
-        raise DataError(f"{path}: describes another model (tflite_sha256 "
-                        f"{sidecar['tflite_sha256'][:12]}... != {sha256(model_bytes)[:12]}... "
-                        f"of {model_path}); expected the sidecar written with this model")
+        raise DataError(
+            f"{path}: describes another model (tflite_sha256 "
+            f"{sidecar['tflite_sha256'][:12]}... != {sha256(model_bytes)[:12]}... "
+            f"of {model_path}); expected the sidecar written with this model"
+        )
     problems = check_contents(sidecar)
     if problems:
         raise DataError(f"{path}: {problems[0]}")
@@ -109,8 +119,10 @@ def load_json(path, expected):
     try:
         size = os.path.getsize(path)
         if size > MAX_SIDECAR_BYTES:
-            raise DataError(f"{path}: {size:,} bytes, over the bound of {MAX_SIDECAR_BYTES:,} bytes "
-                            f"for a JSON file; expected {expected}")
+            raise DataError(
+                f"{path}: {size:,} bytes, over the bound of {MAX_SIDECAR_BYTES:,} bytes "
+                f"for a JSON file; expected {expected}"
+            )
         with open(path, "rb") as f:
             raw = f.read()
     except OSError as e:
@@ -122,8 +134,10 @@ def parse_json(raw, where, expected, what="JSON file"):
     """JSON bytes (a file's, or a model's metadata), with load_json's checks and bounds; a
     DataError naming `where` otherwise."""
     if len(raw) > MAX_SIDECAR_BYTES:
-        raise DataError(f"{where}: {len(raw):,} bytes, over the bound of {MAX_SIDECAR_BYTES:,} bytes "
-                        f"for a {what}; expected {expected}")
+        raise DataError(
+            f"{where}: {len(raw):,} bytes, over the bound of {MAX_SIDECAR_BYTES:,} bytes "
+            f"for a {what}; expected {expected}"
+        )
     try:
         data = json.loads(raw.decode("utf-8"), parse_constant=_no_constant)
     except ValueError as e:  # UnicodeDecodeError and JSONDecodeError are ValueErrors
@@ -131,8 +145,9 @@ def parse_json(raw, where, expected, what="JSON file"):
     except RecursionError:
         raise DataError(f"{where}: nested too deep to parse; expected {expected}") from None
     if _depth(data) > MAX_DEPTH:
-        raise DataError(f"{where}: arrays or objects nested more than {MAX_DEPTH} deep; expected "
-                        f"{expected}")
+        raise DataError(
+            f"{where}: arrays or objects nested more than {MAX_DEPTH} deep; expected {expected}"
+        )
     return data
 
 
@@ -145,7 +160,9 @@ def _depth(obj):
     deepest, todo = 0, [(obj, 1)]
     while todo:
         item, depth = todo.pop()
-        children = item.values() if isinstance(item, dict) else item if isinstance(item, list) else None
+        children = (
+            item.values() if isinstance(item, dict) else item if isinstance(item, list) else None
+        )
         if children is not None:
             deepest = max(deepest, depth)
             if depth <= MAX_DEPTH:
@@ -162,28 +179,44 @@ def check_contents(sidecar):
     end and labels or the normalization (a list of messages)."""
     version = sidecar.get("version")
     if not (isinstance(version, str) and version in VERSIONS):
-        return [f"'version' is {_short.repr(version)}; expected one of {', '.join(sorted(VERSIONS))}"]
+        return [
+            f"'version' is {_short.repr(version)}; expected one of {', '.join(sorted(VERSIONS))}"
+        ]
     limits = sidecar.get("limits", {})
-    if not (isinstance(limits, dict) and all(isinstance(k, str) and _number(v) for k, v in limits.items())):
-        return [f"'limits' is {_short.repr(limits)}; expected an object of limit names and finite numbers"]
+    if not (
+        isinstance(limits, dict)
+        and all(isinstance(k, str) and _number(v) for k, v in limits.items())
+    ):
+        return [
+            f"'limits' is {_short.repr(limits)}; expected an object of limit names and finite numbers"
+        ]
     if "frontend" in sidecar:
         fe = sidecar["frontend"]
         if not isinstance(fe, dict):
             return [f"'frontend' is {_short.repr(fe)}; expected an object of front-end settings"]
         problems = FrontEnd.problems_of(fe)
         labels = sidecar.get("labels")
-        if not (isinstance(labels, list) and 0 < len(labels) <= MAX_LABELS
-                and all(isinstance(x, str) and x for x in labels) and len(set(labels)) == len(labels)):
-            problems.append(f"'labels' is {_short.repr(labels)}; expected a list of 1 to "
-                            f"{MAX_LABELS} different label names")
+        if not (
+            isinstance(labels, list)
+            and 0 < len(labels) <= MAX_LABELS
+            and all(isinstance(x, str) and x for x in labels)
+            and len(set(labels)) == len(labels)
+        ):
+            problems.append(
+                f"'labels' is {_short.repr(labels)}; expected a list of 1 to "
+                f"{MAX_LABELS} different label names"
+            )
         return problems
     if "normalization" in sidecar:
         norm = sidecar["normalization"]
         ok = isinstance(norm, dict) and all(
             isinstance(norm.get(k), list) and len(norm[k]) == 2 and all(_number(v) for v in norm[k])
-            for k in ("mean", "std"))
+            for k in ("mean", "std")
+        )
         if not ok or min(norm["std"]) <= 0:
-            return [f"'normalization' is {_short.repr(norm)}; expected {{'mean': [T, RH], 'std': [T, RH]}} "
-                    "with finite values and std > 0"]
+            return [
+                f"'normalization' is {_short.repr(norm)}; expected {{'mean': [T, RH], 'std': [T, RH]}} "
+                "with finite values and std > 0"
+            ]
         return []
     return ["neither 'frontend' (keyword spotting) nor 'normalization' (forecasting)"]

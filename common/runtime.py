@@ -1,5 +1,6 @@
 """The process at run time: what native code prints to stderr (hidden or captured), TensorFlow
 imported quietly, seeds, and the machine in words. TensorFlow is imported only when asked for."""
+
 import contextlib
 import os
 import sys
@@ -45,10 +46,12 @@ def tensorflow(verbose=False):
         os.environ["TF_CPP_MIN_LOG_LEVEL"] = "0"
     with quiet_native_stderr(verbose):
         import tensorflow as tf
+
         tf.constant(0)  # device probing (CUDA messages) happens here, still silenced
     if not verbose:
         tf.get_logger().setLevel("ERROR")
         import absl.logging
+
         absl.logging.set_verbosity(absl.logging.ERROR)
     return tf
 
@@ -56,11 +59,18 @@ def tensorflow(verbose=False):
 def host():
     """This machine in words: system, architecture, CPU model, cores, memory."""
     import platform
+
     cpu = platform.processor() or "unknown CPU"
     try:
         with open("/proc/cpuinfo") as f:
-            cpu = next((ln.split(":", 1)[1].strip() for ln in f
-                        if ln.split(":")[0].strip() in ("model name", "Model")), cpu)
+            cpu = next(
+                (
+                    ln.split(":", 1)[1].strip()
+                    for ln in f
+                    if ln.split(":")[0].strip() in ("model name", "Model")
+                ),
+                cpu,
+            )
     except OSError:
         pass
     try:
@@ -73,5 +83,6 @@ def host():
 def set_seed(seed):
     """Seed Python, numpy and TensorFlow, and ask TensorFlow for deterministic ops."""
     import tensorflow as tf
+
     tf.keras.utils.set_random_seed(seed)
     tf.config.experimental.enable_op_determinism()

@@ -6,10 +6,13 @@ convention: 130 for Ctrl-C, 143 for SIGTERM (systemd, docker, `timeout`), 129 fo
 closed terminal). A signal the process was started ignoring (SIGHUP under nohup, SIGINT in a
 background job) stays ignored. Only the main thread handles signals: elsewhere, no change.
 """
+
 import contextlib
 import signal
 
-STOP_SIGNALS = tuple(getattr(signal, n) for n in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, n))
+STOP_SIGNALS = tuple(
+    getattr(signal, n) for n in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, n)
+)
 
 
 class Interrupted(KeyboardInterrupt):
@@ -62,9 +65,13 @@ def raise_on_stop_signals():
     """SIGTERM (systemd, docker, `timeout`) and SIGHUP (a closed terminal) raise Interrupted in
     the main thread for the duration of the block, as Ctrl-C raises KeyboardInterrupt, so that
     such a run cleans up and says so. Ignored signals stay ignored; other threads: no change."""
+
     def stop(signum, frame):
         raise Interrupted(signum)
-    defaults = [n for n in STOP_SIGNALS if n != signal.SIGINT and signal.getsignal(n) == signal.SIG_DFL]
+
+    defaults = [
+        n for n in STOP_SIGNALS if n != signal.SIGINT and signal.getsignal(n) == signal.SIG_DFL
+    ]
     with _handling(defaults, stop):
         yield
 

@@ -1,4 +1,5 @@
 """Keyword-spotting features in TensorFlow: the front end, augmentation, tf.data pipelines."""
+
 import dataclasses
 import functools
 
@@ -19,14 +20,25 @@ def tf_frontend(waveform, cfg):
     """TensorFlow front end of one waveform [rate samples] -> features [*cfg.input_shape]:
     the course's SignalGenerator (stft with fft_length = frame_length -> abs -> mel -> log ->
     MFCC, or the STFT resized)."""
-    stft = tf.signal.stft(waveform, cfg.frame_length, cfg.frame_step, fft_length=cfg.fft_size,
-                          window_fn=tf.signal.hann_window, pad_end=False)
+    stft = tf.signal.stft(
+        waveform,
+        cfg.frame_length,
+        cfg.frame_step,
+        fft_length=cfg.fft_size,
+        window_fn=tf.signal.hann_window,
+        pad_end=False,
+    )
     spec = tf.abs(stft)
     if cfg.mfcc:
-        mel_matrix = _mel_matrix(cfg.num_mel_bins, cfg.fft_bins, cfg.rate,
-                                 float(cfg.lower_frequency), float(cfg.upper_frequency))
+        mel_matrix = _mel_matrix(
+            cfg.num_mel_bins,
+            cfg.fft_bins,
+            cfg.rate,
+            float(cfg.lower_frequency),
+            float(cfg.upper_frequency),
+        )
         log_mel = tf.math.log(tf.tensordot(spec, mel_matrix, 1) + 1e-6)
-        feats = tf.signal.mfccs_from_log_mel_spectrograms(log_mel)[..., :cfg.num_coefficients]
+        feats = tf.signal.mfccs_from_log_mel_spectrograms(log_mel)[..., : cfg.num_coefficients]
         return feats[..., None]
     feats = spec[..., None]
     if cfg.resize:
@@ -37,6 +49,7 @@ def tf_frontend(waveform, cfg):
 @dataclasses.dataclass
 class Augment:
     """Training-time augmentation of the waveform; zero disables each part."""
+
     shift_ms: float = 0.0  # random time shift in [-shift_ms, shift_ms], zero fill
     gain_db: float = 0.0  # random gain uniform in [-gain_db, gain_db] dB (recording level)
 
@@ -58,7 +71,7 @@ def augment_and_frontend(waveform, cfg, aug, seed):
         s = int(aug.shift_ms * cfg.rate / 1000)
         shift = tf.random.stateless_uniform([], seeds[0], -s, s + 1, dtype=tf.int32)
         padded = tf.pad(waveform, [[s, s]])
-        waveform = padded[s - shift:s - shift + n]
+        waveform = padded[s - shift : s - shift + n]
     if aug.gain_db:
         db = tf.random.stateless_uniform([], seeds[4], -aug.gain_db, aug.gain_db)
         waveform = waveform * tf.pow(10.0, db / 20.0)
@@ -75,7 +88,8 @@ class SignalGenerator:
         """Front-end features of every waveform [N, rate] -> [N, *cfg.input_shape]."""
         cfg = self.cfg
         ds = tf.data.Dataset.from_tensor_slices(np.asarray(waves, np.float32)).map(
-            lambda x: tf_frontend(x, cfg), num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+            lambda x: tf_frontend(x, cfg), num_parallel_calls=tf.data.AUTOTUNE, deterministic=True
+        )
         return np.concatenate([x.numpy() for x in ds.batch(batch_size)])
 
     def make_dataset(self, waves, label_ids, train, batch_size=32, augment=None, seed=0):
@@ -86,16 +100,23 @@ class SignalGenerator:
             raise ValueError("no files to build a dataset from")
         cfg, aug = self.cfg, Augment.of(augment) if train else None
         ds = tf.data.Dataset.from_tensor_slices(
-            (np.asarray(waves, np.float32), np.asarray(label_ids, np.int64)))
+            (np.asarray(waves, np.float32), np.asarray(label_ids, np.int64))
+        )
         auto = tf.data.AUTOTUNE
         if aug is None:
-            ds = ds.map(lambda x, y: (tf_frontend(x, cfg), y), num_parallel_calls=auto,
-                        deterministic=True).cache()
+            ds = ds.map(
+                lambda x, y: (tf_frontend(x, cfg), y), num_parallel_calls=auto, deterministic=True
+            ).cache()
         if train:
             ds = ds.shuffle(len(waves), seed=seed, reshuffle_each_iteration=True)
         if aug is not None:
             seeds = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True)
             ds = tf.data.Dataset.zip((ds, seeds)).map(
-                lambda xy, s: (augment_and_frontend(xy[0], cfg, aug, tf.stack([s, tf.zeros_like(s)])), xy[1]),
-                num_parallel_calls=auto, deterministic=True)
+                lambda xy, s: (
+                    augment_and_frontend(xy[0], cfg, aug, tf.stack([s, tf.zeros_like(s)])),
+                    xy[1],
+                ),
+                num_parallel_calls=auto,
+                deterministic=True,
+            )
         return ds.batch(batch_size).prefetch(auto)

@@ -10,6 +10,7 @@ file count. Writes kws_split_{train,val,test}.txt (sorted lines
 `./data/mini_speech_commands/<label>/<file>.wav`), the three as one set: a failure leaves
 none of them changed. Errors are one line and exit status 1. No TensorFlow import.
 """
+
 import os
 import sys
 from collections import defaultdict
@@ -33,11 +34,14 @@ def read_file_list(path):
     metadata lines, `__MACOSX/...` and `._*`, are left out)."""
     from .errors import DataError
     from .macos_files import is_macos_metadata
+
     try:
         with open(path) as f:
             lines = [ln.strip().replace("\\", "/") for ln in f if ln.strip()]
     except (OSError, UnicodeDecodeError) as e:
-        raise DataError(f"{path}: unreadable file list ({e}); expected lines <label>/<file>.wav") from None
+        raise DataError(
+            f"{path}: unreadable file list ({e}); expected lines <label>/<file>.wav"
+        ) from None
     files = ["/".join(ln.split("/")[-2:]) for ln in lines if not is_macos_metadata(ln)]
     return _checked(path, files)
 
@@ -47,6 +51,7 @@ def list_folder(folder):
     metadata left out: the files a partial copy has."""
     from .errors import DataError
     from .macos_files import walk_files
+
     if not os.path.isdir(folder):
         raise DataError(f"{folder}: no such folder; expected a folder of <label>/<file>.wav")
     inner = os.path.join(folder, "mini_speech_commands")
@@ -57,6 +62,7 @@ def list_folder(folder):
 
 def _checked(source, files, what="line"):
     from .errors import DataError
+
     bad = [f for f in files if f.count("/") != 1 or not f.endswith(".wav") or "_nohash_" not in f]
     if not files or bad:
         found = f"{what} {bad[0]!r}" if bad else f"no {what}"
@@ -78,9 +84,11 @@ def assign_speakers(counts, order, targets):
 
 def split_by_speaker(files, seed=0, train=0.8, val=0.1):
     """{'train'|'val'|'test': sorted files}, no speaker in two splits."""
-    if not (0 < train < 1 and 0 <= val and train + val <= 1):
-        raise ValueError(f"bad fractions --train {train} --val {val}; expected 0 < train < 1, "
-                         "val >= 0, train + val <= 1")
+    if not (0 < train < 1 and val >= 0 and train + val <= 1):
+        raise ValueError(
+            f"bad fractions --train {train} --val {val}; expected 0 < train < 1, "
+            "val >= 0, train + val <= 1"
+        )
     by_speaker = defaultdict(list)
     for f in files:
         by_speaker[speaker_of(f)].append(f)
@@ -101,37 +109,54 @@ def format_lines(files):
 def write_splits(splits, out_dir):
     """Write kws_split_<name>.txt for each split, as one set; return their paths."""
     from .outputs import check_out_dir, write_set
+
     check_out_dir(out_dir)
-    return write_set(out_dir, {f"kws_split_{name}.txt": format_lines(files).encode()
-                               for name, files in splits.items()})
+    return write_set(
+        out_dir,
+        {f"kws_split_{name}.txt": format_lines(files).encode() for name, files in splits.items()},
+    )
 
 
 def run(argv=None):
     from .cli import Parser, seed
+
     p = Parser(prog="python -m common.splits", description=__doc__.split("\n")[0])
     source = p.add_mutually_exclusive_group(required=True)
-    source.add_argument("--files", help="a list of <label>/<file>.wav, one a line (e.g. the "
-                                        "8,000 official names)")
-    source.add_argument("--data", help="a folder of <label>/<file>.wav: split the files it has "
-                                       "(a partial copy)")
-    p.add_argument("--out-dir", default=".", help="where kws_split_{train,val,test}.txt go "
-                                                  "(default: the working folder)")
+    source.add_argument(
+        "--files", help="a list of <label>/<file>.wav, one a line (e.g. the 8,000 official names)"
+    )
+    source.add_argument(
+        "--data", help="a folder of <label>/<file>.wav: split the files it has (a partial copy)"
+    )
+    p.add_argument(
+        "--out-dir",
+        default=".",
+        help="where kws_split_{train,val,test}.txt go (default: the working folder)",
+    )
     p.add_argument("--seed", type=seed, default=0, help="shuffles the speakers (default: 0)")
-    p.add_argument("--train", type=float, default=0.8,
-                   help="share of the files for training (default: 0.8)")
-    p.add_argument("--val", type=float, default=0.1,
-                   help="share for validation (default: 0.1); the rest is the test split")
+    p.add_argument(
+        "--train", type=float, default=0.8, help="share of the files for training (default: 0.8)"
+    )
+    p.add_argument(
+        "--val",
+        type=float,
+        default=0.1,
+        help="share for validation (default: 0.1); the rest is the test split",
+    )
     args = p.parse_args(argv)
     files = read_file_list(args.files) if args.files else list_folder(args.data)
     splits = split_by_speaker(files, args.seed, args.train, args.val)
     empty = [name for name, v in splits.items() if not v]
     if empty:
         from .errors import DataError
+
         speakers = len({speaker_of(f) for f in files})
-        raise DataError(f"{args.files or args.data}: {len(files)} files of {speakers} speakers leave "
-                        f"the {' and '.join(empty)} split empty; expected enough speakers for three "
-                        "splits (each speaker's files all go to one)")
-    for path, (name, v) in zip(write_splits(splits, args.out_dir), splits.items()):
+        raise DataError(
+            f"{args.files or args.data}: {len(files)} files of {speakers} speakers leave "
+            f"the {' and '.join(empty)} split empty; expected enough speakers for three "
+            "splits (each speaker's files all go to one)"
+        )
+    for path, v in zip(write_splits(splits, args.out_dir), splits.values()):
         speakers = len({speaker_of(f) for f in v})
         print(f"{path}: {len(v)} files ({100 * len(v) / len(files):.1f} %), {speakers} speakers")
     return 0
@@ -139,6 +164,7 @@ def run(argv=None):
 
 def main(argv=None):
     from .cli import exit_status
+
     return exit_status(run, argv)
 
 

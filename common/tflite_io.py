@@ -1,4 +1,5 @@
 """Model file bytes: read a .tflite or .tflite.zip, make the zip, hash. No TensorFlow import."""
+
 import hashlib
 import io
 import os
@@ -18,8 +19,10 @@ class ModelFileError(ValueError):
 
 
 def _too_big(path, what, size):
-    return ModelFileError(f"{path}: {what} is {size:,} bytes, over the bound of {MAX_MODEL_BYTES:,} "
-                          "bytes for a model; expected a .tflite or .tflite.zip of a tiny model")
+    return ModelFileError(
+        f"{path}: {what} is {size:,} bytes, over the bound of {MAX_MODEL_BYTES:,} "
+        "bytes for a model; expected a .tflite or .tflite.zip of a tiny model"
+    )
 
 
 def _read_member(path, zf):
@@ -28,18 +31,24 @@ def _read_member(path, zf):
     if len(members) != 1:
         names = zf.namelist()
         shown = ", ".join(names[:5]) + (f" and {len(names) - 5} more" if len(names) > 5 else "")
-        raise ModelFileError(f"{path}: expected a zip holding exactly one .tflite, found "
-                             f"{len(names)} files ({shown or 'none'})")
+        raise ModelFileError(
+            f"{path}: expected a zip holding exactly one .tflite, found "
+            f"{len(names)} files ({shown or 'none'})"
+        )
     info = members[0]
-    for what, size in (("its .tflite, inflated,", info.file_size),
-                       ("its .tflite, compressed,", info.compress_size)):
+    for what, size in (
+        ("its .tflite, inflated,", info.file_size),
+        ("its .tflite, compressed,", info.compress_size),
+    ):
         if size > MAX_MODEL_BYTES:
             raise _too_big(path, what, size)
     with zf.open(info) as member:  # inflated no further than it says (then its CRC is checked)
         data = member.read(info.file_size + 1)
     if len(data) != info.file_size:
-        raise ModelFileError(f"{path}: its .tflite inflates to {len(data):,}+ bytes, not the "
-                             f"{info.file_size:,} its zip header says; expected an intact zip")
+        raise ModelFileError(
+            f"{path}: its .tflite inflates to {len(data):,}+ bytes, not the "
+            f"{info.file_size:,} its zip header says; expected an intact zip"
+        )
     return data
 
 
@@ -61,10 +70,18 @@ def read_model_bytes(path):
                 data = f.read(MAX_MODEL_BYTES + 1)
             if len(data) > MAX_MODEL_BYTES:  # grew since it was measured
                 raise _too_big(path, "the file", len(data))
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, NotImplementedError, RuntimeError, EOFError,
-            OSError, zlib.error) as e:
-        raise ModelFileError(f"{path}: unreadable ({type(e).__name__}: {e}); expected a .tflite or "
-                             ".tflite.zip") from None
+    except (
+        zipfile.BadZipFile,
+        zipfile.LargeZipFile,
+        NotImplementedError,
+        RuntimeError,
+        EOFError,
+        OSError,
+        zlib.error,
+    ) as e:
+        raise ModelFileError(
+            f"{path}: unreadable ({type(e).__name__}: {e}); expected a .tflite or .tflite.zip"
+        ) from None
     if data[4:8] != TFLITE_MAGIC:
         raise ModelFileError(f"{path}: not a TFLite flatbuffer (missing 'TFL3' identifier)")
     return data
@@ -90,6 +107,10 @@ def model_files(name, tflite):
     """({file name: bytes} of `<name>.tflite` and `<name>.tflite.zip`, their sizes and hash)."""
     zipped = zip_bytes_of(f"{name}.tflite", tflite)
     files = {f"{name}.tflite": tflite, f"{name}.tflite.zip": zipped}
-    sizes = {"tflite_bytes": len(tflite), "zip_bytes": len(zipped),
-             "zlib_bytes": len(zlib.compress(tflite, 9)), "tflite_sha256": sha256(tflite)}
+    sizes = {
+        "tflite_bytes": len(tflite),
+        "zip_bytes": len(zipped),
+        "zlib_bytes": len(zlib.compress(tflite, 9)),
+        "tflite_sha256": sha256(tflite),
+    }
     return files, sizes

@@ -10,6 +10,7 @@ when first used, and its absence is one error line naming the requirements file.
   `arena_bytes()`, the tensor arena the model needed, as TFLM's recording allocator reports it.
 - `operators` and `coverage`: the model's ops, and whether TFLM has a kernel for each.
 """
+
 import collections
 import re
 
@@ -27,9 +28,11 @@ def package():
     try:
         import tflite_micro
     except ImportError:
-        raise ModelFileError(f"{REQUIREMENTS}: tflite-micro is not installed; expected "
-                             f"`pip install -r {REQUIREMENTS}` (TFLM's interpreter, Linux x86_64, "
-                             "Python 3.11)") from None
+        raise ModelFileError(
+            f"{REQUIREMENTS}: tflite-micro is not installed; expected "
+            f"`pip install -r {REQUIREMENTS}` (TFLM's interpreter, Linux x86_64, "
+            "Python 3.11)"
+        ) from None
     return tflite_micro
 
 
@@ -70,7 +73,9 @@ class Interpreter:
     def __init__(self, data, arena_size=None):
         self._tflm, log = _load(data, arena_size)
         if self._tflm is None:
-            raise RuntimeError(f"TFLM: {'; '.join(log.splitlines()[:2]) or 'failed to allocate tensors'}")
+            raise RuntimeError(
+                f"TFLM: {'; '.join(log.splitlines()[:2]) or 'failed to allocate tensors'}"
+            )
         self._invoked = False
 
     def allocate_tensors(self):  # done when loading
@@ -101,20 +106,27 @@ class Interpreter:
             self._tflm.print_allocations()
         found = ARENA_TOTAL.search(log[0])
         if not found:
-            raise RuntimeError(f"tflite-micro {version()}: print_allocations() printed no "
-                               f"'Arena allocation total' line ({log[0][:200]!r}); the pinned "
-                               f"build of {REQUIREMENTS} prints it")
+            raise RuntimeError(
+                f"tflite-micro {version()}: print_allocations() printed no "
+                f"'Arena allocation total' line ({log[0][:200]!r}); the pinned "
+                f"build of {REQUIREMENTS} prints it"
+            )
         return int(found.group(1))
 
 
 def _schema():
     from tflite_micro.tensorflow.lite.micro.python import schema_py_generated
+
     return schema_py_generated
 
 
 def _op_name(opcode, schema, names):
     if opcode.customCode:
-        return opcode.customCode.decode() if isinstance(opcode.customCode, bytes) else str(opcode.customCode)
+        return (
+            opcode.customCode.decode()
+            if isinstance(opcode.customCode, bytes)
+            else str(opcode.customCode)
+        )
     return names.get(package().runtime.get_builtin_code_from_operator_code(opcode), "UNKNOWN")
 
 
@@ -140,7 +152,9 @@ def output_step(data):
     graph = model.subgraphs[0]
     tensor = graph.tensors[graph.outputs[0]]
     for op in graph.operators or []:
-        code = package().runtime.get_builtin_code_from_operator_code(model.operatorCodes[op.opcodeIndex])
+        code = package().runtime.get_builtin_code_from_operator_code(
+            model.operatorCodes[op.opcodeIndex]
+        )
         if graph.outputs[0] in list(op.outputs) and code == schema.BuiltinOperator.DEQUANTIZE:
             tensor = graph.tensors[op.inputs[0]]
     q = tensor.quantization
@@ -152,6 +166,7 @@ def coverage(data):
     stops at the first op it has no kernel for and names it; that op's code is then swapped
     for one TFLM has (ADD) and the model loaded again, until no op is missing."""
     import flatbuffers
+
     package()
     schema = _schema()
     names = {v: k for k, v in vars(schema.BuiltinOperator).items() if not k.startswith("_")}

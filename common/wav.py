@@ -6,6 +6,7 @@ rate in [MIN_RATE, MAX_RATE] Hz and at most MAX_SECONDS of samples (checked befo
 conversion or resampling, whose cost grows with the rate ratio and the length), and only
 finite samples (a float wav may hold NaN or inf). A keyword clip is 1 s at 16 kHz (32 KB).
 """
+
 import math
 import os
 import warnings
@@ -21,9 +22,9 @@ FIX_RATE = "another sample rate, resampled to 16 kHz"
 FIX_PAD = "shorter than 1 s, zero-padded at the end"
 FIX_TRIM = "longer than 1 s, trimmed at the end"
 
-MAX_BYTES = 64 * 2**20     # 35 min of 16 kHz int16; a minute of 48 kHz stereo float is 23 MB
+MAX_BYTES = 64 * 2**20  # 35 min of 16 kHz int16; a minute of 48 kHz stereo float is 23 MB
 MIN_RATE, MAX_RATE = 1_000, 384_000  # Hz: real audio is 8 kHz and more, studio gear 384 kHz at most
-MAX_SECONDS = 60           # only the first second is used; a minute is far beyond a keyword clip
+MAX_SECONDS = 60  # only the first second is used; a minute is far beyond a keyword clip
 
 
 class WavError(ValueError):
@@ -35,7 +36,10 @@ def resample(x, from_rate, to_rate):
     from_rate, to_rate = int(from_rate), int(to_rate)
     if from_rate == to_rate:
         return np.asarray(x, np.float32)
-    from scipy import signal  # here: its import is 0.4 s of every command's start, and most files need none
+    from scipy import (
+        signal,
+    )  # here: its import is 0.4 s of every command's start, and most files need none
+
     g = math.gcd(from_rate, to_rate)
     return signal.resample_poly(x, to_rate // g, from_rate // g).astype(np.float32)
 
@@ -72,29 +76,40 @@ def read_wav(path, rate=16000, length=1.0, fixes=None):
     try:
         size = os.path.getsize(path)
     except OSError as e:
-        raise WavError(f"{path}: cannot read it as a wav ({e.strerror}); expected {expected}") from None
+        raise WavError(
+            f"{path}: cannot read it as a wav ({e.strerror}); expected {expected}"
+        ) from None
     if size > MAX_BYTES:
-        raise WavError(f"{path}: {size:,} bytes, over the bound of {MAX_BYTES:,} bytes for a wav "
-                       f"(at most {MAX_SECONDS} s is read); expected a short recording")
+        raise WavError(
+            f"{path}: {size:,} bytes, over the bound of {MAX_BYTES:,} bytes for a wav "
+            f"(at most {MAX_SECONDS} s is read); expected a short recording"
+        )
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", wavfile.WavFileWarning)
             file_rate, data = wavfile.read(str(path))
     except Exception as e:  # scipy raises ValueError, OSError, EOFError, struct.error...
-        raise WavError(f"{path}: cannot read it as a wav ({type(e).__name__}: {e}); "
-                       f"expected {expected}") from None
+        raise WavError(
+            f"{path}: cannot read it as a wav ({type(e).__name__}: {e}); expected {expected}"
+        ) from None
     if data.size == 0:
         raise WavError(f"{path}: empty wav (no samples); expected {expected}")
     if not MIN_RATE <= file_rate <= MAX_RATE:
-        raise WavError(f"{path}: sample rate {file_rate:,} Hz, outside the bounds "
-                       f"[{MIN_RATE:,}, {MAX_RATE:,}] Hz; expected a real recording's rate (e.g. 16,000)")
+        raise WavError(
+            f"{path}: sample rate {file_rate:,} Hz, outside the bounds "
+            f"[{MIN_RATE:,}, {MAX_RATE:,}] Hz; expected a real recording's rate (e.g. 16,000)"
+        )
     if len(data) > MAX_SECONDS * file_rate:
-        raise WavError(f"{path}: {len(data) / file_rate:,.1f} s of samples, over the bound of "
-                       f"{MAX_SECONDS} s; expected a short recording (1 s is used)")
+        raise WavError(
+            f"{path}: {len(data) / file_rate:,.1f} s of samples, over the bound of "
+            f"{MAX_SECONDS} s; expected a short recording (1 s is used)"
+        )
     nonfinite = data.size - np.count_nonzero(np.isfinite(data)) if data.dtype.kind == "f" else 0
     if nonfinite:
-        raise WavError(f"{path}: {nonfinite:,} of {data.size:,} samples are NaN or infinite; "
-                       "expected finite samples in [-1, 1]")
+        raise WavError(
+            f"{path}: {nonfinite:,} of {data.size:,} samples are NaN or infinite; "
+            "expected finite samples in [-1, 1]"
+        )
     x = _to_float(data)
     n = int(round(BASE_RATE * length))
     done = [FIX_CHANNELS if x.ndim == 2 else None, FIX_RATE if file_rate != BASE_RATE else None]

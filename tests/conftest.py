@@ -1,4 +1,5 @@
 """Shared test fixtures. Real data is read from ../shared/data (never copied here)."""
+
 import signal
 import subprocess
 import sys
@@ -49,7 +50,11 @@ def subset(shared_data, tmp_path_factory):
     """A split folder with every 8th line of the shared speaker-disjoint split files."""
     out = tmp_path_factory.mktemp("split")
     for which in ("train", "val", "test"):
-        lines = (shared_data / "mini_speech_commands_split" / f"kws_split_{which}.txt").read_text().split()
+        lines = (
+            (shared_data / "mini_speech_commands_split" / f"kws_split_{which}.txt")
+            .read_text()
+            .split()
+        )
         (out / f"kws_split_{which}.txt").write_text("\n".join(lines[::8]) + "\n")
     return shared_data / "mini_speech_commands", out
 
@@ -60,7 +65,11 @@ def tiny_subset(shared_data, tmp_path_factory):
     every label in train): for runs whose figures are not checked."""
     out = tmp_path_factory.mktemp("tiny_split")
     for which in ("train", "val", "test"):
-        lines = (shared_data / "mini_speech_commands_split" / f"kws_split_{which}.txt").read_text().split()
+        lines = (
+            (shared_data / "mini_speech_commands_split" / f"kws_split_{which}.txt")
+            .read_text()
+            .split()
+        )
         (out / f"kws_split_{which}.txt").write_text("\n".join(lines[::24]) + "\n")
     return shared_data / "mini_speech_commands", out
 
@@ -75,8 +84,14 @@ class Started:
     the machine's cores; `result()` waits for it: the CompletedProcess (text)."""
 
     def __init__(self, *args):
-        self.popen = subprocess.Popen([sys.executable, *map(str, args)], cwd=ROOT, stdout=subprocess.PIPE,
-                                      stderr=subprocess.PIPE, text=True, umask=0o022)
+        self.popen = subprocess.Popen(
+            [sys.executable, *map(str, args)],
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            umask=0o022,
+        )
         self.done = None
 
     def result(self, timeout=900):
@@ -87,7 +102,9 @@ class Started:
                 if self.popen.poll() is None:
                     self.popen.kill()
                     self.popen.wait()
-            self.done = subprocess.CompletedProcess(self.popen.args, self.popen.returncode, out, err)
+            self.done = subprocess.CompletedProcess(
+                self.popen.args, self.popen.returncode, out, err
+            )
         return self.done
 
 
@@ -95,14 +112,26 @@ def kws_script_args(data_and_split, out_dir):
     """The flags of the exercise 2 runs of the tests: 2 epochs (and at most 2 quantization-aware
     ones), 5 latency runs, no progress bars."""
     data, split_dir = data_and_split
-    return ["--data", str(data), "--split-dir", str(split_dir), "--out-dir", str(out_dir),
-            "--epochs", "2", "--latency-runs", "5", "--quiet"]
+    return [
+        "--data",
+        str(data),
+        "--split-dir",
+        str(split_dir),
+        "--out-dir",
+        str(out_dir),
+        "--epochs",
+        "2",
+        "--latency-runs",
+        "5",
+        "--quiet",
+    ]
 
 
 class KwsScriptRuns:
     """The exercise 2 runs of a session (kws_script_args), each started once and side by side:
     asking for one of the three scripts on the subset starts all three (and whatever else was
     started), then waits for the one asked for. Tests copy a folder before changing it."""
+
     SCRIPTS = ("ex2_a.py", "ex2_b.py", "ex2_c.py")
 
     def __init__(self, subset, tmp_path_factory):

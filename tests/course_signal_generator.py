@@ -7,15 +7,26 @@ The 8 kHz variant is the seed report's (version c): `pad` first resamples the 16
 with scipy's resample_poly (through tf.numpy_function, cast to float32), then pads to the
 sampling rate.
 """
+
 import numpy as np
 import tensorflow as tf
 from scipy import signal
 
 
 class SignalGenerator:
-    def __init__(self, labels, sampling_rate, frame_length, frame_step, num_mel_bins=None,
-                 lower_frequency=None, upper_frequency=None, num_coefficients=None, mfcc=False,
-                 file_rate=16000):
+    def __init__(
+        self,
+        labels,
+        sampling_rate,
+        frame_length,
+        frame_step,
+        num_mel_bins=None,
+        lower_frequency=None,
+        upper_frequency=None,
+        num_coefficients=None,
+        mfcc=False,
+        file_rate=16000,
+    ):
         self.labels = labels
         self.sampling_rate = sampling_rate
         self.frame_length = frame_length
@@ -29,8 +40,12 @@ class SignalGenerator:
 
         if mfcc is True:
             self.linear_to_mel_weight_matrix = tf.signal.linear_to_mel_weight_matrix(
-                self.num_mel_bins, num_spectrogram_bins, self.sampling_rate,
-                self.lower_frequency, self.upper_frequency)
+                self.num_mel_bins,
+                num_spectrogram_bins,
+                self.sampling_rate,
+                self.lower_frequency,
+                self.upper_frequency,
+            )
             self.preprocess = self.preprocess_with_mfcc
         else:
             self.preprocess = self.preprocess_with_stft
@@ -45,23 +60,28 @@ class SignalGenerator:
         if self.sampling_rate != self.file_rate:  # the seed's version c
             down = self.file_rate // self.sampling_rate
             audio = tf.numpy_function(
-                lambda a: signal.resample_poly(a, 1, down).astype(np.float32), [audio], tf.float32)
+                lambda a: signal.resample_poly(a, 1, down).astype(np.float32), [audio], tf.float32
+            )
         zero_padding = tf.zeros([self.sampling_rate] - tf.shape(audio), dtype=tf.float32)
         audio = tf.concat([audio, zero_padding], 0)
         audio.set_shape([self.sampling_rate])
         return audio
 
     def get_spectrogram(self, audio):
-        stft = tf.signal.stft(audio, frame_length=self.frame_length,
-                              frame_step=self.frame_step, fft_length=self.frame_length)
+        stft = tf.signal.stft(
+            audio,
+            frame_length=self.frame_length,
+            frame_step=self.frame_step,
+            fft_length=self.frame_length,
+        )
         spectrogram = tf.abs(stft)
         return spectrogram
 
     def get_mfccs(self, spectrogram):
         mel_spectrogram = tf.tensordot(spectrogram, self.linear_to_mel_weight_matrix, 1)
-        log_mel_spectrogram = tf.math.log(mel_spectrogram + 1.e-6)
+        log_mel_spectrogram = tf.math.log(mel_spectrogram + 1.0e-6)
         mfccs = tf.signal.mfccs_from_log_mel_spectrograms(log_mel_spectrogram)
-        mfccs = mfccs[..., :self.num_coefficients]
+        mfccs = mfccs[..., : self.num_coefficients]
         return mfccs
 
     def preprocess_with_stft(self, file_path):
@@ -82,6 +102,13 @@ class SignalGenerator:
 
 
 # The settings of lab 3 (versions a, b) and of the seed's version c.
-MFCC_OPTIONS = {"frame_length": 640, "frame_step": 320, "mfcc": True, "lower_frequency": 20,
-                "upper_frequency": 4000, "num_mel_bins": 40, "num_coefficients": 10}
+MFCC_OPTIONS = {
+    "frame_length": 640,
+    "frame_step": 320,
+    "mfcc": True,
+    "lower_frequency": 20,
+    "upper_frequency": 4000,
+    "num_mel_bins": 40,
+    "num_coefficients": 10,
+}
 MFCC_8K_OPTIONS = {**MFCC_OPTIONS, "frame_length": 320, "frame_step": 160}

@@ -1,5 +1,6 @@
 """The benchmark on a tiny configuration: its markdown tables read back as numbers and compared
 with what the runs wrote (their JSONs and model files), within the rounding of the table."""
+
 import json
 import re
 import subprocess
@@ -19,19 +20,22 @@ def numbers(cell):
 
 def rows_of(markdown):
     """{(version, model): [cells]} of the table's rows."""
-    rows = [[c.strip() for c in line.split("|")[1:-1]] for line in markdown.splitlines()
-            if line.startswith("| ex")]
+    rows = [
+        [c.strip() for c in line.split("|")[1:-1]]
+        for line in markdown.splitlines()
+        if line.startswith("| ex")
+    ]
     return {(r[0], r[1]): r for r in rows}
 
 
 def near(digits):
     """pytest.approx within half a unit of the last digit shown."""
-    return lambda value: pytest.approx(value, abs=0.5 * 10 ** -digits + 1e-12)
+    return lambda value: pytest.approx(value, abs=0.5 * 10**-digits + 1e-12)
 
 
 def ratio_shown(ratio, a, b, digits):
     """`ratio` (2 decimals) is a / b, where a and b are shown with `digits` decimals."""
-    h = 0.5 * 10 ** -digits
+    h = 0.5 * 10**-digits
     return (a - h) / (b + h) - 0.005 - 1e-12 <= ratio <= (a + h) / (b - h) + 0.005 + 1e-12
 
 
@@ -40,19 +44,56 @@ def test_bench_tiny(shared_data, subset, tmp_path):
     data, split_dir = subset
     out, work = tmp_path / "bench.md", tmp_path / "w"
     run = subprocess.run(
-        [sys.executable, "-m", "tools.bench", "--versions", "ex1_b,ex2_c", "--epochs-ex1", "1",
-         "--epochs-ex2", "1", "--runs", "5", "--seeds", "0", "--jena",
-         str(shared_data / "jena_climate_2009_sample.csv"), "--kws-data", str(data),
-         "--split-dir", str(split_dir), "--out", str(out), "--work-dir", str(work)],
-        cwd=ROOT, capture_output=True, text=True, timeout=900)
+        [
+            sys.executable,
+            "-m",
+            "tools.bench",
+            "--versions",
+            "ex1_b,ex2_c",
+            "--epochs-ex1",
+            "1",
+            "--epochs-ex2",
+            "1",
+            "--runs",
+            "5",
+            "--seeds",
+            "0",
+            "--jena",
+            str(shared_data / "jena_climate_2009_sample.csv"),
+            "--kws-data",
+            str(data),
+            "--split-dir",
+            str(split_dir),
+            "--out",
+            str(out),
+            "--work-dir",
+            str(work),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
     assert run.returncode == 0, run.stderr[-3000:]
     main, boards = out.read_text().split("\nMicrocontroller: ")
     rows = rows_of(main)
-    assert list(rows) == [("ex1_b", "persistence"), ("ex1_b", "seed recipe"), ("ex1_b", "this project"),
-                          ("ex2_c", "seed recipe"), ("ex2_c", "this project")]
-    names = {("ex1_b", "seed recipe"): "seed_th_b", ("ex1_b", "this project"): "th_b",
-             ("ex2_c", "seed recipe"): "seed_kws_8k", ("ex2_c", "this project"): "kws_c"}
-    side = {key: json.loads((work / "seed0" / f"{name}.json").read_text()) for key, name in names.items()}
+    assert list(rows) == [
+        ("ex1_b", "persistence"),
+        ("ex1_b", "seed recipe"),
+        ("ex1_b", "this project"),
+        ("ex2_c", "seed recipe"),
+        ("ex2_c", "this project"),
+    ]
+    names = {
+        ("ex1_b", "seed recipe"): "seed_th_b",
+        ("ex1_b", "this project"): "th_b",
+        ("ex2_c", "seed recipe"): "seed_kws_8k",
+        ("ex2_c", "this project"): "kws_c",
+    }
+    side = {
+        key: json.loads((work / "seed0" / f"{name}.json").read_text())
+        for key, name in names.items()
+    }
     files = {key: (work / "seed0" / f"{name}.tflite").stat().st_size for key, name in names.items()}
 
     # persistence: its MAE, no model
@@ -72,22 +113,33 @@ def test_bench_tiny(shared_data, subset, tmp_path):
         assert numbers(row[5]) == [s["tflite_bytes"]] and s["tflite_bytes"] == files[version, role]
         assert numbers(row[6]) == [s["zip_bytes"], near(2)(s["zip_bytes"] / seed["zip_bytes"])]
         p50, p90, speed = numbers(row[8])  # invoke, ratio to the seed recipe's p50
-        assert 0 < p50 <= p90 and ratio_shown(speed, p50, numbers(rows[version, "seed recipe"][8])[0], 4)
+        assert 0 < p50 <= p90 and ratio_shown(
+            speed, p50, numbers(rows[version, "seed recipe"][8])[0], 4
+        )
     # quality: ex1 MAE and its ratio to persistence; ex2 test and val accuracy, and the
     # difference to the seed recipe's test accuracy
     for role in ("seed recipe", "this project"):
         m = side["ex1_b", role]["metrics"]
         assert numbers(rows["ex1_b", role][7]) == [
-            near(3)(m["mae_t"]), near(3)(m["mae_rh"]),
-            near(2)(m["mae_t"] / base["mae_t"]), near(2)(m["mae_rh"] / base["mae_rh"])]
+            near(3)(m["mae_t"]),
+            near(3)(m["mae_rh"]),
+            near(2)(m["mae_t"] / base["mae_t"]),
+            near(2)(m["mae_rh"] / base["mae_rh"]),
+        ]
         m = side["ex2_c", role]["metrics"]
         diff = m["accuracy"] - side["ex2_c", "seed recipe"]["metrics"]["accuracy"]
-        assert numbers(rows["ex2_c", role][7]) == [near(2)(100 * m["accuracy"]), near(2)(100 * m["val_accuracy"])] \
-            + ([near(2)(100 * diff)] if role == "this project" else [])
+        assert numbers(rows["ex2_c", role][7]) == [
+            near(2)(100 * m["accuracy"]),
+            near(2)(100 * m["val_accuracy"]),
+        ] + ([near(2)(100 * diff)] if role == "this project" else [])
     # ex2's total latency with the numpy front end, and the course way's (TensorFlow's front end)
     seed_total = numbers(rows["ex2_c", "seed recipe"][10])[0]
     total = numbers(rows["ex2_c", "this project"][9])
-    assert len(total) == 3 and 0 < total[0] <= total[1] and ratio_shown(total[2], total[0], seed_total, 3)
+    assert (
+        len(total) == 3
+        and 0 < total[0] <= total[1]
+        and ratio_shown(total[2], total[0], seed_total, 3)
+    )
     assert (tmp_path / "bench.png").read_bytes()[:4] == b"\x89PNG"
 
     # flash (the .tflite) and arena of each model beside the boards (1 MB / 256 KB and
@@ -98,9 +150,9 @@ def test_bench_tiny(shared_data, subset, tmp_path):
         size = files[key]
         assert numbers(r[2]) == [size]
         if r[3] == "not measured":
-            assert numbers(r[4]) == [1024 ** 2 - size] and r[4].startswith("flash fits")
+            assert numbers(r[4]) == [1024**2 - size] and r[4].startswith("flash fits")
         else:
             arena = numbers(r[3])[0]
             assert 0 < arena < 64 * 1024
-            assert numbers(r[4]) == [1024 ** 2 - size, 256 * 1024 - arena] and r[4].startswith("fits")
-            assert numbers(r[5]) == [4 * 1024 ** 2 - size, 512 * 1024 - arena]
+            assert numbers(r[4]) == [1024**2 - size, 256 * 1024 - arena] and r[4].startswith("fits")
+            assert numbers(r[5]) == [4 * 1024**2 - size, 512 * 1024 - arena]

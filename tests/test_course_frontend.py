@@ -2,6 +2,7 @@
 SignalGenerator (tests/course_signal_generator.py, which imports nothing of the project) on
 real wavs. A grader feeds a submitted model the course's features: the features the project
 trains and runs on must be those, within float32 round-off."""
+
 import numpy as np
 import pytest
 from scipy.io import wavfile
@@ -33,8 +34,9 @@ def wavs(shared_data, tmp_path_factory):
     return files
 
 
-@pytest.mark.parametrize("preset, options", [(MFCC_16K, MFCC_OPTIONS), (MFCC_8K, MFCC_8K_OPTIONS)],
-                         ids=["16k", "8k"])
+@pytest.mark.parametrize(
+    "preset, options", [(MFCC_16K, MFCC_OPTIONS), (MFCC_8K, MFCC_8K_OPTIONS)], ids=["16k", "8k"]
+)
 def test_both_front_ends_give_the_course_features(wavs, preset, options):
     course = SignalGenerator(LABELS, preset.rate, **options)
     ours = NumpyFrontEnd(preset)
@@ -44,7 +46,9 @@ def test_both_front_ends_give_the_course_features(wavs, preset, options):
         x = read_wav(path, rate=preset.rate)
         assert want.shape == tuple(preset.input_shape) == (49, 10, 1)
         worst_np = max(worst_np, float(np.abs(ours(x) - want).max()))
-        worst_tf = max(worst_tf, float(np.abs(tf_frontend(tf.constant(x), preset).numpy() - want).max()))
+        worst_tf = max(
+            worst_tf, float(np.abs(tf_frontend(tf.constant(x), preset).numpy() - want).max())
+        )
     assert worst_np <= TOLERANCE, worst_np
     assert worst_tf <= TOLERANCE, worst_tf
 

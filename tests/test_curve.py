@@ -33,9 +33,18 @@ def test_subsets_are_nested_speaker_sets_of_the_training_part_only():
 
 def doc(name, role, acc, files=(500, 1000, 1500)):
     """A curve whose accuracy at (fold, size, seed) is acc(fold, size, seed)."""
-    return {"name": name, "version": "ex2_a", "role": role, "recipe_of": ["ex2_a"],
-            "records": [{"fold": f, "size": s, "seed": d, "train_files": files[s], "int8": acc(f, s, d)}
-                        for f in range(3) for s in range(3) for d in range(3)]}
+    return {
+        "name": name,
+        "version": "ex2_a",
+        "role": role,
+        "recipe_of": ["ex2_a"],
+        "records": [
+            {"fold": f, "size": s, "seed": d, "train_files": files[s], "int8": acc(f, s, d)}
+            for f in range(3)
+            for s in range(3)
+            for d in range(3)
+        ],
+    }
 
 
 def test_points_exponent_and_projection_of_a_power_law():

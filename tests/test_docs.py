@@ -16,6 +16,7 @@
 - Every generated file in docs/results/ is described in docs/results.md, and every relative
   link of the documentation leads to a file.
 """
+
 import dataclasses
 import importlib
 import inspect
@@ -34,37 +35,83 @@ MAX_README_LINES = 250
 
 BLOCK = re.compile(r"<!-- figures: (?P<sources>[^>]+?) -->(?P<body>.*?)<!-- /figures -->", re.S)
 UNITS = {  # unit as written -> (dimension, factor to the dimension's base unit)
-    "%": ("percent", 1), "°C": ("celsius", 1), "B": ("bytes", 1), "bytes": ("bytes", 1),
-    "kB": ("bytes", 1024), "KB": ("bytes", 1024), "KiB": ("bytes", 1024), "MB": ("bytes", 2**20),
-    "MiB": ("bytes", 2**20), "GB": ("bytes", 2**30), "GiB": ("bytes", 2**30), "ms": ("seconds", 1e-3),
-    "s": ("seconds", 1), "min": ("seconds", 60), "h": ("seconds", 3600), "Hz": ("hertz", 1),
-    "kHz": ("hertz", 1000), "dB": ("decibels", 1), "x": ("factor", 1), "×": ("factor", 1),
-    "points": ("points", 1), "point": ("points", 1), "pt": ("points", 1),
+    "%": ("percent", 1),
+    "°C": ("celsius", 1),
+    "B": ("bytes", 1),
+    "bytes": ("bytes", 1),
+    "kB": ("bytes", 1024),
+    "KB": ("bytes", 1024),
+    "KiB": ("bytes", 1024),
+    "MB": ("bytes", 2**20),
+    "MiB": ("bytes", 2**20),
+    "GB": ("bytes", 2**30),
+    "GiB": ("bytes", 2**30),
+    "ms": ("seconds", 1e-3),
+    "s": ("seconds", 1),
+    "min": ("seconds", 60),
+    "h": ("seconds", 3600),
+    "Hz": ("hertz", 1),
+    "kHz": ("hertz", 1000),
+    "dB": ("decibels", 1),
+    "x": ("factor", 1),
+    "×": ("factor", 1),
+    "points": ("points", 1),
+    "point": ("points", 1),
+    "pt": ("points", 1),
 }
 _UNIT = "|".join(re.escape(u) for u in sorted(UNITS, key=len, reverse=True))
 # a number not glued to a word (ex2_a, int8, 16x8, a commit hash) nor part of a version (2.21.0)
-NUMBER = re.compile(r"(?<![\w.,])(?P<number>\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?)(?!\.\d)"
-                    rf"(?:\s?(?P<unit>{_UNIT})(?!\w)|(?!\w))")
+NUMBER = re.compile(
+    r"(?<![\w.,])(?P<number>\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?)(?!\.\d)"
+    rf"(?:\s?(?P<unit>{_UNIT})(?!\w)|(?!\w))"
+)
 VERSIONED = re.compile(r"([A-Za-z][\w.-]*)(?:\s+|==)$")  # 'Python 3.11', 'tflite-runtime 2.14'
 
 # Specification outside common/constraints.TABLE, the front-end presets and the versions'
 # declarations: (module, constant, the unit of its numbers).
 SPEC = [
-    ("common.wav", "MAX_BYTES", "B"), ("common.wav", "MIN_RATE", "Hz"), ("common.wav", "MAX_RATE", "Hz"),
-    ("common.wav", "MAX_SECONDS", "s"), ("common.wav", "BASE_RATE", "Hz"),
-    ("common.tflite_io", "MAX_MODEL_BYTES", "B"), ("common.report", "MAX_SIDECAR_BYTES", "B"),
-    ("common.frontend_np", "BOUNDS", None), ("common.jena", "JENA_BYTES", "B"),
-    ("common.jena", "PLAUSIBLE", None), ("common.jena", "SPLITS", "share"),
-    ("common.jena", "MAX_DROPPED_SHARE", "share"), ("common.kws_data", "ARCHIVE", "B"),
-    ("common.litert", "SOURCE_RATE", "Hz"), ("common.outputs", "LOCK_WAIT_S", "s"),
-    ("common.plots", "STEP_MINUTES", "min"), ("tools.search_space", "TARGETS", None),
-    ("tools.search_space", "RATE", "Hz"), ("tools.mcu", "BOARDS", "B"),
-    ("common.forecast", "plausible_levels", None), ("common.constraints", "KB", "B"),
+    ("common.wav", "MAX_BYTES", "B"),
+    ("common.wav", "MIN_RATE", "Hz"),
+    ("common.wav", "MAX_RATE", "Hz"),
+    ("common.wav", "MAX_SECONDS", "s"),
+    ("common.wav", "BASE_RATE", "Hz"),
+    ("common.tflite_io", "MAX_MODEL_BYTES", "B"),
+    ("common.report", "MAX_SIDECAR_BYTES", "B"),
+    ("common.frontend_np", "BOUNDS", None),
+    ("common.jena", "JENA_BYTES", "B"),
+    ("common.jena", "PLAUSIBLE", None),
+    ("common.jena", "SPLITS", "share"),
+    ("common.jena", "MAX_DROPPED_SHARE", "share"),
+    ("common.kws_data", "ARCHIVE", "B"),
+    ("common.litert", "SOURCE_RATE", "Hz"),
+    ("common.outputs", "LOCK_WAIT_S", "s"),
+    ("common.plots", "STEP_MINUTES", "min"),
+    ("tools.search_space", "TARGETS", None),
+    ("tools.search_space", "RATE", "Hz"),
+    ("tools.mcu", "BOARDS", "B"),
+    ("common.forecast", "plausible_levels", None),
+    ("common.constraints", "KB", "B"),
 ]
-BY_NAME = {"mae_t": "°C", "mae_rh": "%", "T (degC)": "°C", "rh (%)": "%", "zip_bytes": "B",
-           "rate": "Hz", "invoke_ratio": "x", "total_ratio": "x", "shift_ms": "ms", "gain_db": "dB",
-           "lower_frequency": "Hz", "upper_frequency": "Hz", "pi_inference_ms": "ms", "pi_total_ms": "ms",
-           "initial_sparsity": "share", "final_sparsity": "share", "t_range": "°C", "rh_range": "%"}
+BY_NAME = {
+    "mae_t": "°C",
+    "mae_rh": "%",
+    "T (degC)": "°C",
+    "rh (%)": "%",
+    "zip_bytes": "B",
+    "rate": "Hz",
+    "invoke_ratio": "x",
+    "total_ratio": "x",
+    "shift_ms": "ms",
+    "gain_db": "dB",
+    "lower_frequency": "Hz",
+    "upper_frequency": "Hz",
+    "pi_inference_ms": "ms",
+    "pi_total_ms": "ms",
+    "initial_sparsity": "share",
+    "final_sparsity": "share",
+    "t_range": "°C",
+    "rh_range": "%",
+}
 
 
 def numbers(text):
@@ -72,7 +119,13 @@ def numbers(text):
     of every number."""
     for m in NUMBER.finditer(text):
         line = text.count("\n", 0, m.start()) + 1
-        yield line, m["number"], float(m["number"].replace(",", "")), m["unit"], text[max(0, m.start() - 40):m.start()]
+        yield (
+            line,
+            m["number"],
+            float(m["number"].replace(",", "")),
+            m["unit"],
+            text[max(0, m.start() - 40) : m.start()],
+        )
 
 
 def in_fence(text, position):
@@ -92,7 +145,9 @@ def blocks(text):
 
 def outside_blocks(text):
     """The text with every block blanked (its line breaks kept, so line numbers hold)."""
-    return BLOCK.sub(lambda m: m.group(0) if in_fence(text, m.start()) else "\n" * m.group(0).count("\n"), text)
+    return BLOCK.sub(
+        lambda m: m.group(0) if in_fence(text, m.start()) else "\n" * m.group(0).count("\n"), text
+    )
 
 
 def source_values(path):
@@ -110,9 +165,13 @@ def source_values(path):
                     walk(x)
             elif isinstance(v, (int, float)) and not isinstance(v, bool):
                 values.append(v)
+
         walk(json.loads(path.read_text()))
         return lambda written: any(
-            f"{x:.{decimals(written)}f}" == written.replace(",", "") for v in values for x in (v, 100 * v))
+            f"{x:.{decimals(written)}f}" == written.replace(",", "")
+            for v in values
+            for x in (v, 100 * v)
+        )
     found = {n.replace(",", "") for _, n, _, _, _ in numbers(path.read_text())}
     return lambda written: written.replace(",", "") in found
 
@@ -140,8 +199,13 @@ def leaves(obj):
         for value in obj:
             yield from leaves(value)
     elif callable(obj):  # a function: its defaults
-        yield from leaves({name: p.default for name, p in inspect.signature(obj).parameters.items()
-                           if p.default is not inspect.Parameter.empty})
+        yield from leaves(
+            {
+                name: p.default
+                for name, p in inspect.signature(obj).parameters.items()
+                if p.default is not inspect.Parameter.empty
+            }
+        )
     elif isinstance(obj, (int, float)) and not isinstance(obj, bool):
         yield None, obj
 
@@ -160,8 +224,12 @@ def spec_quantities():
 
     for e in constraints.TABLE:
         for metric, limit in e.limits.items():
-            add(100 * limit if metric == "accuracy" else limit, "%" if metric == "accuracy" else BY_NAME[metric])
+            add(
+                100 * limit if metric == "accuracy" else limit,
+                "%" if metric == "accuracy" else BY_NAME[metric],
+            )
     from tools import declared
+
     kws_inference = importlib.import_module("kws_inference")
     front_ends = [MFCC_16K, MFCC_8K, FrontEnd(), kws_inference.COURSE_DEFAULTS]
     front_ends += [v.frontend for v in declared.DECLARED.values() if hasattr(v, "frontend")]
@@ -169,7 +237,11 @@ def spec_quantities():
     for fe in front_ends:
         for name in ("frame_length", "frame_step", "fft_length"):  # samples, and as a duration
             add(getattr(fe, name) / fe.rate, "s")
-        seconds = next(s for s in (1, 2, 3) if fe.num_frames == 1 + (s * fe.rate - fe.frame_length) // fe.frame_step)
+        seconds = next(
+            s
+            for s in (1, 2, 3)
+            if fe.num_frames == 1 + (s * fe.rate - fe.frame_length) // fe.frame_step
+        )
         add(seconds, "s")  # the length of a clip
     for obj in [*front_ends, *declared.DECLARED.values(), *recipes]:
         for name, v in leaves(obj):
@@ -193,7 +265,10 @@ def is_pinned_version(written, before, pins):
     m = VERSIONED.search(before)
     if not m or "." not in written:
         return False
-    return any(v == written or v.startswith(written + ".") for v in pins.get(m[1].lower().replace("_", "-"), ()))
+    return any(
+        v == written or v.startswith(written + ".")
+        for v in pins.get(m[1].lower().replace("_", "-"), ())
+    )
 
 
 def problems(path, text, spec, pins):
@@ -202,7 +277,9 @@ def problems(path, text, spec, pins):
     name = path.relative_to(ROOT)
     for line, patterns, sources, body in blocks(text):
         if not sources or any(not s.is_relative_to(RESULTS) for s in sources):
-            found.append(f"{name}:{line}: block sources {patterns}: expected files in docs/results/")
+            found.append(
+                f"{name}:{line}: block sources {patterns}: expected files in docs/results/"
+            )
             continue
         checks = [source_values(s) for s in sources]
         quoted = list(numbers(body))
@@ -210,15 +287,19 @@ def problems(path, text, spec, pins):
             found.append(f"{name}:{line}: a figures block without a number")
         for offset, written, _, _, _ in quoted:
             if not any(check(written) for check in checks):
-                found.append(f"{name}:{line + offset - 1}: {written} is not a value of {', '.join(patterns)}")
+                found.append(
+                    f"{name}:{line + offset - 1}: {written} is not a value of {', '.join(patterns)}"
+                )
     for line, written, value, unit, before in numbers(outside_blocks(text)):
         if unit is None and "." not in written:
             continue  # a count, a seed, an option value: not a measured figure
         if unit is None and is_pinned_version(written, before, pins):
             continue
         if quantity(value, unit) not in spec:
-            found.append(f"{name}:{line}: {written}{' ' + unit if unit else ''} typed outside a figures "
-                         "block, and not a limit, setting or bound of the code")
+            found.append(
+                f"{name}:{line}: {written}{' ' + unit if unit else ''} typed outside a figures "
+                "block, and not a limit, setting or bound of the code"
+            )
     return found
 
 
@@ -258,17 +339,23 @@ def test_the_check_fails_on_a_typed_figure(spec, pins):
     altered = quoted[:-1] + str((int(quoted[-1]) + 1) % 10)
     assert altered.replace(",", "") not in {w.replace(",", "") for _, w, _, _, _ in numbers(page)}
     doc = ROOT / "docs" / "example.md"
-    ok = (f"Size limit of ex2_a: < 25 kB; accuracy > 90 %.\n<!-- figures: docs/results/RESULTS.md -->\n"
-          f"| {quoted} |\n<!-- /figures -->\nPython 3.11, tflite-runtime 2.14.\n")
+    ok = (
+        f"Size limit of ex2_a: < 25 kB; accuracy > 90 %.\n<!-- figures: docs/results/RESULTS.md -->\n"
+        f"| {quoted} |\n<!-- /figures -->\nPython 3.11, tflite-runtime 2.14.\n"
+    )
     assert problems(doc, ok, spec, pins) == []
     typed = f"The model reaches {quoted} % on the test split.\n"
     assert problems(doc, typed, spec, pins) == [
         f"docs/example.md:1: {quoted} % typed outside a figures block, and not a limit, setting or "
-        "bound of the code"]
+        "bound of the code"
+    ]
     wrong = f"<!-- figures: docs/results/RESULTS.md -->\n| {altered} |\n<!-- /figures -->\n"
     assert problems(doc, wrong, spec, pins) == [
-        f"docs/example.md:2: {altered} is not a value of docs/results/RESULTS.md"]
-    assert len(problems(doc, "Size limit of ex2_a: < 26 kB; Python 3.10; 0.15x.\n", spec, pins)) == 3
+        f"docs/example.md:2: {altered} is not a value of docs/results/RESULTS.md"
+    ]
+    assert (
+        len(problems(doc, "Size limit of ex2_a: < 26 kB; Python 3.10; 0.15x.\n", spec, pins)) == 3
+    )
 
 
 def test_a_json_value_is_matched_at_the_quoted_decimals(spec, pins):

@@ -2,6 +2,7 @@
 epochs: the JSON, persistence and the model's MAE re-computed independently (pandas and
 TensorFlow's interpreter, on the rows the split's facts name), the cross-season evaluation,
 determinism through pruning, and test rows that never reach training or calibration."""
+
 import json
 import os
 import subprocess
@@ -20,7 +21,12 @@ SAMPLE = os.path.join(ROOT, "..", "shared", "data", "jena_climate_2009_sample.cs
 # order: 16,346 rows from 2024-06-09 11:40, every 10 minutes; training 11,442 rows (up to
 # 2024-08-27 22:30), validation 3,269, test the last 1,635 (from 2024-09-19 15:30), which
 # hold 1,624 windows of 12 rows.
-STATION_ROWS, TRAIN_UNTIL, TEST_FROM, TEST_WINDOWS = 16346, "2024-08-27 22:30", "2024-09-19 15:30", 1624
+STATION_ROWS, TRAIN_UNTIL, TEST_FROM, TEST_WINDOWS = (
+    16346,
+    "2024-08-27 22:30",
+    "2024-09-19 15:30",
+    1624,
+)
 
 
 @pytest.fixture(scope="module")
@@ -31,8 +37,13 @@ def station():
 
 
 def run_script(script, *args):
-    return subprocess.run([sys.executable, os.path.join(ROOT, script), *args], cwd=ROOT,
-                          capture_output=True, text=True, timeout=600)
+    return subprocess.run(
+        [sys.executable, os.path.join(ROOT, script), *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
 
 
 def station_frame(csv):
@@ -52,6 +63,7 @@ def windows_by_hand(values):
 def tf_predictions(tflite, inputs, mean, std):
     import common  # noqa: F401
     import tensorflow as tf
+
     interp = tf.lite.Interpreter(model_path=str(tflite))
     interp.allocate_tensors()
     i, o = interp.get_input_details()[0], interp.get_output_details()[0]
@@ -70,35 +82,49 @@ def runs(station, tmp_path_factory):
     another, the three side by side: (folder, {script: CompletedProcess}, (altered csv, its
     test rows, its folder, its CompletedProcess))."""
     out, again_dir = tmp_path_factory.mktemp("ex1"), tmp_path_factory.mktemp("ex1_again")
-    altered, test_rows = poisoned_test_rows(station, tmp_path_factory.mktemp("altered") / "poisoned.csv")
+    altered, test_rows = poisoned_test_rows(
+        station, tmp_path_factory.mktemp("altered") / "poisoned.csv"
+    )
     flags = ["--epochs", "2", "--quiet", "--seed", "1"]
-    started = {s: Started(s, "--data", station, "--out-dir", out, *flags) for s in ("ex1_a.py", "ex1_b.py")}
+    started = {
+        s: Started(s, "--data", station, "--out-dir", out, *flags) for s in ("ex1_a.py", "ex1_b.py")
+    }
     again = Started("ex1_a.py", "--data", altered, "--out-dir", again_dir, *flags)
-    return (out, {s: p.result(600) for s, p in started.items()},
-            (altered, test_rows, again_dir, again.result(600)))
+    return (
+        out,
+        {s: p.result(600) for s, p in started.items()},
+        (altered, test_rows, again_dir, again.result(600)),
+    )
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("script, name, version", [("ex1_a.py", "th_a", "ex1_a"),
-                                                    ("ex1_b.py", "th_b", "ex1_b")])
+@pytest.mark.parametrize(
+    "script, name, version", [("ex1_a.py", "th_a", "ex1_a"), ("ex1_b.py", "th_b", "ex1_b")]
+)
 def test_script_on_the_station_export(runs, station, script, name, version):
     out_dir, results, _ = runs
     out = results[script]
     assert out.returncode in (0, 2), out.stderr[-2000:]
     assert out.stderr == "" and f"Verdict for {version}" in out.stdout
     assert "persistence mae_t" in out.stdout and "persistence mae_rh" in out.stdout
-    summary = json.loads((out_dir / f"{name}.json").read_text(),
-                         parse_constant=lambda c: pytest.fail(f"not JSON: {c}"))
+    summary = json.loads(
+        (out_dir / f"{name}.json").read_text(),
+        parse_constant=lambda c: pytest.fail(f"not JSON: {c}"),
+    )
     assert summary["version"] == version and summary["data"]["rows"] == STATION_ROWS
     assert summary["data"]["gaps"] == {"counts": {}, "windows_dropped": 0, "windows_kept": 16313}
     assert summary["zip_bytes"] < summary["limits"]["zip_bytes"]
     assert summary["verdict"]["mae_t"]["result"] == "not assessable"
-    assert "defined on the official jena_climate_2009_2016.csv (420,551 rows" in summary["verdict"]["mae_t"]["reason"]
+    assert (
+        "defined on the official jena_climate_2009_2016.csv (420,551 rows"
+        in summary["verdict"]["mae_t"]["reason"]
+    )
     assert summary["passed"] == (out.returncode == 0)
     # the headline: MAE limits not assessable on this file, so never a bare PASS
     headline = out.stdout.strip().splitlines()[-2]
-    assert headline.startswith("  => INCOMPLETE: MAE T, MAE RH not assessable on this data; size PASS") or \
-        headline.startswith("  => FAIL: "), headline
+    assert headline.startswith(
+        "  => INCOMPLETE: MAE T, MAE RH not assessable on this data; size PASS"
+    ) or headline.startswith("  => FAIL: "), headline
     # sparsity only where pruning ran (b's zero kernel rows are structural, not pruned)
     assert (summary["sparsity"] is None) == (version == "ex1_b")
     with open(out_dir / f"{name}.png", "rb") as f:
@@ -116,9 +142,15 @@ def test_script_on_the_station_export(runs, station, script, name, version):
     train = frame[:TRAIN_UNTIL]
     assert len(train) == 11442
     np.testing.assert_allclose(norm["mean"], train.mean(axis=0), rtol=1e-5)
-    pred = tf_predictions(out_dir / f"{name}.tflite", x, np.float32(norm["mean"]), np.float32(norm["std"]))
-    assert summary["metrics"]["mae_t"] == pytest.approx(np.abs(pred[..., 0] - y[..., 0]).mean(), rel=1e-4)
-    assert summary["metrics"]["mae_rh"] == pytest.approx(np.abs(pred[..., 1] - y[..., 1]).mean(), rel=1e-4)
+    pred = tf_predictions(
+        out_dir / f"{name}.tflite", x, np.float32(norm["mean"]), np.float32(norm["std"])
+    )
+    assert summary["metrics"]["mae_t"] == pytest.approx(
+        np.abs(pred[..., 0] - y[..., 0]).mean(), rel=1e-4
+    )
+    assert summary["metrics"]["mae_rh"] == pytest.approx(
+        np.abs(pred[..., 1] - y[..., 1]).mean(), rel=1e-4
+    )
 
 
 @pytest.mark.slow
@@ -126,8 +158,20 @@ def test_cross_season_evaluation_of_every_window(runs):
     if not os.path.isfile(SAMPLE):
         pytest.skip(f"{SAMPLE} not found")
     out_dir, _, _ = runs
-    ev = subprocess.run([sys.executable, "-m", "tools.evaluate", str(out_dir / "th_a.tflite.zip"),
-                         "--data", SAMPLE, "--all-windows"], cwd=ROOT, capture_output=True, text=True)
+    ev = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "tools.evaluate",
+            str(out_dir / "th_a.tflite.zip"),
+            "--data",
+            SAMPLE,
+            "--all-windows",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
     assert ev.returncode == 0 and ev.stderr == "", ev.stderr
     x, y = windows_by_hand(pd.read_csv(SAMPLE)[["T (degC)", "rh (%)"]].to_numpy(np.float64))
     lines = ev.stdout.splitlines()
@@ -171,7 +215,9 @@ def test_same_seed_same_model_through_pruning_whatever_the_test_rows(runs):
     assert (first / "th_a.tflite").read_bytes() == (again / "th_a.tflite").read_bytes()
     assert x["training"] == {**y["training"], "seconds": x["training"]["seconds"]}
     assert x["quantization"] == y["quantization"] and x["normalization"] == y["normalization"]
-    assert [x["metrics"][k] for k in ("val_mae_t", "val_mae_rh")] == [y["metrics"][k] for k in ("val_mae_t", "val_mae_rh")]
+    assert [x["metrics"][k] for k in ("val_mae_t", "val_mae_rh")] == [
+        y["metrics"][k] for k in ("val_mae_t", "val_mae_rh")
+    ]
     assert x["baseline"]["persistence"]["mae_t"] != y["baseline"]["persistence"]["mae_t"]
 
 

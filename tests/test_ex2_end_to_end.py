@@ -2,6 +2,7 @@
 verdict, figures re-computed independently (the course's front end, TensorFlow's
 interpreter), the written model run by tools.evaluate and kws_inference.py, determinism and a
 poisoned test split, the best epoch."""
+
 import hashlib
 import json
 import os
@@ -29,14 +30,30 @@ def course_labels(tflite_path, data, split_file, frontend):
     import common  # noqa: F401
     import tensorflow as tf
     from course_signal_generator import SignalGenerator
+
     assert frontend["mfcc"] and frontend["resize"] is None
     assert frontend["fft_length"] == frontend["frame_length"]  # the course's stft
-    course = SignalGenerator(LABELS, frontend["rate"], mfcc=True, **{
-        k: frontend[k] for k in ("frame_length", "frame_step", "num_mel_bins", "lower_frequency",
-                                 "upper_frequency", "num_coefficients")})
+    course = SignalGenerator(
+        LABELS,
+        frontend["rate"],
+        mfcc=True,
+        **{
+            k: frontend[k]
+            for k in (
+                "frame_length",
+                "frame_step",
+                "num_mel_bins",
+                "lower_frequency",
+                "upper_frequency",
+                "num_coefficients",
+            )
+        },
+    )
     kinds = tf.lite.experimental.OpResolverType
-    interpreters = [tf.lite.Interpreter(model_path=str(tflite_path), experimental_op_resolver_type=kind)
-                    for kind in (kinds.AUTO, kinds.BUILTIN_REF)]
+    interpreters = [
+        tf.lite.Interpreter(model_path=str(tflite_path), experimental_op_resolver_type=kind)
+        for kind in (kinds.AUTO, kinds.BUILTIN_REF)
+    ]
     for interp in interpreters:
         interp.allocate_tensors()
     truth, default, reference = [], [], []
@@ -46,7 +63,11 @@ def course_labels(tflite_path, data, split_file, frontend):
         for interp, out in zip(interpreters, (default, reference)):
             interp.set_tensor(interp.get_input_details()[0]["index"], features)
             interp.invoke()
-            out.append(LABELS[int(np.argmax(interp.get_tensor(interp.get_output_details()[0]["index"])[0]))])
+            out.append(
+                LABELS[
+                    int(np.argmax(interp.get_tensor(interp.get_output_details()[0]["index"])[0]))
+                ]
+            )
         truth.append(label)
     return np.array(truth), np.array(default), np.array(reference)
 
@@ -69,46 +90,71 @@ def poisoned(subset, kws_script_run, tmp_path_factory):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("script, name, rate", [("ex2_a.py", "kws_a", 16000),
-                                                ("ex2_b.py", "kws_b", 16000),
-                                                ("ex2_c.py", "kws_c", 8000)])
+@pytest.mark.parametrize(
+    "script, name, rate",
+    [("ex2_a.py", "kws_a", 16000), ("ex2_b.py", "kws_b", 16000), ("ex2_c.py", "kws_c", 8000)],
+)
 def test_script_end_to_end(subset, kws_script_run, poisoned, script, name, rate):
     data, split_dir = subset
     out, tmp_path = kws_script_run(script)
     assert out.returncode in (0, 2), out.stderr[-3000:]
     assert out.stderr == ""  # TensorFlow quiet, no warning
     assert "Verdict for ex2_" in out.stdout and "wrote " in out.stdout
-    assert sorted(os.listdir(tmp_path)) == sorted(f"{name}{s}" for s in (".json", ".png", ".tflite", ".tflite.zip"))
+    assert sorted(os.listdir(tmp_path)) == sorted(
+        f"{name}{s}" for s in (".json", ".png", ".tflite", ".tflite.zip")
+    )
     for f in os.listdir(tmp_path):  # the umask's mode (run under 022), not mkstemp's 0600
         assert stat.S_IMODE(os.stat(tmp_path / f).st_mode) == 0o644, f
-    summary = json.loads((tmp_path / f"{name}.json").read_text(),  # strict JSON: no NaN
-                         parse_constant=lambda c: pytest.fail(f"{name}.json holds {c}"))
+    summary = json.loads(
+        (tmp_path / f"{name}.json").read_text(),  # strict JSON: no NaN
+        parse_constant=lambda c: pytest.fail(f"{name}.json holds {c}"),
+    )
     assert summary["frontend"]["rate"] == rate and summary["frontend"]["input_shape"] == [49, 10, 1]
     assert summary["labels"] == LABELS
     m = summary["metrics"]
-    assert set(m) == {"accuracy", "accuracy_reference_kernels", "reference_kernels_same_labels",
-                      "unseen_speaker_files", "accuracy_unseen_speakers", "val_accuracy",
-                      "float_val_accuracy", "float_val_accuracy_before_qat"}
-    assert summary["kernels"]["accuracy"] == "default" and summary["kernels"]["interpreter"] == "ai-edge-litert"
+    assert set(m) == {
+        "accuracy",
+        "accuracy_reference_kernels",
+        "reference_kernels_same_labels",
+        "unseen_speaker_files",
+        "accuracy_unseen_speakers",
+        "val_accuracy",
+        "float_val_accuracy",
+        "float_val_accuracy_before_qat",
+    }
+    assert (
+        summary["kernels"]["accuracy"] == "default"
+        and summary["kernels"]["interpreter"] == "ai-edge-litert"
+    )
     qat = script != "ex2_b.py"  # b declares no quantization-aware epochs
     # the stand-in split is speaker-disjoint: every test file is of an unseen speaker
     test_lines = (split_dir / "kws_split_test.txt").read_text().split()
-    train_speakers = {ln.split("/")[-1].split("_nohash_")[0] for ln in (split_dir / "kws_split_train.txt").read_text().split()}
-    unseen = [ln for ln in test_lines if ln.split("/")[-1].split("_nohash_")[0] not in train_speakers]
+    train_speakers = {
+        ln.split("/")[-1].split("_nohash_")[0]
+        for ln in (split_dir / "kws_split_train.txt").read_text().split()
+    }
+    unseen = [
+        ln for ln in test_lines if ln.split("/")[-1].split("_nohash_")[0] not in train_speakers
+    ]
     assert m["unseen_speaker_files"] == len(unseen) == len(test_lines)
     assert m["accuracy_unseen_speakers"] == m["accuracy"]
     # the int8 figures of the written file, computed another way (the course's features,
     # TensorFlow's interpreter), agree to one file
-    truth, default, reference = course_labels(tmp_path / f"{name}.tflite", data, split_dir / "kws_split_test.txt",
-                                              summary["frontend"])
+    truth, default, reference = course_labels(
+        tmp_path / f"{name}.tflite", data, split_dir / "kws_split_test.txt", summary["frontend"]
+    )
     n = len(truth)
     assert n == summary["data"]["test_files"] == len(test_lines)
     assert abs(np.mean(default == truth) - m["accuracy"]) <= 1 / n + 1e-9
     assert abs(np.mean(reference == truth) - m["accuracy_reference_kernels"]) <= 1 / n + 1e-9
     assert abs(np.mean(default == reference) - m["reference_kernels_same_labels"]) <= 1 / n + 1e-9
-    assert abs(m["accuracy_reference_kernels"] - m["accuracy"]) <= 1 - m["reference_kernels_same_labels"] + 1e-9
-    val_truth, val_default, _ = course_labels(tmp_path / f"{name}.tflite", data, split_dir / "kws_split_val.txt",
-                                              summary["frontend"])
+    assert (
+        abs(m["accuracy_reference_kernels"] - m["accuracy"])
+        <= 1 - m["reference_kernels_same_labels"] + 1e-9
+    )
+    val_truth, val_default, _ = course_labels(
+        tmp_path / f"{name}.tflite", data, split_dir / "kws_split_val.txt", summary["frontend"]
+    )
     n_val = len(val_truth)
     assert n_val == summary["data"]["val_files"]
     assert abs(np.mean(val_default == val_truth) - m["val_accuracy"]) <= 1 / n_val + 1e-9
@@ -125,22 +171,39 @@ def test_script_end_to_end(subset, kws_script_run, poisoned, script, name, rate)
         assert is_count_of(m["float_val_accuracy_before_qat"], n_val)
     else:
         assert m["float_val_accuracy_before_qat"] is None
-    assert (f"accuracy_reference_kernels {100 * m['accuracy_reference_kernels']:.2f} % "
-            f"({100 * (m['accuracy_reference_kernels'] - m['accuracy']):+.2f} pt)") in " ".join(out.stdout.split())
+    assert (
+        f"accuracy_reference_kernels {100 * m['accuracy_reference_kernels']:.2f} % "
+        f"({100 * (m['accuracy_reference_kernels'] - m['accuracy']):+.2f} pt)"
+    ) in " ".join(out.stdout.split())
     # verdict: the stand-in is not the course's split -> accuracy not assessable, size assessed
     v = summary["verdict"]
-    assert v["accuracy"]["result"] == "not assessable" and "course's split" in v["accuracy"]["reason"]
-    assert v["zip_bytes"]["result"] == ("pass" if summary["zip_bytes"] < summary["limits"]["zip_bytes"] else "fail")
+    assert (
+        v["accuracy"]["result"] == "not assessable" and "course's split" in v["accuracy"]["reason"]
+    )
+    assert v["zip_bytes"]["result"] == (
+        "pass" if summary["zip_bytes"] < summary["limits"]["zip_bytes"] else "fail"
+    )
     assert summary["passed"] == (out.returncode == 0) == (v["zip_bytes"]["result"] == "pass")
     # 2 training epochs, then (a, c) 2 quantization-aware ones: --epochs 2 caps both
     assert len(summary["training"]["history"]["val_accuracy"]) == (4 if qat else 2)
     assert summary["training"]["qat_epochs"] == (2 if qat else 0)
     assert summary["training"]["kept_epoch"] in ((3, 4) if qat else (1, 2))
-    train_labels = [ln.split("/")[-2] for ln in (split_dir / "kws_split_train.txt").read_text().split()]
-    assert summary["training"]["calibration_files"] == sum(min(125, train_labels.count(lab)) for lab in LABELS)
+    train_labels = [
+        ln.split("/")[-2] for ln in (split_dir / "kws_split_train.txt").read_text().split()
+    ]
+    assert summary["training"]["calibration_files"] == sum(
+        min(125, train_labels.count(lab)) for lab in LABELS
+    )
 
-    ev = run("-m", "tools.evaluate", str(tmp_path / f"{name}.tflite.zip"), "--data", str(data),
-             "--split", str(split_dir / "kws_split_test.txt"))
+    ev = run(
+        "-m",
+        "tools.evaluate",
+        str(tmp_path / f"{name}.tflite.zip"),
+        "--data",
+        str(data),
+        "--split",
+        str(split_dir / "kws_split_test.txt"),
+    )
     assert ev.returncode == 0 and ev.stderr == "", ev.stderr[-2000:]
     assert f"accuracy {100 * m['accuracy']:.2f} % on {n} files" in ev.stdout
 
@@ -150,29 +213,53 @@ def test_script_end_to_end(subset, kws_script_run, poisoned, script, name, rate)
     assert "front end from the model's metadata (its sidecar JSON agrees)" in lat.stdout
     # the model carries what its JSON says (read back without TensorFlow), and the JSON's
     # sha256, of the file with its metadata, covers it
-    read = run("-c", "import json, sys; from common import model_metadata; "
-               f"print(json.dumps(model_metadata.carried(open({str(tmp_path / (name + '.tflite'))!r}, 'rb').read()))); "
-               "assert 'tensorflow' not in sys.modules")
+    read = run(
+        "-c",
+        "import json, sys; from common import model_metadata; "
+        f"print(json.dumps(model_metadata.carried(open({str(tmp_path / (name + '.tflite'))!r}, 'rb').read()))); "
+        "assert 'tensorflow' not in sys.modules",
+    )
     assert read.returncode == 0, read.stderr[-2000:]
-    assert json.loads(read.stdout) == {"version": script[:-3], "frontend": summary["frontend"],
-                                       "labels": summary["labels"]}
-    assert hashlib.sha256((tmp_path / f"{name}.tflite").read_bytes()).hexdigest() == summary["tflite_sha256"]
-    pred = run("kws_inference.py", "--model", str(tmp_path / f"{name}.tflite"), "--wav", str(data / "yes"))
+    assert json.loads(read.stdout) == {
+        "version": script[:-3],
+        "frontend": summary["frontend"],
+        "labels": summary["labels"],
+    }
+    assert (
+        hashlib.sha256((tmp_path / f"{name}.tflite").read_bytes()).hexdigest()
+        == summary["tflite_sha256"]
+    )
+    pred = run(
+        "kws_inference.py", "--model", str(tmp_path / f"{name}.tflite"), "--wav", str(data / "yes")
+    )
     assert pred.returncode == 0, pred.stderr[-2000:]
     assert "Summary: " in pred.stdout and "Accuracy " in pred.stdout
     # the files of the model's training split among them are counted (from the JSON)
-    trained = sum(ln.split("/")[-2] == "yes" for ln in (split_dir / "kws_split_train.txt").read_text().split())
+    trained = sum(
+        ln.split("/")[-2] == "yes" for ln in (split_dir / "kws_split_train.txt").read_text().split()
+    )
     labelled = len(list((data / "yes").glob("*.wav")))
-    assert (f"note: {trained} of these {labelled} files are in the model's training split (by name)"
-            in pred.stdout)
+    assert (
+        f"note: {trained} of these {labelled} files are in the model's training split (by name)"
+        in pred.stdout
+    )
     # --split scores the test split's files only: the JSON's accuracy, the same code path
-    scored = run("kws_inference.py", "--model", str(tmp_path / f"{name}.tflite.zip"), "--wav", str(data),
-                 "--split", str(split_dir / "kws_split_test.txt"))
+    scored = run(
+        "kws_inference.py",
+        "--model",
+        str(tmp_path / f"{name}.tflite.zip"),
+        "--wav",
+        str(data),
+        "--split",
+        str(split_dir / "kws_split_test.txt"),
+    )
     assert scored.returncode == 0, scored.stderr[-2000:]
     right = round(m["accuracy"] * n)
     assert f"Accuracy {100 * m['accuracy']:.2f} % ({right} of {n} files of " in scored.stdout
     # the headline: accuracy not assessable on the stand-in, never a bare PASS
-    assert ("=> INCOMPLETE: accuracy not assessable on this data" in out.stdout) == (out.returncode == 0)
+    assert ("=> INCOMPLETE: accuracy not assessable on this data" in out.stdout) == (
+        out.returncode == 0
+    )
 
 
 def poisoned_copy(subset, root):
@@ -180,6 +267,7 @@ def poisoned_copy(subset, root):
     wavs; its test files replaced by noise, each filed under the next label of LABELS (every
     test label wrong). The split is speaker-disjoint, so no name meets a train or val file."""
     from scipy.io import wavfile
+
     data, split_dir = subset
     poisoned, split = root / "data", root / "split"
     split.mkdir(parents=True)
@@ -222,10 +310,18 @@ def test_same_seed_same_model_whatever_the_test_split(kws_script_run, poisoned):
 def test_the_course_split_is_the_default(shared_data, tmp_path):
     """Without --split-dir the course's split is used: on the partial stand-in data most of
     its files are missing, which is an error before any training."""
-    out = run("ex2_a.py", "--data", str(shared_data / "mini_speech_commands"), "--out-dir", str(tmp_path),
-              timeout=120)
+    out = run(
+        "ex2_a.py",
+        "--data",
+        str(shared_data / "mini_speech_commands"),
+        "--out-dir",
+        str(tmp_path),
+        timeout=120,
+    )
     assert out.returncode == 1 and "Epoch" not in out.stdout and out.stderr.count("\n") == 1
-    assert out.stderr.startswith(f"error: {ROOT}/kws_split_train.txt: 5911 of 6400 listed files missing")
+    assert out.stderr.startswith(
+        f"error: {ROOT}/kws_split_train.txt: 5911 of 6400 listed files missing"
+    )
 
 
 @pytest.mark.slow
@@ -234,6 +330,7 @@ def test_kept_weights_are_those_of_the_best_validation_epoch():
     import tensorflow as tf
     from common import kws, runtime
     from common.frontend_np import MFCC_16K
+
     runtime.set_seed(0)
     rng = np.random.default_rng(0)
     x = rng.normal(size=(96, 49, 10, 1)).astype(np.float32)
@@ -242,8 +339,9 @@ def test_kept_weights_are_those_of_the_best_validation_epoch():
     train_ds = tf.data.Dataset.from_tensor_slices((x[:64], y[:64])).batch(16)
     val_ds = tf.data.Dataset.from_tensor_slices((x[64:], y[64:])).batch(32)
     # the restore alone: re-estimated BatchNorm statistics would change the kept model's accuracy
-    spec = kws.KWSVersion("ex2_a", MFCC_16K, filters=(8, 8), learning_rate=0.03, bn_momentum=0.1,
-                          bn_reestimate=False)
+    spec = kws.KWSVersion(
+        "ex2_a", MFCC_16K, filters=(8, 8), learning_rate=0.03, bn_momentum=0.1, bn_reestimate=False
+    )
     model, history, kept = kws.train(spec, train_ds, val_ds, epochs=6, verbose=0)
     best = max(history["val_accuracy"])
     assert kept == 1 + history["val_accuracy"].index(best)

@@ -18,6 +18,7 @@ order of the work, not by a clock: the step that would allocate (reading the zip
 resampling, building the front end's matrices, the latency loop) is replaced by one that fails
 the test if it is reached. docs/robustness.md lists each class with its tests.
 """
+
 import errno
 import hashlib
 import json
@@ -78,8 +79,15 @@ def need(path):
 
 def run(*args, timeout=300, env=None):
     """`python ARGS` in the repository root, umask 022: the CompletedProcess."""
-    return subprocess.run([sys.executable, *map(str, args)], cwd=ROOT, capture_output=True,
-                          text=True, timeout=timeout, umask=0o022, env=env)
+    return subprocess.run(
+        [sys.executable, *map(str, args)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        umask=0o022,
+        env=env,
+    )
 
 
 def probe(script, *args):
@@ -117,12 +125,16 @@ def snapshot(folder):
     folder = Path(folder)
     if not folder.exists():
         return None
-    return {p.name: ("<dir>" if p.is_dir() else hashlib.sha256(p.read_bytes()).hexdigest())
-            for p in sorted(folder.iterdir())}
+    return {
+        p.name: ("<dir>" if p.is_dir() else hashlib.sha256(p.read_bytes()).hexdigest())
+        for p in sorted(folder.iterdir())
+    }
 
 
 def strict_json(text):
-    return json.loads(text, parse_constant=lambda c: pytest.fail(f"JSON holds {c} (not strict JSON)"))
+    return json.loads(
+        text, parse_constant=lambda c: pytest.fail(f"JSON holds {c} (not strict JSON)")
+    )
 
 
 def copy_set(src, dst):
@@ -132,8 +144,10 @@ def copy_set(src, dst):
 
 def tiny_split_lines(step=24):
     """Every `step`-th line of each shared split file, every label in train."""
-    lines = {w: (need(SPLIT_DIR) / f"kws_split_{w}.txt").read_text().split()[::step]
-             for w in ("train", "val", "test")}
+    lines = {
+        w: (need(SPLIT_DIR) / f"kws_split_{w}.txt").read_text().split()[::step]
+        for w in ("train", "val", "test")
+    }
     assert {ln.split("/")[-2] for ln in lines["train"]} == set(LABELS)
     return lines
 
@@ -151,6 +165,7 @@ def write_split(folder, lines, extra=None, replace=None):
 
 # ----------------------------------------------------------------------------- fixtures
 
+
 @pytest.fixture(scope="module")
 def tiny(tmp_path_factory):
     """(lines, split folder) of a tiny split of the real wavs: ~89 / 13 / 9 files."""
@@ -161,11 +176,18 @@ def tiny(tmp_path_factory):
 def gapped_sample(path):
     """The 4,000-row Jena sample with gaps: -9999, ±inf and empty values in T and RH."""
     import pandas as pd
+
     frame = pd.read_csv(need(SAMPLE_CSV), dtype=str, keep_default_na=False)
-    for row, column, value in ((100, "T (degC)", "-9999"), (101, "T (degC)", "-9999"),
-                               (700, "rh (%)", "inf"), (1500, "T (degC)", ""),
-                               (2300, "rh (%)", ""), (3000, "T (degC)", "-inf"),
-                               (3300, "rh (%)", "-9999"), (3800, "T (degC)", "-9999")):
+    for row, column, value in (
+        (100, "T (degC)", "-9999"),
+        (101, "T (degC)", "-9999"),
+        (700, "rh (%)", "inf"),
+        (1500, "T (degC)", ""),
+        (2300, "rh (%)", ""),
+        (3000, "T (degC)", "-inf"),
+        (3300, "rh (%)", "-9999"),
+        (3800, "T (degC)", "-9999"),
+    ):
         frame.loc[row, column] = value
     frame.to_csv(path, index=False)
     return path
@@ -196,7 +218,9 @@ def kws_set(kws_script_run):
 def th_set(gapped_csv, tmp_path_factory):
     """ex1_a's output set, on mostly-good data (a few gaps), 1 epoch: (folder, run, csv)."""
     out = tmp_path_factory.mktemp("good") / "th"
-    r = run("ex1_a.py", "--data", gapped_csv, "--out-dir", out, "--epochs", 1, "--quiet", timeout=600)
+    r = run(
+        "ex1_a.py", "--data", gapped_csv, "--out-dir", out, "--epochs", 1, "--quiet", timeout=600
+    )
     assert r.returncode in (0, 2), r.stderr[-3000:]
     return out, r, gapped_csv
 
@@ -212,9 +236,12 @@ def wav_tree(tiny, tmp_path_factory):
             (root / label).mkdir(exist_ok=True)
             if not (root / label / name).exists():
                 (root / label / name).symlink_to(WAVS / label / name)
-    (root / "yes" / "broken_nohash_0.wav").write_bytes(b"RIFF\x10\x00\x00\x00garbage, not a wav" * 3)
+    (root / "yes" / "broken_nohash_0.wav").write_bytes(
+        b"RIFF\x10\x00\x00\x00garbage, not a wav" * 3
+    )
     import numpy as np
     from scipy.io import wavfile
+
     nan = np.full(16000, 0.1, np.float32)
     nan[8000] = np.nan
     wavfile.write(root / "yes" / "nan_nohash_0.wav", 16000, nan)  # float wav: NaN
@@ -223,6 +250,7 @@ def wav_tree(tiny, tmp_path_factory):
 
 
 # ------------------------------------------------------------------- the good output sets
+
 
 @pytest.mark.slow
 def test_good_forecast_run_on_gapped_data_counts_the_gaps(th_set):
@@ -238,28 +266,41 @@ def test_good_forecast_run_on_gapped_data_counts_the_gaps(th_set):
     assert gaps["windows_dropped"] > 0 and gaps["windows_kept"] > 3000
     assert f"{gaps['windows_dropped']:,} of" in notes[0]
     kinds = " | ".join(gaps["counts"])
-    for kind in ("T (degC): missing-value code", "T (degC): empty or NaN", "T (degC): infinite",
-                 "rh (%): infinite", "rh (%): empty or NaN", "rh (%): missing-value code"):
+    for kind in (
+        "T (degC): missing-value code",
+        "T (degC): empty or NaN",
+        "T (degC): infinite",
+        "rh (%): infinite",
+        "rh (%): empty or NaN",
+        "rh (%): missing-value code",
+    ):
         assert kind in kinds, (kind, gaps["counts"])
 
 
 # ----------------------------------------------------- bad flags: one line, before anything
 
-@pytest.mark.parametrize("script, args, names", [
-    ("ex2_a.py", ["--epochs", "0"], ["--epochs", "0"]),
-    ("ex2_a.py", ["--latency-runs", "0"], ["--latency-runs"]),
-    ("ex2_a.py", ["--no-such-flag"], ["--no-such-flag"]),
-    ("ex2_a.py", ["--version", "b"], ["ex2_b.py"]),
-    ("ex1_a.py", ["--version", "b"], ["ex1_b.py"]),
-    ("ex1_a.py", ["--seed", "x", "--verbose"], ["--seed"]),
-    ("ex2_a.py", ["--seed", "-1"], ["--seed", "-1"]),
-    ("ex1_a.py", ["--seed", str(2**32)], ["--seed", str(2**32)]),
-])
+
+@pytest.mark.parametrize(
+    "script, args, names",
+    [
+        ("ex2_a.py", ["--epochs", "0"], ["--epochs", "0"]),
+        ("ex2_a.py", ["--latency-runs", "0"], ["--latency-runs"]),
+        ("ex2_a.py", ["--no-such-flag"], ["--no-such-flag"]),
+        ("ex2_a.py", ["--version", "b"], ["ex2_b.py"]),
+        ("ex1_a.py", ["--version", "b"], ["ex1_b.py"]),
+        ("ex1_a.py", ["--seed", "x", "--verbose"], ["--seed"]),
+        ("ex2_a.py", ["--seed", "-1"], ["--seed", "-1"]),
+        ("ex1_a.py", ["--seed", str(2**32)], ["--seed", str(2**32)]),
+    ],
+)
 def test_bad_flag_is_one_line_and_changes_nothing(gapped_csv, tiny, tmp_path, script, args, names):
     out = previous_set(tmp_path / "models", TH_FILES if script.startswith("ex1") else KWS_FILES)
     before = snapshot(out)
-    data = ["--data", gapped_csv] if script.startswith("ex1") else \
-        ["--data", WAVS, "--split-dir", tiny[1]]
+    data = (
+        ["--data", gapped_csv]
+        if script.startswith("ex1")
+        else ["--data", WAVS, "--split-dir", tiny[1]]
+    )
     r = probe(script, *data, "--out-dir", out, *args)
     refused_before_training(r, *names)
     assert snapshot(out) == before
@@ -267,9 +308,17 @@ def test_bad_flag_is_one_line_and_changes_nothing(gapped_csv, tiny, tmp_path, sc
 
 # ------------------------------------------------ output folder and data path, before TF
 
-@pytest.mark.parametrize("script, where", [("ex2_a.py", "a file"), ("ex2_a.py", "under a file"),
-                                           ("ex1_a.py", "under a file"), ("ex2_a.py", "a symlink loop"),
-                                           ("ex1_a.py", "a dangling symlink")])
+
+@pytest.mark.parametrize(
+    "script, where",
+    [
+        ("ex2_a.py", "a file"),
+        ("ex2_a.py", "under a file"),
+        ("ex1_a.py", "under a file"),
+        ("ex2_a.py", "a symlink loop"),
+        ("ex1_a.py", "a dangling symlink"),
+    ],
+)
 def test_out_dir_that_cannot_be_a_folder(gapped_csv, tiny, tmp_path, script, where):
     blocker = tmp_path / "models"
     if "symlink" in where:
@@ -277,7 +326,9 @@ def test_out_dir_that_cannot_be_a_folder(gapped_csv, tiny, tmp_path, script, whe
     else:
         blocker.write_bytes(b"a file in the way\n")
     out = blocker / "sub" / "dir" if where == "under a file" else blocker
-    data = ["--data", gapped_csv] if script == "ex1_a.py" else ["--data", WAVS, "--split-dir", tiny[1]]
+    data = (
+        ["--data", gapped_csv] if script == "ex1_a.py" else ["--data", WAVS, "--split-dir", tiny[1]]
+    )
     r = probe(script, *data, "--out-dir", out, "--epochs", 1)
     refused_before_training(r, out, "--out-dir")
     if "symlink" not in where:
@@ -285,8 +336,9 @@ def test_out_dir_that_cannot_be_a_folder(gapped_csv, tiny, tmp_path, script, whe
     assert sorted(os.listdir(tmp_path)) == ["models"]
 
 
-@pytest.mark.parametrize("script, what", [("ex2_b.py", "missing"), ("ex2_b.py", "empty folder"),
-                                          ("ex1_b.py", "missing")])
+@pytest.mark.parametrize(
+    "script, what", [("ex2_b.py", "missing"), ("ex2_b.py", "empty folder"), ("ex1_b.py", "missing")]
+)
 def test_data_path_without_data_creates_and_downloads_nothing(tiny, tmp_path, script, what):
     data = tmp_path / "nowhere" / "data"
     if what == "empty folder":
@@ -306,8 +358,9 @@ def test_data_path_without_data_creates_and_downloads_nothing(tiny, tmp_path, sc
 NOBODY = "./data/mini_speech_commands/yes/nobody_nohash_0.wav"
 
 
-@pytest.mark.parametrize("case", ["missing listed wav", "unknown label folder", "empty file",
-                                  "no test split file"])
+@pytest.mark.parametrize(
+    "case", ["missing listed wav", "unknown label folder", "empty file", "no test split file"]
+)
 def test_bad_split_file_is_refused_before_training(tiny, tmp_path, case):
     lines = tiny[0]
     split = tmp_path / "split"
@@ -315,7 +368,9 @@ def test_bad_split_file_is_refused_before_training(tiny, tmp_path, case):
         write_split(split, lines, extra={"val": [NOBODY]})
         names = [split / "kws_split_val.txt", "nobody_nohash_0.wav"]
     elif case == "unknown label folder":
-        write_split(split, lines, extra={"train": ["./data/mini_speech_commands/cat/x_nohash_0.wav"]})
+        write_split(
+            split, lines, extra={"train": ["./data/mini_speech_commands/cat/x_nohash_0.wav"]}
+        )
         names = [split / "kws_split_train.txt", "cat/x_nohash_0.wav"]
     elif case == "empty file":
         write_split(split, lines, replace={"test": "\n\n"})
@@ -326,29 +381,57 @@ def test_bad_split_file_is_refused_before_training(tiny, tmp_path, case):
         names = [split, "kws_split_test.txt"]
     out = previous_set(tmp_path / "models", KWS_FILES)
     before = snapshot(out)
-    r = probe("ex2_a.py", "--data", WAVS, "--split-dir", split, "--out-dir", out, "--epochs", 1,
-              "--latency-runs", 1)
+    r = probe(
+        "ex2_a.py",
+        "--data",
+        WAVS,
+        "--split-dir",
+        split,
+        "--out-dir",
+        out,
+        "--epochs",
+        1,
+        "--latency-runs",
+        1,
+    )
     refused_before_training(r, *names)
     assert snapshot(out) == before
 
 
-@pytest.mark.parametrize("which, name", [("test", "broken"), ("train", "broken"), ("train", "nan"),
-                                         ("val", "one_hertz")])
+@pytest.mark.parametrize(
+    "which, name", [("test", "broken"), ("train", "broken"), ("train", "nan"), ("val", "one_hertz")]
+)
 def test_corrupt_wav_in_any_split_is_refused_before_training(tiny, wav_tree, tmp_path, which, name):
-    split = write_split(tmp_path / "split", tiny[0],
-                        extra={which: [f"./data/mini_speech_commands/yes/{name}_nohash_0.wav"]})
+    split = write_split(
+        tmp_path / "split",
+        tiny[0],
+        extra={which: [f"./data/mini_speech_commands/yes/{name}_nohash_0.wav"]},
+    )
     out = previous_set(tmp_path / "models", KWS_FILES)
     before = snapshot(out)
-    r = probe("ex2_c.py", "--data", wav_tree, "--split-dir", split, "--out-dir", out,
-              "--epochs", 1, "--latency-runs", 1)  # progress bars on: an epoch would show
+    r = probe(
+        "ex2_c.py",
+        "--data",
+        wav_tree,
+        "--split-dir",
+        split,
+        "--out-dir",
+        out,
+        "--epochs",
+        1,
+        "--latency-runs",
+        1,
+    )  # progress bars on: an epoch would show
     refused_before_training(r, wav_tree / "yes" / f"{name}_nohash_0.wav")
     assert snapshot(out) == before
 
 
 # ------------------------------------------------------------------------ Jena CSV gaps
 
+
 def test_csv_mostly_missing_values_is_one_line_and_changes_nothing(tmp_path):
     import pandas as pd
+
     frame = pd.read_csv(need(ROOF_CSV), encoding="latin-1", dtype=str, keep_default_na=False)
     frame.loc[frame.index % 10 != 0, "T (degC)"] = "-9999"  # 90 % of T missing
     bad = tmp_path / "roof_mostly_missing.csv"
@@ -364,6 +447,7 @@ def test_csv_mostly_missing_values_is_one_line_and_changes_nothing(tmp_path):
 def test_each_missing_value_is_counted_once(tmp_path):
     import pandas as pd
     from common import jena
+
     frame = pd.read_csv(need(SAMPLE_CSV), dtype=str, keep_default_na=False)
     frame.loc[200, "T (degC)"] = "-inf"
     frame.loc[300, "rh (%)"] = "-9999"
@@ -375,14 +459,33 @@ def test_each_missing_value_is_counted_once(tmp_path):
 
 # -------------------------------------------------------------------------------- Ctrl-C
 
+
 @pytest.mark.slow
 def test_ctrl_c_during_training_is_one_line_130_and_changes_nothing(tiny, tmp_path):
     out = previous_set(tmp_path / "models", KWS_FILES)
     before = snapshot(out)
-    p = subprocess.Popen([sys.executable, "ex2_a.py", "--data", str(WAVS), "--split-dir",
-                          str(tiny[1]), "--out-dir", str(out), "--epochs", "40", "--latency-runs", "1"],
-                         cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, umask=0o022,
-                         env={**os.environ, "PYTHONUNBUFFERED": "1"}, preexec_fn=default_stop_signals)
+    p = subprocess.Popen(
+        [
+            sys.executable,
+            "ex2_a.py",
+            "--data",
+            str(WAVS),
+            "--split-dir",
+            str(tiny[1]),
+            "--out-dir",
+            str(out),
+            "--epochs",
+            "40",
+            "--latency-runs",
+            "1",
+        ],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        umask=0o022,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        preexec_fn=default_stop_signals,
+    )
     try:
         for line in p.stdout:  # until Keras prints its first epoch (or the run ends: EOF)
             if line.startswith(b"Epoch"):
@@ -404,10 +507,18 @@ def test_ctrl_c_during_training_is_one_line_130_and_changes_nothing(tiny, tmp_pa
 
 # --------------------------------------------------- common.outputs.write_set, in-process
 
-OLD = {"m.tflite": b"old model", "m.tflite.zip": b"old zip", "m.json": b'{"old": 1}\n',
-       "m.png": b"old picture"}
-NEW = {"m.tflite": b"new model!", "m.tflite.zip": b"new zip!", "m.json": b'{"new": 2}\n',
-       "m.png": b"new picture!"}
+OLD = {
+    "m.tflite": b"old model",
+    "m.tflite.zip": b"old zip",
+    "m.json": b'{"old": 1}\n',
+    "m.png": b"old picture",
+}
+NEW = {
+    "m.tflite": b"new model!",
+    "m.tflite.zip": b"new zip!",
+    "m.json": b'{"new": 2}\n',
+    "m.png": b"new picture!",
+}
 
 
 def contents(folder):
@@ -417,6 +528,7 @@ def contents(folder):
 @pytest.fixture
 def old_set(tmp_path):
     from common import outputs
+
     out = tmp_path / "out"
     outputs.write_set(out, OLD)
     assert contents(out) == OLD
@@ -432,25 +544,33 @@ def failing_on(call, exc, monkeypatch):
         if len(calls) == call:
             raise exc
         return real(src, dst, **kw)
+
     monkeypatch.setattr(os, "replace", replace)
     return calls
 
 
-@pytest.mark.parametrize("exc", [KeyboardInterrupt(), OSError(errno.ENOSPC, "No space left on device")],
-                         ids=["KeyboardInterrupt", "OSError"])
+@pytest.mark.parametrize(
+    "exc",
+    [KeyboardInterrupt(), OSError(errno.ENOSPC, "No space left on device")],
+    ids=["KeyboardInterrupt", "OSError"],
+)
 def test_write_set_failing_mid_renames_restores_the_previous_set(old_set, monkeypatch, exc):
     from common import outputs
+
     before = snapshot(old_set)
     failing_on(2, exc, monkeypatch)
     with pytest.raises(type(exc)):
         outputs.write_set(old_set, NEW)
     monkeypatch.undo()
     assert {name: (old_set / name).read_bytes() for name in OLD} == OLD
-    assert snapshot(old_set) == before, f"stray files: {sorted(set(os.listdir(old_set)) - set(OLD))}"
+    assert snapshot(old_set) == before, (
+        f"stray files: {sorted(set(os.listdir(old_set)) - set(OLD))}"
+    )
 
 
 def test_write_set_failing_mid_renames_leaves_nothing_new(tmp_path, monkeypatch):
     from common import outputs
+
     out = tmp_path / "fresh"
     failing_on(2, OSError(errno.EIO, "Input/output error"), monkeypatch)
     with pytest.raises(OSError):
@@ -459,10 +579,12 @@ def test_write_set_failing_mid_renames_leaves_nothing_new(tmp_path, monkeypatch)
     assert not out.exists() or os.listdir(out) == [], os.listdir(out)
 
 
-def test_ctrl_c_during_the_renames_is_held_until_the_new_set_is_complete(old_set, monkeypatch, capsys,
-                                                                          stop_signals):
+def test_ctrl_c_during_the_renames_is_held_until_the_new_set_is_complete(
+    old_set, monkeypatch, capsys, stop_signals
+):
     """The renames finish, then the interrupt: exit 130 and a line that tells the truth."""
     from common import cli, outputs
+
     real, calls = os.replace, []
 
     def replace(src, dst, **kw):
@@ -470,6 +592,7 @@ def test_ctrl_c_during_the_renames_is_held_until_the_new_set_is_complete(old_set
         if len(calls) == 1:
             signal.raise_signal(signal.SIGINT)
         return real(src, dst, **kw)
+
     monkeypatch.setattr(os, "replace", replace)
     handler = signal.getsignal(signal.SIGINT)
     rc = cli.exit_status(lambda argv: outputs.write_set(old_set, NEW))
@@ -477,7 +600,10 @@ def test_ctrl_c_during_the_renames_is_held_until_the_new_set_is_complete(old_set
     assert len(calls) == len(NEW), "the renames were cut short"
     assert contents(old_set) == NEW, "the new set is not complete"
     assert signal.getsignal(signal.SIGINT) is handler
-    assert rc == 130 and capsys.readouterr().err == "interrupted: after the new output files were all written\n"
+    assert (
+        rc == 130
+        and capsys.readouterr().err == "interrupted: after the new output files were all written\n"
+    )
 
 
 def without_hard_links(monkeypatch, from_call):
@@ -490,26 +616,35 @@ def without_hard_links(monkeypatch, from_call):
         if len(calls) >= from_call:
             raise OSError(errno.EPERM, "Operation not permitted", src)
         return real(src, dst, **kw)
+
     monkeypatch.setattr(os, "link", link)
     return calls
 
 
-@pytest.mark.parametrize("from_call", [1, 2], ids=["no hard links at all", "link fails on 2nd file"])
+@pytest.mark.parametrize(
+    "from_call", [1, 2], ids=["no hard links at all", "link fails on 2nd file"]
+)
 def test_write_set_without_hard_links_writes_the_new_set(old_set, monkeypatch, from_call):
     """Without hard links the previous files are backed up as copies: the new set is written,
     nothing else is left."""
     calls = without_hard_links(monkeypatch, from_call)
     from common import outputs
+
     outputs.write_set(old_set, NEW)
     monkeypatch.undo()
     assert len(calls) == len(OLD), "a previous file was not backed up"
     assert contents(old_set) == NEW
 
 
-@pytest.mark.parametrize("from_call", [1, 2], ids=["no hard links at all", "link fails on 2nd file"])
-def test_write_set_without_hard_links_failing_mid_renames_restores_the_copies(old_set, monkeypatch, from_call):
+@pytest.mark.parametrize(
+    "from_call", [1, 2], ids=["no hard links at all", "link fails on 2nd file"]
+)
+def test_write_set_without_hard_links_failing_mid_renames_restores_the_copies(
+    old_set, monkeypatch, from_call
+):
     """The copies are what a failure puts back: the previous set, byte-identical, no stray file."""
     from common import outputs
+
     before = snapshot(old_set)
     without_hard_links(monkeypatch, from_call)
     failing_on(3, OSError(errno.EIO, "Input/output error"), monkeypatch)
@@ -517,12 +652,15 @@ def test_write_set_without_hard_links_failing_mid_renames_restores_the_copies(ol
         outputs.write_set(old_set, NEW)
     monkeypatch.undo()
     assert contents(old_set) == OLD
-    assert snapshot(old_set) == before, f"stray files: {sorted(set(os.listdir(old_set)) - set(OLD))}"
+    assert snapshot(old_set) == before, (
+        f"stray files: {sorted(set(os.listdir(old_set)) - set(OLD))}"
+    )
 
 
 @pytest.mark.parametrize("umask, mode", [(0o022, 0o644), (0o027, 0o640)])
 def test_write_set_modes_follow_the_umask(tmp_path, umask, mode):
     from common import outputs
+
     saved = os.umask(umask)
     try:
         outputs.write_set(tmp_path / "out", NEW)
@@ -534,20 +672,25 @@ def test_write_set_modes_follow_the_umask(tmp_path, umask, mode):
 
 # ------------------------------------------------------------------------- sidecar checks
 
+
 def _edit(**frontend):
     def apply(side, model_dir):
         side["frontend"].update(frontend)
         return side
+
     return apply
 
 
 def _resum(change):
     """`change`, then the checksum recomputed: the contents checks must still refuse it."""
+
     def apply(side, model_dir):
         from common import report
+
         side = change(side, model_dir)
         side["checksum"] = report.checksum(side)
         return side
+
     return apply
 
 
@@ -555,6 +698,7 @@ def _set_frontend(value):
     def apply(side, model_dir):
         side["frontend"] = value
         return side
+
     return apply
 
 
@@ -588,6 +732,7 @@ def in_process(capsys, run_function, argv):
     the interpreter's start-up): a CompletedProcess-like result. An uncaught exception (a
     traceback, run as a command) fails the test."""
     from common import cli
+
     capsys.readouterr()
     rc = cli.exit_status(run_function, [str(a) for a in argv])
     out, err = capsys.readouterr()
@@ -597,16 +742,21 @@ def in_process(capsys, run_function, argv):
 @pytest.mark.slow
 @pytest.mark.parametrize("tool", ["evaluate", "kws_inference"])
 @pytest.mark.parametrize("case", list(SIDECAR_CASES))
-def test_bad_sidecar_is_one_line_naming_the_json(kws_set, th_set, tiny, tmp_path, capsys, tool, case):
+def test_bad_sidecar_is_one_line_naming_the_json(
+    kws_set, th_set, tiny, tmp_path, capsys, tool, case
+):
     models = copy_set(kws_set[0], tmp_path / "models")
     sidecar = spoil_sidecar(case, models, th_set[0])
     model = models / ("kws_a.tflite.zip" if "checksum" in case else "kws_a.tflite")
     if tool == "evaluate":  # in-process: fast; the command itself is run in the test below
         from tools import evaluate
-        r = in_process(capsys, evaluate.run, [model, "--data", WAVS, "--split",
-                                              tiny[1] / "kws_split_test.txt"])
+
+        r = in_process(
+            capsys, evaluate.run, [model, "--data", WAVS, "--split", tiny[1] / "kws_split_test.txt"]
+        )
     elif "checksum recomputed" in case:  # in-process too: the command runs in the other cases
         import kws_inference
+
         r = in_process(capsys, kws_inference.run, ["--model", model, "--runs", 2])
     else:
         r = run("kws_inference.py", "--model", model, "--runs", 2, timeout=120)
@@ -625,9 +775,30 @@ def test_kws_sidecar_beside_a_forecaster_is_refused(kws_set, th_set, tmp_path):
 def test_no_sidecar_flag_runs_with_flags_despite_a_broken_sidecar(kws_set, tmp_path):
     models = copy_set(kws_set[0], tmp_path / "models")
     (models / "kws_a.json").write_text("{}")
-    r = run("kws_inference.py", "--model", models / "kws_a.tflite", "--no-sidecar", "--rate", 16000,
-            "--mfcc", "--length", 640, "--stride", 320, "--bins", 40, "--coeff", 10,
-            "--lower-frequency", 20, "--upper-frequency", 4000, "--runs", 2, timeout=120)
+    r = run(
+        "kws_inference.py",
+        "--model",
+        models / "kws_a.tflite",
+        "--no-sidecar",
+        "--rate",
+        16000,
+        "--mfcc",
+        "--length",
+        640,
+        "--stride",
+        320,
+        "--bins",
+        40,
+        "--coeff",
+        10,
+        "--lower-frequency",
+        20,
+        "--upper-frequency",
+        4000,
+        "--runs",
+        2,
+        timeout=120,
+    )
     assert r.returncode == 0, r.stderr[-2000:]
     assert "Traceback" not in r.stderr and "Inference Latency" in r.stdout
 
@@ -653,7 +824,9 @@ def test_wav_folder_with_one_corrupt_file(kws_set, tmp_path):
         good.append(folder / label / src.name)
     broken = folder / "yes" / "broken_nohash_0.wav"
     broken.write_bytes(b"\x00\x01 not a wav at all" * 10)
-    r = run("kws_inference.py", "--model", kws_set[0] / "kws_a.tflite", "--wav", folder, timeout=120)
+    r = run(
+        "kws_inference.py", "--model", kws_set[0] / "kws_a.tflite", "--wav", folder, timeout=120
+    )
     assert one_error(r, folder).startswith(f"error: {folder}: 1 of 4 wav files unreadable")
     out = r.stdout.splitlines()
     labelled = [ln.split() for ln in out if ln.startswith(str(folder))]
@@ -662,10 +835,13 @@ def test_wav_folder_with_one_corrupt_file(kws_set, tmp_path):
     summary = [i for i, ln in enumerate(out) if ln.startswith("Summary:")]
     assert len(summary) == 1 and "3 of 4" in out[summary[0]], r.stdout
     unreadable = [i for i, ln in enumerate(out) if str(broken) in ln]
-    assert len(unreadable) == 1 and unreadable[0] > summary[0], "the unreadable file is not listed at the end"
+    assert len(unreadable) == 1 and unreadable[0] > summary[0], (
+        "the unreadable file is not listed at the end"
+    )
 
 
 # ------------------------------------------------------------------- python -m common.splits
+
 
 def small_file_list(path):
     lines = (need(SHARED) / "mini_speech_commands_files.txt").read_text().split()[::20]
@@ -695,10 +871,14 @@ def test_splits_cli_errors_are_one_line(tmp_path, case):
 
 
 @pytest.mark.parametrize("previous", [True, False], ids=["over an old set", "into a new folder"])
-@pytest.mark.parametrize("exc, rc", [(OSError(errno.ENOSPC, "No space left on device"), 1),
-                                     (KeyboardInterrupt(), 130)], ids=["OSError", "KeyboardInterrupt"])
+@pytest.mark.parametrize(
+    "exc, rc",
+    [(OSError(errno.ENOSPC, "No space left on device"), 1), (KeyboardInterrupt(), 130)],
+    ids=["OSError", "KeyboardInterrupt"],
+)
 def test_splits_are_written_as_one_set(tmp_path, monkeypatch, capsys, previous, exc, rc):
     from common import splits
+
     files, out = small_file_list(tmp_path / "files.txt"), tmp_path / "out"
     if previous:
         out.mkdir()
@@ -713,8 +893,9 @@ def test_splits_are_written_as_one_set(tmp_path, monkeypatch, capsys, previous, 
     assert status == rc and len(err.splitlines()) == 1 and "Traceback" not in err, err
     assert err.startswith("error: " if rc == 1 else "interrupted"), err
     if previous:
-        assert {n: (out / n).read_text() for n in before} == \
-            {f"kws_split_{w}.txt": f"old {w}\n" for w in ("train", "val", "test")}
+        assert {n: (out / n).read_text() for n in before} == {
+            f"kws_split_{w}.txt": f"old {w}\n" for w in ("train", "val", "test")
+        }
         assert snapshot(out) == before, f"stray files: {sorted(set(os.listdir(out)) - set(before))}"
     else:
         assert not out.exists() or os.listdir(out) == [], f"partial set left: {os.listdir(out)}"
@@ -739,25 +920,34 @@ def one_line(capsys, function, argv=None):
 def must_not_run(what):
     def fail(*args, **kwargs):
         pytest.fail(f"{what} was reached: the input was not refused before it")
+
     return fail
 
 
 # ------------------------------------------------------------- 1. bounds on sizes from files
+
 
 def write_wav(path, rate, data):
     wavfile.write(str(path), rate, data)
     return path
 
 
-@pytest.mark.parametrize("rate, seconds, bound", [
-    (1, 16000, "sample rate 1 Hz"),                       # 32 KB that would cost 2 GB resampled
-    (2_147_483_647, 1e-5, "sample rate 2,147,483,647 Hz"),  # a 320 GiB resampling
-    (999, 1.0, "sample rate 999 Hz"),
-    (384_001, 0.1, "sample rate 384,001 Hz"),
-    (1_000, 61.0, "61.0 s of samples"),
-])
-def test_wav_rate_and_length_are_bounded_before_resampling(tmp_path, monkeypatch, rate, seconds, bound):
-    path = write_wav(tmp_path / "hostile.wav", rate, np.zeros(max(1, int(rate * seconds)), np.int16))
+@pytest.mark.parametrize(
+    "rate, seconds, bound",
+    [
+        (1, 16000, "sample rate 1 Hz"),  # 32 KB that would cost 2 GB resampled
+        (2_147_483_647, 1e-5, "sample rate 2,147,483,647 Hz"),  # a 320 GiB resampling
+        (999, 1.0, "sample rate 999 Hz"),
+        (384_001, 0.1, "sample rate 384,001 Hz"),
+        (1_000, 61.0, "61.0 s of samples"),
+    ],
+)
+def test_wav_rate_and_length_are_bounded_before_resampling(
+    tmp_path, monkeypatch, rate, seconds, bound
+):
+    path = write_wav(
+        tmp_path / "hostile.wav", rate, np.zeros(max(1, int(rate * seconds)), np.int16)
+    )
     assert path.stat().st_size < 200_000
     monkeypatch.setattr(wav, "resample", must_not_run("resampling"))
     with pytest.raises(wav.WavError, match=f"^{path}: {bound}") as e:
@@ -767,7 +957,9 @@ def test_wav_rate_and_length_are_bounded_before_resampling(tmp_path, monkeypatch
 
 def test_wav_bounds_let_real_recordings_through(tmp_path):
     for rate, seconds in ((8_000, 1.0), (48_000, 59.0), (192_000, 1.0), (1_000, 60.0)):
-        x = wav.read_wav(write_wav(tmp_path / f"{rate}.wav", rate, np.zeros(int(rate * seconds), np.int16)))
+        x = wav.read_wav(
+            write_wav(tmp_path / f"{rate}.wav", rate, np.zeros(int(rate * seconds), np.int16))
+        )
         assert x.shape == (16000,)
 
 
@@ -777,7 +969,9 @@ def test_wav_file_size_is_bounded_before_reading(tmp_path, monkeypatch):
     with open(path, "r+b") as f:  # sparse: no disk used
         f.truncate(wav.MAX_BYTES + 1)
     monkeypatch.setattr(wav.wavfile, "read", must_not_run("reading the wav"))
-    with pytest.raises(wav.WavError, match=f"^{path}: 67,108,865 bytes, over the bound of 67,108,864"):
+    with pytest.raises(
+        wav.WavError, match=f"^{path}: 67,108,865 bytes, over the bound of 67,108,864"
+    ):
         wav.read_wav(path)
 
 
@@ -794,10 +988,20 @@ def bomb_zip(path, name="kws_a.tflite", mib=1024, declared=None):
         crc = zlib.crc32(chunk, crc)
     raw = name.encode()
     size = mib * 2**20 if declared is None else declared
-    fields = struct.pack("<HHHHHIIIH", 20, 0, zipfile.ZIP_DEFLATED, 0, 0x21, crc, len(data), size, len(raw))
+    fields = struct.pack(
+        "<HHHHHIIIH", 20, 0, zipfile.ZIP_DEFLATED, 0, 0x21, crc, len(data), size, len(raw)
+    )
     local = b"PK\x03\x04" + fields + struct.pack("<H", 0) + raw
-    central = b"PK\x01\x02" + struct.pack("<H", 20) + fields + struct.pack("<HHHHII", 0, 0, 0, 0, 0, 0) + raw
-    end = b"PK\x05\x06" + struct.pack("<HHHHIIH", 0, 0, 1, 1, len(central), len(local) + len(data), 0)
+    central = (
+        b"PK\x01\x02"
+        + struct.pack("<H", 20)
+        + fields
+        + struct.pack("<HHHHII", 0, 0, 0, 0, 0, 0)
+        + raw
+    )
+    end = b"PK\x05\x06" + struct.pack(
+        "<HHHHIIH", 0, 0, 1, 1, len(central), len(local) + len(data), 0
+    )
     Path(path).write_bytes(local + data + central + end)
     return Path(path)
 
@@ -811,8 +1015,11 @@ def test_zip_bomb_is_refused_without_inflating_it(tmp_path, monkeypatch):
     monkeypatch.setattr(zipfile.ZipFile, "read", must_not_run("reading the zip member"))
     tracemalloc.start()
     try:
-        with pytest.raises(tflite_io.ModelFileError, match=f"^{bomb}: its .tflite, inflated, is "
-                           "1,073,741,824 bytes, over the bound of 16,777,216"):
+        with pytest.raises(
+            tflite_io.ModelFileError,
+            match=f"^{bomb}: its .tflite, inflated, is "
+            "1,073,741,824 bytes, over the bound of 16,777,216",
+        ):
             tflite_io.read_model_bytes(bomb)
         peak = tracemalloc.get_traced_memory()[1]
     finally:
@@ -826,7 +1033,9 @@ def test_zip_that_lies_about_its_size_is_read_no_further_than_it_says(tmp_path):
     liar = bomb_zip(tmp_path / "m.tflite.zip", declared=1000)
     tracemalloc.start()
     try:
-        with pytest.raises(tflite_io.ModelFileError, match=f"^{liar}: unreadable \\(BadZipFile: Bad CRC-32"):
+        with pytest.raises(
+            tflite_io.ModelFileError, match=f"^{liar}: unreadable \\(BadZipFile: Bad CRC-32"
+        ):
             tflite_io.read_model_bytes(liar)
         peak = tracemalloc.get_traced_memory()[1]
     finally:
@@ -840,62 +1049,101 @@ def test_model_file_size_is_bounded_before_reading(tmp_path, monkeypatch):
         f.write(MODEL)
         f.truncate(tflite_io.MAX_MODEL_BYTES + 1)
     monkeypatch.setattr("builtins.open", must_not_run("opening the model file"))
-    with pytest.raises(tflite_io.ModelFileError, match=f"^{big}: the file is 16,777,217 bytes, over the bound"):
+    with pytest.raises(
+        tflite_io.ModelFileError, match=f"^{big}: the file is 16,777,217 bytes, over the bound"
+    ):
         tflite_io.read_model_bytes(big)
 
 
-@pytest.mark.parametrize("field, value", [
-    ("num_mel_bins", 10**7), ("rate", 2_147_483_647), ("frame_length", 10**9), ("fft_length", 2**31),
-    ("num_coefficients", 10**6), ("frame_step", 10**12)])
+@pytest.mark.parametrize(
+    "field, value",
+    [
+        ("num_mel_bins", 10**7),
+        ("rate", 2_147_483_647),
+        ("frame_length", 10**9),
+        ("fft_length", 2**31),
+        ("num_coefficients", 10**6),
+        ("frame_step", 10**12),
+    ],
+)
 def test_frontend_fields_have_upper_bounds(field, value):
     problems = FrontEnd(**{field: value}).problems()
     assert problems and problems[0].startswith(f"'{field}' is {value}; expected ")
     assert "a whole number in [" in problems[0]
 
 
-@pytest.mark.parametrize("settings, what", [
-    ({"frame_step": 1, "frame_length": 8000, "fft_length": None}, "spectrogram"),  # 8001 x 8192
-    ({"rate": 48000, "frame_length": 48000, "fft_length": 65536, "num_mel_bins": 256}, "mel matrix"),
-    ({"mfcc": False, "resize": 1024, "frame_length": 16000, "fft_length": 65536}, "resize matrix"),
-])
+@pytest.mark.parametrize(
+    "settings, what",
+    [
+        ({"frame_step": 1, "frame_length": 8000, "fft_length": None}, "spectrogram"),  # 8001 x 8192
+        (
+            {"rate": 48000, "frame_length": 48000, "fft_length": 65536, "num_mel_bins": 256},
+            "mel matrix",
+        ),
+        (
+            {"mfcc": False, "resize": 1024, "frame_length": 16000, "fft_length": 65536},
+            "resize matrix",
+        ),
+    ],
+)
 def test_frontend_array_sizes_are_bounded(settings, what):
     problems = FrontEnd(**settings).problems()
-    assert problems and problems[0].startswith(f"the {what}") and "over the bound of 4,194,304" in problems[0]
+    assert (
+        problems
+        and problems[0].startswith(f"the {what}")
+        and "over the bound of 4,194,304" in problems[0]
+    )
 
 
 def test_project_front_ends_are_within_the_bounds():
     from common.frontend_np import MFCC_8K, MFCC_16K
     import kws_inference
+
     for cfg in (MFCC_16K, MFCC_8K, kws_inference.COURSE_DEFAULTS):
         assert cfg.problems() == []
 
 
 # ----------------------------------------------------------------------- sidecars (JSON)
 
+
 def write_model(folder, sidecar):
     """m.tflite (fake bytes: the sidecar is checked before the model is loaded) and m.json,
     written with a correct checksum: only the types and ranges can refuse it."""
     (folder / "m.tflite").write_bytes(MODEL)
-    (folder / "m.json").write_bytes(report.sidecar_bytes(sidecar) if isinstance(sidecar, dict) else sidecar)
+    (folder / "m.json").write_bytes(
+        report.sidecar_bytes(sidecar) if isinstance(sidecar, dict) else sidecar
+    )
     return folder / "m.tflite", folder / "m.json"
 
 
 def kws_sidecar(**fields):
-    return {"version": "ex2_b", "tflite_sha256": tflite_io.sha256(MODEL), "labels": LABELS,
-            "frontend": FrontEnd().to_dict(), "limits": {"accuracy": 0.9, "pi_inference_ms": 2.0}, **fields}
+    return {
+        "version": "ex2_b",
+        "tflite_sha256": tflite_io.sha256(MODEL),
+        "labels": LABELS,
+        "frontend": FrontEnd().to_dict(),
+        "limits": {"accuracy": 0.9, "pi_inference_ms": 2.0},
+        **fields,
+    }
 
 
 def test_frontend_asking_for_38_gib_is_refused_naming_the_json(tmp_path, capsys, monkeypatch):
     import kws_inference
     from common import frontend_np
-    model, side = write_model(tmp_path, kws_sidecar(frontend={**FrontEnd().to_dict(), "num_mel_bins": 10**7}))
+
+    model, side = write_model(
+        tmp_path, kws_sidecar(frontend={**FrontEnd().to_dict(), "num_mel_bins": 10**7})
+    )
     monkeypatch.setattr(frontend_np, "mel_weight_matrix", must_not_run("building the mel matrix"))
     status, line = one_line(capsys, kws_inference.run, ["--model", str(model), "--runs", "2"])
     assert status == 1
-    assert line.startswith(f"error: {side}: 'num_mel_bins' is 10000000; expected a whole number in [1, 256]")
+    assert line.startswith(
+        f"error: {side}: 'num_mel_bins' is 10000000; expected a whole number in [1, 256]"
+    )
 
 
 # ------------------------------------------------------------------- 2. NaN or inf samples
+
 
 @pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
 def test_nan_or_inf_samples_are_refused(tmp_path, bad):
@@ -908,6 +1156,7 @@ def test_nan_or_inf_samples_are_refused(tmp_path, bad):
 
 def test_nan_wav_in_the_train_split_stops_the_run_before_training(tmp_path):
     from common import kws_data
+
     folder = tmp_path / "data"
     for label in LABELS:
         (folder / label).mkdir(parents=True)
@@ -915,17 +1164,22 @@ def test_nan_wav_in_the_train_split_stops_the_run_before_training(tmp_path):
     bad = np.full(16000, 0.1, np.float32)
     bad[123] = np.nan
     write_wav(folder / "yes" / "bad_nohash_0.wav", 16000, bad)
-    lines = {w: [f"./data/mini_speech_commands/{label}/a{label}_nohash_0.wav" for label in LABELS]
-             for w in kws_data.SPLITS}
+    lines = {
+        w: [f"./data/mini_speech_commands/{label}/a{label}_nohash_0.wav" for label in LABELS]
+        for w in kws_data.SPLITS
+    }
     lines["train"].append("./data/mini_speech_commands/yes/bad_nohash_0.wav")
     for w, ls in lines.items():
         (tmp_path / f"kws_split_{w}.txt").write_text("\n".join(ls) + "\n")
     splits = kws_data.read_splits(tmp_path, folder, log=lambda *_: None)
-    with pytest.raises(DataError, match=f"^{folder / 'yes' / 'bad_nohash_0.wav'}: 1 of 16,000 samples are NaN"):
+    with pytest.raises(
+        DataError, match=f"^{folder / 'yes' / 'bad_nohash_0.wav'}: 1 of 16,000 samples are NaN"
+    ):
         kws_data.load_waves(splits, 16000, log=lambda *_: None)
 
 
 # ------------------------------------------------------------- 3. strict types in the sidecar
+
 
 def recomputed(sidecar):
     """The sidecar with a correct checksum for its (hostile) contents, as JSON bytes."""
@@ -934,26 +1188,75 @@ def recomputed(sidecar):
     return json.dumps(sidecar).encode()
 
 
-@pytest.mark.parametrize("contents, message", [
-    (recomputed(kws_sidecar(tflite_sha256=12345)), "'tflite_sha256' is 12345; expected a sha256 as 64"),
-    (recomputed(kws_sidecar(tflite_sha256="ab" * 31)), "'tflite_sha256' is 'abab"),
-    (json.dumps({**kws_sidecar(), "checksum": ["x"]}).encode(), "'checksum' is ['x']; expected a sha256"),
-    (recomputed(kws_sidecar(limits={"pi_inference_ms": "2"})), "'limits' is {'pi_inference_ms': '2'}; expected"),
-    (recomputed(kws_sidecar(limits={"accuracy": True})), "'limits' is {'accuracy': True}"),
-    (recomputed(kws_sidecar(limits=[1, 2])), "'limits' is [1, 2]"),
-    (recomputed(kws_sidecar(labels=["yes", 7])), "'labels' is ['yes', 7]; expected a list of 1 to 1000"),
-    (recomputed(kws_sidecar(labels=["yes", "yes"])), "'labels' is ['yes', 'yes']"),
-    (recomputed(kws_sidecar(version=["ex2_a"])), "'version' is ['ex2_a']; expected one of ex1_a"),
-    (recomputed(kws_sidecar(frontend={**FrontEnd().to_dict(), "rate": "16000"})), "'rate' is '16000'"),
-    (recomputed(kws_sidecar(frontend={**FrontEnd().to_dict(), "lower_frequency": True})), "'lower_frequency' True"),
-    (b'{"version": "ex2_b", "tflite_sha256": NaN}', "not a readable JSON file (NaN is not a JSON number)"),
-    (b"[" * 100_000 + b"]" * 100_000, "nested too deep to parse"),
-    (json.dumps({**kws_sidecar(), "history": json.loads("[" * 17 + "1" + "]" * 17)}).encode(),
-     "arrays or objects nested more than 16 deep"),
-    (b" " * (report.MAX_SIDECAR_BYTES - 1) + b"{}", "4,194,305 bytes, over the bound of 4,194,304"),
-], ids=["sha256 number", "sha256 short", "checksum list", "limit string", "limit bool", "limits list",
-        "label number", "labels repeated", "version list", "rate string", "frequency bool", "NaN",
-        "100,000 deep", "17 deep", "over 4 MiB"])
+@pytest.mark.parametrize(
+    "contents, message",
+    [
+        (
+            recomputed(kws_sidecar(tflite_sha256=12345)),
+            "'tflite_sha256' is 12345; expected a sha256 as 64",
+        ),
+        (recomputed(kws_sidecar(tflite_sha256="ab" * 31)), "'tflite_sha256' is 'abab"),
+        (
+            json.dumps({**kws_sidecar(), "checksum": ["x"]}).encode(),
+            "'checksum' is ['x']; expected a sha256",
+        ),
+        (
+            recomputed(kws_sidecar(limits={"pi_inference_ms": "2"})),
+            "'limits' is {'pi_inference_ms': '2'}; expected",
+        ),
+        (recomputed(kws_sidecar(limits={"accuracy": True})), "'limits' is {'accuracy': True}"),
+        (recomputed(kws_sidecar(limits=[1, 2])), "'limits' is [1, 2]"),
+        (
+            recomputed(kws_sidecar(labels=["yes", 7])),
+            "'labels' is ['yes', 7]; expected a list of 1 to 1000",
+        ),
+        (recomputed(kws_sidecar(labels=["yes", "yes"])), "'labels' is ['yes', 'yes']"),
+        (
+            recomputed(kws_sidecar(version=["ex2_a"])),
+            "'version' is ['ex2_a']; expected one of ex1_a",
+        ),
+        (
+            recomputed(kws_sidecar(frontend={**FrontEnd().to_dict(), "rate": "16000"})),
+            "'rate' is '16000'",
+        ),
+        (
+            recomputed(kws_sidecar(frontend={**FrontEnd().to_dict(), "lower_frequency": True})),
+            "'lower_frequency' True",
+        ),
+        (
+            b'{"version": "ex2_b", "tflite_sha256": NaN}',
+            "not a readable JSON file (NaN is not a JSON number)",
+        ),
+        (b"[" * 100_000 + b"]" * 100_000, "nested too deep to parse"),
+        (
+            json.dumps(
+                {**kws_sidecar(), "history": json.loads("[" * 17 + "1" + "]" * 17)}
+            ).encode(),
+            "arrays or objects nested more than 16 deep",
+        ),
+        (
+            b" " * (report.MAX_SIDECAR_BYTES - 1) + b"{}",
+            "4,194,305 bytes, over the bound of 4,194,304",
+        ),
+    ],
+    ids=[
+        "sha256 number",
+        "sha256 short",
+        "checksum list",
+        "limit string",
+        "limit bool",
+        "limits list",
+        "label number",
+        "labels repeated",
+        "version list",
+        "rate string",
+        "frequency bool",
+        "NaN",
+        "100,000 deep",
+        "17 deep",
+        "over 4 MiB",
+    ],
+)
 def test_every_sidecar_field_read_is_typed(tmp_path, contents, message):
     model, side = write_model(tmp_path, contents)
     with pytest.raises(DataError) as e:
@@ -964,6 +1267,7 @@ def test_every_sidecar_field_read_is_typed(tmp_path, contents, message):
 
 def test_limit_as_a_string_is_refused_before_the_latency_run(tmp_path, capsys, monkeypatch):
     import kws_inference
+
     model, side = write_model(tmp_path, recomputed(kws_sidecar(limits={"pi_inference_ms": "2"})))
     monkeypatch.setattr(kws_inference, "measure_latency", must_not_run("the latency run"))
     monkeypatch.setattr(kws_inference, "Model", must_not_run("loading the model"))
@@ -973,15 +1277,20 @@ def test_limit_as_a_string_is_refused_before_the_latency_run(tmp_path, capsys, m
 
 def test_evaluate_refuses_a_typed_field_naming_the_json(tmp_path, capsys):
     from tools import evaluate
+
     model, side = write_model(tmp_path, recomputed(kws_sidecar(tflite_sha256=12345)))
-    status, line = one_line(capsys, evaluate.run, [str(model), "--data", str(tmp_path), "--split", "x.txt"])
+    status, line = one_line(
+        capsys, evaluate.run, [str(model), "--data", str(tmp_path), "--split", "x.txt"]
+    )
     assert status == 1 and line.startswith(f"error: {side}: 'tflite_sha256' is 12345")
 
 
 def test_a_deliberate_edit_with_its_checksum_recomputed_passes_the_sidecar_check(tmp_path):
     """What the checksum does not do (README, docs/robustness.md): it is an unkeyed sha256."""
-    model, side = write_model(tmp_path, recomputed(kws_sidecar(frontend={**FrontEnd().to_dict(),
-                                                                        "lower_frequency": 1000.0})))
+    model, side = write_model(
+        tmp_path,
+        recomputed(kws_sidecar(frontend={**FrontEnd().to_dict(), "lower_frequency": 1000.0})),
+    )
     assert report.read_sidecar(model, MODEL)["frontend"]["lower_frequency"] == 1000.0
 
 
@@ -994,8 +1303,9 @@ SET_B = {f"m{i}.bin": f"set B file {i}\n".encode() * 3000 for i in range(4)}
 def which_set(folder):
     """'A' or 'B' when `folder` holds exactly that set and nothing else; else what it holds."""
     found = {p.name: p.read_bytes() for p in Path(folder).iterdir()}
-    return {"A": "A", "B": "B"}.get(next((k for k, s in (("A", SET_A), ("B", SET_B)) if found == s), None),
-                                    sorted(found))
+    return {"A": "A", "B": "B"}.get(
+        next((k for k, s in (("A", SET_A), ("B", SET_B)) if found == s), None), sorted(found)
+    )
 
 
 WRITER = textwrap.dedent("""
@@ -1017,18 +1327,27 @@ WRITER = textwrap.dedent("""
 def start_writer(folder):
     """A process writing SET_A and SET_B into `folder` by turns, until a signal stops it."""
     import pickle
+
     sets = Path(folder).parent / "sets.pickle"
     sets.write_bytes(pickle.dumps([SET_A, SET_B]))
-    p = subprocess.Popen([sys.executable, "-c", WRITER.format(root=str(ROOT)), str(folder), str(sets)],
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                         preexec_fn=default_stop_signals)
+    p = subprocess.Popen(
+        [sys.executable, "-c", WRITER.format(root=str(ROOT)), str(folder), str(sets)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=default_stop_signals,
+    )
     assert p.stdout.readline() == "ready\n", p.stderr.read()
     return p
 
 
-@pytest.mark.parametrize("signum, status, name", [(signal.SIGTERM, 143, "SIGTERM"), (signal.SIGHUP, 129, "SIGHUP"),
-                                                  (signal.SIGINT, 130, None)])
-def test_stop_signal_at_random_moments_of_the_write_leaves_one_whole_set(tmp_path, signum, status, name):
+@pytest.mark.parametrize(
+    "signum, status, name",
+    [(signal.SIGTERM, 143, "SIGTERM"), (signal.SIGHUP, 129, "SIGHUP"), (signal.SIGINT, 130, None)],
+)
+def test_stop_signal_at_random_moments_of_the_write_leaves_one_whole_set(
+    tmp_path, signum, status, name
+):
     rng = random.Random(signum)
     for attempt in range(8):
         folder = tmp_path / f"try{attempt}"
@@ -1038,7 +1357,9 @@ def test_stop_signal_at_random_moments_of_the_write_leaves_one_whole_set(tmp_pat
         p.send_signal(signum)
         out, err = p.communicate(timeout=60)
         assert p.returncode == status, (p.returncode, err)
-        assert err.count("\n") == 1 and err.startswith(f"interrupted by {name}: " if name else "interrupted: "), err
+        assert err.count("\n") == 1 and err.startswith(
+            f"interrupted by {name}: " if name else "interrupted: "
+        ), err
         assert which_set(folder) in ("A", "B"), f"try {attempt}: {which_set(folder)}"
 
 
@@ -1072,6 +1393,7 @@ def test_journal_rolls_back_a_set_killed_mid_renames(tmp_path, monkeypatch):
         if len(calls) == 3:
             raise SystemExit("killed")  # as if the process vanished: no clean-up runs below
         return real(src, dst)
+
     monkeypatch.setattr(outputs, "_roll_back", lambda *a: None)
     monkeypatch.setattr(outputs.os, "replace", killed_after_two)
     monkeypatch.setattr(outputs.os, "unlink", lambda *a: None)
@@ -1097,6 +1419,7 @@ def test_two_writers_in_threads_each_write_whole_sets(tmp_path):
                 outputs.write_set(folder, mine, log=lambda *a: None)
         except BaseException as e:  # noqa: BLE001 - any exception fails the test
             errors.append(repr(e))
+
     threads = [threading.Thread(target=writer, args=(k,)) for k in range(3)]
     [t.start() for t in threads]
     [t.join() for t in threads]
@@ -1121,6 +1444,7 @@ def test_two_writer_processes_share_one_folder(tmp_path):
 
 def test_a_writer_that_cannot_get_the_lock_fails_in_one_line(tmp_path, capsys, monkeypatch):
     from filelock import FileLock
+
     folder = tmp_path / "out"
     outputs.write_set(folder, SET_A)
     monkeypatch.setattr(outputs, "LOCK_WAIT_S", 0.2)
@@ -1135,7 +1459,9 @@ def test_backup_names_are_unique_per_run(tmp_path, monkeypatch):
     folder = tmp_path / "out"
     outputs.write_set(folder, SET_A)
     real, backups = os.link, []
-    monkeypatch.setattr(outputs.os, "link", lambda src, dst: backups.append(os.path.basename(dst)) or real(src, dst))
+    monkeypatch.setattr(
+        outputs.os, "link", lambda src, dst: backups.append(os.path.basename(dst)) or real(src, dst)
+    )
     outputs.write_set(folder, SET_B)
     outputs.write_set(folder, SET_A)
     assert len(backups) == 8 == len(set(backups))
@@ -1144,26 +1470,34 @@ def test_backup_names_are_unique_per_run(tmp_path, monkeypatch):
 
 def test_sigterm_and_sighup_are_one_line_with_128_plus_the_signal(capsys, stop_signals):
     for signum, status, name in ((signal.SIGTERM, 143, "SIGTERM"), (signal.SIGHUP, 129, "SIGHUP")):
-        def stopped(argv):
+
+        def stopped(argv, signum=signum):
             signal.raise_signal(signum)
             pytest.fail("the signal did not stop the run")
+
         before = signal.getsignal(signum)
-        assert one_line(capsys, stopped) == (status, f"interrupted by {name}: no output file was changed")
+        assert one_line(capsys, stopped) == (
+            status,
+            f"interrupted by {name}: no output file was changed",
+        )
         assert signal.getsignal(signum) == before
 
 
 def test_an_ignored_sighup_stays_ignored(capsys, stop_signals):
     previous = signal.signal(signal.SIGHUP, signal.SIG_IGN)
     try:
+
         def run(argv):
             signal.raise_signal(signal.SIGHUP)  # nohup: nothing happens
             return 0
+
         assert cli.exit_status(run) == 0
     finally:
         signal.signal(signal.SIGHUP, previous)
 
 
 # ------------------------------------------- 5. out-dir, seed, paths in errors, one line each
+
 
 @pytest.mark.parametrize("kind", ["loop", "dangling", "under a loop"])
 def test_out_dir_symlink_loop_or_dangling_is_refused(tmp_path, kind):
@@ -1186,8 +1520,12 @@ def test_out_dir_through_a_good_symlink_is_resolved(tmp_path):
 
 @pytest.mark.parametrize("value", ["-1", str(2**32), "1.5"])
 def test_seed_range_is_checked_with_the_flags(value):
-    for parse in (lambda a: cli.parse(cli.parser(constraints.entry("ex2_a"), "x"), constraints.entry("ex2_a"), a),
-                  lambda a: __import__("tools.search", fromlist=["x"]).parse_args(["--version", "ex1_a", *a])):
+    for parse in (
+        lambda a: cli.parse(
+            cli.parser(constraints.entry("ex2_a"), "x"), constraints.entry("ex2_a"), a
+        ),
+        lambda a: __import__("tools.search", fromlist=["x"]).parse_args(["--version", "ex1_a", *a]),
+    ):
         with pytest.raises(cli.UsageError, match=f"argument --seed: .*{value}"):
             parse(["--seed", value])
     assert cli.seed(str(2**32 - 1)) == 2**32 - 1 and cli.seeds("0,1,7") == [0, 1, 7]
@@ -1199,15 +1537,20 @@ def test_a_full_disk_names_the_folder_and_keeps_the_previous_set(tmp_path, capsy
 
     def full(fd):
         raise OSError(errno.ENOSPC, "No space left on device")
+
     monkeypatch.setattr(outputs.os, "fsync", full)
     status, line = one_line(capsys, lambda argv: outputs.write_set(folder, SET_B))
     monkeypatch.undo()
-    assert status == 1 and line == f"error: {folder}: No space left on device (writing the output files)"
+    assert (
+        status == 1
+        and line == f"error: {folder}: No space left on device (writing the output files)"
+    )
     assert which_set(folder) == "A"
 
 
 def test_library_messages_with_newlines_are_folded(tmp_path, capsys):
     from common import jena
+
     csv = tmp_path / "broken.csv"
     csv.write_text("Date Time,T (degC)\n01.01.2009 00:10:00,1.0\n01.01.2009 00:20:00,2.0,3.0,4.0\n")
     status, line = one_line(capsys, lambda argv: jena.load_series(csv))
@@ -1215,23 +1558,31 @@ def test_library_messages_with_newlines_are_folded(tmp_path, capsys):
 
     def two_lines(argv):
         raise ValueError("first\nsecond\r\n")
+
     assert one_line(capsys, two_lines) == (1, "error: first second")
 
 
 def test_a_model_the_interpreter_cannot_load_is_named_by_its_file(tmp_path, capsys):
     import kws_inference
+
     model = tmp_path / "broken.tflite"
     model.write_bytes(b"\x10\0\0\0TFL3" + bytes(200))  # the interpreter's message has a newline
-    status, line = one_line(capsys, kws_inference.run, ["--model", str(model), "--no-sidecar", "--runs", "2"])
+    status, line = one_line(
+        capsys, kws_inference.run, ["--model", str(model), "--no-sidecar", "--runs", "2"]
+    )
     assert status == 1 and line.startswith(f"error: {model}: the interpreter cannot load it")
 
 
 # --------------------------------------------------------------------------- 6. the search
 
+
 def test_search_bad_flag_is_one_line_status_1(capsys):
     from tools import search
+
     status, line = one_line(capsys, search.main, ["--version", "ex2_a", "--no-such-flag"])
-    assert status == 1 and line.startswith("error: python -m tools.search: unrecognized arguments: --no-such-flag")
+    assert status == 1 and line.startswith(
+        "error: python -m tools.search: unrecognized arguments: --no-such-flag"
+    )
     status, line = one_line(capsys, search.main, ["--version", "ex2_a", "--folds", "1"])
     assert status == 1 and "--folds" in line
 
@@ -1239,6 +1590,7 @@ def test_search_bad_flag_is_one_line_status_1(capsys):
 @pytest.mark.parametrize("kind", ["garbage", "not sqlite", "no driver", "password hidden"])
 def test_search_storage_errors_are_one_line_naming_the_storage(tmp_path, capsys, kind):
     from tools import search
+
     if kind == "garbage":
         url = shown = "not a url at all"
     elif kind == "not sqlite":
@@ -1247,8 +1599,23 @@ def test_search_storage_errors_are_one_line_naming_the_storage(tmp_path, capsys,
     elif kind == "no driver":
         url = shown = "mysql+nosuchdriver://u@127.0.0.1/db"
     else:
-        url, shown = "postgresql://user:secret@127.0.0.1:1/db", "postgresql://user:***@127.0.0.1:1/db"
-    status, line = one_line(capsys, search.main, ["--version", "ex1_a", "--trials", "0", "--storage", url,
-                                                  "--out-dir", str(tmp_path / "out")])
+        url, shown = (
+            "postgresql://user:secret@127.0.0.1:1/db",
+            "postgresql://user:***@127.0.0.1:1/db",
+        )
+    status, line = one_line(
+        capsys,
+        search.main,
+        [
+            "--version",
+            "ex1_a",
+            "--trials",
+            "0",
+            "--storage",
+            url,
+            "--out-dir",
+            str(tmp_path / "out"),
+        ],
+    )
     assert status == 1 and line.startswith(f"error: {shown}: "), line
     assert "secret" not in line

@@ -1,5 +1,6 @@
 """Scoring on speaker-grouped folds without peeking (tools/folds.py), and BatchNormalization
 statistics re-estimated on the training split (common/compress.py)."""
+
 import dataclasses
 
 import numpy as np
@@ -27,6 +28,7 @@ def test_the_scoring_fold_never_reaches_training_or_the_epoch_choice(subset):
     trained model, its kept epoch and its .tflite stay byte-identical; only the score moves."""
     from common import kws, kws_data, runtime
     from common.frontend_np import MFCC_16K
+
     data_dir, split_dir = subset
     splits = kws_data.read_splits(split_dir, data_dir, log=lambda *_: None)
     del splits["test"]
@@ -42,19 +44,26 @@ def test_the_scoring_fold_never_reaches_training_or_the_epoch_choice(subset):
         t = orig_fit(*a, **k)
         tflites.append(t.tflite)
         return t
+
     kws.fit_and_quantize = keep
     try:
         train_s, val_s = pairs[0]
         rng = np.random.RandomState(1)
-        poisoned = dataclasses.replace(val_s, waves=rng.uniform(-1, 1, val_s.waves.shape).astype(np.float32),
-                                       label_ids=rng.permutation(val_s.label_ids))
+        poisoned = dataclasses.replace(
+            val_s,
+            waves=rng.uniform(-1, 1, val_s.waves.shape).astype(np.float32),
+            label_ids=rng.permutation(val_s.label_ids),
+        )
         again = folds.score_kws(spec, [(train_s, val_s)], seed=0, epochs=3, qat=0)
         bad = folds.score_kws(spec, [(train_s, poisoned)], seed=0, epochs=3, qat=0)
     finally:
         kws.fit_and_quantize = orig_fit
     assert tflites[0] == tflites[1]
     assert again[0] == real[0]
-    assert bad[0]["kept_epoch"] == real[0]["kept_epoch"] and bad[0]["zip_bytes"] == real[0]["zip_bytes"]
+    assert (
+        bad[0]["kept_epoch"] == real[0]["kept_epoch"]
+        and bad[0]["zip_bytes"] == real[0]["zip_bytes"]
+    )
     assert bad[0]["int8"] != real[0]["int8"]
 
 
@@ -66,6 +75,7 @@ def test_reestimated_batchnorm_normalizes_the_training_features():
     tf = pytest.importorskip("tensorflow")
     from common import compress
     from common.models import ds_cnn
+
     tf.keras.utils.set_random_seed(0)
     model = ds_cnn([49, 10, 1], (8, 8), extra_depthwise=1, bn_momentum=0.1)
     x = np.random.RandomState(0).normal(size=(300, 49, 10, 1)).astype(np.float32) * 3 + 1
@@ -77,8 +87,17 @@ def test_reestimated_batchnorm_normalizes_the_training_features():
     before = tf.keras.Model(model.inputs, bns[-1].output)(x, training=False).numpy()
     compress.reestimate_batchnorm(model, x, batch_size=64)
     for bn in bns:
-        y = tf.keras.Model(model.inputs, bn.output)(x, training=False).numpy().reshape(-1, bn.beta.shape[0])
+        y = (
+            tf.keras.Model(model.inputs, bn.output)(x, training=False)
+            .numpy()
+            .reshape(-1, bn.beta.shape[0])
+        )
         var = bn.moving_variance.numpy()
         np.testing.assert_allclose(y.mean(axis=0), bn.beta.numpy(), atol=2e-3)
-        np.testing.assert_allclose(y.var(axis=0), bn.gamma.numpy() ** 2 * var / (var + bn.epsilon), rtol=2e-3)
-    assert np.abs(before.reshape(-1, bns[-1].beta.shape[0]).mean(axis=0) - bns[-1].beta.numpy()).max() > 0.1
+        np.testing.assert_allclose(
+            y.var(axis=0), bn.gamma.numpy() ** 2 * var / (var + bn.epsilon), rtol=2e-3
+        )
+    assert (
+        np.abs(before.reshape(-1, bns[-1].beta.shape[0]).mean(axis=0) - bns[-1].beta.numpy()).max()
+        > 0.1
+    )

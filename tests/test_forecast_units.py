@@ -1,5 +1,6 @@
 """Exercise 1's pieces: the CSV reader (encodings, line ends, extra columns, missing-value
 codes, time breaks), windows and their gaps, persistence, calibration coverage, the metric."""
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -11,18 +12,28 @@ from common import compress, forecast, jena, models
 from common.errors import DataError
 from common.models import MultiOutputMAE
 
-HEADER22 = ("Date Time,p (mbar),T (degC),Tpot (K),Tdew (degC),rh (%),VPmax (mbar),VPact (mbar),"
-            "VPdef (mbar),sh (g/kg),H2OC (mmol/mol),rho (g/m**3),wv (m/s),max. wv (m/s),wd (deg),"
-            "rain (mm),raining (s),SWDR (W/m²),PAR (µmol/m²/s),max. PAR (µmol/m²/s),Tlog (degC),CO2 (ppm)")
+HEADER22 = (
+    "Date Time,p (mbar),T (degC),Tpot (K),Tdew (degC),rh (%),VPmax (mbar),VPact (mbar),"
+    "VPdef (mbar),sh (g/kg),H2OC (mmol/mol),rho (g/m**3),wv (m/s),max. wv (m/s),wd (deg),"
+    "rain (mm),raining (s),SWDR (W/m²),PAR (µmol/m²/s),max. PAR (µmol/m²/s),Tlog (degC),CO2 (ppm)"
+)
 
 
-def station_csv(path, t, rh, start="01.06.2024 00:00:00", encoding="latin-1", newline="\r\n",
-                times=None):
+def station_csv(
+    path, t, rh, start="01.06.2024 00:00:00", encoding="latin-1", newline="\r\n", times=None
+):
     """A file in the station's export format: 22 columns, latin-1, CRLF by default."""
-    times = times if times is not None else pd.date_range(
-        pd.to_datetime(start, format="%d.%m.%Y %H:%M:%S"), periods=len(t), freq="10min")
-    rows = [HEADER22] + [f"{d:%d.%m.%Y %H:%M:%S},990.0,{a},290.0,5.0,{b}," + ",".join(["1.0"] * 15) + ",-9999"
-                         for d, a, b in zip(times, t, rh)]
+    times = (
+        times
+        if times is not None
+        else pd.date_range(
+            pd.to_datetime(start, format="%d.%m.%Y %H:%M:%S"), periods=len(t), freq="10min"
+        )
+    )
+    rows = [HEADER22] + [
+        f"{d:%d.%m.%Y %H:%M:%S},990.0,{a},290.0,5.0,{b}," + ",".join(["1.0"] * 15) + ",-9999"
+        for d, a, b in zip(times, t, rh)
+    ]
     path.write_bytes(newline.join(rows).encode(encoding) + newline.encode())
     return str(path)
 
@@ -31,19 +42,23 @@ def ramp(rows=200):
     return np.arange(rows, dtype=np.float64) / 10, 50 + np.arange(rows) % 40
 
 
-@pytest.mark.parametrize("encoding, newline", [("latin-1", "\r\n"), ("utf-8", "\n"), ("utf-8", "\r\n")])
+@pytest.mark.parametrize(
+    "encoding, newline", [("latin-1", "\r\n"), ("utf-8", "\n"), ("utf-8", "\r\n")]
+)
 def test_station_exports_are_read_in_any_encoding_and_line_end(tmp_path, encoding, newline):
     t, rh = ramp()
     s = jena.load_series(station_csv(tmp_path / "x.csv", t, rh, encoding=encoding, newline=newline))
     np.testing.assert_allclose(s.values[:, 0], t, atol=1e-5)
     np.testing.assert_allclose(s.values[:, 1], rh)
-    assert not s.breaks.any() and s.gaps == {} and s.times[1] - s.times[0] == np.timedelta64(10, "m")
+    assert (
+        not s.breaks.any() and s.gaps == {} and s.times[1] - s.times[0] == np.timedelta64(10, "m")
+    )
 
 
 def test_the_real_station_export(shared_data):
     s = jena.load_series(shared_data / "jena_mpi_roof_2024_jun_sep.csv")
     assert len(s) == 16346 and s.gaps == {}  # -9999 only in max. PAR, a column not used
-    assert 4.0 <= np.nanmin(s.values[:, 0]) and np.nanmax(s.values[:, 0]) <= 34.0
+    assert np.nanmin(s.values[:, 0]) >= 4.0 and np.nanmax(s.values[:, 0]) <= 34.0
 
 
 def test_missing_values_are_gaps_and_their_windows_are_dropped(tmp_path):
@@ -52,8 +67,11 @@ def test_missing_values_are_gaps_and_their_windows_are_dropped(tmp_path):
     rh = rh.astype(object)
     t[100], t[150], rh[200], t[250] = -9999, "inf", "", -999.99
     s = jena.load_series(station_csv(tmp_path / "g.csv", t, rh))
-    assert s.gaps == {"T (degC): infinite": 1, "T (degC): missing-value code (<= -999)": 2,
-                      "rh (%): empty or NaN": 1}
+    assert s.gaps == {
+        "T (degC): infinite": 1,
+        "T (degC): missing-value code (<= -999)": 2,
+        "rh (%): empty or NaN": 1,
+    }
     w = jena.make_windows(s)
     bad_rows = {100, 150, 200, 250}
     expected = [i for i in range(300 - 11) if not bad_rows & set(range(i, i + 12))]
@@ -66,7 +84,10 @@ def test_implausible_values_are_gaps(tmp_path):
     t, rh = ramp(150)
     t[10], rh[20] = 75.0, 130.0
     s = jena.load_series(station_csv(tmp_path / "p.csv", t, rh))
-    assert s.gaps == {"T (degC): outside the plausible range": 1, "rh (%): outside the plausible range": 1}
+    assert s.gaps == {
+        "T (degC): outside the plausible range": 1,
+        "rh (%): outside the plausible range": 1,
+    }
 
 
 def test_time_breaks_split_windows(tmp_path):
@@ -83,7 +104,9 @@ def test_too_many_gaps_is_a_clear_error(tmp_path):
     t, rh = ramp(400)
     t = t.astype(object)
     t[::3] = -9999
-    with pytest.raises(DataError, match=r"m\.csv: .* windows touch a gap .*T \(degC\): missing-value code"):
+    with pytest.raises(
+        DataError, match=r"m\.csv: .* windows touch a gap .*T \(degC\): missing-value code"
+    ):
         jena.split_windows(jena.load_series(station_csv(tmp_path / "m.csv", t, rh)))
 
 
@@ -118,9 +141,13 @@ def test_split_windows_normalization_and_persistence_by_hand():
     np.testing.assert_allclose(norm.mean, [t[:700].mean(), rh[:700].mean()], rtol=1e-5)
     np.testing.assert_allclose(norm.std, [t[:700].std(), rh[:700].std()], rtol=1e-5)
     # persistence by hand: every test window, every step, against the last input row
-    errors = [[abs(s.values[906 + i + k, f] - s.values[905 + i, f]) for i in range(89) for k in range(6)]
-              for f in (0, 1)]
-    np.testing.assert_allclose(forecast.persistence_mae(test), [np.mean(e) for e in errors], rtol=1e-5)
+    errors = [
+        [abs(s.values[906 + i + k, f] - s.values[905 + i, f]) for i in range(89) for k in range(6)]
+        for f in (0, 1)
+    ]
+    np.testing.assert_allclose(
+        forecast.persistence_mae(test), [np.mean(e) for e in errors], rtol=1e-5
+    )
 
 
 def test_a_model_with_known_weights_scores_its_known_mae():
@@ -136,8 +163,11 @@ def test_a_model_with_known_weights_scores_its_known_mae():
     model.get_layer("linear").set_weights([np.zeros((12, 12), np.float32), bias])
     predicted = model.predict(norm(windows.inputs), verbose=0)
     expected_t = np.abs(windows.persistence[..., 0] + 2.0 - windows.labels[..., 0]).mean()
-    np.testing.assert_allclose(forecast.mae_per_feature(windows.labels, predicted),
-                               [expected_t, forecast.persistence_mae(windows)[1]], rtol=1e-5)
+    np.testing.assert_allclose(
+        forecast.mae_per_feature(windows.labels, predicted),
+        [expected_t, forecast.persistence_mae(windows)[1]],
+        rtol=1e-5,
+    )
 
 
 def test_lstsq_init_recovers_a_linear_law():
@@ -171,8 +201,8 @@ def test_calibration_covers_the_whole_training_period():
 def test_multi_output_mae_on_hand_made_tensors():
     y_true = np.zeros((32, 6, 2), np.float32)
     y_pred = np.zeros((32, 6, 2), np.float32)
-    y_pred[..., 0] = 1.0          # T off by 1 everywhere
-    y_pred[:16, :3, 1] = 4.0      # RH off by 4 in a quarter of the cells -> mean 1
+    y_pred[..., 0] = 1.0  # T off by 1 everywhere
+    y_pred[:16, :3, 1] = 4.0  # RH off by 4 in a quarter of the cells -> mean 1
     m = MultiOutputMAE()
     m.update_state(y_true, y_pred)
     np.testing.assert_allclose(m.result().numpy(), [1.0, 1.0])
@@ -195,10 +225,14 @@ def test_resolve_csv(tmp_path):
         (other / name).write_text("x\n")
     with pytest.raises(DataError) as e:  # the CSVs that are there, macOS metadata left out
         jena.resolve_csv(str(other))
-    assert str(e.value) == (f"{other}: no {jena.JENA_CSV} in this folder; the CSV files there: a.csv, "
-                            f"b.csv; pass one of them as the file ({other / 'a.csv'})")
+    assert str(e.value) == (
+        f"{other}: no {jena.JENA_CSV} in this folder; the CSV files there: a.csv, "
+        f"b.csv; pass one of them as the file ({other / 'a.csv'})"
+    )
     (tmp_path / "empty").mkdir()
-    with pytest.raises(DataError, match="empty: no jena_climate_2009_2016.csv in this folder; no CSV file there$"):
+    with pytest.raises(
+        DataError, match="empty: no jena_climate_2009_2016.csv in this folder; no CSV file there$"
+    ):
         jena.resolve_csv(str(tmp_path / "empty"))
 
 
@@ -207,6 +241,7 @@ def test_the_unpruned_forecasters_zero_weights_are_structural():
     are 0 in the last step's two columns, so the least-squares start gives their kernel rows
     0 and no gradient ever moves them: 24 of the 144 weights of the Dense(12)."""
     import importlib
+
     spec = importlib.import_module("ex1_b").VERSION
     rng = np.random.default_rng(0)
     inputs = rng.normal(size=(500, 6, 2)).astype(np.float32).cumsum(axis=1)
@@ -233,6 +268,7 @@ def test_verify_csv_rejects_a_wrong_file(tmp_path):
 
 def test_synthetic_full_size_file_is_readable_and_never_official(tmp_path):
     from tools import fullsize
+
     out = tmp_path / "SYNTHETIC.csv"
     assert fullsize.run(["--out", str(out), "--rows", "3000"]) == 0
     s = jena.load_series(out)
@@ -240,20 +276,28 @@ def test_synthetic_full_size_file_is_readable_and_never_official(tmp_path):
     assert list(pd.read_csv(out, nrows=1).columns) == fullsize.COLUMNS
     assert not jena.is_official(out)
     assert forecast.unassessable(s)["mae_t"].startswith(
-        "defined on the official jena_climate_2009_2016.csv (420,551 rows, 2009-2016); this run: 3,000 rows")
+        "defined on the official jena_climate_2009_2016.csv (420,551 rows, 2009-2016); this run: 3,000 rows"
+    )
 
 
 def test_the_folded_twin_computes_the_same_function():
     import importlib
+
     spec = importlib.import_module("ex1_a").VERSION
     norm = jena.Normalization(np.float32([9.0, 76.0]), np.float32([8.0, 16.0]))
     tf.keras.utils.set_random_seed(0)
     model = spec.build(norm.mean, norm.std)
     for layer in model.layers:  # random non-zero weights everywhere
-        layer.set_weights([np.random.default_rng(1).normal(size=w.shape).astype(np.float32)
-                           for w in layer.get_weights()])
+        layer.set_weights(
+            [
+                np.random.default_rng(1).normal(size=w.shape).astype(np.float32)
+                for w in layer.get_weights()
+            ]
+        )
     folded = forecast.fold_units(spec, model, norm)
     x = np.random.default_rng(2).normal(size=(50, 6, 2)).astype(np.float32)
-    np.testing.assert_allclose(folded.predict(x, verbose=0), model.predict(x, verbose=0), rtol=1e-4, atol=1e-3)
+    np.testing.assert_allclose(
+        folded.predict(x, verbose=0), model.predict(x, verbose=0), rtol=1e-4, atol=1e-3
+    )
     assert len(folded.layers) == len(model.layers)  # ("units" gone, "level" in its place)
     assert "units" not in [layer.name for layer in folded.layers]

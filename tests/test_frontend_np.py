@@ -2,6 +2,7 @@
 two presets against the course's SignalGenerator (tests/course_signal_generator.py; the
 presets themselves: tests/test_course_frontend.py), the STFT path against tf.signal.stft and
 tf.image.resize called here, the mel matrix against TensorFlow's; and the settings' checks."""
+
 import numpy as np
 import pytest
 from scipy.io import wavfile
@@ -14,23 +15,45 @@ from course_signal_generator import SignalGenerator  # noqa: E402
 
 LABELS = ["down", "go", "left", "no", "right", "stop", "up", "yes"]
 # MFCC settings of neither preset: 8 kHz, 32 ms frames, 32 mel bins, 13 coefficients, 40-3800 Hz
-OTHER_MFCC = FrontEnd(rate=8000, frame_length=256, frame_step=128, num_mel_bins=32,
-                      num_coefficients=13, lower_frequency=40, upper_frequency=3800)
-STFT_CONFIGS = [FrontEnd(mfcc=False), FrontEnd(mfcc=False, resize=32),
-                FrontEnd(rate=8000, frame_length=256, frame_step=128, mfcc=False, resize=24)]
+OTHER_MFCC = FrontEnd(
+    rate=8000,
+    frame_length=256,
+    frame_step=128,
+    num_mel_bins=32,
+    num_coefficients=13,
+    lower_frequency=40,
+    upper_frequency=3800,
+)
+STFT_CONFIGS = [
+    FrontEnd(mfcc=False),
+    FrontEnd(mfcc=False, resize=32),
+    FrontEnd(rate=8000, frame_length=256, frame_step=128, mfcc=False, resize=24),
+]
 
 
 def course(cfg):
     """The course's SignalGenerator with the settings of `cfg`."""
-    return SignalGenerator(LABELS, cfg.rate, cfg.frame_length, cfg.frame_step, cfg.num_mel_bins,
-                           cfg.lower_frequency, cfg.upper_frequency, cfg.num_coefficients, mfcc=cfg.mfcc)
+    return SignalGenerator(
+        LABELS,
+        cfg.rate,
+        cfg.frame_length,
+        cfg.frame_step,
+        cfg.num_mel_bins,
+        cfg.lower_frequency,
+        cfg.upper_frequency,
+        cfg.num_coefficients,
+        mfcc=cfg.mfcc,
+    )
 
 
 def tf_stft(x, cfg):
     """|STFT| (fft_length = frame_length, Hann window), then tf.image.resize when `cfg` says:
     TensorFlow's functions called directly."""
-    spec = tf.abs(tf.signal.stft(tf.constant(x), cfg.frame_length, cfg.frame_step,
-                                 fft_length=cfg.frame_length))[..., None]
+    spec = tf.abs(
+        tf.signal.stft(
+            tf.constant(x), cfg.frame_length, cfg.frame_step, fft_length=cfg.frame_length
+        )
+    )[..., None]
     return (tf.image.resize(spec, [cfg.resize, cfg.resize]) if cfg.resize else spec).numpy()
 
 
@@ -47,7 +70,10 @@ def test_other_mfcc_settings_give_the_course_features(real_wavs):
     worst = 0.0
     for path in real_wavs:
         a, b = ours(read_wav(path, rate=OTHER_MFCC.rate)), theirs.preprocess(str(path)).numpy()
-        assert a.shape == b.shape == tuple(OTHER_MFCC.input_shape) == (61, 13, 1) and a.dtype == np.float32
+        assert (
+            a.shape == b.shape == tuple(OTHER_MFCC.input_shape) == (61, 13, 1)
+            and a.dtype == np.float32
+        )
         worst = max(worst, float(np.abs(a - b).max()))
     assert worst <= 1e-4, worst  # MFCC within 1e-4 (absolute), as for the presets
 
@@ -58,8 +84,11 @@ def test_silence_and_noise_give_the_course_features(tmp_path):
     noise = np.random.RandomState(0).randint(-32768, 32768, 16000).astype(np.int16)
     for name, pcm in (("silence", np.zeros(16000, np.int16)), ("noise", noise)):
         wavfile.write(tmp_path / f"{name}.wav", 16000, pcm)
-        np.testing.assert_allclose(NumpyFrontEnd(cfg)(read_wav(tmp_path / f"{name}.wav")),
-                                   course(cfg).preprocess(str(tmp_path / f"{name}.wav")).numpy(), atol=1e-4)
+        np.testing.assert_allclose(
+            NumpyFrontEnd(cfg)(read_wav(tmp_path / f"{name}.wav")),
+            course(cfg).preprocess(str(tmp_path / f"{name}.wav")).numpy(),
+            atol=1e-4,
+        )
 
 
 def test_the_course_stft_path_resized_to_32x32(real_wavs):

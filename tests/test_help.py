@@ -9,18 +9,29 @@ command the string names before it (`python -m tools.X`, `python -m common.split
 between), else to the commands of the module it is in (a command's own module; forecast.py
 and kws.py: their scripts; cli.py: the five scripts). A flag in any other module must come
 after the command it belongs to."""
+
 import argparse
 import ast
 import importlib
 import re
-from pathlib import Path
 
 import pytest
 
 from conftest import ROOT
 
 SCRIPTS = ("ex1_a.py", "ex1_b.py", "ex2_a.py", "ex2_b.py", "ex2_c.py")
-TOOLS = ("run_all", "bench", "evaluate", "search", "seasons", "fullsize", "folds", "curve", "mcu", "c_export")
+TOOLS = (
+    "run_all",
+    "bench",
+    "evaluate",
+    "search",
+    "seasons",
+    "fullsize",
+    "folds",
+    "curve",
+    "mcu",
+    "c_export",
+)
 MODULES = {**{m: f"python -m tools.{m}" for m in TOOLS}, "splits": "python -m common.splits"}
 
 
@@ -31,7 +42,9 @@ class Grabbed(BaseException):
 def entry_point(command):
     if command in SCRIPTS:
         spec = importlib.import_module(command[:-3]).VERSION
-        pipeline = importlib.import_module("common.forecast" if command.startswith("ex1") else "common.kws")
+        pipeline = importlib.import_module(
+            "common.forecast" if command.startswith("ex1") else "common.kws"
+        )
         return lambda argv: pipeline.run(spec, argv)
     if command == "kws_inference.py":
         return importlib.import_module("kws_inference").run
@@ -69,19 +82,29 @@ def flags_of(parser):
 
 @pytest.mark.parametrize("command", COMMANDS)
 def test_every_flag_has_a_help_text(parsers, command):
-    missing = [a.option_strings or [a.dest] for a in parsers[command]._actions
-               if not (a.help and a.help.strip()) and a.help != argparse.SUPPRESS]
+    missing = [
+        a.option_strings or [a.dest]
+        for a in parsers[command]._actions
+        if not (a.help and a.help.strip()) and a.help != argparse.SUPPRESS
+    ]
     assert missing == [], f"{command}: no help text for {missing}"
 
 
 def strings(path):
     """(line, text) of every string literal, f-strings with their fields as {}."""
     nodes = list(ast.walk(ast.parse(path.read_text())))
-    parts = {id(v) for n in nodes if isinstance(n, ast.JoinedStr) for v in ast.walk(n) if v is not n}
+    parts = {
+        id(v) for n in nodes if isinstance(n, ast.JoinedStr) for v in ast.walk(n) if v is not n
+    }
     for node in nodes:
         if isinstance(node, ast.JoinedStr) and id(node) not in parts:
-            yield node.lineno, "".join(v.value if isinstance(v, ast.Constant) else "{}" for v in node.values)
-        elif isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in parts:
+            yield (
+                node.lineno,
+                "".join(v.value if isinstance(v, ast.Constant) else "{}" for v in node.values),
+            )
+        elif (
+            isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in parts
+        ):
             yield node.lineno, node.value
 
 
@@ -97,35 +120,48 @@ def module_commands(path):
     stem = path.stem
     if stem in MODULES and MODULES[stem] == f"python -m {path.parent.name}.{stem}":
         return [MODULES[stem]]
-    return {"forecast": list(SCRIPTS[:2]), "kws": list(SCRIPTS[2:]), "cli": list(SCRIPTS)}.get(stem, [])
+    return {"forecast": list(SCRIPTS[:2]), "kws": list(SCRIPTS[2:]), "cli": list(SCRIPTS)}.get(
+        stem, []
+    )
 
 
 def claims():
     """(file:line, command, flag) for every flag named in a message."""
     # tools/arm_check.py is left out: it drives pip, mmdebstrap and the scripts, whose flags
     # its messages name without a command (tests/test_arm_check.py covers it)
-    files = (sorted((ROOT / "common").glob("*.py"))
-             + sorted(p for p in (ROOT / "tools").glob("*.py") if p.name != "arm_check.py")
-             + [ROOT / "kws_inference.py"] + sorted(ROOT.glob("ex*_*.py")))
+    files = (
+        sorted((ROOT / "common").glob("*.py"))
+        + sorted(p for p in (ROOT / "tools").glob("*.py") if p.name != "arm_check.py")
+        + [ROOT / "kws_inference.py"]
+        + sorted(ROOT.glob("ex*_*.py"))
+    )
     for path in files:
         for line, text in strings(path):
             if " " not in text:  # an argv item ("--data"), not a message
                 continue
-            marks = [(m.start(), f"python -m {m.group(1)}" if m.group(1) else m.group(2))
-                     for m in NAMED.finditer(text)]
+            marks = [
+                (m.start(), f"python -m {m.group(1)}" if m.group(1) else m.group(2))
+                for m in NAMED.finditer(text)
+            ]
             for flag in FLAG.finditer(text):
                 # a named command's flags follow it in the same clause
-                before = [c for at, c in marks if at < flag.start()
-                          and not re.search(r"[`;\n]|\. ", text[at:flag.start()])]
-                for command in ([before[-1]] if before else module_commands(path) or [None]):
+                before = [
+                    c
+                    for at, c in marks
+                    if at < flag.start() and not re.search(r"[`;\n]|\. ", text[at : flag.start()])
+                ]
+                for command in [before[-1]] if before else module_commands(path) or [None]:
                     yield f"{path.relative_to(ROOT)}:{line}", command, flag.group()
 
 
 def test_every_flag_named_in_a_message_exists_on_its_command(parsers):
     found = list(claims())
     assert len(found) > 40  # the scan sees the messages
-    wrong = [f"{where}: {flag} ({command or 'no command named'})" for where, command, flag in found
-             if command is None or flag not in flags_of(parsers[command]) | {"--help"}]
+    wrong = [
+        f"{where}: {flag} ({command or 'no command named'})"
+        for where, command, flag in found
+        if command is None or flag not in flags_of(parsers[command]) | {"--help"}
+    ]
     assert wrong == []
 
 

@@ -1,6 +1,7 @@
 """Keyword-spotting data checks before any training: split files, duplicates, files in two
 splits, missing and unreadable wavs, wavs that are not 16 kHz mono 1 s; the stratified
 calibration sample; unseen speakers."""
+
 import collections
 
 import numpy as np
@@ -22,8 +23,11 @@ def data(tmp_path):
     for label in LABELS:
         (root / label).mkdir(parents=True)
         for speaker in ("aaaa0001", "bbbb0002"):
-            wavfile.write(str(root / label / f"{speaker}_nohash_0.wav"), 16000,
-                          (rng.randn(16000) * 1000).astype(np.int16))
+            wavfile.write(
+                str(root / label / f"{speaker}_nohash_0.wav"),
+                16000,
+                (rng.randn(16000) * 1000).astype(np.int16),
+            )
     return root
 
 
@@ -40,7 +44,13 @@ def lines(speaker, labels=LABELS):
 
 def test_read_splits_both_namings(data, tmp_path):
     for naming in ("kws_split_{}.txt", "kws_{}_split.txt"):
-        d = write_splits(tmp_path / naming[:8], lines("aaaa0001"), lines("bbbb0002")[:4], lines("bbbb0002")[4:], naming)
+        d = write_splits(
+            tmp_path / naming[:8],
+            lines("aaaa0001"),
+            lines("bbbb0002")[:4],
+            lines("bbbb0002")[4:],
+            naming,
+        )
         splits = kws_data.read_splits(d, data, log=lambda m: pytest.fail(m))
         assert [len(s.paths) for s in splits.values()] == [8, 4, 4]
         assert splits["train"].label_ids.tolist() == list(range(8))
@@ -49,18 +59,28 @@ def test_read_splits_both_namings(data, tmp_path):
 
 def test_duplicates_dropped_with_a_warning(data, tmp_path):
     said = []
-    d = write_splits(tmp_path / "s", lines("aaaa0001") + lines("aaaa0001")[:2], lines("bbbb0002")[:4],
-                     lines("bbbb0002")[4:])
+    d = write_splits(
+        tmp_path / "s",
+        lines("aaaa0001") + lines("aaaa0001")[:2],
+        lines("bbbb0002")[:4],
+        lines("bbbb0002")[4:],
+    )
     splits = kws_data.read_splits(d, data, log=said.append)
     assert len(splits["train"].paths) == 8
-    assert said == [f"warning: {d / 'kws_split_train.txt'}: 2 duplicate line(s) dropped "
-                    "(e.g. down/aaaa0001_nohash_0.wav)"]
+    assert said == [
+        f"warning: {d / 'kws_split_train.txt'}: 2 duplicate line(s) dropped "
+        "(e.g. down/aaaa0001_nohash_0.wav)"
+    ]
 
 
 def test_a_file_in_two_splits_is_one_warning_line(data, tmp_path):
     said = []
-    d = write_splits(tmp_path / "s", lines("aaaa0001"), lines("bbbb0002")[:4],
-                     lines("bbbb0002")[4:] + lines("aaaa0001")[:3])
+    d = write_splits(
+        tmp_path / "s",
+        lines("aaaa0001"),
+        lines("bbbb0002")[:4],
+        lines("bbbb0002")[4:] + lines("aaaa0001")[:3],
+    )
     kws_data.read_splits(d, data, log=said.append)
     assert len(said) == 1 and said[0].startswith("warning: ")
     assert "3 file(s) in both the train and the test split" in said[0]
@@ -69,8 +89,15 @@ def test_a_file_in_two_splits_is_one_warning_line(data, tmp_path):
 
 
 def test_split_file_errors(data, tmp_path):
-    d = write_splits(tmp_path / "m", lines("aaaa0001") + ["yes/gone_nohash_0.wav"], lines("bbbb0002"), lines("bbbb0002"))
-    with pytest.raises(DataError, match=r"kws_split_train.txt: 1 of 9 listed files missing .*gone_nohash_0.wav"):
+    d = write_splits(
+        tmp_path / "m",
+        lines("aaaa0001") + ["yes/gone_nohash_0.wav"],
+        lines("bbbb0002"),
+        lines("bbbb0002"),
+    )
+    with pytest.raises(
+        DataError, match=r"kws_split_train.txt: 1 of 9 listed files missing .*gone_nohash_0.wav"
+    ):
         kws_data.read_splits(d, data, log=print)
     d = write_splits(tmp_path / "u", ["cat/x_nohash_0.wav"], [], [])
     with pytest.raises(DataError, match="label folder"):
@@ -86,13 +113,19 @@ def test_missing_files_lead_to_the_split_that_fits_or_to_the_split_tool(data, tm
     """A split listing files the folder lacks (the course's split on a partial copy): the
     error names the split beside the data that fits it, else the command that makes one,
     and that command's split is then read without error."""
-    course = write_splits(tmp_path / "course", lines("aaaa0001") + ["yes/gone_nohash_0.wav"],
-                          lines("bbbb0002")[:4], lines("bbbb0002")[4:])
+    course = write_splits(
+        tmp_path / "course",
+        lines("aaaa0001") + ["yes/gone_nohash_0.wav"],
+        lines("bbbb0002")[:4],
+        lines("bbbb0002")[4:],
+    )
     shown = kws_data._shown(data)
     with pytest.raises(DataError) as e:
         kws_data.read_splits(course, data, split_flag="--split-dir")
-    assert str(e.value).endswith(f"; for a partial copy, make a split of the files it has: python -m "
-                                 f"common.splits --data {shown} --out-dir my_split, then --split-dir my_split")
+    assert str(e.value).endswith(
+        f"; for a partial copy, make a split of the files it has: python -m "
+        f"common.splits --data {shown} --out-dir my_split, then --split-dir my_split"
+    )
     out = tmp_path / "made"
     assert splits.main(["--data", str(data), "--out-dir", str(out)]) == 1  # 2 speakers: too few
     for k in range(3, 11):
@@ -101,12 +134,18 @@ def test_missing_files_lead_to_the_split_that_fits_or_to_the_split_tool(data, tm
     assert splits.main(["--data", str(data), "--out-dir", str(out)]) == 0
     made = kws_data.read_splits(out, data, log=lambda m: pytest.fail(m))
     assert sum(len(s.paths) for s in made.values()) == 80 and all(s.paths for s in made.values())
-    fits = write_splits(tmp_path / "mini_speech_commands_split", lines("aaaa0001"), lines("bbbb0002")[:4],
-                        lines("bbbb0002")[4:])
+    fits = write_splits(
+        tmp_path / "mini_speech_commands_split",
+        lines("aaaa0001"),
+        lines("bbbb0002")[:4],
+        lines("bbbb0002")[4:],
+    )
     with pytest.raises(DataError) as e:
         kws_data.read_splits(course, data, split_flag="--split-dir")
-    assert str(e.value).endswith(f"; the split beside that folder lists only files it has: --split-dir "
-                                 f"{kws_data._shown(fits)}")
+    assert str(e.value).endswith(
+        f"; the split beside that folder lists only files it has: --split-dir "
+        f"{kws_data._shown(fits)}"
+    )
     with pytest.raises(DataError) as e:  # a command whose option is one split file
         kws_data.read_split_file(course / "kws_split_train.txt", data, split_flag="--split")
     assert str(e.value).endswith(f"--split {kws_data._shown(fits / 'kws_split_train.txt')}")
@@ -114,28 +153,48 @@ def test_missing_files_lead_to_the_split_that_fits_or_to_the_split_tool(data, tm
 
 def test_macos_metadata_lines_are_left_out(data, tmp_path):
     said = []
-    junk = ["__MACOSX/mini_speech_commands/yes/._aaaa0001_nohash_0.wav", "yes/._aaaa0001_nohash_0.wav"]
-    d = write_splits(tmp_path / "s", lines("aaaa0001") + junk, lines("bbbb0002")[:4], lines("bbbb0002")[4:])
+    junk = [
+        "__MACOSX/mini_speech_commands/yes/._aaaa0001_nohash_0.wav",
+        "yes/._aaaa0001_nohash_0.wav",
+    ]
+    d = write_splits(
+        tmp_path / "s", lines("aaaa0001") + junk, lines("bbbb0002")[:4], lines("bbbb0002")[4:]
+    )
     split = kws_data.read_splits(d, data, log=said.append)["train"]
     assert len(split.paths) == 8 and not any("._" in p for p in split.paths)
-    assert said == [f"note: {d / 'kws_split_train.txt'}: 2 macOS metadata line(s) ignored (e.g. {PREFIX}{junk[0]})"]
+    assert said == [
+        f"note: {d / 'kws_split_train.txt'}: 2 macOS metadata line(s) ignored (e.g. {PREFIX}{junk[0]})"
+    ]
 
 
 def test_every_wav_is_read_and_odd_ones_reported_once(data, tmp_path):
-    wavfile.write(str(data / "yes" / "cccc0003_nohash_0.wav"), 44100, np.zeros((60000, 2), np.int16))
+    wavfile.write(
+        str(data / "yes" / "cccc0003_nohash_0.wav"), 44100, np.zeros((60000, 2), np.int16)
+    )
     wavfile.write(str(data / "no" / "cccc0003_nohash_0.wav"), 16000, np.ones(9000, np.int16))
-    d = write_splits(tmp_path / "s", lines("aaaa0001"), lines("bbbb0002"),
-                     ["yes/cccc0003_nohash_0.wav", "no/cccc0003_nohash_0.wav"])
+    d = write_splits(
+        tmp_path / "s",
+        lines("aaaa0001"),
+        lines("bbbb0002"),
+        ["yes/cccc0003_nohash_0.wav", "no/cccc0003_nohash_0.wav"],
+    )
     splits, said = kws_data.read_splits(d, data), []
     report = kws_data.load_waves(splits, 8000, log=said.append)
     assert splits["test"].waves.shape == (2, 8000) and splits["train"].waves.dtype == np.float32
     assert report["odd_files"] == 2 and len(said) == 1
     assert said[0].startswith("note: 2 of 18 wavs are not 16 kHz mono 1 s: ")
-    for what in ("1 several channels, mixed down to mono", "1 another sample rate, resampled to 16 kHz",
-                 "1 shorter than 1 s, zero-padded at the end", "1 longer than 1 s"):
+    for what in (
+        "1 several channels, mixed down to mono",
+        "1 another sample rate, resampled to 16 kHz",
+        "1 shorter than 1 s, zero-padded at the end",
+        "1 longer than 1 s",
+    ):
         assert what in said[0]
     (data / "up" / "aaaa0001_nohash_0.wav").write_bytes(b"garbage")
-    with pytest.raises(DataError, match=r"up/aaaa0001_nohash_0.wav: cannot read it as a wav .* \(1 of the 18 wav files"):
+    with pytest.raises(
+        DataError,
+        match=r"up/aaaa0001_nohash_0.wav: cannot read it as a wav .* \(1 of the 18 wav files",
+    ):
         kws_data.load_waves(kws_data.read_splits(d, data), 16000, log=said.append)
 
 
@@ -148,8 +207,12 @@ def test_resolve_data_dir(data, tmp_path):
 
 
 def test_unseen_speakers(data, tmp_path):
-    d = write_splits(tmp_path / "s", lines("aaaa0001"), lines("bbbb0002")[:2],
-                     lines("bbbb0002")[2:] + lines("aaaa0001")[:1])
+    d = write_splits(
+        tmp_path / "s",
+        lines("aaaa0001"),
+        lines("bbbb0002")[:2],
+        lines("bbbb0002")[2:] + lines("aaaa0001")[:1],
+    )
     splits = kws_data.read_splits(d, data, log=lambda m: None)
     mask = kws_data.unseen_speaker_mask(splits["train"], splits["test"])
     assert mask.tolist() == [True] * 6 + [False]
@@ -176,13 +239,20 @@ def test_test_files_that_copy_training_files_leave_the_accuracy_unassessed(monke
     rehearsal) scores its training files: its accuracy is not the limit's."""
     from common import kws
     from common.frontend_np import MFCC_16K
+
     rng = np.random.RandomState(0)
     train_waves = rng.uniform(-1, 1, (4, 16000)).astype(np.float32)
     other = rng.uniform(-1, 1, (1, 16000)).astype(np.float32)
 
     def split(name, waves):
-        return kws_data.Split(name, f"{name}.txt", [f"down/{i:08x}_nohash_0.wav" for i in range(len(waves))],
-                              np.zeros(len(waves), np.int64), waves)
+        return kws_data.Split(
+            name,
+            f"{name}.txt",
+            [f"down/{i:08x}_nohash_0.wav" for i in range(len(waves))],
+            np.zeros(len(waves), np.int64),
+            waves,
+        )
+
     train = split("train", train_waves)
     copied = split("test", np.concatenate([train_waves[[2, 0]], other]))
     fresh = split("test", np.concatenate([other, other * 0.5]))
@@ -190,5 +260,7 @@ def test_test_files_that_copy_training_files_leave_the_accuracy_unassessed(monke
     monkeypatch.setattr(kws, "is_course_split", lambda splits: True)
     spec = kws.KWSVersion("ex2_a", MFCC_16K)
     reasons = kws.unassessable(spec, {"train": train, "val": fresh, "test": copied}, latency=None)
-    assert "2 of the 3 test files of this folder are copies of training files" in reasons["accuracy"]
+    assert (
+        "2 of the 3 test files of this folder are copies of training files" in reasons["accuracy"]
+    )
     assert kws.unassessable(spec, {"train": train, "val": fresh, "test": fresh}, latency=None) == {}

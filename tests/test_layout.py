@@ -1,5 +1,6 @@
 """The house: no script imports another, the library does not import the scripts (but the
 drivers do), one table lists the versions, and each script builds its own version only."""
+
 import ast
 import subprocess
 import sys
@@ -35,21 +36,32 @@ def test_library_does_not_import_scripts_except_the_drivers():
 
 
 def test_each_script_declares_its_table_entry():
-    assert sorted(e.script for e in constraints.TABLE) == sorted(f"{s}.py" for s in SCRIPTS if s.startswith("ex"))
-    code = ("import importlib, json; from common.constraints import TABLE; "
-            "print(json.dumps({e.version: [importlib.import_module(e.version).VERSION.version, "
-            "importlib.import_module(e.version).VERSION.name] for e in TABLE}))")
+    assert sorted(e.script for e in constraints.TABLE) == sorted(
+        f"{s}.py" for s in SCRIPTS if s.startswith("ex")
+    )
+    code = (
+        "import importlib, json; from common.constraints import TABLE; "
+        "print(json.dumps({e.version: [importlib.import_module(e.version).VERSION.version, "
+        "importlib.import_module(e.version).VERSION.name] for e in TABLE}))"
+    )
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
     import json
+
     assert json.loads(out.stdout) == {e.version: [e.version, e.name] for e in constraints.TABLE}
 
 
-@pytest.mark.parametrize("script, other, builder", [("ex1_a.py", "b", "ex1_b.py"),
-                                                    ("ex2_b.py", "c", "ex2_c.py"),
-                                                    ("ex2_a.py", "z", None)])
+@pytest.mark.parametrize(
+    "script, other, builder",
+    [("ex1_a.py", "b", "ex1_b.py"), ("ex2_b.py", "c", "ex2_c.py"), ("ex2_a.py", "z", None)],
+)
 def test_version_flag_accepts_only_the_scripts_own_letter(script, other, builder, tmp_path):
-    out = subprocess.run([sys.executable, script, "--version", other, "--out-dir", str(tmp_path)],
-                         cwd=ROOT, capture_output=True, text=True, timeout=60)
+    out = subprocess.run(
+        [sys.executable, script, "--version", other, "--out-dir", str(tmp_path)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert out.returncode == 1 and out.stderr.count("\n") == 1, out.stderr
     line = out.stderr.strip()
     assert line.startswith(f"error: {script}: --version {other}: ")

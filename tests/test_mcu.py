@@ -4,6 +4,7 @@ compiler, the benchmark's board table, and the default path kept free of tflite-
 
 Figures are recomputed with the interpreters' own APIs (tflite_micro.runtime, ai_edge_litert),
 not through the modules under test; the arena is checked by TFLM refusing a smaller one."""
+
 import json
 import os
 import re
@@ -34,6 +35,7 @@ def tflm():
             pytest.fail("tflite-micro not installed in CI: .ci/run installs requirements-mcu.txt")
         pytest.skip("tflite-micro not installed (pip install -r requirements-mcu.txt)")
     from common import tflm
+
     return tflm
 
 
@@ -47,6 +49,7 @@ def small_ds_cnn(features, label_ids=None):
     """A small DS-CNN (the versions' op set), trained 4 epochs on `features` when given their
     `label_ids` (BatchNorm statistics then re-estimated), else as initialised."""
     from common import compress, kws
+
     tf.keras.utils.set_random_seed(0)
     spec = kws.KWSVersion("ex2_a", MFCC_16K, filters=(8, 8, 8), extra_depthwise=1)
     model = kws.build_model(spec)
@@ -60,9 +63,16 @@ def small_ds_cnn(features, label_ids=None):
 def with_sidecar(folder, tflite):
     """`tflite` written as tiny.tflite in `folder`, with its sidecar: the .tflite path."""
     (folder / "tiny.tflite").write_bytes(tflite)
-    (folder / "tiny.json").write_bytes(report.sidecar_bytes({
-        "version": "ex2_a", "tflite_sha256": tflite_io.sha256(tflite), "labels": LABELS,
-        "frontend": {**MFCC_16K.to_dict(), "input_shape": MFCC_16K.input_shape}}))
+    (folder / "tiny.json").write_bytes(
+        report.sidecar_bytes(
+            {
+                "version": "ex2_a",
+                "tflite_sha256": tflite_io.sha256(tflite),
+                "labels": LABELS,
+                "frontend": {**MFCC_16K.to_dict(), "input_shape": MFCC_16K.input_shape},
+            }
+        )
+    )
     return folder / "tiny.tflite"
 
 
@@ -91,8 +101,10 @@ def untrained_kws(subset, tmp_path_factory):
 @pytest.fixture(scope="module")
 def missing_ops_model(tmp_path_factory):
     """A float model with two ops TFLM has no kernel for (ATAN2, TOPK_V2) and one it has (ADD)."""
-    fn = tf.function(lambda x: tf.math.top_k(tf.math.atan2(x, x + 1.0), 3).values,
-                     input_signature=[tf.TensorSpec([1, 16], tf.float32)])
+    fn = tf.function(
+        lambda x: tf.math.top_k(tf.math.atan2(x, x + 1.0), 3).values,
+        input_signature=[tf.TensorSpec([1, 16], tf.float32)],
+    )
     converter = tf.lite.TFLiteConverter.from_concrete_functions([fn.get_concrete_function()], fn)
     path = tmp_path_factory.mktemp("ops") / "missing.tflite"
     path.write_bytes(converter.convert())
@@ -100,12 +112,15 @@ def missing_ops_model(tmp_path_factory):
 
 
 def run(*args, timeout=300, env=None):
-    return subprocess.run([sys.executable, *args], cwd=ROOT, capture_output=True, text=True,
-                          timeout=timeout, env=env)
+    return subprocess.run(
+        [sys.executable, *args], cwd=ROOT, capture_output=True, text=True, timeout=timeout, env=env
+    )
 
 
 def test_the_pinned_build_is_installed_and_numpy_keeps_its_pin(tflm):
-    pin = re.search(r"^tflite-micro==(\S+)$", (ROOT / "requirements-mcu.txt").read_text(), re.M).group(1)
+    pin = re.search(
+        r"^tflite-micro==(\S+)$", (ROOT / "requirements-mcu.txt").read_text(), re.M
+    ).group(1)
     assert tflm.version().split("-")[0] == pin
     numpy_pin = re.search(r"^numpy==(\S+)$", (ROOT / "requirements.txt").read_text(), re.M).group(1)
     assert np.__version__ == numpy_pin
@@ -116,11 +131,14 @@ def test_kernel_choice_runs_the_interpreters_own_resolvers(tiny_kws, tflm):
     """litert.Model(kernels=...) gives what the interpreters give when called directly."""
     from ai_edge_litert.interpreter import Interpreter, OpResolverType
     from tflite_micro import runtime
+
     data = tiny_kws.read_bytes()
     x = np.random.RandomState(1).normal(0, 4, [5, *MFCC_16K.input_shape]).astype(np.float32)
-    for kernels, resolver in (("reference", OpResolverType.BUILTIN_REF),
-                              ("optimized", OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES),
-                              ("default", None)):
+    for kernels, resolver in (
+        ("reference", OpResolverType.BUILTIN_REF),
+        ("optimized", OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES),
+        ("default", None),
+    ):
         options = {} if resolver is None else {"experimental_op_resolver_type": resolver}
         direct = Interpreter(model_content=data, num_threads=1, **options)
         direct.allocate_tensors()
@@ -129,7 +147,9 @@ def test_kernel_choice_runs_the_interpreters_own_resolvers(tiny_kws, tflm):
             direct.set_tensor(direct.get_input_details()[0]["index"], row[None])
             direct.invoke()
             expected.append(direct.get_tensor(direct.get_output_details()[0]["index"])[0])
-        np.testing.assert_array_equal(litert.Model(data, kernels=kernels).run_all(x), np.stack(expected))
+        np.testing.assert_array_equal(
+            litert.Model(data, kernels=kernels).run_all(x), np.stack(expected)
+        )
     micro = runtime.Interpreter.from_bytes(data)
     expected = []
     for row in x:
@@ -159,7 +179,9 @@ def test_coverage_names_every_op_tflm_lacks(missing_ops_model, tflm):
     assert tflm.coverage(data) == {"ADD": True, "ATAN2": False, "TOPK_V2": False}
     out = run("-m", "tools.mcu", str(missing_ops_model))
     assert out.returncode == 2, out.stderr
-    assert re.search(r"ATAN2 +x1 +NO TFLM KERNEL", out.stdout) and re.search(r"ADD +x1 +TFLM kernel", out.stdout)
+    assert re.search(r"ATAN2 +x1 +NO TFLM KERNEL", out.stdout) and re.search(
+        r"ADD +x1 +TFLM kernel", out.stdout
+    )
     assert "arena: - (TFLM cannot run the model)" in out.stdout
 
 
@@ -169,6 +191,7 @@ def test_check_on_a_split(tiny_kws, subset, tflm):
     directly on the numpy front end of the split's wavs."""
     from ai_edge_litert.interpreter import Interpreter, OpResolverType
     from tflite_micro import runtime
+
     data_dir, split_dir = subset
     split = split_dir / "kws_split_test.txt"
     out = run("-m", "tools.mcu", str(tiny_kws), "--data", str(data_dir), "--split", str(split))
@@ -183,8 +206,13 @@ def test_check_on_a_split(tiny_kws, subset, tflm):
         micro.set_input(x, 0)
         micro.invoke()
         scores["tflm"].append(micro.get_output(0)[0])
-    for name, resolver in (("reference", OpResolverType.BUILTIN_REF), ("default", OpResolverType.AUTO)):
-        lite = Interpreter(model_content=data, num_threads=1, experimental_op_resolver_type=resolver)
+    for name, resolver in (
+        ("reference", OpResolverType.BUILTIN_REF),
+        ("default", OpResolverType.AUTO),
+    ):
+        lite = Interpreter(
+            model_content=data, num_threads=1, experimental_op_resolver_type=resolver
+        )
         lite.allocate_tensors()
         scores[name] = []
         for x in feats:
@@ -196,13 +224,18 @@ def test_check_on_a_split(tiny_kws, subset, tflm):
     assert f"flash: {len(data):,} B" in out.stdout
     arena = int(re.search(r"arena: ([\d,]+) B", out.stdout).group(1).replace(",", ""))
     assert "the model loads in exactly that arena" in out.stdout
-    assert f"  1 MB flash / 256 KB RAM  fits (margin flash {1024 ** 2 - len(data):+,} B, " \
-           f"RAM {256 * 1024 - arena:+,} B)" in out.stdout
+    assert (
+        f"  1 MB flash / 256 KB RAM  fits (margin flash {1024**2 - len(data):+,} B, "
+        f"RAM {256 * 1024 - arena:+,} B)" in out.stdout
+    )
     assert f"TFLM against LiteRT on {len(truth)} files of {split} (score step" in out.stdout
     step = re.search(r"score step of the int8 output: ([\d.]+)", out.stdout).group(1)
     for name in ("reference", "default"):
-        row = re.search(rf"^  {name} +([\d.]+) % +([\d.]+) \((\d+) steps?\) +([\d.]+) % +([\d.]+) %$",
-                        out.stdout, re.M).groups()
+        row = re.search(
+            rf"^  {name} +([\d.]+) % +([\d.]+) \((\d+) steps?\) +([\d.]+) % +([\d.]+) %$",
+            out.stdout,
+            re.M,
+        ).groups()
         diff = np.abs(scores[name] - scores["tflm"]).max()
         assert row[0] == f"{100 * np.mean(labels[name] == labels['tflm']):.2f}"
         assert row[1] == f"{diff:.4f}" and int(row[2]) == round(diff / float(step))
@@ -215,10 +248,15 @@ def test_check_on_a_split(tiny_kws, subset, tflm):
 
 def test_check_errors_are_one_line(untrained_kws, tmp_path):
     out = run("-m", "tools.mcu", str(untrained_kws), "--data", str(tmp_path))
-    assert out.returncode == 1 and out.stderr == "error: python -m tools.mcu: --data and --split go together\n"
+    assert (
+        out.returncode == 1
+        and out.stderr == "error: python -m tools.mcu: --data and --split go together\n"
+    )
     lone = tmp_path / "lone.tflite"
     lone.write_bytes(untrained_kws.read_bytes())
-    out = run("-m", "tools.mcu", str(lone), "--data", str(tmp_path), "--split", str(tmp_path / "x.txt"))
+    out = run(
+        "-m", "tools.mcu", str(lone), "--data", str(tmp_path), "--split", str(tmp_path / "x.txt")
+    )
     if out.stderr.startswith("error: requirements-mcu.txt"):
         pytest.skip("tflite-micro not installed")
     assert out.returncode == 1 and out.stderr.count("\n") == 1
@@ -228,24 +266,38 @@ def test_check_errors_are_one_line(untrained_kws, tmp_path):
 BLOCKED = "import sys; sys.modules['tflite_micro'] = None; "  # as if not installed
 
 
-def test_without_tflite_micro_the_default_path_works_and_the_check_says_what_to_install(untrained_kws):
+def test_without_tflite_micro_the_default_path_works_and_the_check_says_what_to_install(
+    untrained_kws,
+):
     """The scripts' and the Pi's modules import and run a model without tflite-micro; the
     check is one error line naming the requirements file."""
-    code = (BLOCKED + "import numpy as np, kws_inference, common.kws, tools.bench, tools.c_export; "
-            "from common.litert import Model; "
-            f"print(Model({str(untrained_kws)!r}).run_all(np.zeros([1, 49, 10, 1], np.float32)).shape)")
+    code = (
+        BLOCKED + "import numpy as np, kws_inference, common.kws, tools.bench, tools.c_export; "
+        "from common.litert import Model; "
+        f"print(Model({str(untrained_kws)!r}).run_all(np.zeros([1, 49, 10, 1], np.float32)).shape)"
+    )
     out = run("-c", code)
     assert out.returncode == 0 and out.stdout.strip() == "(1, 8)", out.stderr[-2000:]
-    code = BLOCKED + f"from common import cli; from tools import mcu; sys.exit(cli.exit_status(mcu.run, [{str(untrained_kws)!r}]))"
+    code = (
+        BLOCKED
+        + f"from common import cli; from tools import mcu; sys.exit(cli.exit_status(mcu.run, [{str(untrained_kws)!r}]))"
+    )
     out = run("-c", code)
     assert out.returncode == 1 and out.stdout == ""
-    assert out.stderr == ("error: requirements-mcu.txt: tflite-micro is not installed; expected `pip install "
-                          "-r requirements-mcu.txt` (TFLM's interpreter, Linux x86_64, Python 3.11)\n")
+    assert out.stderr == (
+        "error: requirements-mcu.txt: tflite-micro is not installed; expected `pip install "
+        "-r requirements-mcu.txt` (TFLM's interpreter, Linux x86_64, Python 3.11)\n"
+    )
 
 
 def test_only_common_tflm_imports_tflite_micro():
     import ast
-    for path in [*ROOT.glob("*.py"), *(ROOT / "common").glob("*.py"), *(ROOT / "tools").glob("*.py")]:
+
+    for path in [
+        *ROOT.glob("*.py"),
+        *(ROOT / "common").glob("*.py"),
+        *(ROOT / "tools").glob("*.py"),
+    ]:
         names = set()
         for node in ast.walk(ast.parse(path.read_text())):
             if isinstance(node, ast.Import):
@@ -256,16 +308,23 @@ def test_only_common_tflm_imports_tflite_micro():
 
 
 def test_board_table_with_and_without_tflite_micro(untrained_kws, tflm):
-    rows = {"ex2_a": [{"role": "this project", "model_path": str(untrained_kws)}, {"role": "no model"}]}
-    code = (BLOCKED + "import json; from tools import bench; "
-            f"print(bench.board_table(json.loads({json.dumps(json.dumps(rows))})))")
+    rows = {
+        "ex2_a": [{"role": "this project", "model_path": str(untrained_kws)}, {"role": "no model"}]
+    }
+    code = (
+        BLOCKED + "import json; from tools import bench; "
+        f"print(bench.board_table(json.loads({json.dumps(json.dumps(rows))})))"
+    )
     out = run("-c", code)
     assert out.returncode == 0, out.stderr[-2000:]
     size = untrained_kws.stat().st_size
-    assert (f"| ex2_a | this project | {size:,} | not measured | flash fits (margin "
-            f"{1024 ** 2 - size:+,} B); RAM not measured |") in out.stdout
+    assert (
+        f"| ex2_a | this project | {size:,} | not measured | flash fits (margin "
+        f"{1024**2 - size:+,} B); RAM not measured |"
+    ) in out.stdout
     assert "Arena not measured: requirements-mcu.txt: tflite-micro is not installed" in out.stdout
     from tools import bench, mcu
+
     arena = mcu.footprint(untrained_kws.read_bytes())["arena_bytes"]
     line = bench.board_table(rows).splitlines()[2]
     assert line.startswith(f"| ex2_a | this project | {size:,} | {arena:,} | fits (margin flash ")
@@ -294,16 +353,46 @@ int main(int, char** argv) {
 }
 """)
     exe = tmp_path / "dump"
-    build = subprocess.run(["g++", "-std=c++17", "-Wall", "-Wextra", "-Werror", "-o", str(exe),
-                            str(tmp_path / "main.cc"), str(tmp_path / "tiny_model.cc")],
-                           capture_output=True, text=True, timeout=120)
+    build = subprocess.run(
+        [
+            "g++",
+            "-std=c++17",
+            "-Wall",
+            "-Wextra",
+            "-Werror",
+            "-o",
+            str(exe),
+            str(tmp_path / "main.cc"),
+            str(tmp_path / "tiny_model.cc"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert build.returncode == 0, build.stderr
-    dump = subprocess.run([str(exe), str(tmp_path / "bytes.bin")], capture_output=True, text=True, timeout=30)
+    dump = subprocess.run(
+        [str(exe), str(tmp_path / "bytes.bin")], capture_output=True, text=True, timeout=30
+    )
     assert (tmp_path / "bytes.bin").read_bytes() == untrained_kws.read_bytes()
     c = MFCC_16K
-    assert dump.stdout.split() == [str(v) for v in (
-        0, c.rate, c.frame_length, c.frame_step, c.fft_size, c.num_frames, c.num_mel_bins,
-        f"{c.lower_frequency:g}", f"{c.upper_frequency:g}", c.num_coefficients, 1, len(LABELS), *LABELS)]
+    assert dump.stdout.split() == [
+        str(v)
+        for v in (
+            0,
+            c.rate,
+            c.frame_length,
+            c.frame_step,
+            c.fft_size,
+            c.num_frames,
+            c.num_mel_bins,
+            f"{c.lower_frequency:g}",
+            f"{c.upper_frequency:g}",
+            c.num_coefficients,
+            1,
+            len(LABELS),
+            *LABELS,
+        )
+    ]
 
 
 def test_c_export_needs_the_sidecar(untrained_kws, tmp_path):
@@ -311,6 +400,8 @@ def test_c_export_needs_the_sidecar(untrained_kws, tmp_path):
     lone.write_bytes(untrained_kws.read_bytes())
     out = run("-m", "tools.c_export", str(lone))
     assert out.returncode == 1 and out.stderr.count("\n") == 1
-    assert out.stderr.startswith(f"error: {tmp_path / 'lone.json'}: no sidecar JSON with a 'frontend'")
+    assert out.stderr.startswith(
+        f"error: {tmp_path / 'lone.json'}: no sidecar JSON with a 'frontend'"
+    )
     assert sorted(os.listdir(tmp_path)) == ["lone.tflite"]
     assert c_export.identifier("kws-a.v2") == "kws_a_v2" and c_export.identifier("2x") == "m_2x"

@@ -1,6 +1,7 @@
 """The description a keyword-spotting .tflite carries in its metadata: written with
 TensorFlow's flatbuffer tools, read back by common.model_metadata's own reader (no
 TensorFlow, no schema module), checked against the schema module ai-edge-litert generates."""
+
 import json
 import subprocess
 import sys
@@ -63,8 +64,10 @@ def test_the_reader_agrees_with_the_schema_module(converted):
     assert {k: v for k, v in after.items() if k != model_metadata.NAME} == before
     # written again: one entry, the new one
     again = model_metadata.embed(written, {**DESCRIPTION, "version": "ex2_b"})
-    names = [litert_schema.Model.GetRootAs(again, 0).Metadata(i).Name().decode()
-             for i in range(litert_schema.Model.GetRootAs(again, 0).MetadataLength())]
+    names = [
+        litert_schema.Model.GetRootAs(again, 0).Metadata(i).Name().decode()
+        for i in range(litert_schema.Model.GetRootAs(again, 0).MetadataLength())
+    ]
     assert names.count(model_metadata.NAME) == 1
     assert model_metadata.carried(again)["version"] == "ex2_b"
 
@@ -72,9 +75,11 @@ def test_the_reader_agrees_with_the_schema_module(converted):
 def test_written_then_read_back_without_tensorflow(converted, tmp_path):
     path = tmp_path / "kws_c.tflite"
     path.write_bytes(model_metadata.embed(converted, DESCRIPTION))
-    code = ("import json, sys; from common import model_metadata; "
-            f"print(json.dumps(model_metadata.carried(open({str(path)!r}, 'rb').read()))); "
-            "assert 'tensorflow' not in sys.modules and 'ai_edge_litert' not in sys.modules")
+    code = (
+        "import json, sys; from common import model_metadata; "
+        f"print(json.dumps(model_metadata.carried(open({str(path)!r}, 'rb').read()))); "
+        "assert 'tensorflow' not in sys.modules and 'ai_edge_litert' not in sys.modules"
+    )
     r = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
     read = json.loads(r.stdout)
@@ -86,19 +91,30 @@ def test_written_then_read_back_without_tensorflow(converted, tmp_path):
 def test_a_model_the_interpreter_runs_the_same(converted):
     """The metadata changes nothing the interpreter computes."""
     from common.litert import Model
+
     written = model_metadata.embed(converted, DESCRIPTION)
     x = np.random.RandomState(0).normal(size=[49, 10, 1]).astype(np.float32)
     assert np.array_equal(Model(converted)(x), Model(written)(x))
 
 
-@pytest.mark.parametrize("payload, expected", [
-    (b"\xff not json", "metadata 'keyword_spotting': not a readable JSON ("),
-    (b"[" * 100_000 + b"]" * 100_000, "metadata 'keyword_spotting': nested too deep to parse"),
-    (b'{"labels": ["a"]}', "metadata 'keyword_spotting': no 'frontend' object"),
-    (json.dumps({**DESCRIPTION, "frontend": {**DESCRIPTION["frontend"], "frame_step": 0}}).encode(),
-     "metadata 'keyword_spotting': 'frame_step' is 0; expected a whole number in [1, "),
-    (json.dumps({**DESCRIPTION, "labels": []}).encode(), "metadata 'keyword_spotting': 'labels' is []"),
-])
+@pytest.mark.parametrize(
+    "payload, expected",
+    [
+        (b"\xff not json", "metadata 'keyword_spotting': not a readable JSON ("),
+        (b"[" * 100_000 + b"]" * 100_000, "metadata 'keyword_spotting': nested too deep to parse"),
+        (b'{"labels": ["a"]}', "metadata 'keyword_spotting': no 'frontend' object"),
+        (
+            json.dumps(
+                {**DESCRIPTION, "frontend": {**DESCRIPTION["frontend"], "frame_step": 0}}
+            ).encode(),
+            "metadata 'keyword_spotting': 'frame_step' is 0; expected a whole number in [1, ",
+        ),
+        (
+            json.dumps({**DESCRIPTION, "labels": []}).encode(),
+            "metadata 'keyword_spotting': 'labels' is []",
+        ),
+    ],
+)
 def test_wrong_metadata_is_one_clear_error(converted, payload, expected):
     tflite = with_entry(converted, model_metadata.NAME, payload)
     with pytest.raises(ValueError) as e:  # DataError or ModelFileError: one line, exit status 1
@@ -108,6 +124,6 @@ def test_wrong_metadata_is_one_clear_error(converted, payload, expected):
 
 def test_a_damaged_flatbuffer_is_one_clear_error(converted):
     written = model_metadata.embed(converted, DESCRIPTION)
-    for damaged in (written[:8], written[:len(written) // 2], b"\xff\xff\xff\x7f" + written[4:]):
+    for damaged in (written[:8], written[: len(written) // 2], b"\xff\xff\xff\x7f" + written[4:]):
         with pytest.raises(ModelFileError, match=r"^m\.tflite: its metadata is unreadable"):
             model_metadata.carried(damaged, "m.tflite")

@@ -1,5 +1,6 @@
 """The sidecar: valid JSON, what it describes (checksum, model hash), the checks on reading;
 the output set written as one unit."""
+
 import json
 import os
 import stat
@@ -16,13 +17,20 @@ MODEL = b"\0\0\0\0TFL3 a model"
 
 def write_pair(tmp_path, sidecar, model=MODEL):
     (tmp_path / "m.tflite").write_bytes(model)
-    (tmp_path / "m.json").write_bytes(report.sidecar_bytes(sidecar) if isinstance(sidecar, dict) else sidecar)
+    (tmp_path / "m.json").write_bytes(
+        report.sidecar_bytes(sidecar) if isinstance(sidecar, dict) else sidecar
+    )
     return str(tmp_path / "m.tflite")
 
 
 def kws_sidecar(**frontend):
-    return {"version": "ex2_a", "tflite_sha256": sha256(MODEL), "labels": LABELS,
-            "frontend": {**FrontEnd().to_dict(), **frontend}, "metrics": {"accuracy": float("nan")}}
+    return {
+        "version": "ex2_a",
+        "tflite_sha256": sha256(MODEL),
+        "labels": LABELS,
+        "frontend": {**FrontEnd().to_dict(), **frontend},
+        "metrics": {"accuracy": float("nan")},
+    }
 
 
 def test_sidecar_is_strict_json_and_round_trips(tmp_path):
@@ -34,11 +42,17 @@ def test_sidecar_is_strict_json_and_round_trips(tmp_path):
     assert report.read_sidecar(str(tmp_path / "other.tflite")) is None
 
 
-@pytest.mark.parametrize("edit, message", [
-    (lambda s: {}, "does not say which model"),
-    (lambda s: {**s, "frontend": {**s["frontend"], "num_mel_bins": 80}}, "edited after it was written"),
-    (lambda s: {**s, "tflite_sha256": "0" * 64}, "edited after it was written"),
-])
+@pytest.mark.parametrize(
+    "edit, message",
+    [
+        (lambda s: {}, "does not say which model"),
+        (
+            lambda s: {**s, "frontend": {**s["frontend"], "num_mel_bins": 80}},
+            "edited after it was written",
+        ),
+        (lambda s: {**s, "tflite_sha256": "0" * 64}, "edited after it was written"),
+    ],
+)
 def test_edited_sidecars_are_refused(tmp_path, edit, message):
     side = json.loads(report.sidecar_bytes(kws_sidecar()))
     path = write_pair(tmp_path, json.dumps(edit(side)).encode())
@@ -52,8 +66,9 @@ def test_sidecar_of_another_model_is_refused(tmp_path):
         report.read_sidecar(path, b"\0\0\0\0TFL3 another")
 
 
-@pytest.mark.parametrize("frontend, message", [(None, "'frontend' is None"),
-                                               ({"frame_step": 0}, "'frame_step' is 0")])
+@pytest.mark.parametrize(
+    "frontend, message", [(None, "'frontend' is None"), ({"frame_step": 0}, "'frame_step' is 0")]
+)
 def test_bad_contents_named(tmp_path, frontend, message):
     side = kws_sidecar()
     side["frontend"] = frontend if frontend is None else {**side["frontend"], **frontend}

@@ -1,11 +1,12 @@
 """run_all's checks, summary and results page, with the five scripts replaced by stand-ins
 that write what a script writes (the scripts themselves are tested end to end elsewhere)."""
+
 import json
 import socket
 
 import pytest
 
-from common import constraints, download, jena, kws_data
+from common import constraints, download, jena
 from tools import run_all
 from common.constraints import TABLE
 
@@ -21,14 +22,25 @@ def fake_scripts(monkeypatch, out_dir, statuses):
         e = next(e for e in TABLE if e.script == script)
         if statuses.get(script) == 1:
             return 1
-        measured = {"mae_t": 0.41, "mae_rh": 2.2, "accuracy": 0.8224,
-                    "zip_bytes": 9999 if script == "ex1_a.py" else 1000}
+        measured = {
+            "mae_t": 0.41,
+            "mae_rh": 2.2,
+            "accuracy": 0.8224,
+            "zip_bytes": 9999 if script == "ex1_a.py" else 1000,
+        }
         why = {m: "defined on the full data" for m in ("mae_t", "mae_rh", "accuracy")}
         rows = constraints.verdict(e, measured, why)
-        metrics = ({"mae_t": 0.41, "mae_rh": 2.2} if e.exercise == "ex1" else
-                   {"accuracy": 0.8224, "val_accuracy": 0.9, "accuracy_unseen_speakers": None})
-        summary = {"verdict": rows, "zip_bytes": measured["zip_bytes"], "metrics": metrics,
-                   "baseline": {"persistence": {"mae_t": 0.5, "mae_rh": 2.5}}}
+        metrics = (
+            {"mae_t": 0.41, "mae_rh": 2.2}
+            if e.exercise == "ex1"
+            else {"accuracy": 0.8224, "val_accuracy": 0.9, "accuracy_unseen_speakers": None}
+        )
+        summary = {
+            "verdict": rows,
+            "zip_bytes": measured["zip_bytes"],
+            "metrics": metrics,
+            "baseline": {"persistence": {"mae_t": 0.5, "mae_rh": 2.5}},
+        }
         out_dir.mkdir(exist_ok=True)
         (out_dir / f"{e.name}.json").write_text(json.dumps(summary))
         return statuses.get(script, 0)
@@ -40,12 +52,12 @@ def fake_scripts(monkeypatch, out_dir, statuses):
 def test_summary_and_page_beside_the_models(shared_data, tmp_path, monkeypatch, capsys):
     out_dir = tmp_path / "models"
     calls = fake_scripts(monkeypatch, out_dir, {"ex1_a.py": 2})
-    status = run_all.main(["--shared", str(shared_data), "--out-dir", str(out_dir), "--quiet",
-                           "--epochs", "1"])
+    status = run_all.main(
+        ["--shared", str(shared_data), "--out-dir", str(out_dir), "--quiet", "--epochs", "1"]
+    )
     assert status == 2  # a limit missed, no error
     text = capsys.readouterr().out
-    assert ("FAIL: size 9,999 B (limit < 2,048 B); MAE T, MAE RH not assessable on this data"
-            in text)
+    assert "FAIL: size 9,999 B (limit < 2,048 B); MAE T, MAE RH not assessable on this data" in text
     assert "INCOMPLETE: MAE T, MAE RH not assessable on this data; size PASS" in text  # ex1_b
     assert "MAE T 0.4100 °C, RH 2.2000 % (persistence 0.5000 °C, 2.5000 %)" in text
     assert "test 82.24 %, val 90.00 %" in text and "accuracy 0.8224" not in text
@@ -54,8 +66,12 @@ def test_summary_and_page_beside_the_models(shared_data, tmp_path, monkeypatch, 
     assert ex2[ex2.index("--epochs") + 1] == "1" and "--quiet" in ex2
     page = (out_dir / "RESULTS.md").read_text()  # the default: beside the models
     assert page.startswith("# Results of a run of the five scripts")
-    for field in ("- Command: `python -m tools.run_all --shared", "- Date: ", "- Machine: ",
-                  "- Libraries: Python "):
+    for field in (
+        "- Command: `python -m tools.run_all --shared",
+        "- Date: ",
+        "- Machine: ",
+        "- Libraries: Python ",
+    ):
         assert field in page
     assert sum(line.startswith("| ex") for line in page.splitlines()) == 5
     assert "ERROR" not in page
@@ -65,24 +81,37 @@ def test_a_failed_script_writes_no_results_page(shared_data, tmp_path, monkeypat
     out_dir, results = tmp_path / "models", tmp_path / "RESULTS.md"
     results.write_text("the previous page\n")
     fake_scripts(monkeypatch, out_dir, {"ex2_c.py": 1})
-    status = run_all.main(["--shared", str(shared_data), "--out-dir", str(out_dir),
-                           "--results", str(results)])
+    status = run_all.main(
+        ["--shared", str(shared_data), "--out-dir", str(out_dir), "--results", str(results)]
+    )
     assert status == 1
     captured = capsys.readouterr()
     assert "ERROR (exit status 1)" in captured.out  # the console summary says it
-    assert captured.err == (f"error: ex2_c.py failed (see above); {results} not written (the "
-                            "previous one, if any, is unchanged)\n")
+    assert captured.err == (
+        f"error: ex2_c.py failed (see above); {results} not written (the "
+        "previous one, if any, is unchanged)\n"
+    )
     assert results.read_text() == "the previous page\n"
 
 
-@pytest.mark.parametrize("args, message", [
-    (["--shared", "{tmp}/nowhere"], "{tmp}/nowhere: --shared: no such folder"),
-    (["--shared", "{tmp}"], f"{{tmp}}/{run_all.SHARED_JENA}: no such file in the --shared folder"),
-    (["--shared", "{shared}", "--jena", "{tmp}/none.csv"], "{tmp}/none.csv: no such file or folder"),
-    (["--shared", "{shared}", "--out-dir", "{tmp}/file"], "{tmp}/file: --out-dir is a file"),
-])
-def test_data_and_folders_checked_before_the_first_script(shared_data, tmp_path, monkeypatch, capsys,
-                                                          args, message):
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--shared", "{tmp}/nowhere"], "{tmp}/nowhere: --shared: no such folder"),
+        (
+            ["--shared", "{tmp}"],
+            f"{{tmp}}/{run_all.SHARED_JENA}: no such file in the --shared folder",
+        ),
+        (
+            ["--shared", "{shared}", "--jena", "{tmp}/none.csv"],
+            "{tmp}/none.csv: no such file or folder",
+        ),
+        (["--shared", "{shared}", "--out-dir", "{tmp}/file"], "{tmp}/file: --out-dir is a file"),
+    ],
+)
+def test_data_and_folders_checked_before_the_first_script(
+    shared_data, tmp_path, monkeypatch, capsys, args, message
+):
     (tmp_path / "file").write_text("")
     calls = fake_scripts(monkeypatch, tmp_path / "models", {})
     argv = [a.format(tmp=tmp_path, shared=shared_data) for a in args]
@@ -104,12 +133,16 @@ def test_offline_without_a_copy_is_one_error_before_any_script(tmp_path, monkeyp
     port = closed_port()
     monkeypatch.chdir(tmp_path)
     monkeypatch.setattr(download, "RETRIES", 0)
-    monkeypatch.setattr(jena, "ARCHIVE", download.Archive(f"http://127.0.0.1:{port}/jena.zip", "jena.zip"))
+    monkeypatch.setattr(
+        jena, "ARCHIVE", download.Archive(f"http://127.0.0.1:{port}/jena.zip", "jena.zip")
+    )
     calls = fake_scripts(monkeypatch, tmp_path / "models", {})
     assert run_all.main([]) == 1
     err = capsys.readouterr().err
-    assert err.startswith(f"error: http://127.0.0.1:{port}/jena.zip: download failed (Failed to "
-                          "establish a new connection: [Errno 111] Connection refused)")
+    assert err.startswith(
+        f"error: http://127.0.0.1:{port}/jena.zip: download failed (Failed to "
+        "establish a new connection: [Errno 111] Connection refused)"
+    )
     assert "without internet, pass a copy of the data with --shared DIR" in err
     assert err.count("\n") == 1 and calls == []
     assert not (tmp_path / "data").exists()  # nothing left behind

@@ -1,6 +1,7 @@
 """The constraint search (tools/search.py): speaker-grouped folds, the candidates' feature
 maps, a 1-trial search on tiny data that resumes from its storage, a trial ended by its size
 before any training, two workers on one study, the Pareto front."""
+
 import dataclasses
 import json
 import os
@@ -14,23 +15,32 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def search(*args, timeout=900):
-    return subprocess.run([sys.executable, "-m", "tools.search", *args], cwd=ROOT,
-                          capture_output=True, text=True, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", "tools.search", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
 
 
-PRELUDE = "from common.kws import KWSVersion\nfrom common.frontend_np import FrontEnd\n" \
-          "from common.forecast import ForecastVersion\n"
+PRELUDE = (
+    "from common.kws import KWSVersion\nfrom common.frontend_np import FrontEnd\n"
+    "from common.forecast import ForecastVersion\n"
+)
 
 
 def candidate_of(params, version, epochs=None):
     import optuna
     from tools import search
+
     return search.candidate(optuna.trial.FixedTrial(params), version, epochs)
 
 
 # ---------------------------------------------------------------- folds
 def test_speaker_folds_keep_each_speaker_in_one_fold():
     from tools.folds import speaker_folds
+
     rng = np.random.RandomState(1)
     paths = [f"down/{s:08x}_nohash_{i}.wav" for s in range(60) for i in range(rng.randint(1, 8))]
     folds = speaker_folds(paths, 3, seed=0)
@@ -45,19 +55,35 @@ def test_speaker_folds_keep_each_speaker_in_one_fold():
 
 def test_speaker_folds_refuse_too_few_speakers():
     from tools.folds import speaker_folds
+
     with pytest.raises(ValueError, match="2 speakers"):
         speaker_folds(["a/aaaaaaaa_nohash_0.wav", "a/bbbbbbbb_nohash_0.wav"], 3, seed=0)
 
 
 # ---------------------------------------------------------------- candidates
-@pytest.mark.parametrize("coefficients,blocks,extra,stride", [(10, 2, 1, 2), (13, 3, 0, 4), (8, 1, 1, 1)])
+@pytest.mark.parametrize(
+    "coefficients,blocks,extra,stride", [(10, 2, 1, 2), (13, 3, 0, 4), (8, 1, 1, 1)]
+)
 def test_feature_map_matches_the_built_model(coefficients, blocks, extra, stride):
     import optuna
     from common import kws
     from tools import search_space
-    params = {"first_width": 24, "blocks": blocks, "block_width": 24, "shift_ms": 0, "gain_db": 0,
-              "extra_depthwise": extra, "time_stride": stride, "epochs": 20, "qat_epochs": 0, "frame_ms": 40,
-              "step_ms": 20, "mel_bins": 40, "coefficients": coefficients}
+
+    params = {
+        "first_width": 24,
+        "blocks": blocks,
+        "block_width": 24,
+        "shift_ms": 0,
+        "gain_db": 0,
+        "extra_depthwise": extra,
+        "time_stride": stride,
+        "epochs": 20,
+        "qat_epochs": 0,
+        "frame_ms": 40,
+        "step_ms": 20,
+        "mel_bins": 40,
+        "coefficients": coefficients,
+    }
     spec = search_space.kws_candidate(optuna.trial.FixedTrial(params), "ex2_a")
     model = kws.build_model(spec)
     conv_out = [layer for layer in model.layers if "re_lu" in layer.name][-1].output_shape
@@ -68,15 +94,42 @@ def test_a_trial_over_the_size_bound_ends_before_training(tiny_subset, monkeypat
     import optuna
     from common import kws, runtime
     from tools import search, search_space
+
     data_dir, split_dir = tiny_subset
-    args = search.parse_args(["--version", "ex2_a", "--data", str(data_dir), "--split-dir", str(split_dir),
-                              "--epochs", "1", "--folds", "2"])
+    args = search.parse_args(
+        [
+            "--version",
+            "ex2_a",
+            "--data",
+            str(data_dir),
+            "--split-dir",
+            str(split_dir),
+            "--epochs",
+            "1",
+            "--folds",
+            "2",
+        ]
+    )
     data = search.Data(args, log=lambda *_: None)
     runtime.tensorflow()
-    monkeypatch.setattr(kws, "fit_and_quantize", lambda *a, **k: pytest.fail("trained an infeasible trial"))
-    params = {"first_width": 96, "blocks": 3, "block_width": 96, "shift_ms": 0, "gain_db": 0,
-              "extra_depthwise": 0, "time_stride": 2, "epochs": 20, "qat_epochs": 5, "frame_ms": 40, "step_ms": 20,
-              "mel_bins": 40, "coefficients": 13}
+    monkeypatch.setattr(
+        kws, "fit_and_quantize", lambda *a, **k: pytest.fail("trained an infeasible trial")
+    )
+    params = {
+        "first_width": 96,
+        "blocks": 3,
+        "block_width": 96,
+        "shift_ms": 0,
+        "gain_db": 0,
+        "extra_depthwise": 0,
+        "time_stride": 2,
+        "epochs": 20,
+        "qat_epochs": 5,
+        "frame_ms": 40,
+        "step_ms": 20,
+        "mel_bins": 40,
+        "coefficients": 13,
+    }
     trial = optuna.trial.FixedTrial(params)
     with pytest.raises(optuna.TrialPruned, match="zip"):
         search.objective(data, {})(trial)
@@ -90,8 +143,21 @@ def ex2_search(tiny_subset, tmp_path_factory):
     """One trial of ex2_a on every 24th file, 1 epoch, 2 folds; then one more from storage."""
     data_dir, split_dir = tiny_subset
     out = tmp_path_factory.mktemp("search")
-    common = ["--version", "ex2_a", "--data", str(data_dir), "--split-dir", str(split_dir), "--epochs", "1",
-              "--folds", "2", "--out-dir", str(out), "--quiet"]
+    common = [
+        "--version",
+        "ex2_a",
+        "--data",
+        str(data_dir),
+        "--split-dir",
+        str(split_dir),
+        "--epochs",
+        "1",
+        "--folds",
+        "2",
+        "--out-dir",
+        str(out),
+        "--quiet",
+    ]
     first = search(*common, "--trials", "1")
     second = search(*common, "--trials", "1")
     return first, second, out
@@ -117,12 +183,15 @@ def test_search_writes_its_table_picture_and_a_usable_declaration(ex2_search):
     assert f"Trial {best['trial']}: " in md
     scope = {}
     exec(PRELUDE + md.split("```python\n")[1].split("```")[0], scope)
-    assert scope["VERSION"] == dataclasses.replace(candidate_of(best["params"], "ex2_a", epochs=1), stem=None)
+    assert scope["VERSION"] == dataclasses.replace(
+        candidate_of(best["params"], "ex2_a", epochs=1), stem=None
+    )
 
 
 @pytest.mark.slow
 def test_search_resumes_from_its_storage(ex2_search):
     import optuna
+
     _, second, out = ex2_search
     assert second.returncode == 0, second.stderr[-2000:]
     study = optuna.load_study(study_name="ex2_a", storage=f"sqlite:///{out / 'search.db'}")
@@ -134,8 +203,22 @@ def test_search_resumes_from_its_storage(ex2_search):
 @pytest.mark.slow
 def test_forecast_search_with_two_workers_on_one_study(shared_data, tmp_path):
     import optuna
-    r = search("--version", "ex1_b", "--data", str(shared_data / "jena_climate_2009_sample.csv"),
-               "--epochs", "1", "--trials", "2", "--workers", "2", "--out-dir", str(tmp_path), "--quiet")
+
+    r = search(
+        "--version",
+        "ex1_b",
+        "--data",
+        str(shared_data / "jena_climate_2009_sample.csv"),
+        "--epochs",
+        "1",
+        "--trials",
+        "2",
+        "--workers",
+        "2",
+        "--out-dir",
+        str(tmp_path),
+        "--quiet",
+    )
     assert r.returncode == 0, r.stderr[-2000:]
     study = optuna.load_study(study_name="ex1_b", storage=f"sqlite:///{tmp_path / 'search.db'}")
     assert len([t for t in study.trials if t.state.is_finished()]) == 2
@@ -144,7 +227,9 @@ def test_forecast_search_with_two_workers_on_one_study(shared_data, tmp_path):
 
 
 def test_search_bad_data_is_one_error_line(tmp_path):
-    r = search("--version", "ex1_a", "--data", str(tmp_path / "missing.csv"), "--out-dir", str(tmp_path))
+    r = search(
+        "--version", "ex1_a", "--data", str(tmp_path / "missing.csv"), "--out-dir", str(tmp_path)
+    )
     assert r.returncode == 1
     lines = r.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error:") and "missing.csv" in lines[0]
@@ -152,12 +237,15 @@ def test_search_bad_data_is_one_error_line(tmp_path):
 
 def test_pareto_front_keeps_only_undominated_feasible_rows():
     from tools.search import FEASIBLE, INFEASIBLE, pareto
-    rows = [{"trial": 0, "status": FEASIBLE, "zip_bytes": 100, "quality": 0.80},
-            {"trial": 1, "status": FEASIBLE, "zip_bytes": 200, "quality": 0.90},
-            {"trial": 2, "status": FEASIBLE, "zip_bytes": 300, "quality": 0.85},   # dominated by 1
-            {"trial": 3, "status": INFEASIBLE, "zip_bytes": 50, "quality": 0.99},  # not feasible
-            {"trial": 4, "status": FEASIBLE, "zip_bytes": 150, "quality": 0.79},   # dominated by 0
-            {"trial": 5, "status": FEASIBLE, "zip_bytes": 100, "quality": 0.80}]   # the same as 0
+
+    rows = [
+        {"trial": 0, "status": FEASIBLE, "zip_bytes": 100, "quality": 0.80},
+        {"trial": 1, "status": FEASIBLE, "zip_bytes": 200, "quality": 0.90},
+        {"trial": 2, "status": FEASIBLE, "zip_bytes": 300, "quality": 0.85},  # dominated by 1
+        {"trial": 3, "status": INFEASIBLE, "zip_bytes": 50, "quality": 0.99},  # not feasible
+        {"trial": 4, "status": FEASIBLE, "zip_bytes": 150, "quality": 0.79},  # dominated by 0
+        {"trial": 5, "status": FEASIBLE, "zip_bytes": 100, "quality": 0.80},
+    ]  # the same as 0
     assert [r["trial"] for r in pareto(rows, maximize=True)] == [0, 1]
     assert [r["trial"] for r in pareto(rows, maximize=False)] == [0, 4]
 
@@ -167,8 +255,17 @@ def test_a_repeated_proposal_reuses_the_earlier_result(shared_data, monkeypatch)
     import optuna
     from common import forecast, runtime
     from tools import search
-    args = search.parse_args(["--version", "ex1_b", "--data", str(shared_data / "jena_climate_2009_sample.csv"),
-                              "--epochs", "1"])
+
+    args = search.parse_args(
+        [
+            "--version",
+            "ex1_b",
+            "--data",
+            str(shared_data / "jena_climate_2009_sample.csv"),
+            "--epochs",
+            "1",
+        ]
+    )
     data = search.Data(args, log=lambda *_: None)
     runtime.tensorflow()
     study = optuna.create_study(direction="minimize")
@@ -177,7 +274,9 @@ def test_a_repeated_proposal_reuses_the_earlier_result(shared_data, monkeypatch)
     study.enqueue_trial({**params, "sparsity": 0.5})  # nothing to prune: the same model
     trained = []
     real = forecast.fit_and_quantize
-    monkeypatch.setattr(forecast, "fit_and_quantize", lambda *a, **k: trained.append(1) or real(*a, **k))
+    monkeypatch.setattr(
+        forecast, "fit_and_quantize", lambda *a, **k: trained.append(1) or real(*a, **k)
+    )
     study.optimize(search.objective(data, {}), n_trials=2)
     first, second = study.trials
     assert len(trained) == 1 and second.user_attrs["same_as"] == 0 and second.value == first.value
@@ -191,9 +290,24 @@ def test_latency_bound_is_the_ratio_to_the_reference_measured_alongside(tiny_sub
     import optuna
     from common import kws, litert, runtime
     from tools import search
+
     data_dir, split_dir = tiny_subset
-    args = search.parse_args(["--version", "ex2_b", "--data", str(data_dir), "--split-dir", str(split_dir),
-                              "--epochs", "1", "--folds", "2", "--latency-runs", "3"])
+    args = search.parse_args(
+        [
+            "--version",
+            "ex2_b",
+            "--data",
+            str(data_dir),
+            "--split-dir",
+            str(split_dir),
+            "--epochs",
+            "1",
+            "--folds",
+            "2",
+            "--latency-runs",
+            "3",
+        ]
+    )
     data = search.Data(args, log=lambda *_: None)
     runtime.tensorflow()
     reference = search.latency_reference("ex2_b", data)
@@ -202,17 +316,38 @@ def test_latency_bound_is_the_ratio_to_the_reference_measured_alongside(tiny_sub
     def fake(model, cfg=None, runs=100, **_):
         ours = model is not reference["tflite"]
         order.append("candidate" if ours else "seed")
-        return {"inference_ms": {"p50": fake.candidate_ms if ours else 1.0}, "total_ms": None, "runs": runs}
+        return {
+            "inference_ms": {"p50": fake.candidate_ms if ours else 1.0},
+            "total_ms": None,
+            "runs": runs,
+        }
+
     monkeypatch.setattr(litert, "measure_latency", fake)
-    monkeypatch.setattr(kws, "fit_and_quantize", lambda *a, **k: pytest.fail("trained an infeasible trial"))
-    params = {"first_width": 24, "blocks": 1, "block_width": 24, "shift_ms": 0, "gain_db": 0,
-              "extra_depthwise": 0, "time_stride": 1, "epochs": 20, "qat_epochs": 0, "frame_ms": 40,
-              "step_ms": 20, "mel_bins": 40, "coefficients": 10}
+    monkeypatch.setattr(
+        kws, "fit_and_quantize", lambda *a, **k: pytest.fail("trained an infeasible trial")
+    )
+    params = {
+        "first_width": 24,
+        "blocks": 1,
+        "block_width": 24,
+        "shift_ms": 0,
+        "gain_db": 0,
+        "extra_depthwise": 0,
+        "time_stride": 1,
+        "epochs": 20,
+        "qat_epochs": 0,
+        "frame_ms": 40,
+        "step_ms": 20,
+        "mel_bins": 40,
+        "coefficients": 10,
+    }
     fake.candidate_ms = 0.6
     trial = optuna.trial.FixedTrial(params)
     with pytest.raises(optuna.TrialPruned, match="invoke 0.60x the seed DS-CNN's > 0.5x"):
         search.objective(data, reference)(trial)
-    assert order == ["candidate", "seed"] * 3 and trial.user_attrs["invoke_ratio"] == pytest.approx(0.6)
+    assert order == ["candidate", "seed"] * 3 and trial.user_attrs["invoke_ratio"] == pytest.approx(
+        0.6
+    )
     fake.candidate_ms = 0.4
     measured, why = search.kws_bounds(search.candidate(trial, "ex2_b"), data, reference)
     assert why is None and measured["invoke_ratio"] == pytest.approx(0.4)
@@ -221,20 +356,29 @@ def test_latency_bound_is_the_ratio_to_the_reference_measured_alongside(tiny_sub
 @pytest.mark.slow
 def test_zero_trials_rewrites_the_report_of_a_stored_study(ex2_search, tmp_path):
     import optuna
+
     _, _, out = ex2_search
     (out / "ex2_a_search.md").unlink()
     r = search("--version", "ex2_a", "--trials", "0", "--out-dir", str(out), "--quiet")
     assert r.returncode == 0, r.stderr[-2000:]
     assert "2 finished trials" in (out / "ex2_a_search.md").read_text()
-    assert len(optuna.load_study(study_name="ex2_a", storage=f"sqlite:///{out / 'search.db'}").trials) == 2
+    assert (
+        len(optuna.load_study(study_name="ex2_a", storage=f"sqlite:///{out / 'search.db'}").trials)
+        == 2
+    )
     r = search("--version", "ex2_c", "--trials", "0", "--out-dir", str(tmp_path))
-    assert r.returncode == 1 and r.stderr.startswith("error: sqlite:///") and "no study named 'ex2_c'" in r.stderr
+    assert (
+        r.returncode == 1
+        and r.stderr.startswith("error: sqlite:///")
+        and "no study named 'ex2_c'" in r.stderr
+    )
     assert r.stderr.count("\n") == 1
 
 
 def test_sizes_are_those_of_the_file_the_script_writes():
     from common import tflite_io
     from tools import search
+
     data = b"\x01\x02" * 500
     assert search.zip_len("ex2_a", data) == tflite_io.model_files("kws_a", data)[1]["zip_bytes"]
     assert search.zip_len("ex1_b", data) == tflite_io.model_files("th_b", data)[1]["zip_bytes"]
@@ -246,6 +390,7 @@ def test_the_printed_declaration_declares_the_candidate(version):
     candidate: every field (the output stem aside), and for a forecaster the same model."""
     import optuna
     from tools import search, search_space
+
     study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=1))
     mean, std = np.float32([9.0, 76.0]), np.float32([8.0, 16.0])
     for _ in range(12):
@@ -257,11 +402,20 @@ def test_the_printed_declaration_declares_the_candidate(version):
         if version.startswith("ex2"):
             assert declared == dataclasses.replace(spec, stem=None), trial.params
         else:
-            names = [f.name for f in dataclasses.fields(spec) if f.name not in ("build", "stem", "entry")]
-            assert [getattr(declared, n) for n in names] == [getattr(spec, n) for n in names], trial.params
+            names = [
+                f.name for f in dataclasses.fields(spec) if f.name not in ("build", "stem", "entry")
+            ]
+            assert [getattr(declared, n) for n in names] == [getattr(spec, n) for n in names], (
+                trial.params
+            )
             built = [m(mean, std) for m in (declared.build, spec.build)]
-            shapes = [[(type(layer).__name__, [w.shape for w in layer.get_weights()]) for layer in m.layers]
-                      for m in built]
+            shapes = [
+                [
+                    (type(layer).__name__, [w.shape for w in layer.get_weights()])
+                    for layer in m.layers
+                ]
+                for m in built
+            ]
             assert shapes[0] == shapes[1], trial.params
         study.tell(trial, 0.0)
 
@@ -269,6 +423,7 @@ def test_the_printed_declaration_declares_the_candidate(version):
 def test_every_proposed_candidate_keeps_a_feature_map():
     import optuna
     from tools import search_space
+
     study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
     for _ in range(200):
         trial = study.ask()

@@ -6,6 +6,7 @@ where PostgreSQL's initdb / pg_ctl or the psycopg driver (requirements-search-pg
 On a fresh database, processes started at once all create Optuna's schema; without
 tools.search's advisory lock some fail with UniqueViolation on CREATE TYPE (docs/robustness.md).
 """
+
 import glob
 import os
 import pwd
@@ -25,7 +26,9 @@ HOSTS = 4  # processes opening one fresh database at once (without the lock: 7 o
 
 def pg_bin():
     """The folder of initdb and pg_ctl: $PG_BIN, the newest /usr/lib/postgresql/*/bin, or PATH."""
-    candidates = [os.environ.get("PG_BIN")] + sorted(glob.glob("/usr/lib/postgresql/*/bin"), reverse=True)
+    candidates = [os.environ.get("PG_BIN")] + sorted(
+        glob.glob("/usr/lib/postgresql/*/bin"), reverse=True
+    )
     candidates.append(os.path.dirname(shutil.which("initdb") or ""))
     for folder in filter(None, candidates):
         if all(os.access(os.path.join(folder, t), os.X_OK) for t in ("initdb", "pg_ctl")):
@@ -53,28 +56,58 @@ class Server:
             self.run_as = {"user": account.pw_uid, "group": account.pw_gid, "extra_groups": []}
 
     def tool(self, name, *args):
-        r = subprocess.run([os.path.join(self.bin, name), *args], capture_output=True, text=True,
-                           timeout=120, cwd=self.folder, **self.run_as)
+        r = subprocess.run(
+            [os.path.join(self.bin, name), *args],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            cwd=self.folder,
+            **self.run_as,
+        )
         assert r.returncode == 0, f"{name}: {r.stdout[-1500:]}{r.stderr[-1500:]}"
 
     def start(self):
         data = os.path.join(self.folder, "data")
         self.tool("initdb", "-D", data, "-A", "trust", "-U", "postgres", "-E", "UTF8", "--no-sync")
         options = f"-c listen_addresses=127.0.0.1 -p {self.port} -c unix_socket_directories='' -c fsync=off"
-        self.tool("pg_ctl", "-D", data, "-l", os.path.join(self.folder, "log"), "-w", "-o", options, "start")
+        self.tool(
+            "pg_ctl",
+            "-D",
+            data,
+            "-l",
+            os.path.join(self.folder, "log"),
+            "-w",
+            "-o",
+            options,
+            "start",
+        )
 
     def stop(self):
-        subprocess.run([os.path.join(self.bin, "pg_ctl"), "-D", os.path.join(self.folder, "data"),
-                        "-m", "immediate", "stop"], capture_output=True, timeout=60, cwd="/", **self.run_as)
+        subprocess.run(
+            [
+                os.path.join(self.bin, "pg_ctl"),
+                "-D",
+                os.path.join(self.folder, "data"),
+                "-m",
+                "immediate",
+                "stop",
+            ],
+            capture_output=True,
+            timeout=60,
+            cwd="/",
+            **self.run_as,
+        )
         shutil.rmtree(self.folder, ignore_errors=True)
 
     def fresh_database(self):
         """The URL of a new, empty database."""
         import psycopg
+
         self.count += 1
         name = f"study{self.count}"
-        with psycopg.connect(f"host=127.0.0.1 port={self.port} user=postgres dbname=postgres",
-                             autocommit=True) as connection:
+        with psycopg.connect(
+            f"host=127.0.0.1 port={self.port} user=postgres dbname=postgres", autocommit=True
+        ) as connection:
             connection.execute(f"CREATE DATABASE {name}")
         return f"postgresql://postgres@127.0.0.1:{self.port}/{name}"
 
@@ -92,7 +125,9 @@ def postgres():
     folder = pg_bin()
     if folder is None:
         pytest.skip("PostgreSQL's initdb and pg_ctl not found (set PG_BIN, or install postgresql)")
-    pytest.importorskip("psycopg", reason="the PostgreSQL driver: pip install -r requirements-search-pg.txt")
+    pytest.importorskip(
+        "psycopg", reason="the PostgreSQL driver: pip install -r requirements-search-pg.txt"
+    )
     server = Server(folder)
     try:
         server.start()
@@ -117,10 +152,18 @@ OPEN_AT_ONCE = textwrap.dedent("""
 
 def test_fresh_database_opened_by_several_processes_at_once(postgres):
     import optuna
+
     url = postgres.fresh_database()
-    procs = [subprocess.Popen([sys.executable, "-c", OPEN_AT_ONCE.format(root=str(ROOT)), url],
-                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                              text=True) for _ in range(HOSTS)]
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", OPEN_AT_ONCE.format(root=str(ROOT)), url],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(HOSTS)
+    ]
     try:
         for p in procs:
             assert p.stdout.readline() == "ready\n", p.stderr.read()
@@ -142,20 +185,45 @@ def test_two_hosts_on_a_fresh_database_both_get_their_trials(postgres, shared_da
     """Two `python -m tools.search` processes, as on two machines, started at once on one
     fresh database (ex1_b, 1 epoch, one trial each): both finish, the study holds both trials."""
     import optuna
+
     url = postgres.fresh_database()
     csv = shared_data / "jena_climate_2009_sample.csv"
-    procs = [subprocess.Popen([sys.executable, "-m", "tools.search", "--version", "ex1_b", "--data", str(csv),
-                               "--epochs", "1", "--trials", "1", "--storage", url, "--seed", str(host),
-                               "--out-dir", str(tmp_path / f"host{host}"), "--quiet"],
-                              cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-             for host in range(2)]
+    procs = [
+        subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "tools.search",
+                "--version",
+                "ex1_b",
+                "--data",
+                str(csv),
+                "--epochs",
+                "1",
+                "--trials",
+                "1",
+                "--storage",
+                url,
+                "--seed",
+                str(host),
+                "--out-dir",
+                str(tmp_path / f"host{host}"),
+                "--quiet",
+            ],
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for host in range(2)
+    ]
     try:
         results = [p.communicate(timeout=900) for p in procs]
     finally:
         for p in procs:
             if p.poll() is None:
                 p.kill()
-    for p, (out, err) in zip(procs, results):
+    for p, (_, err) in zip(procs, results):
         assert p.returncode == 0, err[-3000:]
         assert "Traceback" not in err
     study = optuna.load_study(study_name="ex1_b", storage=url)

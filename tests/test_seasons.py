@@ -2,6 +2,7 @@
 January 2009 sample and of the summer 2024 export), two seeds, 1 epoch; every cell of its
 table read back and compared with the runs' JSONs and with the cross-season MAE recomputed
 here (pandas windows, TensorFlow's interpreter, the training file's normalization)."""
+
 import json
 import re
 
@@ -19,7 +20,9 @@ def head(src, dst, rows):
     """The header and the first `rows` rows of a CSV, byte for byte (its line ends kept)."""
     data = src.read_bytes()
     end = "\r\n" if b"\r\n" in data[:4096] else "\n"
-    dst.write_bytes(end.join(data.decode("latin-1").split(end)[: rows + 1]).encode("latin-1") + end.encode())
+    dst.write_bytes(
+        end.join(data.decode("latin-1").split(end)[: rows + 1]).encode("latin-1") + end.encode()
+    )
     return dst
 
 
@@ -48,33 +51,67 @@ def every_window(csv, sidecar, tflite):
 def test_seasons_table_is_what_the_runs_measured(shared_data, tmp_path, monkeypatch, capsys):
     from common import cli, forecast
     from tools import seasons
+
     winter = head(shared_data / "jena_climate_2009_sample.csv", tmp_path / "winter.csv", ROWS)
     summer = head(shared_data / "jena_mpi_roof_2024_jun_sep.csv", tmp_path / "summer.csv", ROWS)
     real = forecast.main
     monkeypatch.setattr(forecast, "main", lambda spec, argv: real(spec, [*argv, "--epochs", "1"]))
     work, out = tmp_path / "work", tmp_path / "SEASONS.md"
-    status = cli.exit_status(seasons.run, ["--csv", str(winter), str(summer), "--seeds", "0,1",
-                                           "--work-dir", str(work), "--out", str(out)])
+    status = cli.exit_status(
+        seasons.run,
+        [
+            "--csv",
+            str(winter),
+            str(summer),
+            "--seeds",
+            "0,1",
+            "--work-dir",
+            str(work),
+            "--out",
+            str(out),
+        ],
+    )
     assert status == 0, capsys.readouterr().err
     table = out.read_text()
     assert table in capsys.readouterr().out
-    rows = [[c.strip() for c in line.split("|")[1:-1]] for line in table.splitlines() if line.startswith("| ex1")]
-    assert [r[:2] for r in rows] == [["ex1_a", "winter.csv"], ["ex1_a", "summer.csv"],
-                                     ["ex1_b", "winter.csv"], ["ex1_b", "summer.csv"]]
+    rows = [
+        [c.strip() for c in line.split("|")[1:-1]]
+        for line in table.splitlines()
+        if line.startswith("| ex1")
+    ]
+    assert [r[:2] for r in rows] == [
+        ["ex1_a", "winter.csv"],
+        ["ex1_a", "summer.csv"],
+        ["ex1_b", "winter.csv"],
+        ["ex1_b", "summer.csv"],
+    ]
     for version, name, trained, other in (
-            ("ex1_a", "th_a", winter, summer), ("ex1_a", "th_a", summer, winter),
-            ("ex1_b", "th_b", winter, summer), ("ex1_b", "th_b", summer, winter)):
+        ("ex1_a", "th_a", winter, summer),
+        ("ex1_a", "th_a", summer, winter),
+        ("ex1_b", "th_b", winter, summer),
+        ("ex1_b", "th_b", summer, winter),
+    ):
         row = next(r for r in rows if r[:2] == [version, trained.name])
         folders = [work / trained.stem / str(seed) for seed in (0, 1)]
         sides = [json.loads((f / f"{name}.json").read_text()) for f in folders]
-        assert all(s["version"] == version and s["data"]["rows"] == ROWS and s["training"]["epochs"] == 1
-                   for s in sides)
+        assert all(
+            s["version"] == version and s["data"]["rows"] == ROWS and s["training"]["epochs"] == 1
+            for s in sides
+        )
         assert [s["training"]["seed"] for s in sides] == [0, 1]
         test = np.array([[s["metrics"]["mae_t"], s["metrics"]["mae_rh"]] for s in sides])
         base = [sides[0]["baseline"]["persistence"][k] for k in ("mae_t", "mae_rh")]
-        for cell, mae in ((row[2], test[0]), (row[3], test.mean(axis=0)), (row[4], test.max(axis=0))):
-            assert numbers(cell) == [near(mae[0]), near(mae[1]),
-                                     ratio_near(mae[0] / base[0]), ratio_near(mae[1] / base[1])]
+        for cell, mae in (
+            (row[2], test[0]),
+            (row[3], test.mean(axis=0)),
+            (row[4], test.max(axis=0)),
+        ):
+            assert numbers(cell) == [
+                near(mae[0]),
+                near(mae[1]),
+                ratio_near(mae[0] / base[0]),
+                ratio_near(mae[1] / base[1]),
+            ]
         # every window of the other season, with the training file's normalization
         cross = [every_window(other, s, f / f"{name}.tflite") for s, f in zip(sides, folders)]
         model = np.array([c[0] for c in cross])
@@ -82,7 +119,12 @@ def test_seasons_table_is_what_the_runs_measured(shared_data, tmp_path, monkeypa
         mean, highest = model.mean(axis=0), model.max(axis=0)
         assert row[5].startswith(f"{other.name}: ")
         assert numbers(row[5].split(": ", 1)[1]) == [
-            near(mean[0]), near(mean[1]), ratio_near(mean[0] / persistence[0]),
-            ratio_near(mean[1] / persistence[1]), near(highest[0]), near(highest[1])]
+            near(mean[0]),
+            near(mean[1]),
+            ratio_near(mean[0] / persistence[0]),
+            ratio_near(mean[1] / persistence[1]),
+            near(highest[0]),
+            near(highest[1]),
+        ]
         sizes = [s["zip_bytes"] for s in sides]
         assert [int(v.replace(",", "")) for v in row[6].split("-")] == [min(sizes), max(sizes)]

@@ -23,11 +23,18 @@ def first_batch(ds):
     return x.numpy(), y.numpy()
 
 
-@pytest.mark.parametrize("cfg", [FrontEnd(), FrontEnd(rate=8000, frame_length=320, frame_step=160),
-                                 FrontEnd(mfcc=False), FrontEnd(mfcc=False, resize=32)])
+@pytest.mark.parametrize(
+    "cfg",
+    [
+        FrontEnd(),
+        FrontEnd(rate=8000, frame_length=320, frame_step=160),
+        FrontEnd(mfcc=False),
+        FrontEnd(mfcc=False, resize=32),
+    ],
+)
 def test_shapes_and_labels(dataset, cfg):
     waves, ids = dataset
-    waves = waves[:, :cfg.rate]  # 1 s at the front end's rate
+    waves = waves[:, : cfg.rate]  # 1 s at the front end's rate
     x, y = first_batch(SignalGenerator(cfg).make_dataset(waves, ids, train=False, batch_size=16))
     assert x.shape == (16, *cfg.input_shape) and x.dtype == np.float32
     assert y.tolist() == ids and y.dtype == np.int64
@@ -36,13 +43,19 @@ def test_shapes_and_labels(dataset, cfg):
 def test_input_shapes():
     assert FrontEnd().input_shape == [49, 10, 1]
     assert FrontEnd(rate=8000, frame_length=320, frame_step=160).input_shape == [49, 10, 1]
-    assert FrontEnd(mfcc=False).input_shape == [49, 321, 1]  # the course's FFT: frame_length 640, 321 bins
+    assert FrontEnd(mfcc=False).input_shape == [
+        49,
+        321,
+        1,
+    ]  # the course's FFT: frame_length 640, 321 bins
     assert FrontEnd(mfcc=False, resize=32).input_shape == [32, 32, 1]
 
 
 def test_train_shuffle_deterministic(dataset):
     waves, ids = dataset
-    make = lambda: SignalGenerator(FrontEnd()).make_dataset(waves, ids, train=True, batch_size=16, seed=3)
+    make = lambda: SignalGenerator(FrontEnd()).make_dataset(
+        waves, ids, train=True, batch_size=16, seed=3
+    )
     a, b = make(), make()
     ya1, ya2 = [y.numpy().tolist() for _, y in a.repeat(2)]
     yb1, yb2 = [y.numpy().tolist() for _, y in b.repeat(2)]
@@ -69,7 +82,12 @@ def test_augmentation_shapes_and_determinism(dataset, cfg):
 
 
 def test_features_equal_the_front_end_of_each_waveform(dataset, shared_data):
-    waves = np.stack([read_wav(p) for p in sorted((shared_data / "mini_speech_commands" / "go").glob("*.wav"))[:5]])
+    waves = np.stack(
+        [
+            read_wav(p)
+            for p in sorted((shared_data / "mini_speech_commands" / "go").glob("*.wav"))[:5]
+        ]
+    )
     feats = SignalGenerator(FrontEnd()).features(waves, batch_size=2)
     assert feats.shape == (5, 49, 10, 1)
     for w, f in zip(waves, feats):

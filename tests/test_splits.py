@@ -47,15 +47,32 @@ def test_real_file_list(shared_data, tmp_path):
     assert len(files) == 8000
     out = splits.split_by_speaker(files)
     check_split(out, files)
-    assert splits.main(["--files", str(shared_data / "mini_speech_commands_files.txt"),
-                        "--out-dir", str(tmp_path)]) == 0
+    assert (
+        splits.main(
+            [
+                "--files",
+                str(shared_data / "mini_speech_commands_files.txt"),
+                "--out-dir",
+                str(tmp_path),
+            ]
+        )
+        == 0
+    )
     for name in ("train", "val", "test"):
         lines = (tmp_path / f"kws_split_{name}.txt").read_text().splitlines()
         assert lines == sorted(lines) and len(lines) == len(out[name])
-        assert all(ln.startswith("./data/mini_speech_commands/") and ln.endswith(".wav")
-                   and ln.count("/") == 4 for ln in lines)
+        assert all(
+            ln.startswith("./data/mini_speech_commands/")
+            and ln.endswith(".wav")
+            and ln.count("/") == 4
+            for ln in lines
+        )
         # the shipped speaker-disjoint split is this tool's output with the default seed
-        shipped = (ROOT / "splits" / "speaker_disjoint" / f"kws_split_{name}.txt").read_text().splitlines()
+        shipped = (
+            (ROOT / "splits" / "speaker_disjoint" / f"kws_split_{name}.txt")
+            .read_text()
+            .splitlines()
+        )
         assert shipped == lines
 
 
@@ -70,10 +87,13 @@ def test_top_level_split_files_are_the_courses(shared_data):
 def test_the_courses_split_leaks_speakers_and_ours_does_not():
     def speakers(d, name):
         return {splits.speaker_of(ln) for ln in (d / f"kws_split_{name}.txt").read_text().split()}
+
     course_test = speakers(ROOT, "test")
     assert len(course_test) == 585 and len(course_test & speakers(ROOT, "train")) == 541
     d = ROOT / "splits" / "speaker_disjoint"
-    assert not speakers(d, "test") & speakers(d, "train") and not speakers(d, "val") & speakers(d, "train")
+    assert not speakers(d, "test") & speakers(d, "train") and not speakers(d, "val") & speakers(
+        d, "train"
+    )
 
 
 def test_errors_are_one_line(tmp_path, capsys):
@@ -107,16 +127,21 @@ def test_a_partial_copy_is_split_from_its_folder(tmp_path, capsys):
     for source, out in ((["--data", str(data)], "a"), (["--files", str(listed)], "b")):
         assert splits.main([*source, "--out-dir", str(tmp_path / out), "--seed", "3"]) == 0
     for name in ("train", "val", "test"):
-        assert (tmp_path / "a" / f"kws_split_{name}.txt").read_bytes() == \
-            (tmp_path / "b" / f"kws_split_{name}.txt").read_bytes()
+        assert (tmp_path / "a" / f"kws_split_{name}.txt").read_bytes() == (
+            tmp_path / "b" / f"kws_split_{name}.txt"
+        ).read_bytes()
     capsys.readouterr()
     assert splits.main(["--data", str(tmp_path / "none"), "--out-dir", str(tmp_path / "c")]) == 1
-    assert capsys.readouterr().err == f"error: {tmp_path / 'none'}: no such folder; expected a folder of <label>/<file>.wav\n"
+    assert (
+        capsys.readouterr().err
+        == f"error: {tmp_path / 'none'}: no such folder; expected a folder of <label>/<file>.wav\n"
+    )
 
 
 def test_split_files_readable_by_read_split(tmp_path):
     from common.frontend_np import LABELS
     from common.kws_data import read_splits
+
     files = synthetic_files(40)
     data = tmp_path / "data"
     for f in files:

@@ -47,8 +47,10 @@ def test_short_padded_long_trimmed(tmp_path):
     np.testing.assert_allclose(y, long[:16000] / 32768.0, atol=1e-7)
 
 
-@pytest.mark.parametrize("dtype,scale,offset", [(np.int32, 2.0**31, 0), (np.float32, 1.0, 0),
-                                                (np.float64, 1.0, 0), (np.uint8, 128.0, 128)])
+@pytest.mark.parametrize(
+    "dtype,scale,offset",
+    [(np.int32, 2.0**31, 0), (np.float32, 1.0, 0), (np.float64, 1.0, 0), (np.uint8, 128.0, 128)],
+)
 def test_sample_formats_scaled(tmp_path, dtype, scale, offset):
     ref = tone(16000)
     data = (ref * (scale - (scale > 1)) + offset).astype(dtype)
@@ -86,10 +88,12 @@ def test_resample_lengths():
 
 def test_what_was_done_is_counted(tmp_path):
     import collections
+
     fixes = collections.Counter()
     read_wav(write(tmp_path / "ok.wav", 16000, np.zeros(16000, np.int16)), fixes=fixes)
     assert fixes == {}
     read_wav(write(tmp_path / "st.wav", 8000, np.zeros((4000, 2), np.int16)), fixes=fixes)
     read_wav(write(tmp_path / "long.wav", 16000, np.zeros(17000, np.int16)), fixes=fixes)
     from common import wav
+
     assert fixes == {wav.FIX_CHANNELS: 1, wav.FIX_RATE: 1, wav.FIX_PAD: 1, wav.FIX_TRIM: 1}

@@ -4,4 +4,5 @@ full-size data, the microcontroller check and its C export, the emulated ARM che
 
 The scripts and the Raspberry Pi need none of this: they use `common/` only.
 """
+
 import common  # noqa: F401  (sets TF_USE_LEGACY_KERAS before any TensorFlow import)

@@ -87,13 +87,16 @@ def run_curve(spec, pairs, seeds, path, header, epochs, qat, log=print):
 
     done = _read(path) if os.path.exists(path) else None
     if done is not None and done["identity"] != header["identity"]:
-        raise SystemExit(f"error: {path}: a curve of another declaration or partition; "
-                         "expected a new --out file")
+        raise SystemExit(
+            f"error: {path}: a curve of another declaration or partition; expected a new --out file"
+        )
     doc = done or {**header, "records": []}
     have = {(r["fold"], r["size"], r["seed"]) for r in doc["records"]}
     gen = speech.SignalGenerator(spec.frontend)
     for fold, (train_s, val_s) in enumerate(pairs):
-        for size, part in enumerate(nested_subsets(train_s, FRACTIONS, header["identity"]["fold_seed"])):
+        for size, part in enumerate(
+            nested_subsets(train_s, FRACTIONS, header["identity"]["fold_seed"])
+        ):
             for seed in seeds:
                 if (fold, size, seed) in have:
                     continue
@@ -166,8 +169,14 @@ def points(doc, key="int8"):
     out = []
     for s in sizes:
         rs = [r for r in doc["records"] if r["size"] == s]
-        out.append(Point(float(np.mean([r["train_files"] for r in rs])),
-                         float(np.mean([r[key] for r in rs])), _se([r[key] for r in rs]), len(rs)))
+        out.append(
+            Point(
+                float(np.mean([r["train_files"] for r in rs])),
+                float(np.mean([r[key] for r in rs])),
+                _se([r[key] for r in rs]),
+                len(rs),
+            )
+        )
     return out
 
 
@@ -202,7 +211,9 @@ def lead(doc, other, key="int8"):
     big, second = d[sizes[-1]], d[sizes[-2]]
     common = sorted(set(big) & set(second))
     change = [big[k] - second[k] for k in common]
-    return Lead(per_size, (float(np.mean(change)) if change else float("nan"), _se(change)), len(common))
+    return Lead(
+        per_size, (float(np.mean(change)) if change else float("nan"), _se(change)), len(common)
+    )
 
 
 def exponent(p1, p2):
@@ -257,8 +268,10 @@ def curve_rows(doc, recipe):
     rows = []
     for i, (p, q) in enumerate(zip(mine, theirs)):
         m, se = ld.per_size[i]
-        rows.append(f"| {doc['name']} | {i + 1} | {p.files:,.0f} | {_pct(p.mean)} ± {_pct(p.se)} | "
-                    f"{_pct(q.mean)} ± {_pct(q.se)} | {100 * m:+.2f} ± {100 * se:.2f} |")
+        rows.append(
+            f"| {doc['name']} | {i + 1} | {p.files:,.0f} | {_pct(p.mean)} ± {_pct(p.se)} | "
+            f"{_pct(q.mean)} ± {_pct(q.se)} | {100 * m:+.2f} ± {100 * se:.2f} |"
+        )
     return rows
 
 
@@ -278,24 +291,33 @@ def report(docs):
     the adoption rule for every candidate against its declared version."""
     recipes = {d["version"]: d for d in docs if d["role"] == "recipe"}
     declared = {d["version"]: d for d in docs if d["role"] == "declared"}
-    lines = ["| curve | size | training files | int8 accuracy % | recipe % | lead (pt) |",
-             "|---|---|---|---|---|---|"]
+    lines = [
+        "| curve | size | training files | int8 accuracy % | recipe % | lead (pt) |",
+        "|---|---|---|---|---|---|",
+    ]
     for d in docs:
         if d["role"] != "recipe" and d["version"] in recipes:
             lines += curve_rows(d, recipes[d["version"]])
-    lines += ["", "| curve | exponent of the error, two largest sizes | back-test: predicted / measured at the largest size | projection to 6,400 files |",
-              "|---|---|---|---|"]
+    lines += [
+        "",
+        "| curve | exponent of the error, two largest sizes | back-test: predicted / measured at the largest size | projection to 6,400 files |",
+        "|---|---|---|---|",
+    ]
     for d in docs:
         law = laws(d)
         if law:
             k, (pred, meas), proj = law
-            lines.append(f"| {d['name']} | {k:.2f} | {_pct(pred)} / {_pct(meas)} % | {_pct(proj)} % |")
+            lines.append(
+                f"| {d['name']} | {k:.2f} | {_pct(pred)} / {_pct(meas)} % | {_pct(proj)} % |"
+            )
     verdicts = []
     for d in docs:
         if d["role"] == "candidate" and d["version"] in declared and d["version"] in recipes:
             v = adopts(d, declared[d["version"]], recipes[d["version"]])
-            verdicts.append(f"- {d['name']}: {'ADOPT' if v.adopted else 'keep the declared version'}; "
-                            + "; ".join(v.reasons))
+            verdicts.append(
+                f"- {d['name']}: {'ADOPT' if v.adopted else 'keep the declared version'}; "
+                + "; ".join(v.reasons)
+            )
     return "\n".join(lines + ([""] + verdicts if verdicts else [])) + "\n"
 
 
@@ -311,9 +333,19 @@ def picture(docs, title):
             if d["version"] != v and not (d["role"] == "recipe" and v in d.get("recipe_of", [])):
                 continue
             p = points(d)
-            style = {"recipe": dict(ls="--", color="0.4"), "declared": dict(lw=2)}.get(d["role"], dict(lw=1))
-            ax.errorbar([q.files for q in p], [100 * q.mean for q in p], yerr=[100 * q.se for q in p],
-                        marker="o", ms=3, capsize=2, label=d["name"], **style)
+            style = {"recipe": dict(ls="--", color="0.4"), "declared": dict(lw=2)}.get(
+                d["role"], dict(lw=1)
+            )
+            ax.errorbar(
+                [q.files for q in p],
+                [100 * q.mean for q in p],
+                yerr=[100 * q.se for q in p],
+                marker="o",
+                ms=3,
+                capsize=2,
+                label=d["name"],
+                **style,
+            )
         ax.axhline(90, color="r", lw=0.8, ls=":", label="90 % (the limit)")
         ax.set_xscale("log")
         ax.set_xlabel("training files (log scale)")
@@ -350,14 +382,25 @@ def run_command(args, p):
     _, pairs = folds.load_pairs(args)  # checks every file before TensorFlow loads
     runtime.tensorflow()
     with runtime.quiet_native_stderr():
-        spec = declared.seed_recipes()[args.version] if args.recipe else declared.DECLARED[args.version]
+        spec = (
+            declared.seed_recipes()[args.version]
+            if args.recipe
+            else declared.DECLARED[args.version]
+        )
         spec = dataclasses.replace(spec, **changes)
         role = "recipe" if args.recipe else ("candidate" if changes else "declared")
         header = {
-            "name": args.name or (f"{args.version} recipe" if args.recipe else f"{args.version} {changes or 'declared'}"),
+            "name": args.name
+            or (
+                f"{args.version} recipe"
+                if args.recipe
+                else f"{args.version} {changes or 'declared'}"
+            ),
             "version": args.version,
             "role": role,
-            "recipe_of": ["ex2_a", "ex2_b"] if args.recipe and args.version in ("ex2_a", "ex2_b") else [args.version],
+            "recipe_of": ["ex2_a", "ex2_b"]
+            if args.recipe and args.version in ("ex2_a", "ex2_b")
+            else [args.version],
             "changes": changes,
             "architecture": spec.architecture,
             "identity": identity(spec, args),
@@ -382,25 +425,59 @@ def report_command(args):
 def run(argv=None):
     from common import cli
 
-    p = cli.Parser(prog="python -m tools.curve",
-                   description="learning curves of keyword-spotting versions on speaker-grouped folds")
-    p.add_argument("--version", choices=["ex2_a", "ex2_b", "ex2_c"], help="the version to train a curve of")
-    p.add_argument("--recipe", action="store_true", help="the original report's recipe for this version")
-    p.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
-                   help="change a field of the declaration (KWSVersion); JSON values; repeatable")
+    p = cli.Parser(
+        prog="python -m tools.curve",
+        description="learning curves of keyword-spotting versions on speaker-grouped folds",
+    )
+    p.add_argument(
+        "--version", choices=["ex2_a", "ex2_b", "ex2_c"], help="the version to train a curve of"
+    )
+    p.add_argument(
+        "--recipe", action="store_true", help="the original report's recipe for this version"
+    )
+    p.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="FIELD=VALUE",
+        help="change a field of the declaration (KWSVersion); JSON values; repeatable",
+    )
     p.add_argument("--name", help="the curve's name in reports")
     p.add_argument("--data", help="the wav folder (as the scripts' --data)")
-    p.add_argument("--split-dir", default=None, help="the split files (train + val are pooled; test never read)")
-    p.add_argument("--folds", type=cli.positive_int, default=3, help="speaker-grouped folds (default: 3)")
-    p.add_argument("--fold-seed", type=cli.seed, default=0, help="seed of the folds and of the subsets' speaker order")
-    p.add_argument("--seeds", type=cli.seeds, default=[0, 1, 2], help="training seeds (default: 0,1,2)")
-    p.add_argument("--epochs", type=cli.positive_int, help="fix the training epochs (default: the version's)")
+    p.add_argument(
+        "--split-dir",
+        default=None,
+        help="the split files (train + val are pooled; test never read)",
+    )
+    p.add_argument(
+        "--folds", type=cli.positive_int, default=3, help="speaker-grouped folds (default: 3)"
+    )
+    p.add_argument(
+        "--fold-seed",
+        type=cli.seed,
+        default=0,
+        help="seed of the folds and of the subsets' speaker order",
+    )
+    p.add_argument(
+        "--seeds", type=cli.seeds, default=[0, 1, 2], help="training seeds (default: 0,1,2)"
+    )
+    p.add_argument(
+        "--epochs", type=cli.positive_int, help="fix the training epochs (default: the version's)"
+    )
     p.add_argument("--out", help="the curve's JSON file (resumed when it exists)")
-    p.add_argument("--report", nargs="+", metavar="CURVE.json", help="compare curve files, judge the candidates")
+    p.add_argument(
+        "--report",
+        nargs="+",
+        metavar="CURVE.json",
+        help="compare curve files, judge the candidates",
+    )
     p.add_argument("--md", help="with --report: also write the report to this file")
     p.add_argument("--png", help="with --report: draw the curves into this picture")
-    p.add_argument("--title", default="int8 accuracy on speaker-grouped folds against training files",
-                   help="with --report: the picture's title")
+    p.add_argument(
+        "--title",
+        default="int8 accuracy on speaker-grouped folds against training files",
+        help="with --report: the picture's title",
+    )
     args = p.parse_args(argv)
     if args.report:
         return report_command(args)

@@ -6,6 +6,7 @@ or normalization come from the sidecar JSON beside the model, which must describ
     python -m tools.evaluate models/th_a.tflite --data jena.csv              # its test split
     python -m tools.evaluate models/th_a.tflite --data other.csv --all-windows  # every window
 """
+
 import sys
 
 import common  # noqa: F401
@@ -22,9 +23,11 @@ from common.tflite_io import read_model_bytes
 def evaluate_kws(model, sidecar, data, split, name=None):
     """Accuracy of a keyword spotter on the files of one split file (`name`: the model's file)."""
     from common import kws, kws_data
+
     cfg = FrontEnd.from_dict(sidecar["frontend"])
-    one = kws_data.read_split_file(split, kws_data.resolve_data_dir(data), sidecar["labels"],
-                                   split_flag="--split")
+    one = kws_data.read_split_file(
+        split, kws_data.resolve_data_dir(data), sidecar["labels"], split_flag="--split"
+    )
     kws_data.load_waves({"split": one}, cfg.rate)
     acc = kws.accuracy(kws.predict_labels(Model(model, cfg, name=name), one.waves), one.label_ids)
     print(f"accuracy {100 * acc:.2f} % on {len(one.paths)} files of {split}")
@@ -34,8 +37,10 @@ def evaluate_kws(model, sidecar, data, split, name=None):
 def evaluate_forecast(model, sidecar, data, all_windows=False, name=None):
     """MAE (T, RH) of a forecaster and of persistence on the same windows of a CSV."""
     from common import forecast, jena
-    norm = jena.Normalization(np.float32(sidecar["normalization"]["mean"]),
-                              np.float32(sidecar["normalization"]["std"]))
+
+    norm = jena.Normalization(
+        np.float32(sidecar["normalization"]["mean"]), np.float32(sidecar["normalization"]["std"])
+    )
     series = jena.load_series(jena.resolve_csv(data))
     if all_windows:
         windows, which = jena.make_windows(series), "every window"
@@ -45,33 +50,50 @@ def evaluate_forecast(model, sidecar, data, all_windows=False, name=None):
         windows, which = jena.split_windows(series)["test"], "the test split (last 10 %)"
     model_mae = forecast.forecast_mae(Model(model, name=name), norm(windows.inputs), windows.labels)
     base = forecast.persistence_mae(windows)
-    print(f"{len(windows):,} windows ({which} of {series.path}; {windows.dropped:,} dropped for gaps)")
+    print(
+        f"{len(windows):,} windows ({which} of {series.path}; {windows.dropped:,} dropped for gaps)"
+    )
     print(f"model       MAE T {model_mae[0]:.4f} °C, RH {model_mae[1]:.4f} %")
     print(f"persistence MAE T {base[0]:.4f} °C, RH {base[1]:.4f} %")
-    print(f"ratio       T {model_mae[0] / base[0]:.3f}, RH {model_mae[1] / base[1]:.3f} (model / persistence)")
+    print(
+        f"ratio       T {model_mae[0] / base[0]:.3f}, RH {model_mae[1] / base[1]:.3f} (model / persistence)"
+    )
     return model_mae, base
 
 
 def run(argv=None):
     p = cli.Parser(prog="python -m tools.evaluate", description=__doc__.split("\n\n")[0])
     p.add_argument("model", help=".tflite or .tflite.zip with its sidecar .json beside it")
-    p.add_argument("--data", required=True, help="keyword spotting: a folder of <label>/<file>.wav "
-                   "(or one holding mini_speech_commands/); forecasting: a Jena CSV (or a folder "
-                   "holding jena_climate_2009_2016.csv)")
-    p.add_argument("--split", help="keyword spotting (required): the split file listing the "
-                   "files to score, e.g. kws_split_test.txt")
-    p.add_argument("--all-windows", action="store_true",
-                   help="forecast: score every window of the CSV, not its test split")
+    p.add_argument(
+        "--data",
+        required=True,
+        help="keyword spotting: a folder of <label>/<file>.wav "
+        "(or one holding mini_speech_commands/); forecasting: a Jena CSV (or a folder "
+        "holding jena_climate_2009_2016.csv)",
+    )
+    p.add_argument(
+        "--split",
+        help="keyword spotting (required): the split file listing the "
+        "files to score, e.g. kws_split_test.txt",
+    )
+    p.add_argument(
+        "--all-windows",
+        action="store_true",
+        help="forecast: score every window of the CSV, not its test split",
+    )
     args = p.parse_args(argv)
     data = read_model_bytes(args.model)
     sidecar = report.read_sidecar(args.model, data)
     if sidecar is None:
-        raise DataError(f"{report.sidecar_path(args.model)}: no sidecar JSON for {args.model}; "
-                        "it holds the front end / normalization")
+        raise DataError(
+            f"{report.sidecar_path(args.model)}: no sidecar JSON for {args.model}; "
+            "it holds the front end / normalization"
+        )
     if "frontend" in sidecar:
         if not args.split:
-            raise cli.UsageError("python -m tools.evaluate: --split is required for a "
-                                 "keyword-spotting model")
+            raise cli.UsageError(
+                "python -m tools.evaluate: --split is required for a keyword-spotting model"
+            )
         evaluate_kws(data, sidecar, args.data, args.split, args.model)
     else:
         evaluate_forecast(data, sidecar, args.data, args.all_windows, args.model)

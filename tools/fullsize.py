@@ -12,6 +12,7 @@ Neither is data: they exist to time the scripts at the full datasets' scale (row
 files, batches) and to measure their peak memory. Never commit them, never quote an MAE or an
 accuracy on them.
 """
+
 import os
 import shutil
 import sys
@@ -21,9 +22,23 @@ import pandas as pd
 
 from common import cli, jena, outputs
 
-COLUMNS = ["Date Time", "p (mbar)", "T (degC)", "Tpot (K)", "Tdew (degC)", "rh (%)", "VPmax (mbar)",
-           "VPact (mbar)", "VPdef (mbar)", "sh (g/kg)", "H2OC (mmol/mol)", "rho (g/m**3)", "wv (m/s)",
-           "max. wv (m/s)", "wd (deg)"]
+COLUMNS = [
+    "Date Time",
+    "p (mbar)",
+    "T (degC)",
+    "Tpot (K)",
+    "Tdew (degC)",
+    "rh (%)",
+    "VPmax (mbar)",
+    "VPact (mbar)",
+    "VPdef (mbar)",
+    "sh (g/kg)",
+    "H2OC (mmol/mol)",
+    "rho (g/m**3)",
+    "wv (m/s)",
+    "max. wv (m/s)",
+    "wd (deg)",
+]
 
 
 def synthetic_frame(rows=jena.JENA_ROWS, seed=0):
@@ -33,9 +48,13 @@ def synthetic_frame(rows=jena.JENA_ROWS, seed=0):
     walk = np.cumsum(rng.normal(0, 0.05, rows))
     walk -= pd.Series(walk).rolling(144 * 30, min_periods=1, center=True).mean().to_numpy()
     t = 9 - 9 * np.cos(year) - 4 * np.cos(day) + walk + rng.normal(0, 0.1, rows)
-    rh = np.clip(76 + 10 * np.cos(year) + 12 * np.cos(day) - 2 * walk + rng.normal(0, 0.5, rows), 10, 100)
+    rh = np.clip(
+        76 + 10 * np.cos(year) + 12 * np.cos(day) - 2 * walk + rng.normal(0, 0.5, rows), 10, 100
+    )
     frame = pd.DataFrame({c: np.round(rng.normal(1, 0.1, rows), 2) for c in COLUMNS[1:]})
-    frame["Date Time"] = pd.date_range("2009-01-01 00:10", periods=rows, freq="10min").strftime("%d.%m.%Y %H:%M:%S")
+    frame["Date Time"] = pd.date_range("2009-01-01 00:10", periods=rows, freq="10min").strftime(
+        "%d.%m.%Y %H:%M:%S"
+    )
     frame["T (degC)"], frame["rh (%)"] = np.round(t, 2), np.round(rh, 2)
     return frame[COLUMNS]
 
@@ -44,12 +63,15 @@ def synthetic_wav_folder(out, names, wavs):
     """Copy a real wav of each name's label (cycled through the label's files) to
     `out/<label>/<file>.wav` for every name of `names`; returns the number written."""
     from common.kws_data import resolve_data_dir
+
     source = resolve_data_dir(wavs)
     pools = {}
     for name in names:
         label = name.split("/")[0]
         if label not in pools:
-            pools[label] = sorted(p for p in os.listdir(os.path.join(source, label)) if p.endswith(".wav"))
+            pools[label] = sorted(
+                p for p in os.listdir(os.path.join(source, label)) if p.endswith(".wav")
+            )
             if not pools[label]:
                 raise cli.UsageError(f"{source}/{label}: no wav to copy for the label {label!r}")
     for i, name in enumerate(names):
@@ -63,8 +85,12 @@ def synthetic_wav_folder(out, names, wavs):
 def run(argv=None):
     p = cli.Parser(prog="python -m tools.fullsize", description=__doc__.split("\n\n")[0])
     p.add_argument("--out", help="the Jena CSV to write (name it SYNTHETIC_...)")
-    p.add_argument("--rows", type=cli.positive_int, default=jena.JENA_ROWS,
-                   help=f"rows of the CSV (default: {jena.JENA_ROWS:,}, the official file's)")
+    p.add_argument(
+        "--rows",
+        type=cli.positive_int,
+        default=jena.JENA_ROWS,
+        help=f"rows of the CSV (default: {jena.JENA_ROWS:,}, the official file's)",
+    )
     p.add_argument("--kws-out", help="the keyword-spotting folder to write (name it SYNTHETIC_...)")
     p.add_argument("--files", help="the official file list, <label>/<file>.wav a line")
     p.add_argument("--wavs", help="a folder of real <label>/<file>.wav to copy from")
@@ -79,9 +105,12 @@ def run(argv=None):
         print(f"wrote {args.out}: {args.rows:,} synthetic rows (for timing only)")
     if args.kws_out:
         from common.splits import read_file_list
+
         outputs.check_out_dir(args.kws_out, "--kws-out")
         n = synthetic_wav_folder(args.kws_out, read_file_list(args.files), args.wavs)
-        print(f"wrote {args.kws_out}: {n:,} copies of real wavs under the official names (for timing only)")
+        print(
+            f"wrote {args.kws_out}: {n:,} copies of real wavs under the official names (for timing only)"
+        )
     return 0
 
 

@@ -12,6 +12,7 @@ split's files, each accuracy. The numpy front end's settings come from the model
 as in kws_inference.py. Without --data: random inputs of the model's input shape.
 Exit status 0: the model runs under TFLM; 2: it does not (an op TFLM has no kernel for).
 """
+
 import sys
 
 import common  # noqa: F401
@@ -26,8 +27,10 @@ from common.tflite_io import read_model_bytes
 
 KB = 1024
 # (name, flash bytes, RAM bytes): e.g. an nRF52840 (Arduino Nano 33 BLE Sense) / an ESP32-S3
-BOARDS = (("1 MB flash / 256 KB RAM", 1024 * KB, 256 * KB),
-          ("4 MB flash / 512 KB RAM", 4096 * KB, 512 * KB))
+BOARDS = (
+    ("1 MB flash / 256 KB RAM", 1024 * KB, 256 * KB),
+    ("4 MB flash / 512 KB RAM", 4096 * KB, 512 * KB),
+)
 # LiteRT's kernels set beside TFLM's (common.litert.KERNELS), the reference ones first
 COMPARED = ("reference", "default", "optimized")
 RANDOM_INPUTS = 64
@@ -47,8 +50,14 @@ def footprint(data):
         interpreter.invoke()
         arena = interpreter.arena_bytes()
         checked = tflm.loads(data, arena)
-    return {"flash_bytes": len(data), "ops": ops, "arena_bytes": arena, "arena_checked": checked,
-            "output_step": tflm.output_step(data), "tflm": tflm.version()}
+    return {
+        "flash_bytes": len(data),
+        "ops": ops,
+        "arena_bytes": arena,
+        "arena_checked": checked,
+        "output_step": tflm.output_step(data),
+        "tflm": tflm.version(),
+    }
 
 
 def fit(flash, ram, board):
@@ -57,8 +66,10 @@ def fit(flash, ram, board):
     _, board_flash, board_ram = board
     flash_margin = board_flash - flash
     if ram is None:
-        return (f"flash {'fits' if flash_margin >= 0 else 'does not fit'} (margin {flash_margin:+,} B); "
-                "RAM not measured")
+        return (
+            f"flash {'fits' if flash_margin >= 0 else 'does not fit'} (margin {flash_margin:+,} B); "
+            "RAM not measured"
+        )
     ram_margin = board_ram - ram
     verdict = "fits" if min(flash_margin, ram_margin) >= 0 else "does not fit"
     return f"{verdict} (margin flash {flash_margin:+,} B, RAM {ram_margin:+,} B)"
@@ -71,9 +82,11 @@ def compare(data, inputs, label_ids=None):
     labels = {k: np.argmax(v, axis=1) for k, v in outputs.items()}
     rows = {}
     for k in ("tflm", *COMPARED):
-        rows[k] = {"equal_labels": float(np.mean(labels[k] == labels["tflm"])),
-                   "max_score_difference": float(np.max(np.abs(outputs[k] - outputs["tflm"]))),
-                   "accuracy": None if label_ids is None else float(np.mean(labels[k] == label_ids))}
+        rows[k] = {
+            "equal_labels": float(np.mean(labels[k] == labels["tflm"])),
+            "max_score_difference": float(np.max(np.abs(outputs[k] - outputs["tflm"]))),
+            "accuracy": None if label_ids is None else float(np.mean(labels[k] == label_ids)),
+        }
     return rows
 
 
@@ -81,15 +94,22 @@ def split_inputs(model_path, data, data_dir, split):
     """(features [N, ...], label ids, what they are) of a split file's wavs through the numpy
     front end of the model's sidecar."""
     from common import kws_data
+
     sidecar = report.read_sidecar(model_path, data)
     if sidecar is None or "frontend" not in sidecar:
-        raise DataError(f"{report.sidecar_path(model_path)}: no sidecar JSON with a 'frontend' "
-                        f"for {model_path}; --data needs the keyword spotter's front end")
+        raise DataError(
+            f"{report.sidecar_path(model_path)}: no sidecar JSON with a 'frontend' "
+            f"for {model_path}; --data needs the keyword spotter's front end"
+        )
     cfg = FrontEnd.from_dict(sidecar["frontend"])
     one = kws_data.read_split_file(split, kws_data.resolve_data_dir(data_dir), sidecar["labels"])
     kws_data.load_waves({"split": one}, cfg.rate)
     frontend = NumpyFrontEnd(cfg)
-    return np.stack([frontend(w) for w in one.waves]), one.label_ids, f"{len(one.paths)} files of {split}"
+    return (
+        np.stack([frontend(w) for w in one.waves]),
+        one.label_ids,
+        f"{len(one.paths)} files of {split}",
+    )
 
 
 def random_inputs(data, n=RANDOM_INPUTS, seed=0):
@@ -106,24 +126,33 @@ def lines(model_path, fp, rows=None, what=""):
     if fp["arena_bytes"] is None:
         out.append("arena: - (TFLM cannot run the model)")
     else:
-        out.append(f"arena: {fp['arena_bytes']:,} B (TFLM's recording allocator, 64-bit host; "
-                   f"the model {'loads' if fp['arena_checked'] else 'DOES NOT load'} in exactly that arena)")
+        out.append(
+            f"arena: {fp['arena_bytes']:,} B (TFLM's recording allocator, 64-bit host; "
+            f"the model {'loads' if fp['arena_checked'] else 'DOES NOT load'} in exactly that arena)"
+        )
     for board in BOARDS:
         out.append(f"  {board[0]:<24} {fit(fp['flash_bytes'], fp['arena_bytes'], board)}")
     if rows:
         step = fp["output_step"]
-        out.append(f"TFLM against LiteRT on {what}"
-                   + (f" (score step of the int8 output: {step:.4f}):" if step else ":"))
-        out.append(f"  {'LiteRT kernels':<12}{'equal labels':>14}{'max score diff':>23}"
-                   f"{'accuracy LiteRT':>17}{'accuracy TFLM':>15}")
+        out.append(
+            f"TFLM against LiteRT on {what}"
+            + (f" (score step of the int8 output: {step:.4f}):" if step else ":")
+        )
+        out.append(
+            f"  {'LiteRT kernels':<12}{'equal labels':>14}{'max score diff':>23}"
+            f"{'accuracy LiteRT':>17}{'accuracy TFLM':>15}"
+        )
         pct = lambda v: "-" if v is None else f"{100 * v:.2f} %"  # noqa: E731
         for k in COMPARED:
             r = rows[k]
             steps = round(r["max_score_difference"] / step) if step else None
             diff = f"{r['max_score_difference']:.4f}" + (
-                "" if steps is None else f" ({steps} step{'' if steps == 1 else 's'})")
-            out.append(f"  {k:<12}{pct(r['equal_labels']):>14}{diff:>23}"
-                       f"{pct(r['accuracy']):>17}{pct(rows['tflm']['accuracy']):>15}")
+                "" if steps is None else f" ({steps} step{'' if steps == 1 else 's'})"
+            )
+            out.append(
+                f"  {k:<12}{pct(r['equal_labels']):>14}{diff:>23}"
+                f"{pct(r['accuracy']):>17}{pct(rows['tflm']['accuracy']):>15}"
+            )
     return out
 
 
@@ -140,7 +169,11 @@ def run(argv=None):
     if args.data:
         inputs, label_ids, what = split_inputs(args.model, data, args.data, args.split)
     else:
-        inputs, label_ids, what = random_inputs(data), None, f"{RANDOM_INPUTS} random inputs (no --data)"
+        inputs, label_ids, what = (
+            random_inputs(data),
+            None,
+            f"{RANDOM_INPUTS} random inputs (no --data)",
+        )
     fp = footprint(data)
     rows = compare(data, inputs, label_ids) if fp["arena_bytes"] is not None else None
     print("\n".join(lines(args.model, fp, rows, what)))

@@ -6,6 +6,7 @@ for its parameters and return a version declaration (KWSVersion / ForecastVersio
 pipelines train as they train the scripts' own; `declaration(spec, params)` writes it back as
 the Python a script declares. No TensorFlow import.
 """
+
 from common.frontend_np import FrontEnd
 from common.constraints import KB, entry
 
@@ -31,11 +32,13 @@ def max_zip_bytes(version):
 def kws_frontend(trial, rate):
     """MFCC settings: frame 30 or 40 ms, step 16 or 20 ms, 20-40 mel bins, 8-13 coefficients."""
     ms = rate // 1000
-    return FrontEnd(rate=rate,
-                    frame_length=ms * trial.suggest_categorical("frame_ms", [30, 40]),
-                    frame_step=ms * trial.suggest_categorical("step_ms", [16, 20]),
-                    num_mel_bins=trial.suggest_categorical("mel_bins", [20, 32, 40]),
-                    num_coefficients=trial.suggest_categorical("coefficients", [8, 10, 13]))
+    return FrontEnd(
+        rate=rate,
+        frame_length=ms * trial.suggest_categorical("frame_ms", [30, 40]),
+        frame_step=ms * trial.suggest_categorical("step_ms", [16, 20]),
+        num_mel_bins=trial.suggest_categorical("mel_bins", [20, 32, 40]),
+        num_coefficients=trial.suggest_categorical("coefficients", [8, 10, 13]),
+    )
 
 
 def kws_candidate(trial, version, epochs=None):
@@ -44,6 +47,7 @@ def kws_candidate(trial, version, epochs=None):
     strength, epochs (`epochs` fixes them, e.g. for a smoke test), quantization-aware epochs
     or none."""
     from common.kws import KWSVersion
+
     frontend = kws_frontend(trial, RATE[version])
     # every unpadded 3x3 conv takes 2 coefficients: the first conv and `room` more fit
     room = (frontend.num_coefficients - 3) // 2
@@ -51,14 +55,21 @@ def kws_candidate(trial, version, epochs=None):
     depth = trial.suggest_int("blocks", 1, min(3, room - extra))
     first = trial.suggest_categorical("first_width", WIDTHS)
     width = trial.suggest_categorical("block_width", WIDTHS)
-    augment = {"shift_ms": trial.suggest_categorical("shift_ms", [0, 50, 100]),
-               "gain_db": trial.suggest_categorical("gain_db", [0, 6, 10])}
+    augment = {
+        "shift_ms": trial.suggest_categorical("shift_ms", [0, 50, 100]),
+        "gain_db": trial.suggest_categorical("gain_db", [0, 6, 10]),
+    }
     return KWSVersion(
-        version, frontend, filters=(first,) + (width,) * depth, extra_depthwise=extra,
+        version,
+        frontend,
+        filters=(first,) + (width,) * depth,
+        extra_depthwise=extra,
         first_stride=(trial.suggest_categorical("time_stride", [1, 2, 4]), 1),
         epochs=epochs or trial.suggest_categorical("epochs", [20, 30, 40]),
         qat_epochs=trial.suggest_categorical("qat_epochs", [0, 5]),
-        augment={k: v for k, v in augment.items() if v} or None, stem=f"search_{version}")
+        augment={k: v for k, v in augment.items() if v} or None,
+        stem=f"search_{version}",
+    )
 
 
 def feature_map(spec):
@@ -76,6 +87,7 @@ def forecast_candidate(trial, version, epochs=None):
     normalized inputs, level-aware), hidden units, pruning sparsity, quantization mode."""
     from common.forecast import ForecastVersion
     from common.models import forecast_mlp, residual_forecaster
+
     output = trial.suggest_categorical("output", ["change", "whole"])
     hidden = trial.suggest_categorical("hidden", [0, 2, 4, 8])
     sparsity = trial.suggest_categorical("sparsity", [0.0, 0.3, 0.5, 0.7])
@@ -84,18 +96,34 @@ def forecast_candidate(trial, version, epochs=None):
     if output == "change":
         arch = f"last step + {layers} of the differences"
         build = lambda mean, std, folded=False: residual_forecaster(  # noqa: E731
-            mean, std, linear=True, hidden=(hidden,) if hidden else (), folded=folded)
+            mean, std, linear=True, hidden=(hidden,) if hidden else (), folded=folded
+        )
     else:
-        arch = "Dense(12) of the inputs" if not hidden else f"Dense({hidden})-Dense(12) of the inputs"
+        arch = (
+            "Dense(12) of the inputs" if not hidden else f"Dense({hidden})-Dense(12) of the inputs"
+        )
         build = lambda mean, std, folded=False: forecast_mlp((hidden,) if hidden else ())  # noqa: E731
     pruning = None
     if sparsity and hidden:  # pruning a lone 72-weight Dense(12) saves nothing zipped
-        pruning = dict(initial_sparsity=min(0.3, sparsity), final_sparsity=sparsity, begin=0.0,
-                       end=0.6, epochs=10)
+        pruning = dict(
+            initial_sparsity=min(0.3, sparsity),
+            final_sparsity=sparsity,
+            begin=0.0,
+            end=0.6,
+            epochs=10,
+        )
         arch += f", {sparsity:.0%} pruned"
-    spec = ForecastVersion(version, arch, build, epochs=epochs or 20, lstsq_init=output == "change",
-                           fold_units=output == "change" and bool(hidden), pruning=pruning,
-                           quantization=mode, stem=f"search_{version}")
+    spec = ForecastVersion(
+        version,
+        arch,
+        build,
+        epochs=epochs or 20,
+        lstsq_init=output == "change",
+        fold_units=output == "change" and bool(hidden),
+        pruning=pruning,
+        quantization=mode,
+        stem=f"search_{version}",
+    )
     spec.search_params = {"output": output, "hidden": hidden}
     return spec
 
@@ -104,19 +132,26 @@ def declaration(spec):
     """The Python a script would declare for this candidate."""
     if hasattr(spec, "frontend"):
         f = spec.frontend
-        return (f'VERSION = KWSVersion(\n    "{spec.version}", FrontEnd(rate={f.rate}, '
-                f"frame_length={f.frame_length}, frame_step={f.frame_step}, "
-                f"num_mel_bins={f.num_mel_bins}, num_coefficients={f.num_coefficients}),\n"
-                f"    filters={tuple(spec.filters)}, extra_depthwise={spec.extra_depthwise}, "
-                f"first_stride={tuple(spec.first_stride)}, epochs={spec.epochs},\n"
-                f"    augment={spec.augment}, qat_epochs={spec.qat_epochs})")
+        return (
+            f'VERSION = KWSVersion(\n    "{spec.version}", FrontEnd(rate={f.rate}, '
+            f"frame_length={f.frame_length}, frame_step={f.frame_step}, "
+            f"num_mel_bins={f.num_mel_bins}, num_coefficients={f.num_coefficients}),\n"
+            f"    filters={tuple(spec.filters)}, extra_depthwise={spec.extra_depthwise}, "
+            f"first_stride={tuple(spec.first_stride)}, epochs={spec.epochs},\n"
+            f"    augment={spec.augment}, qat_epochs={spec.qat_epochs})"
+        )
     p = spec.search_params
     hidden = f"({p['hidden']},)" if p["hidden"] else "()"
-    call = (f"residual_forecaster(mean, std, linear=True, hidden={hidden}, folded=folded)"
-            if p["output"] == "change" else f"forecast_mlp({hidden})")
-    return (f"def build(mean, std, folded=False):\n"
-            f"    from common.models import forecast_mlp, residual_forecaster\n"
-            f"    return {call}\n\n"
-            f'VERSION = ForecastVersion(\n    "{spec.version}", "{spec.architecture}", build,\n'
-            f"    lstsq_init={spec.lstsq_init}, fold_units={spec.fold_units}, "
-            f'quantization="{spec.quantization}",\n    pruning={spec.pruning})')
+    call = (
+        f"residual_forecaster(mean, std, linear=True, hidden={hidden}, folded=folded)"
+        if p["output"] == "change"
+        else f"forecast_mlp({hidden})"
+    )
+    return (
+        f"def build(mean, std, folded=False):\n"
+        f"    from common.models import forecast_mlp, residual_forecaster\n"
+        f"    return {call}\n\n"
+        f'VERSION = ForecastVersion(\n    "{spec.version}", "{spec.architecture}", build,\n'
+        f"    lstsq_init={spec.lstsq_init}, fold_units={spec.fold_units}, "
+        f'quantization="{spec.quantization}",\n    pruning={spec.pruning})'
+    )
