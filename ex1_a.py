@@ -13,7 +13,8 @@ docs/results/RESULTS.md.
 import sys
 
 import common  # noqa: F401  (sets TF_USE_LEGACY_KERAS before TensorFlow loads)
-from common.forecast import ForecastVersion, main
+from common.forecast import ForecastVersion
+from common.pipeline import main
 
 
 def build(mean, std, folded=False):

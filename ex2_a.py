@@ -12,7 +12,8 @@ import sys
 
 import common  # noqa: F401  (sets TF_USE_LEGACY_KERAS before TensorFlow loads)
 from common.frontend_np import MFCC_16K
-from common.kws import TIME_SHIFT, KWSVersion, main
+from common.kws import TIME_SHIFT, KWSVersion
+from common.pipeline import main
 
 VERSION = KWSVersion(
     "ex2_a", MFCC_16K, filters=(56, 56, 56), extra_depthwise=1, epochs=40, augment=TIME_SHIFT

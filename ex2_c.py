@@ -13,7 +13,8 @@ import sys
 
 import common  # noqa: F401  (sets TF_USE_LEGACY_KERAS before TensorFlow loads)
 from common.frontend_np import MFCC_8K
-from common.kws import TIME_SHIFT, KWSVersion, main
+from common.kws import TIME_SHIFT, KWSVersion
+from common.pipeline import main
 
 VERSION = KWSVersion(
     "ex2_c", MFCC_8K, filters=(96, 64, 64), extra_depthwise=1, epochs=40, augment=TIME_SHIFT

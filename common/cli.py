@@ -1,15 +1,13 @@
-"""Command-line pieces shared by the scripts and tools: the parser, the flag types, the error exit.
+"""Command-line pieces shared by the scripts and tools: the parser, the flag types, the exit.
 
-Every error is one line on stderr, `error: <file>: <what is wrong; what was expected>`, with
-exit status 1, bad flags included (newlines in a library's message are folded). A stop signal
-is one line and exit status 128 + its number, the shells' convention: 130 for Ctrl-C (SIGINT),
-143 for SIGTERM (systemd, docker, `timeout`), 129 for SIGHUP. Statuses 0 and 2 are the
-verdict's (every assessable limit met / a limit missed).
-"""
+Every error, bad flags included, is one line on stderr (`error: <file>: <what is wrong; what
+was expected>`) and exit status 1; a stop signal, one line and 128 + its number (130 for Ctrl-C,
+143 for SIGTERM, 129 for SIGHUP). Statuses 0 and 2 are the verdict's (limits met / missed)."""
 
 import argparse
 import os
 import re
+import signal
 import sys
 
 from . import constraints, signals
@@ -22,14 +20,14 @@ class UsageError(DataError):
 
 
 class Parser(argparse.ArgumentParser):
-    """argparse, but a bad flag raises UsageError (one line, exit status 1) instead of
-    printing the usage and exiting with status 2, the status of a missed limit."""
+    """argparse, but a bad flag raises UsageError (exit status 1, not 2: a missed limit's)."""
 
     def error(self, message):
         raise UsageError(f"{self.prog}: {message}")
 
 
 def positive_int(text, low=1):
+    """A whole number >= `low` (argparse type)."""
     try:
         value = int(text)
     except ValueError:
@@ -50,12 +48,12 @@ SEED_LIMIT = 2**32  # numpy's and TensorFlow's seeds: 0 <= seed < 2**32
 
 
 def seed(text):
-    """A random seed, 0 <= seed < 2**32 (argparse type: checked with the other flags)."""
+    """A random seed, 0 <= seed < 2**32 (argparse type)."""
     try:
         value = int(text)
     except ValueError:
-        value = None
-    if value is None or not 0 <= value < SEED_LIMIT:
+        value = -1
+    if not 0 <= value < SEED_LIMIT:
         raise argparse.ArgumentTypeError(
             f"{text!r} is not allowed; expected a whole number in [0, {SEED_LIMIT - 1}]"
         )
@@ -73,12 +71,8 @@ def seeds(text):
 def parser(e, description):
     """The options every script has; `e` is the Entry of the version the script builds."""
     p = Parser(prog=e.script, description=description)
-    p.add_argument(
-        "--version",
-        default=e.letter,
-        help=f"the version this script builds: "
-        f"{e.letter} (the course's command line; other letters are other scripts)",
-    )
+    builds = f"{e.letter} (the course's command line; other letters are other scripts)"
+    p.add_argument("--version", default=e.letter, help=f"the version this script builds: {builds}")
     p.add_argument(
         "--out-dir", default="models", help="where the output set is written (default: models)"
     )
@@ -109,16 +103,13 @@ def parse(p, own, argv):
 
 
 def exit_status(main, argv=None):
-    """Run `main(argv)` and turn input errors and stop signals (SIGINT, SIGTERM, SIGHUP) into
-    one line and an exit status."""
+    """Run `main(argv)`; input errors and stop signals become one line and an exit status."""
     with signals.raise_on_stop_signals():
         try:
             return main(argv)
-        except KeyboardInterrupt as e:  # Ctrl-C, or signals.Interrupted (SIGTERM, SIGHUP)
-            return _interrupted(e)
-        except Exception as e:  # noqa: BLE001 - re-raised unless it is an input error
-            stop = _stop_behind(e)
-            if stop is not None:  # a signal that hit code which wrapped it (e.g. an import)
+        except (KeyboardInterrupt, Exception) as e:  # Ctrl-C, signals.Interrupted, errors
+            stop = _stop_behind(e)  # also a signal that hit code which wrapped it (an import)
+            if stop is not None:
                 return _interrupted(stop)
             if not isinstance(e, (ValueError, OSError)):  # a bug: its traceback
                 raise
@@ -127,7 +118,7 @@ def exit_status(main, argv=None):
 
 
 def _stop_behind(error):
-    """The KeyboardInterrupt that `error` was raised from or while handling, if any."""
+    """The KeyboardInterrupt that `error` is, or was raised from or while handling, if any."""
     seen = set()
     while error is not None and id(error) not in seen:
         if isinstance(error, KeyboardInterrupt):
@@ -138,19 +129,14 @@ def _stop_behind(error):
 
 
 def _interrupted(stop):
-    """The one line and the exit status of a run stopped by `stop` (a KeyboardInterrupt)."""
-    by = (
-        ""
-        if signals.signal_status(stop) == constraints.EXIT_INTERRUPTED
-        else f" by {signals.signal_name(stop)}"
-    )
-    what = (
-        "after the new output files were all written"
-        if isinstance(stop, signals.InterruptedAfterWriting)
-        else "no output file was changed"
-    )
+    """One line, and the exit status 128 + the signal number, for a run stopped by `stop`."""
+    signum = getattr(stop, "signum", signal.SIGINT)
+    by = "" if signum == signal.SIGINT else f" by {signal.Signals(signum).name}"
+    what = "no output file was changed"
+    if isinstance(stop, signals.InterruptedAfterWriting):
+        what = "after the new output files were all written"
     print(f"interrupted{by}: {what}", file=sys.stderr)
-    return signals.signal_status(stop)
+    return 128 + int(signum)
 
 
 def error_line(error):

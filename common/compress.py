@@ -1,12 +1,7 @@
-"""Training schedule, magnitude pruning (tfmot), quantization-aware fine-tuning (tfmot),
-BatchNormalization statistics, int8 post-training quantization, and a container strip that
-removes what the interpreter does not need.
-
-Libraries' APIs only, with one exception: per-tensor weight quantization (`per_channel=False`,
-exercise 1) has no public converter switch in TensorFlow 2.21, so `quantize` sets the
-converter's `_experimental_disable_per_channel`. Flatbuffer editing uses TensorFlow's
-`tensorflow.lite.tools.flatbuffer_utils` and LiteRT's generated schema (operator codes).
-"""
+"""Learning-rate decay, pruning and quantization-aware fine-tuning (tfmot), BatchNormalization
+statistics, post-training quantization, the container strip. Libraries' APIs only, but one:
+per-tensor weight quantization (`per_channel=False`, exercise 1) has no public converter switch
+in TensorFlow 2.21, so `quantize` sets the converter's `_experimental_disable_per_channel`."""
 
 import math
 
@@ -17,23 +12,21 @@ from ai_edge_litert.schema_py_generated import BuiltinOperator
 from tensorflow.lite.tools import flatbuffer_utils
 
 
-def decay_after(epoch_start=12, factor=None):
-    """Learning rate x `factor` at every epoch from `epoch_start` (0-based epoch index)."""
-    factor = math.exp(-0.1) if factor is None else factor
+def decay_after(epoch_start=12):
+    """Learning rate x exp(-0.1) at every epoch from `epoch_start` (0-based epoch index)."""
     return tf.keras.callbacks.LearningRateScheduler(
-        lambda epoch, lr: lr * factor if epoch >= epoch_start else lr
+        lambda epoch, lr: lr * math.exp(-0.1) if epoch >= epoch_start else lr
     )
 
 
 def pruning_schedule(
-    steps_per_epoch, epochs, initial_sparsity, final_sparsity, begin=0.25, end=0.75, frequency=100
+    steps_per_epoch, epochs, initial_sparsity=0.3, final_sparsity=0.9, begin=0.25, end=0.75
 ):
-    """tfmot PolynomialDecay over the fraction [begin, end] of `epochs` fine-tuning epochs
-    (the original report's recipe, epochs 5 to 15 of 20, is 0.25-0.75). The mask is updated every
-    `frequency` steps (fewer for short runs, at least 10 updates) and the last update falls
-    on the end step, so the final sparsity is reached however short the run."""
+    """tfmot PolynomialDecay over the fraction [begin, end] of `epochs` (the original report's
+    epochs 5 to 15 of 20 are 0.25-0.75). The mask is updated every 100 steps (fewer for short
+    runs: at least 10 updates), last on the end step: the final sparsity is always reached."""
     first, last = round(steps_per_epoch * epochs * begin), round(steps_per_epoch * epochs * end)
-    frequency = max(1, min(frequency, (last - first) // 10))
+    frequency = max(1, min(100, (last - first) // 10))
     last = first + (last - first) // frequency * frequency
     return tfmot.sparsity.keras.PolynomialDecay(
         initial_sparsity=initial_sparsity,
@@ -44,59 +37,43 @@ def pruning_schedule(
     )
 
 
+def _fine_tune(model, compile_args, train_ds, val_ds, epochs, callbacks, verbose):
+    """Compile and fit `model`; its history {metric: [per epoch]}."""
+    model.compile(**compile_args)
+    fit = model.fit(
+        train_ds, validation_data=val_ds, epochs=epochs, verbose=verbose, callbacks=callbacks
+    )
+    return {k: list(v) for k, v in fit.history.items()}
+
+
 def prune_and_finetune(
-    model,
-    train_ds,
-    val_ds,
-    compile_args,
-    epochs,
-    initial_sparsity=0.3,
-    final_sparsity=0.9,
-    begin=0.25,
-    end=0.75,
-    callbacks=(),
-    verbose="auto",
+    model, train_ds, val_ds, compile_args, epochs, callbacks=(), verbose="auto", **schedule
 ):
-    """Magnitude pruning (pruning_schedule) while fine-tuning `epochs` epochs; returns the
-    stripped (plain Keras) model and the fine-tuning history {metric: [per epoch]}."""
-    schedule = pruning_schedule(
-        int(train_ds.cardinality()), epochs, initial_sparsity, final_sparsity, begin, end
-    )
+    """Fine-tune `epochs` epochs under magnitude pruning (`schedule`: pruning_schedule's
+    arguments); returns the stripped (plain Keras) model and the history."""
+    schedule = pruning_schedule(int(train_ds.cardinality()), epochs, **schedule)
     pruned = tfmot.sparsity.keras.prune_low_magnitude(model, pruning_schedule=schedule)
-    pruned.compile(**compile_args)
-    fit = pruned.fit(
-        train_ds,
-        validation_data=val_ds,
-        epochs=epochs,
-        verbose=verbose,
-        callbacks=[tfmot.sparsity.keras.UpdatePruningStep(), *callbacks],
-    )
-    return tfmot.sparsity.keras.strip_pruning(pruned), {k: list(v) for k, v in fit.history.items()}
+    callbacks = [tfmot.sparsity.keras.UpdatePruningStep(), *callbacks]
+    history = _fine_tune(pruned, compile_args, train_ds, val_ds, epochs, callbacks, verbose)
+    return tfmot.sparsity.keras.strip_pruning(pruned), history
 
 
 def quantization_aware(model, train_ds, val_ds, compile_args, epochs, callbacks=(), verbose="auto"):
-    """Quantization-aware fine-tuning of a trained model for `epochs` epochs: tfmot's default
-    8-bit scheme, BatchNormalization frozen (its moving statistics, not each batch's). The model learns the int8 rounding of its input and
-    activations that post-training quantization imposes afterwards. Returns the
-    quantization-aware Keras model (convert it with `quantize`) and the history."""
+    """Quantization-aware fine-tuning (tfmot's 8-bit scheme, BatchNormalization frozen) of a
+    copy of a trained model; returns that model (for `quantize`) and the history."""
     base = tf.keras.models.clone_model(model)
     base.set_weights(model.get_weights())
     for layer in base.layers:
         if isinstance(layer, tf.keras.layers.BatchNormalization):
             layer.trainable = False
     aware = tfmot.quantization.keras.quantize_model(base)
-    aware.compile(**compile_args)
-    fit = aware.fit(
-        train_ds, validation_data=val_ds, epochs=epochs, verbose=verbose, callbacks=list(callbacks)
-    )
-    return aware, {k: list(v) for k, v in fit.history.items()}
+    history = _fine_tune(aware, compile_args, train_ds, val_ds, epochs, list(callbacks), verbose)
+    return aware, history
 
 
 def reestimate_batchnorm(model, inputs, batch_size=256):
-    """Set every BatchNormalization layer's moving mean and variance to the statistics of its
-    input over all of `inputs` (e.g. the whole training split's features, no augmentation),
-    layer after layer in graph order, each with the layers before it already re-estimated:
-    the statistics inference will see, instead of a running average of training batches."""
+    """Set each BatchNormalization layer's moving statistics, in graph order, to those of its
+    input over all of `inputs`: what inference sees, not a running average of batches."""
     for layer in model.layers:
         if not isinstance(layer, tf.keras.layers.BatchNormalization):
             continue
@@ -106,11 +83,9 @@ def reestimate_batchnorm(model, inputs, batch_size=256):
         for start in range(0, len(inputs), batch_size):
             x = feed(inputs[start : start + batch_size], training=False).numpy().astype(np.float64)
             x = x.reshape(-1, x.shape[-1])
-            total, total_sq, count = (
-                total + x.sum(axis=0),
-                total_sq + (x * x).sum(axis=0),
-                count + len(x),
-            )
+            total = total + x.sum(axis=0)
+            total_sq = total_sq + (x * x).sum(axis=0)
+            count = count + len(x)
         mean = total / count
         variance = np.maximum(total_sq / count - mean * mean, 0.0)
         layer.moving_mean.assign(mean.astype(np.float32))
@@ -125,25 +100,24 @@ def sparsity(model):
     return float(sum((k == 0).sum() for k in kernels) / total) if total else 0.0
 
 
-def quantize(model, representative_inputs, mode="int8", per_channel=True):
-    """Full-integer post-training quantization; float32 model input and output, batch 1.
+MODES = {  # quantize's modes: the converter's op set of each
+    "int8": tf.lite.OpsSet.TFLITE_BUILTINS_INT8,
+    "16x8": tf.lite.OpsSet.EXPERIMENTAL_TFLITE_BUILTINS_ACTIVATIONS_INT16_WEIGHTS_INT8,
+}
 
-    `representative_inputs`: float32 array [N, ...] of training inputs for calibration.
-    mode "int8": int8 weights and activations (int32 biases); "16x8": int8 weights, int16
-    activations (TFLite's 16x8 mode, int64 biases): 256 x finer activation steps, for models
-    whose outputs in °C and % share one scale.
-    `per_channel=False` quantizes each weight tensor with one scale (TFLite's experimental
-    converter switch): for tiny models the per-channel scales are a large part of the file.
-    """
-    if mode not in ("int8", "16x8"):
+
+def quantize(model, representative_inputs, mode="int8", per_channel=True):
+    """Full-integer quantization (float32 input and output, batch 1) calibrated on float32
+    `representative_inputs`; `mode` int8 or 16x8 (int16 activations: °C and % share a scale).
+    `per_channel=False`: one scale per weight tensor (the scales weigh on tiny models)."""
+    if mode not in MODES:
         raise ValueError(f"quantization mode {mode!r}; expected 'int8' or '16x8'")
 
     def representative():
         for x in representative_inputs:
             yield [np.asarray(x, np.float32)[None, ...]]
 
-    # A batch of 1 (what inference on a device runs) makes every shape static: no
-    # Shape/StridedSlice/Pack ops to compute the batch size before the final Reshape.
+    # A batch of 1 (what a device runs) makes every shape static: no ops compute the batch size.
     spec = tf.TensorSpec([1, *model.input_shape[1:]], tf.float32)
     call = tf.function(lambda x: model(x, training=False), autograph=False)
     converter = tf.lite.TFLiteConverter.from_concrete_functions(
@@ -151,24 +125,14 @@ def quantize(model, representative_inputs, mode="int8", per_channel=True):
     )
     converter.optimizations = [tf.lite.Optimize.DEFAULT]
     converter.representative_dataset = representative
-    converter._experimental_disable_per_channel = (
-        not per_channel
-    )  # no public switch (module docstring)
-    if mode == "int8":
-        converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-    else:
-        converter.target_spec.supported_ops = [
-            tf.lite.OpsSet.EXPERIMENTAL_TFLITE_BUILTINS_ACTIVATIONS_INT16_WEIGHTS_INT8
-        ]
+    converter._experimental_disable_per_channel = not per_channel  # the module docstring's switch
+    converter.target_spec.supported_ops = [MODES[mode]]
     return converter.convert()
 
 
 def strip_container(tflite_bytes):
-    """Remove what the interpreter does not need: description, subgraph and tensor names,
-    signature defs (flatbuffer_utils.strip_strings), the metadata entries (runtime version,
-    conversion metadata), Reshape ops that only flatten a FullyConnected input (the op
-    flattens its input itself), and the tensors, buffers and operator codes left unused.
-    The model still loads and computes bit-identical outputs (tested)."""
+    """Remove what the interpreter does not need: names, signature defs, metadata, Reshapes
+    that only flatten a FullyConnected input, unused tensors, buffers and operator codes."""
     model = flatbuffer_utils.read_model_from_bytearray(bytearray(tflite_bytes))
     flatbuffer_utils.strip_strings(model)
     model.metadata = None
@@ -176,9 +140,21 @@ def strip_container(tflite_bytes):
     for subgraph in model.subgraphs:
         _drop_flattening_reshapes(model, subgraph)
         _drop_unused_tensors(subgraph)
-    _drop_unused_buffers(model)
-    _drop_unused_opcodes(model)
+    used = {0} | {t.buffer for sg in model.subgraphs for t in sg.tensors}
+    model.buffers, new = _keep(model.buffers, used)
+    for tensor in (t for sg in model.subgraphs for t in sg.tensors):
+        tensor.buffer = new[tensor.buffer]
+    used = {op.opcodeIndex for sg in model.subgraphs for op in sg.operators}
+    model.operatorCodes, new = _keep(model.operatorCodes, used)
+    for op in (op for sg in model.subgraphs for op in sg.operators):
+        op.opcodeIndex = new[op.opcodeIndex]
     return bytes(flatbuffer_utils.convert_object_to_bytearray(model))
+
+
+def _keep(items, used):
+    """(the items at the indices `used`, in order; {old index: new index})."""
+    used = sorted(used)
+    return [items[i] for i in used], {old: i for i, old in enumerate(used)}
 
 
 def _opcode(model, op):
@@ -194,66 +170,41 @@ def _same_quantization(a, b):
 
 
 def _drop_flattening_reshapes(model, subgraph):
-    ops = BuiltinOperator
     for op in list(subgraph.operators):
-        if _opcode(model, op) != ops.RESHAPE or op.outputs[0] in subgraph.outputs:
+        if _opcode(model, op) != BuiltinOperator.RESHAPE or op.outputs[0] in subgraph.outputs:
             continue
         source, flat = op.inputs[0], op.outputs[0]
         users = [u for u in subgraph.operators if u is not op and flat in u.inputs]
-        if (
-            users
-            and all(
-                _opcode(model, u) == ops.FULLY_CONNECTED
-                and list(u.inputs).index(flat) == 0
-                and not u.builtinOptions.keepNumDims
-                for u in users
-            )
-            and _same_quantization(subgraph.tensors[source], subgraph.tensors[flat])
-        ):
+        flattened_by_users = all(
+            _opcode(model, u) == BuiltinOperator.FULLY_CONNECTED
+            and list(u.inputs).index(flat) == 0
+            and not u.builtinOptions.keepNumDims
+            for u in users
+        )
+        same = _same_quantization(subgraph.tensors[source], subgraph.tensors[flat])
+        if users and flattened_by_users and same:
             for u in users:
                 u.inputs[0] = source
             subgraph.operators.remove(op)
 
 
 def _drop_unused_tensors(subgraph):
-    used = sorted(
-        {i for op in subgraph.operators for i in (*op.inputs, *op.outputs) if i >= 0}
-        | set(subgraph.inputs)
-        | set(subgraph.outputs)
-    )
-    new = {old: i for i, old in enumerate(used)}
-    subgraph.tensors = [subgraph.tensors[i] for i in used]
-    remap = lambda ids: np.array([new[i] if i >= 0 else i for i in ids], np.int32)  # noqa: E731
+    used = {i for op in subgraph.operators for i in (*op.inputs, *op.outputs) if i >= 0}
+    used |= set(subgraph.inputs) | set(subgraph.outputs)
+    subgraph.tensors, new = _keep(subgraph.tensors, used)
+
+    def remap(ids):
+        return np.array([new[i] if i >= 0 else i for i in ids], np.int32)
+
     for op in subgraph.operators:
         op.inputs, op.outputs = remap(op.inputs), remap(op.outputs)
     subgraph.inputs, subgraph.outputs = remap(subgraph.inputs), remap(subgraph.outputs)
 
 
-def _drop_unused_buffers(model):
-    used = sorted({0} | {t.buffer for sg in model.subgraphs for t in sg.tensors})
-    new = {old: i for i, old in enumerate(used)}
-    model.buffers = [model.buffers[i] for i in used]
-    for subgraph in model.subgraphs:
-        for tensor in subgraph.tensors:
-            tensor.buffer = new[tensor.buffer]
-
-
-def _drop_unused_opcodes(model):
-    used = sorted({op.opcodeIndex for sg in model.subgraphs for op in sg.operators})
-    new = {old: i for i, old in enumerate(used)}
-    model.operatorCodes = [model.operatorCodes[i] for i in used]
-    for subgraph in model.subgraphs:
-        for op in subgraph.operators:
-            op.opcodeIndex = new[op.opcodeIndex]
-
-
-def describe(architecture, model, pruned):
-    """The JSON fields that say what was built: architecture, parameters, and the sparsity
-    that pruning left (`pruned`), null when no pruning ran: an unpruned model can hold
-    structural zeros that no pruning made (the residual forecaster's kernel rows for the
-    last step, whose differences are always 0: 24 of th_b's 144 weights)."""
+def describe(model, pruned):
+    """The parameter count, and the sparsity pruning left (null when no pruning ran: an
+    unpruned model can hold structural zeros, e.g. 24 of th_b's 144 weights)."""
     return {
-        "architecture": architecture,
         "params": int(model.count_params()),
         "sparsity": round(sparsity(model), 4) if pruned else None,
     }

@@ -82,36 +82,6 @@ def meets(metric, value, limit):
     return value > limit if metric in HIGHER_IS_BETTER else value < limit
 
 
-def verdict(version_entry, measured, unassessable=None):
-    """{metric: {"result", "measured", "limit", "reason"}} for every limit of a version (its
-    Entry of the table).
-
-    `measured`: metric -> value (a missing or None value of an assessable limit fails);
-    `unassessable`: metric -> reason, for limits this run cannot assess.
-    """
-    unassessable = unassessable or {}
-    out = {}
-    for metric, limit in version_entry.limits.items():
-        value = measured.get(metric)
-        if metric in unassessable:
-            result, reason = NOT_ASSESSABLE, unassessable[metric]
-        elif value is None:
-            result, reason = FAIL, "not measured"
-        else:
-            result, reason = (PASS if meets(metric, value, limit) else FAIL), None
-        out[metric] = {"result": result, "measured": value, "limit": limit, "reason": reason}
-    return out
-
-
-def passed(rows):
-    """True when every assessable limit passes."""
-    return all(r["result"] != FAIL for r in rows.values())
-
-
-def exit_status(rows):
-    return EXIT_PASSED if passed(rows) else EXIT_LIMIT_MISSED
-
-
 def op(metric):
     return ">" if metric in HIGHER_IS_BETTER else "<"
 
@@ -130,62 +100,109 @@ def name(metric):
     return NAMES.get(metric, metric)
 
 
-def result_text(metric, r):
-    """The table's result column: a not-assessable limit also says whether this run's value
-    would meet it, so that nobody reads it as passed."""
-    if r["result"] != NOT_ASSESSABLE or r["measured"] is None:
-        return r["result"]
-    side = "meets" if meets(metric, r["measured"], r["limit"]) else "MISSES"
-    return f"not assessable (this run's value {side} it)"
+@dataclasses.dataclass(frozen=True)
+class Check:
+    """One limit of a version against a run: pass, fail or not assessable (with the reason)."""
+
+    metric: str
+    result: str
+    measured: float | None
+    limit: float
+    reason: str | None = None
+
+    def text(self):
+        """The table's result column: a not-assessable limit also says whether this run's value
+        would meet it, so that nobody reads it as passed."""
+        if self.result != NOT_ASSESSABLE or self.measured is None:
+            return self.result
+        side = "meets" if meets(self.metric, self.measured, self.limit) else "MISSES"
+        return f"not assessable (this run's value {side} it)"
 
 
-def format_verdict(version, rows, also=(), notes=()):
-    """The verdict table: one line per limit (a not-assessable one with its measured value
-    beside the limit), then `also` ((name, text) measured without a limit: baselines, other
-    splits), the reasons of the not-assessable limits, `notes`, and the headline."""
-    lines = [f"Verdict for {version}", f"  {'metric':<26}{'measured':>20}  {'limit':>14}  result"]
-    for metric, r in rows.items():
-        lines.append(
-            f"  {metric:<26}{fmt(metric, r['measured']):>20}  {op(metric)} "
-            f"{fmt(metric, r['limit']):>12}  {result_text(metric, r)}"
+@dataclasses.dataclass(frozen=True)
+class Verdict:
+    """Every limit of a version against a run, in the table's order."""
+
+    checks: tuple
+
+    @classmethod
+    def of(cls, version_entry, measured, unassessable=None):
+        """`measured`: metric -> value (a missing or None value of an assessable limit fails);
+        `unassessable`: metric -> reason, for limits this run cannot assess."""
+        unassessable = unassessable or {}
+        checks = []
+        for metric, limit in version_entry.limits.items():
+            value = measured.get(metric)
+            if metric in unassessable:
+                result, reason = NOT_ASSESSABLE, unassessable[metric]
+            elif value is None:
+                result, reason = FAIL, "not measured"
+            else:
+                result, reason = (PASS if meets(metric, value, limit) else FAIL), None
+            checks.append(Check(metric, result, value, limit, reason))
+        return cls(tuple(checks))
+
+    @classmethod
+    def from_dict(cls, rows):
+        return cls(tuple(Check(m, **r) for m, r in rows.items()))
+
+    def to_dict(self):
+        return {
+            c.metric: {k: v for k, v in dataclasses.asdict(c).items() if k != "metric"}
+            for c in self.checks
+        }
+
+    @property
+    def passed(self):
+        """True when every assessable limit passes."""
+        return all(c.result != FAIL for c in self.checks)
+
+    @property
+    def exit_status(self):
+        return EXIT_PASSED if self.passed else EXIT_LIMIT_MISSED
+
+    def headline(self):
+        """The headline, whose first word cannot be misread: FAIL (a limit missed; exit status
+        2), INCOMPLETE (none missed, but a limit could not be assessed on this data or host;
+        exit status 0) or PASS (every limit assessed and met). Values in the table's units."""
+        by = lambda result: [c for c in self.checks if c.result == result]  # noqa: E731
+        failed = [
+            f"{name(c.metric)} {fmt(c.metric, c.measured)} (limit {op(c.metric)} "
+            f"{fmt(c.metric, c.limit)})"
+            for c in by(FAIL)
+        ]
+        passed = [name(c.metric) for c in by(PASS)]
+        on_data = [name(c.metric) for c in by(NOT_ASSESSABLE) if not c.metric.startswith("pi_")]
+        on_pi = [name(c.metric) for c in by(NOT_ASSESSABLE) if c.metric.startswith("pi_")]
+        open_ = ([f"{', '.join(on_data)} not assessable on this data"] if on_data else []) + (
+            [f"{', '.join(on_pi)} not assessable off a Raspberry Pi"] if on_pi else []
         )
-    for label, text in also:
-        lines.append(f"  {label:<26}{text:>20}  {'(no limit)':>14}")
-    reasons = {}
-    for metric, r in rows.items():
-        if r["reason"]:
-            reasons.setdefault((r["result"], r["reason"]), []).append(metric)
-    for (result, reason), metrics in reasons.items():
-        lines.append(f"  {', '.join(metrics)}: {result}: {reason}")
-    lines.extend(f"  note: {n}" for n in notes)
-    lines.append(f"  => {summary_line(rows)}")
-    return "\n".join(lines)
+        ok = [f"{', '.join(passed)} PASS"] if passed else []
+        if failed:
+            return "; ".join([f"FAIL: {', '.join(failed)}", *open_, *ok])
+        if open_:
+            return "INCOMPLETE: " + "; ".join([*open_, *ok])
+        return "PASS: every limit met (" + ", ".join(passed) + ")"
 
-
-def summary_line(rows):
-    """The headline, whose first word cannot be misread: FAIL (a limit missed; exit status
-    2), INCOMPLETE (none missed, but a limit could not be assessed on this data or host;
-    exit status 0) or PASS (every limit assessed and met). Values in the table's units."""
-    failed = [
-        f"{name(m)} {fmt(m, r['measured'])} (limit {op(m)} {fmt(m, r['limit'])})"
-        for m, r in rows.items()
-        if r["result"] == FAIL
-    ]
-    passed_ = [name(m) for m, r in rows.items() if r["result"] == PASS]
-    on_data = [
-        name(m)
-        for m, r in rows.items()
-        if r["result"] == NOT_ASSESSABLE and not m.startswith("pi_")
-    ]
-    on_pi = [
-        name(m) for m, r in rows.items() if r["result"] == NOT_ASSESSABLE and m.startswith("pi_")
-    ]
-    open_ = ([f"{', '.join(on_data)} not assessable on this data"] if on_data else []) + (
-        [f"{', '.join(on_pi)} not assessable off a Raspberry Pi"] if on_pi else []
-    )
-    ok = [f"{', '.join(passed_)} PASS"] if passed_ else []
-    if failed:
-        return "; ".join([f"FAIL: {', '.join(failed)}", *open_, *ok])
-    if open_:
-        return "INCOMPLETE: " + "; ".join([*open_, *ok])
-    return "PASS: every limit met (" + ", ".join(passed_) + ")"
+    def table(self, version, also=()):
+        """The verdict table: one line per limit (a not-assessable one with its measured value
+        beside the limit), then `also` ((name, text) measured without a limit: baselines, other
+        splits), the reasons of the not-assessable limits, and the headline."""
+        lines = [
+            f"Verdict for {version}",
+            f"  {'metric':<26}{'measured':>20}  {'limit':>14}  result",
+        ]
+        for c in self.checks:
+            lines.append(
+                f"  {c.metric:<26}{fmt(c.metric, c.measured):>20}  {op(c.metric)} "
+                f"{fmt(c.metric, c.limit):>12}  {c.text()}"
+            )
+        lines += [f"  {label:<26}{text:>20}  {'(no limit)':>14}" for label, text in also]
+        reasons = {}
+        for c in self.checks:
+            if c.reason:
+                reasons.setdefault((c.result, c.reason), []).append(c.metric)
+        lines += [
+            f"  {', '.join(ms)}: {result}: {reason}" for (result, reason), ms in reasons.items()
+        ]
+        return "\n".join([*lines, f"  => {self.headline()}"])

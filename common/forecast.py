@@ -1,9 +1,7 @@
-"""Exercise 1 pipeline: check the CSV -> windows -> train -> prune -> quantize -> evaluate
-beside persistence -> one output set.
-
-An `ex1_*.py` script declares a `ForecastVersion` and calls `main(VERSION)`. The CSV is read
-and checked (gaps, breaks, columns) before TensorFlow is imported; the output files are
-written together after all evaluation.
+"""Exercise 1, forecasting: the version's declaration (`ForecastVersion`), training, pruning,
+folding the units into the output layers, calibration, persistence, and the parts this exercise
+supplies to the run (common/pipeline.py): its flags, its data (the CSV read and checked before
+TensorFlow is imported: gaps, breaks, columns), fit, evaluate.
 """
 
 import dataclasses
@@ -13,13 +11,16 @@ from collections.abc import Callable
 
 import numpy as np
 
-from . import cli, constraints, jena, outputs, report, runtime
+from . import constraints, jena
+from .result import Result
 
 PICTURE_WINDOWS = 168  # non-overlapping test windows drawn: one week of 6-step forecasts
 
 
 @dataclasses.dataclass
 class ForecastVersion:
+    """A forecasting version as a script declares it."""
+
     version: str  # key of the version table, e.g. "ex1_a"
     architecture: str  # human-readable, goes into the JSON
     build: Callable  # (mean, std, folded) -> Keras model: normalized in, °C/% out
@@ -227,15 +228,47 @@ def picture_windows(test):
     return idx[:PICTURE_WINDOWS]
 
 
-def fit_and_quantize(spec, windows, norm, epochs, tune, seed, verbose):
-    """Train on the train windows (validation shown, not selected on), then quantize with
-    the calibration set: (Keras model, history, pruning span, .tflite bytes, indices of the
-    calibration windows, training seconds). The test windows are not touched."""
+@dataclasses.dataclass(frozen=True)
+class Metrics:
+    """MAE of the written .tflite, °C and %: test split, and validation split."""
+
+    mae_t: float
+    mae_rh: float
+    val_mae_t: float
+    val_mae_rh: float
+
+
+@dataclasses.dataclass
+class Data:
+    """A run's forecasting data, read and checked."""
+
+    series: jena.Series
+    windows: dict  # train, val, test: jena.Windows
+    norm: jena.Normalization  # of the train split
+    gaps: dict  # jena.gap_report
+
+
+@dataclasses.dataclass
+class Trained:
+    model: object  # the trained (and pruned) Keras model
+    history: dict
+    span: tuple | None  # pruning epochs (first, last), or None
+    tflite: bytes
+    picked: np.ndarray  # indices of the calibration windows
+    seconds: float
+    epochs: int
+    tune: int  # pruning fine-tuning epochs
+    seed: int
+
+
+def fit(spec, data, epochs, tune, seed, verbose):
+    """Train on the train windows (validation shown, not selected on), then quantize with the
+    calibration set: a Trained. The test windows are not touched."""
     started = time.perf_counter()
-    model, history, span = train(spec, windows, norm, epochs, tune, seed, verbose)
+    model, history, span = train(spec, data.windows, data.norm, epochs, tune, seed, verbose)
     seconds = time.perf_counter() - started
-    tflite, picked = convert(spec, model, norm(windows["train"].inputs), norm, seed)
-    return model, history, span, tflite, picked, seconds
+    tflite, picked = convert(spec, model, data.norm(data.windows["train"].inputs), data.norm, seed)
+    return Trained(model, history, span, tflite, picked, seconds, epochs, tune, seed)
 
 
 def convert(spec, model, train_inputs, norm, seed):
@@ -252,55 +285,47 @@ def convert(spec, model, train_inputs, norm, seed):
     return tflite, picked
 
 
-def train_and_export(spec, windows, norm, epochs, tune, seed, verbose, data=""):
-    """Train, quantize and evaluate: (model files, JSON fields, picture); `data` says what
-    the run was trained and tested on, in the picture's title."""
+def add_flags(p):
+    p.add_argument(
+        "--data",
+        help="the Jena CSV, or a folder holding jena_climate_2009_2016.csv "
+        "(default: ./data, downloaded when absent)",
+    )
+
+
+def load(spec, args):
+    """The CSV read and checked, its windows, and the train split's normalization."""
+    series = jena.load_series(jena.resolve_csv(args.data, offline_hint()))
+    windows = jena.split_windows(series)
+    gaps = jena.gap_report(series, windows)
+    if gaps["windows_dropped"]:
+        print(
+            f"note: {series.path}: {gaps['windows_dropped']:,} of "
+            f"{gaps['windows_dropped'] + gaps['windows_kept']:,} windows dropped for touching a gap ("
+            + ", ".join(f"{k}: {v:,}" for k, v in gaps["counts"].items())
+            + ")"
+        )
+    return Data(series, windows, jena.Normalization.of(jena.split_series(series)[0]), gaps)
+
+
+def evaluate(spec, data, t, args=None):
+    """The written .tflite on the test and validation windows beside persistence, the picture:
+    (Result, the limits this run cannot assess)."""
     from . import compress, plots, tflite_io
     from .litert import Model
 
-    model, history, span, tflite, picked, train_seconds = fit_and_quantize(
-        spec, windows, norm, epochs, tune, seed, verbose
-    )
-    files, sizes = tflite_io.model_files(spec.name, tflite)
-    runner, test = Model(tflite), windows["test"]
+    windows, norm, series = data.windows, data.norm, data.series
+    files, sizes = tflite_io.model_files(spec.name, t.tflite)
+    runner, test = Model(t.tflite), windows["test"]
     predictions = runner.run_all(norm(test.inputs))
     mae_t, mae_rh = mae_per_feature(test.labels, predictions)
     base_t, base_rh = persistence_mae(test)
     val_t, val_rh = forecast_mae(runner, norm(windows["val"].inputs), windows["val"].labels)
-    fields = {
-        **compress.describe(spec.architecture, model, bool(spec.pruning)),
-        **sizes,
-        "metrics": {
-            "mae_t": float(mae_t),
-            "mae_rh": float(mae_rh),
-            "val_mae_t": float(val_t),
-            "val_mae_rh": float(val_rh),
-        },
-        "baseline": {"persistence": {"mae_t": float(base_t), "mae_rh": float(base_rh)}},
-        "normalization": norm.to_dict(),
-        "input_shape": [1, jena.INPUT_STEPS, 2],
-        "quantization": {
-            "mode": spec.quantization,
-            "per_channel": spec.per_channel,
-            "calibration_windows": int(len(picked)),
-            "calibration_span": [int(picked.min()), int(picked.max())],
-            "plausible_levels": spec.calibration_plausible,
-        },
-        "training": {
-            "epochs": epochs,
-            "pruning_epochs": tune if spec.pruning else 0,
-            "seed": seed,
-            "loss": spec.loss,
-            "pruning": spec.pruning,
-            "seconds": round(train_seconds, 1),
-            "history": history,
-        },
-    }
     shown = picture_windows(test)
     picture = plots.forecast_png(
-        history,
-        kept_epoch=len(history["loss"]),
-        pruning=span,
+        t.history,
+        kept_epoch=len(t.history["loss"]),
+        pruning=t.span,
         times=None if test.times is None else test.times[shown],
         truth=test.labels[shown],
         forecast=predictions[shown],
@@ -310,10 +335,69 @@ def train_and_export(spec, windows, norm, epochs, tune, seed, verbose, data=""):
             "persistence": [base_t, base_rh],
             "windows": len(test),
         },
-        title=f"{spec.version} ({spec.name}): {spec.architecture}"
-        + (f"\ndata: {data}" if data else ""),
+        title=f"{spec.version} ({spec.name}): {spec.architecture}\ndata: "
+        f"{os.path.basename(series.path)}, {len(series):,} rows, split 70/20/10 in time order",
     )
-    return files, fields, picture
+    details = {
+        "baseline": {"persistence": {"mae_t": float(base_t), "mae_rh": float(base_rh)}},
+        "normalization": norm.to_dict(),
+        "input_shape": [1, jena.INPUT_STEPS, 2],
+        "quantization": {
+            "mode": spec.quantization,
+            "per_channel": spec.per_channel,
+            "calibration_windows": int(len(t.picked)),
+            "calibration_span": [int(t.picked.min()), int(t.picked.max())],
+            "plausible_levels": spec.calibration_plausible,
+        },
+        "training": {
+            "epochs": t.epochs,
+            "pruning_epochs": t.tune if spec.pruning else 0,
+            "seed": t.seed,
+            "loss": spec.loss,
+            "pruning": spec.pruning,
+            "seconds": round(t.seconds, 1),
+        },
+        "data": {
+            "path": os.path.abspath(series.path),
+            "rows": len(series),
+            "gaps": data.gaps,
+            **{f"{k}_windows": len(w) for k, w in windows.items()},
+        },
+    }
+    result = Result(
+        spec.version,
+        spec.name,
+        spec.architecture,
+        **compress.describe(t.model, bool(spec.pruning)),
+        sizes=sizes,
+        metrics=Metrics(float(mae_t), float(mae_rh), float(val_t), float(val_rh)),
+        history=t.history,
+        details=details,
+        files={**files, f"{spec.name}.png": picture},
+    )
+    return result, unassessable(series)
+
+
+def also(result):
+    """The verdict table's rows measured without a limit: persistence, and the model's ratio."""
+    base = result.details["baseline"]["persistence"]
+    return [
+        (
+            f"persistence {k}",
+            f"{constraints.fmt(k, base[k])} ({getattr(result.metrics, k) / base[k]:.2f}x)",
+        )
+        for k in ("mae_t", "mae_rh")
+        if base[k]
+    ]
+
+
+def figures(result):
+    m, base = result.metrics, result.details["baseline"]["persistence"]
+    fmt = constraints.fmt
+    return (
+        f"MAE T {fmt('mae_t', m.mae_t)}, RH {fmt('mae_rh', m.mae_rh)} "
+        f"(persistence {fmt('mae_t', base['mae_t'])}, {fmt('mae_rh', base['mae_rh'])})"
+    )
 
 
 def unassessable(series):
@@ -340,74 +424,3 @@ def offline_hint():
         if here
         else ""
     )
-
-
-def parse_args(spec, argv):
-    p = cli.parser(spec.entry, f"Exercise 1, forecasting: version {spec.entry.letter}")
-    p.add_argument(
-        "--data",
-        help="the Jena CSV, or a folder holding jena_climate_2009_2016.csv "
-        "(default: ./data, downloaded when absent)",
-    )
-    return cli.parse(p, spec.entry, argv)
-
-
-def run(spec, argv=None):
-    """The whole run of one script: its output set written and its verdict shown; returns
-    the exit status of the verdict."""
-    args = parse_args(spec, argv)
-    out_dir = outputs.check_out_dir(args.out_dir)
-    series = jena.load_series(jena.resolve_csv(args.data, offline_hint()))
-    windows = jena.split_windows(series)
-    gaps = jena.gap_report(series, windows)
-    if gaps["windows_dropped"]:
-        print(
-            f"note: {series.path}: {gaps['windows_dropped']:,} of "
-            f"{gaps['windows_dropped'] + gaps['windows_kept']:,} windows dropped for touching a gap ("
-            + ", ".join(f"{k}: {v:,}" for k, v in gaps["counts"].items())
-            + ")"
-        )
-    norm = jena.Normalization.of(jena.split_series(series)[0])
-    runtime.tensorflow(args.verbose)
-    with runtime.quiet_native_stderr(args.verbose):
-        runtime.set_seed(args.seed)
-        files, fields, picture = train_and_export(
-            spec,
-            windows,
-            norm,
-            *spec.epochs_for(args.epochs),
-            args.seed,
-            0 if args.quiet else "auto",
-            data=f"{os.path.basename(series.path)}, {len(series):,} rows, split 70/20/10 in time order",
-        )
-    m, base = fields["metrics"], fields["baseline"]["persistence"]
-    rows = constraints.verdict(
-        spec.entry,
-        {"mae_t": m["mae_t"], "mae_rh": m["mae_rh"], "zip_bytes": fields["zip_bytes"]},
-        unassessable(series),
-    )
-    summary = {
-        "version": spec.version,
-        **fields,
-        "verdict": rows,
-        "passed": constraints.passed(rows),
-        "limits": spec.entry.limits,
-        "data": {
-            "path": os.path.abspath(series.path),
-            "rows": len(series),
-            "gaps": gaps,
-            **{f"{k}_windows": len(w) for k, w in windows.items()},
-        },
-    }
-    also = [
-        (f"persistence {k}", f"{constraints.fmt(k, base[k])} ({m[k] / base[k]:.2f}x)")
-        for k in ("mae_t", "mae_rh")
-        if base[k]
-    ]
-    report.write_and_show(summary, files, picture, out_dir, also)
-    return constraints.exit_status(rows)
-
-
-def main(spec, argv=None):
-    """Entry point of an ex1_*.py script."""
-    return cli.exit_status(lambda a: run(spec, a), argv)

@@ -1,10 +1,6 @@
-"""The keyword-spotting front end: its settings (FrontEnd) and a numpy implementation.
-
-No TensorFlow import: NumpyFrontEnd runs on a Raspberry Pi and reproduces, to float32
-round-off, the course's SignalGenerator (tf.signal.stft with fft_length = frame_length ->
-abs -> [mel -> log -> MFCC] or [bilinear resize]), as common.speech.tf_frontend does;
-tests/test_course_frontend.py holds both to a literal transcription of the course's code.
-"""
+"""The keyword-spotting front end's settings (FrontEnd) and a numpy implementation, without
+TensorFlow (for a Raspberry Pi): the course's STFT -> abs -> [mel -> log -> MFCC] or [bilinear
+resize], to float32 round-off (tests/test_course_frontend.py)."""
 
 import dataclasses
 import math
@@ -28,11 +24,10 @@ BOUNDS = {
     "num_coefficients": 256,
     "resize": 1_024,
 }
+# the spectrogram (frames x FFT points), mel or resize matrix: 16 MB of float32
+MAX_ARRAY_VALUES = 2**22
 _short = reprlib.Repr()  # a value in a message: at most 60 characters
 _short.maxstring = _short.maxother = 60
-MAX_ARRAY_VALUES = (
-    2**22
-)  # the spectrogram (frames x FFT points), mel or resize matrix: 16 MB of float32
 
 
 @dataclasses.dataclass
@@ -80,53 +75,49 @@ class FrontEnd:
 
     @classmethod
     def from_dict(cls, d):
-        """Build from stored settings (a JSON's `frontend`); unknown keys (e.g. `input_shape`)
-        are ignored. A missing or null `fft_length` is a JSON written before the FFT length
-        was explicit: its model was trained with tf.signal.stft's default, the next power of
-        two >= frame_length (1024 for 640), and keeps it."""
+        """From stored settings (a JSON's `frontend`), unknown keys ignored. A missing or null
+        `fft_length` is an older JSON's: its model was trained with tf.signal.stft's default,
+        the next power of two >= frame_length (1024 for 640), and keeps it."""
         names = {f.name for f in dataclasses.fields(cls)}
         d = {k: v for k, v in d.items() if k in names}
         frame = d.get("frame_length", cls.frame_length)
         if d.get("fft_length") is None and isinstance(frame, int) and frame >= 1:
-            d["fft_length"] = legacy_fft_length(frame)
+            d["fft_length"] = 1 << (frame - 1).bit_length()
         return cls(**d)
 
     def problems(self):
-        """What makes these settings unusable (a list of messages; empty when fine): types,
-        ranges, and the upper bounds of BOUNDS (what a JSON may make the front end allocate)."""
+        """What makes these settings unusable (messages; none when fine): types, ranges, and
+        BOUNDS (what a JSON may make the front end allocate)."""
 
-        def whole(name, low=1, high=None):
+        def whole(name, low=1):
             v = getattr(self, name)
-            return (
-                isinstance(v, int)
-                and not isinstance(v, bool)
-                and v >= low
-                and (high is None or v <= high)
-            )
+            return isinstance(v, int) and not isinstance(v, bool) and low <= v <= BOUNDS[name]
 
-        def expected(name):
-            high = BOUNDS.get(name)
-            return f"a whole number in [1, {high:,}]" if high else "a whole number >= 1"
-
-        found = [
-            f"'{n}' is {_short.repr(getattr(self, n))}; expected {expected(n)}"
-            for n in ("rate", "frame_length", "frame_step", "num_mel_bins", "num_coefficients")
-            if not whole(n, high=BOUNDS.get(n))
-        ]
-        if self.resize is not None and not whole("resize", high=BOUNDS["resize"]):
-            found.append(
-                f"'resize' is {_short.repr(self.resize)}; expected null or {expected('resize')}"
-            )
+        found = []
+        names = ("rate", "frame_length", "frame_step", "num_mel_bins", "num_coefficients", "resize")
+        for n in names:
+            if not whole(n) and not (n == "resize" and self.resize is None):
+                null = "null or " if n == "resize" else ""
+                found.append(
+                    f"'{n}' is {_short.repr(getattr(self, n))}; expected {null}a whole number in "
+                    f"[1, {BOUNDS[n]:,}]"
+                )
         if not isinstance(self.mfcc, bool):
             found.append(f"'mfcc' is {_short.repr(self.mfcc)}; expected true or false")
         if found:
             return found
-        if not whole("fft_length", self.frame_length, BOUNDS["fft_length"]):
+        if not whole("fft_length", self.frame_length):
             return [
                 f"'fft_length' is {_short.repr(self.fft_length)}; expected a whole number in "
                 f"[frame_length, {BOUNDS['fft_length']:,}] (the course's: frame_length, "
                 f"{self.frame_length})"
             ]
+        # the largest arrays the numpy front end makes
+        arrays = [("spectrogram (frames x FFT points)", self.num_frames, self.fft_size)]
+        if self.mfcc:
+            arrays.append(("mel matrix (FFT bins x mel bins)", self.fft_bins, self.num_mel_bins))
+        elif self.resize:
+            arrays.append(("resize matrix (FFT bins x resize)", self.fft_bins, self.resize))
         if self.frame_length > self.rate:
             found.append(
                 f"'frame_length' {self.frame_length} is longer than the 1 s signal "
@@ -136,15 +127,13 @@ class FrontEnd:
             found += [
                 f"the {what} ({rows:,} x {cols:,} = {rows * cols:,} values) is over the bound "
                 f"of {MAX_ARRAY_VALUES:,}; expected smaller settings"
-                for what, rows, cols in self._arrays()
+                for what, rows, cols in arrays
                 if rows * cols > MAX_ARRAY_VALUES
             ]
         if self.mfcc:
             lo, hi = self.lower_frequency, self.upper_frequency
-            if not (
-                all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in (lo, hi))
-                and 0 <= lo < hi <= self.rate / 2
-            ):
+            numbers = all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in (lo, hi))
+            if not (numbers and 0 <= lo < hi <= self.rate / 2):
                 found.append(
                     f"'lower_frequency' {_short.repr(lo)} / 'upper_frequency' {_short.repr(hi)}: "
                     f"expected 0 <= lower < upper <= rate / 2 = {self.rate / 2:g} Hz"
@@ -156,59 +145,28 @@ class FrontEnd:
                 )
         return found
 
-    def _arrays(self):
-        """(what, rows, columns) of the largest arrays the numpy front end makes."""
-        arrays = [("spectrogram (frames x FFT points)", self.num_frames, self.fft_size)]
-        if self.mfcc:
-            arrays.append(("mel matrix (FFT bins x mel bins)", self.fft_bins, self.num_mel_bins))
-        elif self.resize:
-            arrays.append(("resize matrix (FFT bins x resize)", self.fft_bins, self.resize))
-        return arrays
-
     @classmethod
     def problems_of(cls, d):
-        """Problems of a dict of settings (e.g. a sidecar's 'frontend')."""
+        """Problems of a dict of settings (e.g. a JSON's 'frontend')."""
         try:
             return cls.from_dict(d).problems()
         except TypeError as e:
             return [f"front-end settings {_short.repr(d)} unusable ({e})"]
 
 
-def legacy_fft_length(frame_length):
-    """tf.signal.stft's default FFT size: the next power of two >= frame_length."""
-    return 1 << (frame_length - 1).bit_length()
-
-
-# The exercises' front ends, the course's: 16 kHz (versions a, b; 640-sample FFT, 321 bins)
-# and 8 kHz after resample_poly (c; 320-sample FFT, 161 bins).
+# The exercises' front ends, the course's (40 mel bins, 10 MFCCs): 16 kHz (versions a, b;
+# 640-sample FFT, 321 bins) and 8 kHz after resample_poly (c; 320-sample FFT, 161 bins).
 MFCC_16K = FrontEnd(
-    rate=16000,
-    frame_length=640,
-    frame_step=320,
-    num_mel_bins=40,
-    lower_frequency=20,
-    upper_frequency=4000,
-    num_coefficients=10,
-    mfcc=True,
-    fft_length=640,
+    rate=16000, frame_length=640, frame_step=320, lower_frequency=20, upper_frequency=4000
 )
 MFCC_8K = FrontEnd(
-    rate=8000,
-    frame_length=320,
-    frame_step=160,
-    num_mel_bins=40,
-    lower_frequency=20,
-    upper_frequency=4000,
-    num_coefficients=10,
-    mfcc=True,
-    fft_length=320,
+    rate=8000, frame_length=320, frame_step=160, lower_frequency=20, upper_frequency=4000
 )
 
 
 def hann_window(n):
-    """tf.signal.hann_window(n) (periodic), in float32 arithmetic in TensorFlow's order: a
-    window rounded from float64 differs from it in most samples by one unit in the last
-    place, which moves the MFCCs of quiet frames by up to 2e-4."""
+    """tf.signal.hann_window(n) in float32 in TensorFlow's order (one rounded from float64
+    moves the MFCCs of quiet frames by up to 2e-4)."""
     arg = np.float32(2.0 * np.pi) * np.arange(n, dtype=np.float32) / np.float32(n)
     return np.float32(0.5) - np.float32(0.5) * np.cos(arg)
 

@@ -1,21 +1,15 @@
-"""Jena climate data: find (or download) the CSV, read T and RH with their gaps, make windows.
-
-Reads the official 2009-2016 file and the station's own half-year exports alike: UTF-8 or
-latin-1, LF or CRLF, 15 or 22 columns (only `Date Time`, `T (degC)` and `rh (%)` are used).
-A missing value in T or RH (empty, NaN, ±inf, the station's codes -9999 / -999.99, anything
-outside the physically plausible range) is a gap; so is a break in the 10-minute time steps.
-Windows (6 input + 6 label steps) touching a gap are dropped and counted, never trained or
-scored on. No TensorFlow import here.
-"""
+"""Jena climate data: find (or download) the CSV, read T and RH with their gaps, and make the
+windows that touch no gap (docs/data.md). No TensorFlow import."""
 
 import dataclasses
 import hashlib
 import os
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from .download import Archive
+from .download import Archive, obtain
 from .errors import DataError
 from .macos_files import is_macos_metadata
 
@@ -37,63 +31,40 @@ INPUT_STEPS = LABEL_STEPS = 6
 
 
 def resolve_csv(data=None, offline_hint=""):
-    """Path of the Jena CSV: `data` itself if a file, else `<data>/jena_climate_2009_2016.csv`.
-    `data` None means ./data, where the official file is downloaded when absent (a failed
-    download's error ends with `offline_hint`: the caller's way to pass a copy); a given path
-    that does not exist is an error (nothing is created or downloaded)."""
-    if data is not None:
-        if os.path.isfile(data):
-            return str(data)
-        csv = os.path.join(data, JENA_CSV)
+    """Path of the Jena CSV: `data` if a file, else `<data>/jena_climate_2009_2016.csv`. `data`
+    None: ./data, where the official file is downloaded when absent."""
+    if data is None:
+        csv = os.path.join("data", JENA_CSV)
         if os.path.isfile(csv):
             return csv
-        if not os.path.exists(data):
-            raise DataError(
-                f"{data}: no such file or folder; expected the Jena CSV or a folder "
-                f"holding {JENA_CSV}"
-            )
-        present = sorted(
-            f
-            for f in os.listdir(data)
-            if f.lower().endswith(".csv")
-            and not is_macos_metadata(f)
-            and os.path.isfile(os.path.join(data, f))
-        )
-        there = (
-            f"the CSV files there: {', '.join(present)}; pass one of them as the file "
-            f"({os.path.join(data, present[0])})"
-            if present
-            else "no CSV file there"
-        )
-        raise DataError(f"{data}: no {JENA_CSV} in this folder; {there}")
-    csv = os.path.join("data", JENA_CSV)
+        check = lambda path: verify_csv(path, ARCHIVE.url)
+        return str(obtain(ARCHIVE, "data", JENA_CSV, check, offline_hint))
+    if os.path.isfile(data):
+        return str(data)
+    csv = os.path.join(data, JENA_CSV)
     if os.path.isfile(csv):
         return csv
-    try:
-        return download_csv("data")
-    except DataError as e:
-        raise DataError(f"{e}{'; ' + offline_hint if offline_hint else ''}") from None
-
-
-def download_csv(directory, archive=None):
-    """Download the official zip into `<directory>/downloads/` (common.download), extract the
-    CSV and verify its size and sha256 (the zip's own are not published; the CSV's are)
-    before it is put in place: `<directory>/jena_climate_2009_2016.csv`."""
-    from . import download as dl
-
-    archive = archive or ARCHIVE
-    zip_path = dl.fetch(archive, directory)
-
-    return str(
-        dl.extract(
-            archive, zip_path, directory, JENA_CSV, check=lambda csv: verify_csv(csv, archive.url)
+    if not os.path.exists(data):
+        raise DataError(
+            f"{data}: no such file or folder; expected the Jena CSV or a folder holding {JENA_CSV}"
         )
+    present = sorted(
+        f
+        for f in os.listdir(data)
+        if f.lower().endswith(".csv")
+        and not is_macos_metadata(f)
+        and os.path.isfile(os.path.join(data, f))
+    )
+    if not present:
+        raise DataError(f"{data}: no {JENA_CSV} in this folder; no CSV file there")
+    raise DataError(
+        f"{data}: no {JENA_CSV} in this folder; the CSV files there: {', '.join(present)}; "
+        f"pass one of them as the file ({os.path.join(data, present[0])})"
     )
 
 
 def _sha256(csv):
-    with open(csv, "rb") as f:
-        return hashlib.sha256(f.read()).hexdigest()
+    return hashlib.sha256(Path(csv).read_bytes()).hexdigest()
 
 
 def is_official(csv):
@@ -102,8 +73,7 @@ def is_official(csv):
 
 
 def verify_csv(csv, url=None):
-    """Check a CSV's size and sha256 against the official file; `url`: the archive it came
-    from (named in the error, which says that archive was deleted)."""
+    """Refuse a CSV that is not the official file; `url`: the archive it came from (deleted)."""
     size, digest = os.path.getsize(csv), _sha256(csv)
     if size != JENA_BYTES or digest != JENA_SHA256:
         where = f"{url}: its {JENA_CSV} is" if url else f"{csv}:"
@@ -116,8 +86,8 @@ def verify_csv(csv, url=None):
 
 @dataclasses.dataclass
 class Series:
-    """T and RH of a CSV: `values` float32 [rows, 2] with NaN at gaps; `breaks[i]` is true
-    where row i does not follow row i-1 by one 10-minute step; `times` datetime64 or None."""
+    """T and RH of a CSV: `values` float32 [rows, 2], NaN at gaps; `breaks[i]`: row i does not
+    follow row i-1 by one 10-minute step; `times` datetime64 or None."""
 
     path: str
     values: np.ndarray
@@ -147,7 +117,7 @@ def _read_frame(csv):
 
 
 def _column(csv, frame, name, gaps):
-    """float64 values of one column, NaN at its gaps; non-numeric text is an error."""
+    """float64 values of one column, NaN at its gaps (counted in `gaps`); text is an error."""
     raw = frame[name]
     values = pd.to_numeric(raw, errors="coerce").to_numpy(np.float64)
     text = raw.astype(str).str.strip().str.lower()
@@ -164,16 +134,15 @@ def _column(csv, frame, name, gaps):
         )
     low, high = PLAUSIBLE[name]
     with np.errstate(invalid="ignore"):
+        code = np.isfinite(values) & (values <= SENTINEL_AT_OR_BELOW)
         kinds = {
             "empty or NaN": np.isnan(values),
             "infinite": np.isinf(values),
-            "missing-value code (<= -999)": np.isfinite(values) & (values <= SENTINEL_AT_OR_BELOW),
+            "missing-value code (<= -999)": code,
+            "outside the plausible range": (
+                np.isfinite(values) & ~code & ((values < low) | (values > high))
+            ),
         }
-        kinds["outside the plausible range"] = (
-            np.isfinite(values)
-            & ~kinds["missing-value code (<= -999)"]
-            & ((values < low) | (values > high))
-        )
     for kind, mask in kinds.items():
         if mask.any():
             gaps[f"{name}: {kind}"] = int(mask.sum())
@@ -191,23 +160,20 @@ def load_series(csv):
             f"among {list(frame.columns)[:22]}"
         )
     gaps = {}
-    values = np.stack([_column(csv, frame, name, gaps) for name in COLUMNS], axis=1).astype(
-        np.float32
-    )
+    values = np.stack([_column(csv, frame, name, gaps) for name in COLUMNS], axis=1)
     times, breaks = None, np.zeros(len(values), bool)
     if TIME_COLUMN in frame.columns:
         times = pd.to_datetime(
             frame[TIME_COLUMN].astype(str).str.strip(), format=TIME_FORMAT, errors="coerce"
         ).to_numpy("datetime64[s]")
-        step = np.diff(times)
-        breaks[1:] = np.isnat(times[1:]) | np.isnat(times[:-1]) | (step != STEP)
+        breaks[1:] = np.isnat(times[1:]) | np.isnat(times[:-1]) | (np.diff(times) != STEP)
         if breaks.any():
             gaps["time steps other than 10 min"] = int(breaks.sum())
     if len(values) < 100:
         raise DataError(
             f"{csv}: {len(values)} rows; need at least 100 for a 70/20/10 split of 12-step windows"
         )
-    return Series(str(csv), values, breaks, times, gaps)
+    return Series(str(csv), values.astype(np.float32), breaks, times, gaps)
 
 
 def split_series(series, fractions=SPLITS):
@@ -245,33 +211,24 @@ def make_windows(series, input_steps=INPUT_STEPS, label_steps=LABEL_STEPS):
     all_windows = np.lib.stride_tricks.sliding_window_view(series.values, width, axis=0)
     all_windows = all_windows.transpose(0, 2, 1)  # [N, width, 2]
     bad_row = np.isnan(series.values).any(axis=1).astype(np.int64)
-    brk = series.breaks.astype(np.int64)
-    brk[0] = 0
+    after_break = series.breaks[1:].astype(np.int64)
     # a window starting at row i is bad if a row in [i, i+width) is a gap, or a row in
     # (i, i+width) starts after a break
     bad = np.convolve(bad_row, np.ones(width, np.int64), "valid")
-    bad += np.convolve(brk[1:], np.ones(width - 1, np.int64), "valid")
+    bad += np.convolve(after_break, np.ones(width - 1, np.int64), "valid")
     starts = np.flatnonzero(bad == 0)
     chosen = np.ascontiguousarray(all_windows[starts], np.float32)
     times = None if series.times is None else series.times[starts + input_steps]
-    return Windows(
-        chosen[:, :input_steps],
-        chosen[:, input_steps:],
-        starts,
-        times,
-        int(len(all_windows) - len(starts)),
-    )
+    dropped = int(len(all_windows) - len(starts))
+    return Windows(chosen[:, :input_steps], chosen[:, input_steps:], starts, times, dropped)
 
 
 def split_windows(series):
-    """{train, val, test: Windows} of the 70/20/10 split, checked: too many gaps, or a split
-    without a usable window, is an error naming the file."""
-    out = {
-        name: make_windows(part)
-        for name, part in zip(("train", "val", "test"), split_series(series))
-    }
-    kept = sum(len(w) for w in out.values())
-    dropped = sum(w.dropped for w in out.values())
+    """{train, val, test: Windows} of the 70/20/10 split; too many gaps, or a split without a
+    usable window, is an error naming the file."""
+    out = dict(zip(("train", "val", "test"), map(make_windows, split_series(series))))
+    report = gap_report(series, out)
+    kept, dropped = report["windows_kept"], report["windows_dropped"]
     if dropped > MAX_DROPPED_SHARE * (kept + dropped):
         raise DataError(
             f"{series.path}: {dropped:,} of {kept + dropped:,} windows touch a gap "
@@ -288,12 +245,11 @@ def split_windows(series):
 
 
 def gap_report(series, windows):
-    """A JSON-ready account of the gaps and the windows they cost."""
-    parts = windows.values() if isinstance(windows, dict) else [windows]
+    """A JSON-ready account of the gaps and the windows they cost ({split: Windows})."""
     return {
         "counts": dict(series.gaps),
-        "windows_dropped": int(sum(w.dropped for w in parts)),
-        "windows_kept": int(sum(len(w) for w in parts)),
+        "windows_dropped": int(sum(w.dropped for w in windows.values())),
+        "windows_kept": int(sum(len(w) for w in windows.values())),
     }
 
 

@@ -1,39 +1,36 @@
-"""Keyword-spotting data, checked before any training: the dataset folder, the split files,
-every wav of every split. numpy + scipy only (no TensorFlow import; pooch to download).
-
-Checks: a split file that is missing, empty or names an unknown label folder, a listed wav
-that is missing or unreadable: an error naming it. Duplicate lines: dropped, with a warning.
-A file in two splits: one `warning:` line naming the two splits, the count and an example.
-Wavs that are not 16 kHz mono 1 s: counted and reported once, with what was done to them.
-"""
+"""Keyword-spotting data, checked before any training: the dataset folder, the split files and
+every wav they list (docs/data.md). numpy + scipy only (no TensorFlow import)."""
 
 import base64
 import binascii
 import collections
 import dataclasses
 import hashlib
+import itertools
 import os
 from pathlib import Path
 
 import numpy as np
 
-from .download import Archive
+from .download import Archive, obtain, shown
 from .errors import DataError
 from .frontend_np import LABELS
 from .macos_files import is_macos_metadata
 from .splits import speaker_of
 from .wav import WavError, read_wav
 
-DATA_URL = "http://storage.googleapis.com/download.tensorflow.org/data/mini_speech_commands.zip"
 ARCHIVE = Archive(
-    DATA_URL,
+    "http://storage.googleapis.com/download.tensorflow.org/data/mini_speech_commands.zip",
     "mini_speech_commands.zip",
     size=182_082_353,
     sha256="49650f2341b26d886b46b3f4fb8fed59e30300b17550f1ee4a768b3106cf93a0",
 )
-DEFAULT_DATA = "data"
 SPLITS = ("train", "val", "test")
 LINE = "./data/mini_speech_commands/<label>/<file>.wav"
+FINGERPRINT = (
+    "sha256 of '<label>/<file>', first 4 bytes (big-endian), sorted, base64: "
+    "4 bytes a training file"
+)
 
 
 @dataclasses.dataclass
@@ -50,41 +47,8 @@ class Split:
         return [speaker_of(p) if "_nohash_" in os.path.basename(p) else None for p in self.paths]
 
 
-def _has_labels(d, labels=LABELS):
-    return d.is_dir() and any((d / label).is_dir() for label in labels)
-
-
-def resolve_data_dir(data=None, offline_hint=""):
-    """The folder of `<label>/<file>.wav`: `data` itself or `data/mini_speech_commands`.
-
-    `data` None means ./data, where the official mini_speech_commands.zip is downloaded when
-    absent (a failed download's error ends with `offline_hint`: the caller's way to pass a
-    copy). A given path that holds no dataset is an error (nothing is created)."""
-    d = Path(DEFAULT_DATA if data is None else data)
-    for candidate in (d, d / "mini_speech_commands"):
-        if _has_labels(candidate):
-            return candidate
-    if data is not None:
-        what = "no such folder" if not d.exists() else "no dataset there"
-        raise DataError(
-            f"{data}: {what}; expected a folder of <label>/<file>.wav "
-            f"(labels {' '.join(LABELS)}) or a folder holding mini_speech_commands/"
-        )
-    try:
-        return download(d)
-    except DataError as e:
-        raise DataError(f"{e}{'; ' + offline_hint if offline_hint else ''}") from None
-
-
-def download(d, archive=None):
-    """The official mini_speech_commands in `d`, downloaded and extracted when absent
-    (common.download: size and sha256 checked, nothing half-extracted)."""
-    from . import download as dl
-
-    zip_path = dl.fetch(archive or ARCHIVE, d)
-    return dl.extract(
-        archive or ARCHIVE, zip_path, d, "mini_speech_commands", check=_check_extracted
-    )
+def _has_labels(d):
+    return d.is_dir() and any((d / label).is_dir() for label in LABELS)
 
 
 def _check_extracted(folder):
@@ -94,10 +58,25 @@ def _check_extracted(folder):
         )
 
 
+def resolve_data_dir(data=None, offline_hint=""):
+    """The folder of `<label>/<file>.wav`: `data` or `data/mini_speech_commands`. `data` None:
+    ./data, where the official archive is downloaded when absent."""
+    d = Path("data" if data is None else data)
+    for candidate in (d, d / "mini_speech_commands"):
+        if _has_labels(candidate):
+            return candidate
+    if data is None:
+        return obtain(ARCHIVE, d, "mini_speech_commands", _check_extracted, offline_hint)
+    what = "no such folder" if not d.exists() else "no dataset there"
+    raise DataError(
+        f"{data}: {what}; expected a folder of <label>/<file>.wav "
+        f"(labels {' '.join(LABELS)}) or a folder holding mini_speech_commands/"
+    )
+
+
 def split_file(split_dir, which, split_flag=None):
-    """Path of split `which` in `split_dir`: `kws_split_{which}.txt` (this repository's
-    naming) or `kws_{which}_split.txt` (the course's). `split_flag`: the caller's option
-    that names the split folder, for the hint."""
+    """Path of split `which`: `kws_split_{which}.txt` (this repository's naming) or
+    `kws_{which}_split.txt` (the course's). `split_flag`: the caller's option, for the hint."""
     names = [f"kws_split_{which}.txt", f"kws_{which}_split.txt"]
     for n in names:
         if (Path(split_dir) / n).is_file():
@@ -110,7 +89,7 @@ def split_file(split_dir, which, split_flag=None):
 
 
 def _split_names(path, labels, log):
-    """(label, file) of each line of a split file, macOS metadata lines left out."""
+    """(label, file) of each line of a split file, duplicates and macOS metadata left out."""
     try:
         lines = [ln.strip() for ln in path.read_text().splitlines() if ln.strip()]
     except (OSError, UnicodeDecodeError) as e:
@@ -138,55 +117,51 @@ def _split_names(path, labels, log):
     return unique
 
 
-def fitting_splits(data_dir, labels=LABELS):
-    """Folders beside `data_dir` (its siblings and their subfolders) holding three split
-    files whose every line is a file of `data_dir`: the splits that fit a partial copy,
-    those named after the data folder (`mini_speech_commands_split`) first."""
+def _fits(folder, data_dir):
+    """Whether `folder` holds three split files whose every line is a file of `data_dir`."""
+    try:
+        for which in SPLITS:
+            names = _split_names(split_file(folder, which), LABELS, log=lambda _: None)
+            if not all((data_dir / label / file).is_file() for label, file in names):
+                return False
+    except (DataError, OSError):
+        return False
+    return True
+
+
+def fitting_splits(data_dir):
+    """The folders beside `data_dir` (its siblings and their subfolders) holding a split that
+    fits it (a partial copy), `<data>_split` first."""
     data_dir = Path(data_dir).resolve()
-    found = []
     siblings = sorted(p for p in data_dir.parent.iterdir() if p.is_dir() and p != data_dir)
-    for parent in (data_dir.parent, *siblings):
-        for folder in sorted(p for p in parent.iterdir() if p.is_dir() and p != data_dir):
-            try:
-                for which in SPLITS:
-                    names = _split_names(split_file(folder, which), labels, log=lambda _: None)
-                    if not all((data_dir / label / file).is_file() for label, file in names):
-                        break
-                else:
-                    found.append(folder)
-            except (DataError, OSError):
-                continue
-    found = list(dict.fromkeys(found))  # the data folder's own first (<data>_split)
+    found = [
+        folder
+        for parent in (data_dir.parent, *siblings)
+        for folder in sorted(p for p in parent.iterdir() if p.is_dir() and p != data_dir)
+        if _fits(folder, data_dir)
+    ]
     return sorted(found, key=lambda f: not f.name.startswith(data_dir.name))
 
 
-def _shown(path):
-    """A path as the user would type it: relative to the working folder when shorter."""
-    relative = os.path.relpath(path)
-    return relative if len(relative) < len(str(path)) else str(path)
-
-
 def missing_files_hint(data_dir, which, split_flag):
-    """What to do when a split lists files that `data_dir` lacks: the split beside the
-    data that fits it, or the command that makes one of the files it has."""
+    """What to do when a split lists files that `data_dir` lacks: the split beside the data
+    that fits it, or the command that makes one of the files it has."""
     fits = fitting_splits(data_dir)
     flag = f"{split_flag} " if split_flag else ""
+    folder = split_flag in (None, "--split-dir")  # the option names a folder, not a file
     if fits:
-        target = fits[0] if split_flag in (None, "--split-dir") else split_file(fits[0], which)
-        return f"the split beside that folder lists only files it has: {flag}{_shown(target)}"
-    out = "my_split"
-    target = out if split_flag in (None, "--split-dir") else f"{out}/kws_split_{which}.txt"
+        target = fits[0] if folder else split_file(fits[0], which)
+        return f"the split beside that folder lists only files it has: {flag}{shown(target)}"
+    target = "my_split" if folder else f"my_split/kws_split_{which}.txt"
     return (
         f"for a partial copy, make a split of the files it has: python -m common.splits "
-        f"--data {_shown(data_dir)} --out-dir {out}, then {flag}{target}"
+        f"--data {shown(data_dir)} --out-dir my_split, then {flag}{target}"
     )
 
 
 def read_split_file(path, data_dir, labels=LABELS, name="split", log=print, split_flag=None):
-    """The Split of one file: each line ends in `<label>/<file>.wav`, resolved in `data_dir`.
-    Duplicate lines are dropped with a warning, macOS metadata lines with a note; missing
-    wavs are an error naming them and what to do (`split_flag`: the caller's option for
-    the split, named in the hint)."""
+    """The Split of one file, its lines resolved in `data_dir`; missing wavs are an error that
+    says what to do (`split_flag`: the caller's option for the split, named in the hint)."""
     path = Path(path)
     unique = _split_names(path, labels, log)
     paths = [str(Path(data_dir) / label / file) for label, file in unique]
@@ -204,39 +179,36 @@ def read_split_file(path, data_dir, labels=LABELS, name="split", log=print, spli
 
 def read_splits(split_dir, data_dir, labels=LABELS, log=print, split_flag=None):
     """{train, val, test: Split}; a file listed in two splits is a warning (the run goes on)."""
-    splits = {
-        w: read_split_file(
-            split_file(split_dir, w, split_flag), data_dir, labels, w, log, split_flag
-        )
-        for w in SPLITS
-    }
-    for i, a in enumerate(SPLITS):
-        for b in SPLITS[i + 1 :]:
-            both = sorted(set(splits[a].paths) & set(splits[b].paths))
-            if both:
-                log(
-                    f"warning: {splits[a].file} and {splits[b].file}: {len(both)} file(s) in both "
-                    f"the {a} and the {b} split (e.g. {os.path.relpath(both[0], data_dir)}); "
-                    "the run goes on"
-                )
+    splits = {}
+    for w in SPLITS:
+        path = split_file(split_dir, w, split_flag)
+        splits[w] = read_split_file(path, data_dir, labels, w, log, split_flag)
+    for a, b in itertools.combinations(SPLITS, 2):
+        both = sorted(set(splits[a].paths) & set(splits[b].paths))
+        if both:
+            log(
+                f"warning: {splits[a].file} and {splits[b].file}: {len(both)} file(s) in both "
+                f"the {a} and the {b} split (e.g. {os.path.relpath(both[0], data_dir)}); "
+                "the run goes on"
+            )
     return splits
 
 
 def load_waves(splits, rate, log=print):
-    """Read every wav of every split at `rate` (in place: Split.waves). Unreadable files are
-    one error listing them; files that are not 16 kHz mono 1 s are reported once."""
-    fixes, odd, bad, total = collections.Counter(), 0, [], 0
+    """Read every wav of every split at `rate` into Split.waves. Unreadable files are one
+    error listing them; files that are not 16 kHz mono 1 s are reported once."""
+    fixes, odd, bad = collections.Counter(), 0, []
     for split in splits.values():
-        waves = np.zeros([len(split.paths), int(rate)], np.float32)
+        split.waves = np.zeros([len(split.paths), int(rate)], np.float32)
         for i, p in enumerate(split.paths):
             done = collections.Counter()
             try:
-                waves[i] = read_wav(p, rate=rate, fixes=done)
+                split.waves[i] = read_wav(p, rate=rate, fixes=done)
             except WavError as e:
                 bad.append(str(e))
             odd += bool(done)
             fixes.update(done)
-        split.waves, total = waves, total + len(split.paths)
+    total = sum(len(split.paths) for split in splits.values())
     if bad:  # WavError messages start with the file
         more = f"; and {len(bad) - 1} more" if len(bad) > 1 else ""
         raise DataError(
@@ -247,14 +219,11 @@ def load_waves(splits, rate, log=print):
             f"note: {odd:,} of {total:,} wavs are not 16 kHz mono 1 s: "
             + "; ".join(f"{n:,} {what}" for what, n in fixes.most_common())
         )
-    return {"odd_files": odd, **{what: n for what, n in fixes.items()}}
+    return {"odd_files": odd, **fixes}
 
 
 def copies_of(train, test):
-    """How many of `test`'s loaded waveforms are sample for sample one of `train`'s (a folder
-    of copies, such as the synthetic full-size rehearsal's, scores its training files)."""
-    import hashlib
-
+    """How many of `test`'s waveforms are sample for sample one of `train`'s."""
     seen = {hashlib.blake2b(w.tobytes(), digest_size=16).digest() for w in train.waves}
     return sum(hashlib.blake2b(w.tobytes(), digest_size=16).digest() in seen for w in test.waves)
 
@@ -268,30 +237,15 @@ def unseen_speaker_mask(train, test):
     return np.array([s not in seen for s in speakers], bool)
 
 
-# ------------------------------------------------ the training files, as fingerprints
-FINGERPRINT = (
-    "sha256 of '<label>/<file>', first 4 bytes (big-endian), sorted, base64: "
-    "4 bytes a training file"
-)
-
-
-def name_of(path):
-    """`.../yes/abc_nohash_0.wav` -> `yes/abc_nohash_0.wav`: how a file is named in a split."""
-    return "/".join(str(path).replace("\\", "/").split("/")[-2:])
-
-
 def fingerprints(paths):
-    """uint32 fingerprint of each file's `<label>/<file>` name."""
-    return np.array(
-        [int.from_bytes(hashlib.sha256(name_of(p).encode()).digest()[:4], "big") for p in paths],
-        np.uint32,
-    )
+    """uint32 fingerprint of each file's `<label>/<file>` name (FINGERPRINT)."""
+    names = ["/".join(str(p).replace("\\", "/").split("/")[-2:]) for p in paths]
+    digests = [hashlib.sha256(name.encode()).digest() for name in names]
+    return np.array([int.from_bytes(d[:4], "big") for d in digests], np.uint32)
 
 
 def training_files(split):
-    """The JSON record of the training split's file names: {files, method, fingerprints}.
-    A file of another split is taken for a training file with probability files / 2**32
-    (1.5e-6 for the course's 6,400 names, which take 34,136 characters)."""
+    """The JSON record of the training split's file names: {files, method, fingerprints}."""
     packed = np.unique(fingerprints(split.paths)).astype(">u4").tobytes()
     return {
         "files": len(split.paths),
@@ -301,8 +255,8 @@ def training_files(split):
 
 
 def in_training(record, paths):
-    """Boolean mask of `paths` whose names are among the training files of `record` (a
-    training_files() dict), or None when there is no usable record."""
+    """Boolean mask of `paths` among the training files of a training_files() `record`, or
+    None when the record is not usable."""
     if not isinstance(record, dict) or record.get("method") != FINGERPRINT:
         return None
     try:

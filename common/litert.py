@@ -1,13 +1,6 @@
 """Run .tflite models and time them: the interpreter, a model runner, the one latency loop.
-
-No TensorFlow import unless no other interpreter is installed: this module runs on a
-Raspberry Pi with `ai-edge-litert` (64-bit OS) or `tflite-runtime` (32-bit OS).
-
-The same int8 model gives slightly different outputs under different kernels (their
-rounding differs), so the runner takes a kernel choice (KERNELS): the interpreter's default
-(on x86 and ARM: the XNNPACK delegate), its optimized builtin kernels without that delegate,
-its reference kernels, or TensorFlow Lite for Microcontrollers' interpreter (common/tflm.py).
-"""
+No TensorFlow import unless no other interpreter is installed: this module runs on a Raspberry
+Pi with `ai-edge-litert` (64-bit OS) or `tflite-runtime` (32-bit OS)."""
 
 import importlib
 import os
@@ -21,8 +14,7 @@ from .tflite_io import ModelFileError, read_model_bytes
 from .wav import resample
 
 SOURCE_RATE = 48000  # latency mode: a 1 s signal at 48 kHz, as from a microphone
-WARMUP = 5
-_INTERPRETER = []
+_INTERPRETER = []  # (Interpreter class, where it comes from), once found
 # kernel choice -> the interpreter's OpResolverType ("tflm": TFLM's interpreter instead)
 KERNELS = {
     "default": None,  # what a plain Interpreter(...) runs: XNNPACK delegate + optimized kernels
@@ -57,9 +49,8 @@ def interpreter_class():
     return _INTERPRETER[0]
 
 
-def make_interpreter(data, threads=1, kernels="default"):
-    """An interpreter of the model bytes `data` running `kernels` (a KERNELS key), tensors
-    not yet allocated."""
+def make_interpreter(data, threads, kernels):
+    """An interpreter of the model bytes `data` running `kernels` (a KERNELS key)."""
     if kernels not in KERNELS:
         raise ModelFileError(f"kernels {kernels!r}: expected one of {', '.join(KERNELS)}")
     if kernels == "tflm":
@@ -80,17 +71,13 @@ def make_interpreter(data, threads=1, kernels="default"):
 
 
 class Model:
-    """A .tflite (bytes or .tflite/.tflite.zip path) with float input and output, quantized
-    inside or not, run with `kernels` (a KERNELS key); `cfg`, a FrontEnd, adds
-    `classify(waveform)` with the numpy front end. `name` (default: the path, if `model` is
-    one) names the model in errors. The interpreter's own log line on stderr is hidden unless
-    `verbose`."""
+    """A model (bytes or a path) with float input and output, run with `kernels`; a FrontEnd
+    `cfg` adds `classify(waveform)`. `name` (default: the path) names it in errors."""
 
     def __init__(self, model, cfg=None, threads=1, verbose=False, kernels="default", name=None):
         is_bytes = isinstance(model, (bytes, bytearray))
         data = model if is_bytes else read_model_bytes(model)
         name = name or ("the model given as bytes" if is_bytes else os.fspath(model))
-        self.kernels = kernels
         try:
             with quiet_native_stderr(verbose):  # "INFO: Created ... XNNPACK delegate"
                 self.interpreter = make_interpreter(data, threads, kernels)
@@ -109,8 +96,8 @@ class Model:
         if cfg is not None:
             if self.input_shape != [1, *cfg.input_shape]:
                 raise ModelFileError(
-                    f"{name}: model input shape {self.input_shape} != front-end "
-                    f"shape {[1, *cfg.input_shape]}; fix the sidecar JSON or the flags"
+                    f"{name}: model input shape {self.input_shape} != front-end shape "
+                    f"{[1, *cfg.input_shape]}; expected the front end the model was trained with"
                 )
             self.frontend = NumpyFrontEnd(cfg)
 
@@ -144,25 +131,14 @@ class Model:
 
 
 def latency_stats(ms):
-    """mean, p50 and p90 of a list of milliseconds."""
-    ms = np.asarray(ms)
-    return {
-        "mean": float(ms.mean()),
-        "p50": float(np.percentile(ms, 50)),
-        "p90": float(np.percentile(ms, 90)),
-    }
+    p50, p90 = np.percentile(ms, [50, 90])
+    return {"mean": float(np.mean(ms)), "p50": float(p50), "p90": float(p90)}
 
 
-def measure_latency(model, cfg=None, runs=100, threads=1, warmup=WARMUP, seed=0, frontend=None):
-    """The one latency loop: {'inference_ms', 'total_ms' (None without cfg), 'runs'}.
-
-    With a front end (`cfg`), as the course's kws_inference.py: each run takes 1 s of random
-    48 kHz signal -> resample to cfg.rate -> front end (the numpy one, or `frontend(waveform)`,
-    e.g. TensorFlow's to time the course way) -> set input -> invoke -> read output;
-    inference = invoke only, total = resample start to output read. Without `cfg`: random
-    normal input of the model's shape, inference only. The first `warmup` runs are not
-    recorded; time.perf_counter. Set OPENBLAS_NUM_THREADS=1 before numpy loads (common does).
-    """
+def measure_latency(model, cfg=None, runs=100, threads=1, warmup=5, seed=0, frontend=None):
+    """The one latency loop, the course's: each run 1 s of random 48 kHz signal -> resample ->
+    front end (`cfg`'s, or `frontend`) -> invoke; inference = invoke, total = all (None without
+    a front end: random input). {'inference_ms', 'total_ms': {mean, p50, p90}, 'runs'}."""
     m = model if isinstance(model, Model) else Model(model, cfg, threads)
     cfg = cfg or m.cfg
     frontend = frontend or m.frontend

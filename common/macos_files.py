@@ -1,7 +1,5 @@
-"""Files that macOS leaves beside data and that are not data: `__MACOSX/` folders (zip
-archives made on a Mac), AppleDouble `._<name>` files (a `._yes.wav` is no wav) and
-`.DS_Store`. Ignored everywhere: archive extraction, split files and file lists, the folders
-that kws_inference.py --wav walks. No third-party import (runs on a Raspberry Pi)."""
+"""Files that macOS leaves beside data and that are not data (`__MACOSX/`, AppleDouble `._*`,
+`.DS_Store`), ignored everywhere. No third-party import (runs on a Raspberry Pi)."""
 
 import os
 
@@ -17,8 +15,8 @@ def is_macos_metadata(path):
 
 
 def walk_files(folder, suffix=""):
-    """Sorted paths of the files under `folder` (recursive) whose name ends in `suffix`
-    (case-insensitive), macOS metadata left out."""
+    """Sorted paths of the files under `folder` whose name ends in `suffix` (any case), macOS
+    metadata left out."""
     found = []
     for d, dirs, files in os.walk(folder):
         dirs[:] = [x for x in dirs if x != MACOSX_FOLDER]

@@ -1,6 +1,5 @@
-"""Model builders: forecasters (the original report's CNN and MLP, the residual forecaster), the
-keyword-spotting DS-CNN (widths are parameters); and the forecasters' training metric, the
-multi-output MAE."""
+"""Model builders (the original report's forecasters, the residual forecaster, the DS-CNN) and
+the forecasters' training metric."""
 
 import numpy as np
 import tensorflow as tf
@@ -8,46 +7,30 @@ import tensorflow as tf
 layers = tf.keras.layers
 
 
+def _forecaster(body, input_steps, output_steps, features):
+    """Input -> `body` layers -> Dense(steps*features) -> Reshape(steps, features)."""
+    head = [layers.Dense(output_steps * features), layers.Reshape((output_steps, features))]
+    return tf.keras.Sequential([layers.Input((input_steps, features)), *body, *head])
+
+
 def forecast_cnn(filters=16, units=24, input_steps=6, output_steps=6, features=2, kernel_size=3):
-    """Conv1D -> Flatten -> Dense -> Dense(steps*features) -> Reshape(steps, features)."""
-    return tf.keras.Sequential(
-        [
-            layers.Input((input_steps, features)),
-            layers.Conv1D(filters, kernel_size, activation="relu"),
-            layers.Flatten(),
-            layers.Dense(units, activation="relu"),
-            layers.Dense(output_steps * features),
-            layers.Reshape((output_steps, features)),
-        ]
-    )
+    """The original report's CNN: Conv1D -> Flatten -> Dense -> the output Dense."""
+    conv = layers.Conv1D(filters, kernel_size, activation="relu")
+    body = [conv, layers.Flatten(), layers.Dense(units, activation="relu")]
+    return _forecaster(body, input_steps, output_steps, features)
 
 
 def forecast_mlp(units=(16, 24), input_steps=6, output_steps=6, features=2):
-    """Flatten -> Dense... -> Dense(steps*features) -> Reshape(steps, features)."""
+    """The original report's MLP: Flatten -> Dense... -> the output Dense."""
     hidden = [layers.Dense(u, activation="relu") for u in units]
-    return tf.keras.Sequential(
-        [
-            layers.Input((input_steps, features)),
-            layers.Flatten(),
-            *hidden,
-            layers.Dense(output_steps * features),
-            layers.Reshape((output_steps, features)),
-        ]
-    )
+    return _forecaster([layers.Flatten(), *hidden], input_steps, output_steps, features)
 
 
 def residual_forecaster(mean, std, linear=True, hidden=(), folded=False, steps=6, features=2):
-    """Normalized inputs [B, 6, 2] -> forecasts [B, 6, 2] in °C and %, as the last observed
-    step plus a predicted change: out = (last + change) * std + mean.
-
-    The change is computed from the inputs as differences from the last step (its own row is
-    0), so the model never sees the level: a model trained in summer forecasts winter as
-    well. Paths, summed: `linear`, a Dense(12) of the differences (started at the
-    least-squares solution, forecast.lstsq_init); `hidden` widths of a ReLU MLP on them,
-    ending in a Dense(12) (no bias beside the linear path). `folded`: the same function with std and mean folded into
-    the output Dense layers, out = change in °C/% + last * std: two ops fewer in the .tflite
-    (forecast.fold_units fills it from a trained model).
-    """
+    """Normalized inputs [B, 6, 2] -> °C and %: (last step + change) * std + mean, the change
+    from the differences to the last step only (never the level: trained in summer, it
+    forecasts winter), summed over a `linear` Dense(12) and a ReLU MLP of `hidden` widths.
+    `folded`: std and mean folded in, out = change in °C/% + last * std (two ops fewer)."""
     mean, std = np.asarray(mean, np.float32), np.asarray(std, np.float32)
     x = layers.Input((steps, features))
     last = layers.Lambda(lambda v: v[:, -1:, :], name="last")(x)
@@ -62,12 +45,8 @@ def residual_forecaster(mean, std, linear=True, hidden=(), folded=False, steps=6
     change = parts[0] if len(parts) == 1 else layers.Add(name="sum")(parts)
     change = layers.Reshape((steps, features), name="change")(change)
     if folded:
-        return tf.keras.Model(
-            x,
-            layers.Add(name="forecast")(
-                [change, layers.Lambda(lambda v: v * std, name="level")(last)]
-            ),
-        )
+        level = layers.Lambda(lambda v: v * std, name="level")(last)
+        return tf.keras.Model(x, layers.Add(name="forecast")([change, level]))
     y = layers.Add(name="forecast")([last, change])
     return tf.keras.Model(x, layers.Lambda(lambda v: v * std + mean, name="units")(y))
 
@@ -82,14 +61,9 @@ def ds_cnn(
     bn_momentum=0.99,
     padding="valid",
 ):
-    """DS-CNN: Conv2D(3x3, stride `first_stride` = [2,1]) - BN - ReLU, then `extra_depthwise` extra
-    DepthwiseConv2D-BN-ReLU blocks, then for each further width a depthwise-separable block
-    (DepthwiseConv2D 3x3 - Conv2D 1x1 - BN - ReLU each), GlobalAveragePooling, Dense(labels).
-
-    `bn_momentum`: Keras' meaning, moving = momentum * moving + (1 - momentum) * batch; the
-    course's code says 0.1 (PyTorch's meaning, there the weight of the batch), which in Keras
-    leaves the moving statistics those of about the last batch. `padding`: of the depthwise
-    convolutions ("same" keeps the feature map's size, so that more blocks fit)."""
+    """DS-CNN: Conv2D-BN-ReLU, `extra_depthwise` DepthwiseConv2D-BN-ReLU, then per width a
+    DepthwiseConv2D-Conv2D 1x1-BN-ReLU, pooling, Dense. `bn_momentum` in Keras' meaning: the
+    course's 0.1 (PyTorch's meaning) would keep about the last batch's statistics."""
     x = inputs = layers.Input(input_shape)
     x = layers.Conv2D(filters[0], (3, 3), strides=first_stride, use_bias=False)(x)
     x = layers.ReLU()(layers.BatchNormalization(momentum=bn_momentum)(x))
@@ -107,11 +81,8 @@ def ds_cnn(
 
 
 class MultiOutputMAE(tf.keras.metrics.Metric):
-    """[B, steps, features] -> mean over batch and steps -> [features] (forecast.mae_per_feature
-    is its numpy twin for whole arrays).
-
-    Accumulates the per-window sum and the window count, so the result over an epoch is the
-    exact mean over all windows (a short last batch does not weigh more than its share)."""
+    """MAE of [B, steps, features] per feature, the exact mean over all windows of an epoch (a
+    short last batch weighs its share); forecast.mae_per_feature is its numpy twin."""
 
     def __init__(self, name="mean_absolute_error", features=2, **kwargs):
         super().__init__(name=name, **kwargs)

@@ -1,17 +1,11 @@
-"""Pictures of a run: training curves (with the kept epoch and the pruning span) next to a week of
-temperature/humidity forecasts against the truth and the persistence baseline (exercise 1), or
-next to the confusion matrix (exercise 2), and one size-against-quality summary of the benchmark.
-Every function returns the PNG bytes (Agg backend, deterministic: no version or date inside) and
-writes no file, so that the caller can write the picture together with its other outputs.
-"""
+"""Pictures of a run (training curves beside the forecasts or the confusion matrix) and of the
+benchmark, as deterministic PNG bytes: the caller writes them with its other outputs."""
 
 import io
 
 import numpy as np
 
 STEP_MINUTES = 10  # the forecast steps are 10 minutes apart
-_MODEL, _PERSIST, _TRUTH = "tab:blue", "tab:orange", "black"
-_OUTSIDE = {"loc": "upper left", "bbox_to_anchor": (1.01, 1.0)}  # legend right of the axes
 
 
 def pyplot():
@@ -25,76 +19,64 @@ def pyplot():
 
 def png(fig, rect=(0, 0, 1, 1)):
     """Lay out (inside `rect`), render and close `fig`; return the PNG bytes."""
-    plt = pyplot()
     try:
         fig.tight_layout(rect=rect)
         buf = io.BytesIO()
         fig.savefig(buf, format="png", dpi=100, metadata={"Software": None})
         return buf.getvalue()
     finally:
-        plt.close(fig)
-
-
-def _floats(values):
-    """A list that may hold None -> float array with NaN."""
-    return np.asarray(
-        [np.nan if v is None else v for v in ([] if values is None else values)], dtype=float
-    )
+        pyplot().close(fig)
 
 
 def _mean(values):
     """Mean of the finite values, NaN (and no warning) when there are none."""
-    values = np.asarray(values, dtype=float)
     finite = values[np.isfinite(values)]
     return float(finite.mean()) if finite.size else float("nan")
 
 
 def _fmt(value, spec):
-    return "n/a" if not np.isfinite(value) else format(value, spec)
+    return format(value, spec) if np.isfinite(value) else "n/a"
 
 
-def _curves(
-    ax, history, pairs, *, kept_epoch, pruning, ylabel, scale=1.0, log=False, legend_at=(), qat=None
-):
-    """Per-epoch curves of (name, train key) pairs, each with its `val_` key dashed in the same
-    colour; the kept epoch as a vertical line, the pruning and quantization-aware spans shaded."""
+def _curves(ax, history, name, key, title, ylabel, marks, scale=1.0, log=False):
+    """The train and (dashed) validation curves of a history key, and `marks`: kept epoch, spans."""
     drawn = []
-    for colour, (name, key) in zip(("tab:blue", "tab:green", "tab:red"), pairs):
-        for prefix, style in (("", "-"), ("val_", "--")):
-            y = _floats((history or {}).get(prefix + key)) * scale
-            if y.size:
-                ax.plot(
-                    np.arange(1, y.size + 1),
-                    y,
-                    color=colour,
-                    linestyle=style,
-                    markersize=3,
-                    marker="o" if y.size <= 20 else None,
-                    label=f"{name} ({'val' if prefix else 'train'})",
-                )
-                drawn.append(y[np.isfinite(y)])
-    if pruning is not None:
-        ax.axvspan(
-            pruning[0] - 0.5, pruning[1] + 0.5, color="tab:purple", alpha=0.12, label="pruning"
-        )
-    if qat is not None:
-        ax.axvspan(
-            qat[0] - 0.5, qat[1] + 0.5, color="tab:orange", alpha=0.15, label="quantization-aware"
-        )
-    if kept_epoch is not None:
-        ax.axvline(kept_epoch, color="black", linestyle=":", label=f"kept (epoch {kept_epoch})")
-    values = np.concatenate(drawn) if drawn else np.empty(0)
-    if log and values.size and (values > 0).all():
+    for prefix, style in (("", "-"), ("val_", "--")):
+        values = np.asarray(history.get(prefix + key, []), dtype=float) * scale
+        if values.size:
+            ax.plot(
+                np.arange(1, values.size + 1),
+                values,
+                color="tab:blue",
+                linestyle=style,
+                markersize=3,
+                marker="o" if values.size <= 20 else None,
+                label=f"{name} ({'val' if prefix else 'train'})",
+            )
+            drawn.append(values[np.isfinite(values)])
+    for span, colour, alpha, label in (
+        (marks.get("pruning"), "tab:purple", 0.12, "pruning"),
+        (marks.get("qat"), "tab:orange", 0.15, "quantization-aware"),
+    ):
+        if span is not None:
+            ax.axvspan(span[0] - 0.5, span[1] + 0.5, color=colour, alpha=alpha, label=label)
+    kept = marks["kept_epoch"]
+    if kept is not None:
+        ax.axvline(kept, color="black", linestyle=":", label=f"kept (epoch {kept})")
+    drawn = np.concatenate(drawn) if drawn else np.empty(0)
+    if log and drawn.size and (drawn > 0).all():
         ax.set_yscale("log")
-    if not values.size:
-        ax.text(
-            0.5, 0.5, "no history", ha="center", va="center", transform=ax.transAxes, color="grey"
-        )
-    ax.set_xlabel("epoch")
-    ax.set_ylabel(ylabel)
+    if not drawn.size:
+        _empty(ax, "no history")
+    ax.set_title(title, fontsize=10)
+    ax.set(xlabel="epoch", ylabel=ylabel)
     ax.grid(alpha=0.3)
     if ax.get_legend_handles_labels()[0]:
-        ax.legend(fontsize=8, **dict(legend_at))
+        ax.legend(fontsize=8)
+
+
+def _empty(ax, text):
+    ax.text(0.5, 0.5, text, ha="center", va="center", transform=ax.transAxes, color="grey")
 
 
 def _segments(x, y):
@@ -103,72 +85,63 @@ def _segments(x, y):
     return np.hstack([x, pad]).ravel(), np.hstack([y, pad]).ravel()
 
 
+def _maes(model, persistence, unit):
+    return f"model {_fmt(model, '.3f')} {unit}, persistence {_fmt(persistence, '.3f')} {unit}"
+
+
 def forecast_figure(
     history, *, kept_epoch, pruning, times, truth, forecast, persistence, title, split_mae=None
 ):
-    """The figure of forecast_png (open: the caller renders and closes it)."""
+    """The open figure of forecast_png."""
     plt = pyplot()
     import matplotlib.dates as mdates
 
     truth, forecast, persistence = (
         np.asarray(a, dtype=float).reshape(-1, 6, 2) for a in (truth, forecast, persistence)
     )
-    n = truth.shape[0]
-    steps = np.arange(6)
-    stamps = None if times is None else np.asarray(times)
-    if stamps is not None and stamps.dtype.kind == "M":
-        x = mdates.date2num(stamps[:, None] + steps * np.timedelta64(STEP_MINUTES, "m"))
-    elif stamps is not None:
-        x = stamps.astype(float)[:, None] + steps
-    else:
+    n, steps = truth.shape[0], np.arange(6)
+    if times is None:
         x = np.arange(n)[:, None] * 6.0 + steps
-    x = x.reshape(n, 6)
+    else:  # each window's time, at its first step
+        times = np.asarray(times)  # datetime64
+        x = mdates.date2num(times[:, None] + steps * np.timedelta64(STEP_MINUTES, "m"))
     fig = plt.figure(figsize=(14, 12))
     grid = fig.add_gridspec(3, 3, height_ratios=[1, 1.25, 1.25])
     marks = {"kept_epoch": kept_epoch, "pruning": pruning}
-    for col, (label, key, unit, log) in enumerate(
+    for col, (name, key, ylabel, log) in enumerate(
         (
             ("loss", "loss", "loss", True),
             ("MAE T", "mae_t", "MAE T (°C)", False),
             ("MAE RH", "mae_rh", "MAE RH (%)", False),
         )
     ):
-        ax = fig.add_subplot(grid[0, col])
-        _curves(ax, history, [(label, key)], ylabel=unit, log=log, **marks)
-        ax.set_title(f"{label}: train and validation splits, per epoch", fontsize=10)
+        heading = f"{name}: train and validation splits, per epoch"
+        _curves(fig.add_subplot(grid[0, col]), history, name, key, heading, ylabel, marks, log=log)
     span = ""
-    if stamps is not None and stamps.dtype.kind == "M" and n:
-        span = f" from {np.datetime_as_string(stamps[0], unit='m').replace('T', ' ')}"
+    if times is not None and n:
+        span = f" from {np.datetime_as_string(times[0], unit='m').replace('T', ' ')}"
     for row, k, name, unit in ((1, 0, "T", "°C"), (2, 1, "RH", "%")):
         ax = fig.add_subplot(grid[row, :])
-        ax.plot(x.ravel(), truth[:, :, k].ravel(), color=_TRUTH, linewidth=1.0, label="truth")
-        ax.plot(
-            *_segments(x, persistence[:, :, k]),
-            color=_PERSIST,
-            linewidth=1.5,
-            linestyle="--",
-            label="persistence",
-        )
-        ax.plot(
-            *_segments(x, forecast[:, :, k]), color=_MODEL, linewidth=1.5, label="model forecast"
-        )
-        mae_model = _mean(np.abs(forecast[:, :, k] - truth[:, :, k]))
-        mae_persist = _mean(np.abs(persistence[:, :, k] - truth[:, :, k]))
+        ax.plot(x.ravel(), truth[:, :, k].ravel(), color="black", linewidth=1.0, label="truth")
+        for values, colour, style, label in (
+            (persistence, "tab:orange", "--", "persistence"),
+            (forecast, "tab:blue", "-", "model forecast"),
+        ):
+            segments = _segments(x, values[:, :, k])
+            ax.plot(*segments, color=colour, linewidth=1.5, linestyle=style, label=label)
+        plotted = (_mean(np.abs(a[:, :, k] - truth[:, :, k])) for a in (forecast, persistence))
         text = (
-            f"{name}, test split: {n} consecutive 6-step forecasts{span}; MAE on these plotted "
-            f"windows: model {_fmt(mae_model, '.3f')} {unit}, persistence {_fmt(mae_persist, '.3f')} {unit}"
+            f"{name}, test split: {n} consecutive 6-step forecasts{span}; "
+            f"MAE on these plotted windows: {_maes(*plotted, unit)}"
         )
         if split_mae:
-            text += (
-                f"\nMAE on the whole test split ({split_mae['windows']:,} windows): model "
-                f"{_fmt(split_mae['model'][k], '.3f')} {unit}, persistence "
-                f"{_fmt(split_mae['persistence'][k], '.3f')} {unit}"
-            )
+            whole = _maes(split_mae["model"][k], split_mae["persistence"][k], unit)
+            text += f"\nMAE on the whole test split ({split_mae['windows']:,} windows): {whole}"
         ax.set_title(text, fontsize=10)
         ax.set_ylabel(f"{name} ({unit})")
         ax.grid(alpha=0.3)
-        ax.legend(fontsize=8, **_OUTSIDE)
-        if stamps is not None and stamps.dtype.kind == "M":
+        ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))  # right of the axes
+        if times is not None:
             locator = mdates.AutoDateLocator()
             ax.xaxis.set_major_locator(locator)
             ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
@@ -179,60 +152,42 @@ def forecast_figure(
 
 
 def forecast_png(history, **kwargs) -> bytes:
-    """Training curves (loss, MAE T, MAE RH: one axis each, train and validation), then T and
-    RH: truth, model forecasts and persistence of N_w windows of the test split ([N_w, 6, 2]
-    arrays), titled with the MAE of those plotted windows and, given `split_mae` ({model:
-    [T, RH], persistence: [T, RH], windows: N}), of the whole test split; `times[i]`
-    (datetime64, or None for step indices) is placed at the first forecast step of window i."""
+    """Training curves (loss, MAE T, MAE RH), then T and RH: truth, model forecasts and
+    persistence of [N, 6, 2] windows of the test split, titled with their MAE."""
     return png(forecast_figure(history, **kwargs))
 
 
 def kws_figure(history, *, kept_epoch, confusion, labels, title, qat=None):
-    """The figure of kws_png (open: the caller renders and closes it)."""
+    """The open figure of kws_png."""
     plt = pyplot()
     fig, axes = plt.subplots(1, 3, figsize=(16, 5.5), gridspec_kw={"width_ratios": [1, 1, 1.15]})
-    marks = {"kept_epoch": kept_epoch, "pruning": None, "qat": qat}
-    _curves(axes[0], history, [("loss", "loss")], ylabel="loss", log=True, **marks)
-    axes[0].set_title("loss: train and validation splits", fontsize=10)
-    _curves(
-        axes[1], history, [("accuracy", "accuracy")], ylabel="accuracy (%)", scale=100.0, **marks
-    )
-    axes[1].set_title("accuracy (Keras model): train and validation splits", fontsize=10)
+    marks = {"kept_epoch": kept_epoch, "qat": qat}
+    heading = "loss: train and validation splits"
+    _curves(axes[0], history, "loss", "loss", heading, "loss", marks, log=True)
+    heading = "accuracy (Keras model): train and validation splits"
+    _curves(axes[1], history, "accuracy", "accuracy", heading, "accuracy (%)", marks, scale=100.0)
     conf = np.asarray(confusion, dtype=float).reshape(len(labels), len(labels))
     rows = conf.sum(axis=1, keepdims=True)
     share = np.divide(conf, rows, out=np.zeros_like(conf), where=rows > 0)
     ax = axes[2]
-    image = ax.imshow(
-        share, cmap="Blues", vmin=0.0, vmax=1.0, aspect="auto"
-    )  # auto: exact tight_layout
+    image = ax.imshow(share, cmap="Blues", vmin=0.0, vmax=1.0, aspect="auto")  # exact layout
     fig.colorbar(image, ax=ax, fraction=0.046, pad=0.04, label="share of the true label's row")
     for (i, j), count in np.ndenumerate(conf):
-        ax.text(
-            j,
-            i,
-            f"{count:.0f}",
-            ha="center",
-            va="center",
-            fontsize=8,
-            color="white" if share[i, j] > 0.5 else "black",
-        )
+        colour = "white" if share[i, j] > 0.5 else "black"
+        ax.text(j, i, f"{count:.0f}", ha="center", va="center", fontsize=8, color=colour)
     ax.set_xticks(range(len(labels)), labels, rotation=45, ha="right")
     ax.set_yticks(range(len(labels)), labels)
-    ax.set_xlabel("predicted label")
-    ax.set_ylabel("true label")
+    ax.set(xlabel="predicted label", ylabel="true label")
     total = conf.sum()
     accuracy = np.trace(conf) / total * 100 if total > 0 else float("nan")
-    ax.set_title(
-        f"int8 .tflite on the test split: {total:.0f} clips, accuracy {_fmt(accuracy, '.2f')} %",
-        fontsize=10,
-    )
+    clips = f"{total:.0f} clips, accuracy {_fmt(accuracy, '.2f')} %"
+    ax.set_title(f"int8 .tflite on the test split: {clips}", fontsize=10)
     fig.suptitle(title)
     return fig
 
 
 def kws_png(history, **kwargs) -> bytes:
-    """Loss and accuracy curves (train and validation splits), and the int8 model's test
-    confusion matrix (rows true, columns predicted)."""
+    """Loss and accuracy curves, and the int8 model's test confusion matrix (rows: true)."""
     return png(kws_figure(history, **kwargs))
 
 
@@ -241,59 +196,41 @@ _BENCH_PANELS = (
     ("ex1: MAE RH", "mae_rh", "MAE RH (%)", 1.0),
     ("ex2: accuracy (%)", "accuracy", "accuracy (%)", 100.0),
 )
-_NEAR = (
-    (6, 4),
-    (6, -4),
-    (-6, 4),
-    (-6, -4),
-    (6, 14),
-    (6, -14),
-    (-6, 14),
-    (-6, -14),
-)  # offsets (points)
+# where a note may go, in points from its point: right/left, above/below, near then further
+_NEAR = [(dx, dy) for d in (4, 14) for dx in (6, -6) for dy in (d, -d)]
+
+
+def _note(ax, text, xy, offset, colour, **where):
+    """A note of `text` at `offset` points from the point `xy`."""
+    style = {"textcoords": "offset points", "fontsize": 8, "color": colour}
+    return ax.annotate(text, xy, xytext=offset, **style, **where)
 
 
 def _place(fig, ax, notes):
-    """Annotate each (text, xy, colour) beside its point at the first offset of _NEAR where it
-    overlaps no earlier note and stays inside the axes (else at the last offset tried)."""
+    """Annotate each (text, xy, colour) beside its point, at the first offset of _NEAR where it
+    stays inside the axes and overlaps no earlier note (else at the last one)."""
     renderer = fig.canvas.get_renderer()
     ax.get_xlim(), ax.get_ylim()  # autoscale now, before measuring
     inside, placed = ax.get_window_extent(renderer), []
     for text, xy, colour in notes:
-        for i, (dx, dy) in enumerate(_NEAR):
-            note = ax.annotate(
-                text,
-                xy,
-                xytext=(dx, dy),
-                textcoords="offset points",
-                fontsize=8,
-                color=colour,
-                ha="left" if dx > 0 else "right",
-                va="bottom" if dy > 0 else "top",
-            )
+        for dx, dy in _NEAR:
+            align = {"ha": "left" if dx > 0 else "right", "va": "bottom" if dy > 0 else "top"}
+            note = _note(ax, text, xy, (dx, dy), colour, **align)
             note.set_in_layout(False)
             box = note.get_window_extent(renderer)
-            fits = (
-                inside.x0 <= box.x0
-                and box.x1 <= inside.x1
-                and inside.y0 <= box.y0
-                and box.y1 <= inside.y1
-                and not any(box.overlaps(other) for other in placed)
-            )
-            if fits or i == len(_NEAR) - 1:
+            fits = inside.contains(box.x0, box.y0) and inside.contains(box.x1, box.y1)
+            if (fits and not any(box.overlaps(other) for other in placed)) or (dx, dy) == _NEAR[-1]:
                 placed.append(box)
                 break
             note.remove()
 
 
 def bench_png(rows, limits, *, title) -> bytes:
-    """Zipped size (kB) against MAE T, MAE RH and accuracy, one point per row with a size, each
-    annotated; rows without a size (persistence) are grey dotted reference lines (equal ones
-    merged); each version's limits are dashed lines in the version's colour."""
+    """Zipped size against MAE T, MAE RH and accuracy: a point per row with a size, a grey
+    dotted line per row without one (persistence), each version's limits dashed."""
     plt = pyplot()
     from matplotlib.lines import Line2D
 
-    limits = limits or {}
     versions = sorted({r["version"] for r in rows} | set(limits))
     colour = {v: plt.get_cmap("tab10")(i % 10) for i, v in enumerate(versions)}
     fig, axes = plt.subplots(1, 3, figsize=(16, 6))
@@ -304,39 +241,26 @@ def bench_png(rows, limits, *, title) -> bytes:
             if row.get(key) is None or not np.isfinite(row[key]):
                 continue
             v, y = row["version"], row[key] * scale
-            if row.get("zip_bytes") is None:
+            if row.get("zip_bytes") is None:  # equal references merged
                 references.setdefault((row["label"], round(y, 9)), []).append(v)
             else:
                 ax.plot(row["zip_bytes"] / 1024, y, "o", color=colour[v])
                 notes.append((f"{v} {row['label']}", (row["zip_bytes"] / 1024, y), colour[v]))
         for (label, y), where in references.items():
             ax.axhline(y, color="grey", linestyle=":", linewidth=1.5)
-            ax.annotate(
-                f"{label} ({', '.join(where)})",
-                (0.01, y),
-                xycoords=("axes fraction", "data"),
-                xytext=(0, 3),
-                textcoords="offset points",
-                fontsize=8,
-                color="dimgrey",
-            )
-        for v in versions:
-            lim = limits.get(v, {})
-            if key in lim:
-                ax.axhline(lim[key] * scale, color=colour[v], linestyle="--", linewidth=1)
-                if lim.get("zip_bytes") is not None:
-                    ax.axvline(
-                        lim["zip_bytes"] / 1024, color=colour[v], linestyle="--", linewidth=1
-                    )
-        if notes or references or ax.lines:
+            text, at = f"{label} ({', '.join(where)})", ("axes fraction", "data")
+            _note(ax, text, (0.01, y), (0, 3), "dimgrey", xycoords=at)
+        for v in sorted(limits):
+            if key in limits[v]:
+                ax.axhline(limits[v][key] * scale, color=colour[v], linestyle="--", linewidth=1)
+                if limits[v].get("zip_bytes") is not None:
+                    kb = limits[v]["zip_bytes"] / 1024
+                    ax.axvline(kb, color=colour[v], linestyle="--", linewidth=1)
+        if ax.lines:
             ax.margins(x=0.25, y=0.15)
         else:
-            ax.text(
-                0.5, 0.5, "no data", ha="center", va="center", transform=ax.transAxes, color="grey"
-            )
-        ax.set_title(name)
-        ax.set_xlabel("zipped size (kB, 1 kB = 1024 B)")
-        ax.set_ylabel(ylabel)
+            _empty(ax, "no data")
+        ax.set(title=name, xlabel="zipped size (kB, 1 kB = 1024 B)", ylabel=ylabel)
         ax.grid(alpha=0.3)
         panel_notes.append(notes)
     handles = [Line2D([], [], color=colour[v], marker="o", linestyle="", label=v) for v in versions]
@@ -344,16 +268,11 @@ def bench_png(rows, limits, *, title) -> bytes:
         Line2D([], [], color="grey", linestyle="--", label="limit (version colour)"),
         Line2D([], [], color="grey", linestyle=":", label="reference without size"),
     ]
-    fig.legend(
-        handles=handles,
-        loc="upper center",
-        bbox_to_anchor=(0.5, 0.95),
-        ncol=len(handles),
-        fontsize=9,
-    )
+    top = {"loc": "upper center", "bbox_to_anchor": (0.5, 0.95)}
+    fig.legend(handles=handles, ncol=len(handles), fontsize=9, **top)
     fig.suptitle(title)
     rect = (0, 0, 1, 0.9)
-    fig.tight_layout(rect=rect)  # final axes positions before the notes are placed
+    fig.tight_layout(rect=rect)  # the axes' final places, before the notes are placed
     for ax, notes in zip(axes, panel_notes):
         _place(fig, ax, notes)
     return png(fig, rect)

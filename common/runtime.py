@@ -1,5 +1,5 @@
-"""The process at run time: what native code prints to stderr (hidden or captured), TensorFlow
-imported quietly, seeds, and the machine in words. TensorFlow is imported only when asked for."""
+"""The process at run time: native code's stderr hidden or captured, TensorFlow imported quietly
+(only when asked for), seeds, the machine in words."""
 
 import contextlib
 import os
@@ -10,8 +10,8 @@ import warnings
 
 @contextlib.contextmanager
 def captured_native_stderr():
-    """Keep what C/C++ code writes to stderr (file descriptor 2) during the block, Python
-    warnings silenced: yields a list that holds the text once the block has ended."""
+    """Capture what C/C++ code writes to stderr (descriptor 2) in the block, Python warnings
+    silenced: yields a list that holds the text once the block has ended."""
     text = []
     sys.stderr.flush()
     saved = os.dup(2)
@@ -29,15 +29,10 @@ def captured_native_stderr():
             text.append(sink.read().decode("utf-8", "replace"))
 
 
-@contextlib.contextmanager
 def quiet_native_stderr(verbose=False):
-    """Send what TensorFlow's C++ side writes to stderr (absl, oneDNN, CUDA probing, the
-    converter's log) to a throw-away file for the duration of the block, unless `verbose`."""
-    if verbose:
-        yield
-        return
-    with captured_native_stderr():
-        yield
+    """A context that hides what native code writes to stderr (absl, oneDNN, CUDA probing, the
+    converter's log), unless `verbose`."""
+    return contextlib.nullcontext() if verbose else captured_native_stderr()
 
 
 def tensorflow(verbose=False):
@@ -61,18 +56,11 @@ def host():
     import platform
 
     cpu = platform.processor() or "unknown CPU"
-    try:
-        with open("/proc/cpuinfo") as f:
-            cpu = next(
-                (
-                    ln.split(":", 1)[1].strip()
-                    for ln in f
-                    if ln.split(":")[0].strip() in ("model name", "Model")
-                ),
-                cpu,
-            )
-    except OSError:
-        pass
+    with contextlib.suppress(OSError), open("/proc/cpuinfo") as f:
+        for line in f:
+            if line.split(":")[0].strip() in ("model name", "Model"):
+                cpu = line.split(":", 1)[1].strip()
+                break
     try:
         memory = f", {os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES') / 2**30:.0f} GiB"
     except (ValueError, OSError, AttributeError):

@@ -13,29 +13,19 @@ from .frontend_np import FrontEnd
 def _mel_matrix(num_mel_bins, fft_bins, rate, lower, upper):
     """tf.signal.linear_to_mel_weight_matrix, computed once (eagerly, even inside tf.data)."""
     with tf.init_scope():
-        return tf.signal.linear_to_mel_weight_matrix(num_mel_bins, fft_bins, rate, lower, upper)
+        return tf.signal.linear_to_mel_weight_matrix(
+            num_mel_bins, fft_bins, rate, float(lower), float(upper)
+        )
 
 
 def tf_frontend(waveform, cfg):
-    """TensorFlow front end of one waveform [rate samples] -> features [*cfg.input_shape]:
-    the course's SignalGenerator (stft with fft_length = frame_length -> abs -> mel -> log ->
-    MFCC, or the STFT resized)."""
-    stft = tf.signal.stft(
-        waveform,
-        cfg.frame_length,
-        cfg.frame_step,
-        fft_length=cfg.fft_size,
-        window_fn=tf.signal.hann_window,
-        pad_end=False,
-    )
+    """The course's front end in TensorFlow: waveform [rate samples] -> [*cfg.input_shape]
+    (tf.signal.stft's Hann window, no padding at the end)."""
+    stft = tf.signal.stft(waveform, cfg.frame_length, cfg.frame_step, fft_length=cfg.fft_size)
     spec = tf.abs(stft)
     if cfg.mfcc:
         mel_matrix = _mel_matrix(
-            cfg.num_mel_bins,
-            cfg.fft_bins,
-            cfg.rate,
-            float(cfg.lower_frequency),
-            float(cfg.upper_frequency),
+            cfg.num_mel_bins, cfg.fft_bins, cfg.rate, cfg.lower_frequency, cfg.upper_frequency
         )
         log_mel = tf.math.log(tf.tensordot(spec, mel_matrix, 1) + 1e-6)
         feats = tf.signal.mfccs_from_log_mel_spectrograms(log_mel)[..., : cfg.num_coefficients]
@@ -64,7 +54,8 @@ class Augment:
 
 @tf.autograph.experimental.do_not_convert  # plain TF ops
 def augment_and_frontend(waveform, cfg, aug, seed):
-    """Shift and scale one waveform at random (stateless, from `seed`), then tf_frontend."""
+    """Shift and scale one waveform at random (stateless, from a scalar `seed`); tf_frontend."""
+    seed = tf.stack([seed, tf.zeros_like(seed)])
     seeds = tf.random.experimental.stateless_split(seed, 5)  # [0]: shift, [4]: gain (as ever)
     n = tf.shape(waveform)[0]
     if aug.shift_ms:
@@ -79,7 +70,7 @@ def augment_and_frontend(waveform, cfg, aug, seed):
 
 
 class SignalGenerator:
-    """Builds tf.data pipelines of (features, label_id) from waveforms, for a FrontEnd."""
+    """tf.data pipelines of (features, label_id) from waveforms, for a FrontEnd."""
 
     def __init__(self, cfg: FrontEnd):
         self.cfg = cfg
@@ -112,10 +103,7 @@ class SignalGenerator:
         if aug is not None:
             seeds = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True)
             ds = tf.data.Dataset.zip((ds, seeds)).map(
-                lambda xy, s: (
-                    augment_and_frontend(xy[0], cfg, aug, tf.stack([s, tf.zeros_like(s)])),
-                    xy[1],
-                ),
+                lambda xy, s: (augment_and_frontend(xy[0], cfg, aug, s), xy[1]),
                 num_parallel_calls=auto,
                 deterministic=True,
             )

@@ -4,11 +4,7 @@
         --out-dir splits/speaker_disjoint
     python -m common.splits --data ../shared/data/mini_speech_commands --out-dir my_split
 
-Speakers (file-name part before `_nohash_`) are sorted, shuffled with
-numpy RandomState(seed), and assigned whole, each to the split furthest below its target
-file count. Writes kws_split_{train,val,test}.txt (sorted lines
-`./data/mini_speech_commands/<label>/<file>.wav`), the three as one set: a failure leaves
-none of them changed. Errors are one line and exit status 1. No TensorFlow import.
+Each speaker's files all go to one split (docs/data.md). No TensorFlow import.
 """
 
 import os
@@ -16,6 +12,9 @@ import sys
 from collections import defaultdict
 
 import numpy as np
+
+from .errors import DataError
+from .macos_files import is_macos_metadata, walk_files
 
 PREFIX = "./data/mini_speech_commands/"
 SPLITS = ("train", "val", "test")
@@ -30,11 +29,8 @@ def speaker_of(path):
 
 
 def read_file_list(path):
-    """`<label>/<file>.wav` of each non-empty line (any leading folders are dropped; macOS
-    metadata lines, `__MACOSX/...` and `._*`, are left out)."""
-    from .errors import DataError
-    from .macos_files import is_macos_metadata
-
+    """`<label>/<file>.wav` of each line of a file list, leading folders and macOS metadata
+    left out."""
     try:
         with open(path) as f:
             lines = [ln.strip().replace("\\", "/") for ln in f if ln.strip()]
@@ -47,11 +43,8 @@ def read_file_list(path):
 
 
 def list_folder(folder):
-    """`<label>/<file>.wav` of every wav in `folder` (or in its mini_speech_commands/), macOS
+    """`<label>/<file>.wav` of every wav in `folder` (or its mini_speech_commands/), macOS
     metadata left out: the files a partial copy has."""
-    from .errors import DataError
-    from .macos_files import walk_files
-
     if not os.path.isdir(folder):
         raise DataError(f"{folder}: no such folder; expected a folder of <label>/<file>.wav")
     inner = os.path.join(folder, "mini_speech_commands")
@@ -61,8 +54,6 @@ def list_folder(folder):
 
 
 def _checked(source, files, what="line"):
-    from .errors import DataError
-
     bad = [f for f in files if f.count("/") != 1 or not f.endswith(".wav") or "_nohash_" not in f]
     if not files or bad:
         found = f"{what} {bad[0]!r}" if bad else f"no {what}"
@@ -71,9 +62,8 @@ def _checked(source, files, what="line"):
 
 
 def assign_speakers(counts, order, targets):
-    """Speakers, given by their file counts, taken in `order`, each whole to the group
-    furthest below its target file count (the first such group on ties): the group index of
-    each speaker. Used for the split files and the search's folds."""
+    """The group of each speaker (given by its file count), taken in `order`, each whole to
+    the group furthest below its target file count (the first on ties)."""
     filled = np.zeros(len(targets))
     group = np.zeros(len(counts), np.int64)
     for i in order:
@@ -111,10 +101,8 @@ def write_splits(splits, out_dir):
     from .outputs import check_out_dir, write_set
 
     check_out_dir(out_dir)
-    return write_set(
-        out_dir,
-        {f"kws_split_{name}.txt": format_lines(files).encode() for name, files in splits.items()},
-    )
+    files = {f"kws_split_{name}.txt": format_lines(v).encode() for name, v in splits.items()}
+    return write_set(out_dir, files)
 
 
 def run(argv=None):
@@ -148,8 +136,6 @@ def run(argv=None):
     splits = split_by_speaker(files, args.seed, args.train, args.val)
     empty = [name for name, v in splits.items() if not v]
     if empty:
-        from .errors import DataError
-
         speakers = len({speaker_of(f) for f in files})
         raise DataError(
             f"{args.files or args.data}: {len(files)} files of {speakers} speakers leave "

@@ -7,11 +7,11 @@ import zipfile
 import zlib
 
 TFLITE_MAGIC = b"TFL3"  # flatbuffer file identifier, bytes 4..8 of a .tflite
-# A model file, zipped or not, and the .tflite inside a zip, are at most this big: checked
-# before reading (a zip member by its declared sizes; it is then inflated no further than it
-# declares, and refused if it inflates to another size or fails its CRC).
-# Far above this project's models and the course's float baselines.
+# The bound of a model file and of the .tflite in a zip (by its header's sizes), checked before
+# reading: far above this project's models and the course's float baselines.
 MAX_MODEL_BYTES = 16 * 2**20
+# what reading a broken file or zip raises (RuntimeError includes NotImplementedError)
+BROKEN = (zipfile.BadZipFile, zipfile.LargeZipFile, RuntimeError, EOFError, OSError, zlib.error)
 
 
 class ModelFileError(ValueError):
@@ -26,7 +26,7 @@ def _too_big(path, what, size):
 
 
 def _read_member(path, zf):
-    """The bytes of the zip's one `.tflite`, its declared sizes checked before inflating it."""
+    """The zip's one `.tflite`, inflated no further than its header says, its CRC checked."""
     members = [i for i in zf.infolist() if i.filename.endswith(".tflite")]
     if len(members) != 1:
         names = zf.namelist()
@@ -36,13 +36,11 @@ def _read_member(path, zf):
             f"{len(names)} files ({shown or 'none'})"
         )
     info = members[0]
-    for what, size in (
-        ("its .tflite, inflated,", info.file_size),
-        ("its .tflite, compressed,", info.compress_size),
-    ):
-        if size > MAX_MODEL_BYTES:
-            raise _too_big(path, what, size)
-    with zf.open(info) as member:  # inflated no further than it says (then its CRC is checked)
+    if info.file_size > MAX_MODEL_BYTES:
+        raise _too_big(path, "its .tflite, inflated,", info.file_size)
+    if info.compress_size > MAX_MODEL_BYTES:
+        raise _too_big(path, "its .tflite, compressed,", info.compress_size)
+    with zf.open(info) as member:
         data = member.read(info.file_size + 1)
     if len(data) != info.file_size:
         raise ModelFileError(
@@ -53,8 +51,7 @@ def _read_member(path, zf):
 
 
 def read_model_bytes(path):
-    """Bytes of a `.tflite` file, or of the single `.tflite` inside a `.tflite.zip`; a file, or
-    a zip member, over MAX_MODEL_BYTES is refused before it is read."""
+    """Bytes of a `.tflite`, or of the one `.tflite` in a `.tflite.zip`, within MAX_MODEL_BYTES."""
     path = os.fspath(path)
     if not os.path.isfile(path):
         raise ModelFileError(f"{path}: no such model file (expected a .tflite or .tflite.zip)")
@@ -70,15 +67,7 @@ def read_model_bytes(path):
                 data = f.read(MAX_MODEL_BYTES + 1)
             if len(data) > MAX_MODEL_BYTES:  # grew since it was measured
                 raise _too_big(path, "the file", len(data))
-    except (
-        zipfile.BadZipFile,
-        zipfile.LargeZipFile,
-        NotImplementedError,
-        RuntimeError,
-        EOFError,
-        OSError,
-        zlib.error,
-    ) as e:
+    except BROKEN as e:
         raise ModelFileError(
             f"{path}: unreadable ({type(e).__name__}: {e}); expected a .tflite or .tflite.zip"
         ) from None
@@ -92,8 +81,7 @@ def sha256(data):
 
 
 def zip_bytes_of(name, data):
-    """The bytes of a deflate zip (level 9) holding `data` as member `name`, reproducible
-    (fixed member date)."""
+    """A reproducible deflate zip (level 9, fixed date) holding `data` as member `name`."""
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=9) as zf:
         info = zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0))

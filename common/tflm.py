@@ -1,17 +1,8 @@
-"""TensorFlow Lite for Microcontrollers (TFLM) in this process: the one module that imports the
-`tflite-micro` package, a nightly build pinned in requirements-mcu.txt (its API may move from
-one build to the next: adapt it here, nowhere else).
-
-Nothing on the default path needs it (the scripts, kws_inference.py on the Pi): it is imported
-when first used, and its absence is one error line naming the requirements file.
-
-- `Interpreter`: TFLM's interpreter (its own kernels, the ones a board runs) behind the small
-  part of LiteRT's Interpreter API that common.litert.Model uses (`kernels="tflm"`), plus
-  `arena_bytes()`, the tensor arena the model needed, as TFLM's recording allocator reports it.
-- `operators` and `coverage`: the model's ops, and whether TFLM has a kernel for each.
-"""
+"""TensorFlow Lite for Microcontrollers (TFLM): the one module that imports `tflite-micro`, a
+nightly build pinned in requirements-mcu.txt (if its API moves, adapt it here, nowhere else)."""
 
 import collections
+import contextlib
 import re
 
 from .runtime import captured_native_stderr
@@ -29,9 +20,8 @@ def package():
         import tflite_micro
     except ImportError:
         raise ModelFileError(
-            f"{REQUIREMENTS}: tflite-micro is not installed; expected "
-            f"`pip install -r {REQUIREMENTS}` (TFLM's interpreter, Linux x86_64, "
-            "Python 3.11)"
+            f"{REQUIREMENTS}: tflite-micro is not installed; expected `pip install -r "
+            f"{REQUIREMENTS}` (TFLM's interpreter, Linux x86_64, Python 3.11)"
         ) from None
     return tflite_micro
 
@@ -42,20 +32,16 @@ def version():
 
 
 def _load(data, arena_size=None):
-    """(TFLM interpreter or None, what TFLM printed while loading); `arena_size` None: TFLM's
-    own default (10 times the model's bytes)."""
+    """(TFLM interpreter or None, what TFLM printed); arena_size None: 10 x the model's bytes."""
     runtime = package().runtime
     interpreter = None
-    with captured_native_stderr() as log:
-        try:
-            interpreter = runtime.Interpreter.from_bytes(bytes(data), arena_size=arena_size)
-        except RuntimeError:
-            pass
+    with captured_native_stderr() as log, contextlib.suppress(RuntimeError):
+        interpreter = runtime.Interpreter.from_bytes(bytes(data), arena_size=arena_size)
     return interpreter, log[0].strip()
 
 
 def loads(data, arena_size):
-    """True when TFLM loads the model (kernels found, tensors allocated) in `arena_size` bytes."""
+    """Whether TFLM loads the model (kernels found, tensors allocated) in `arena_size` bytes."""
     return _load(data, arena_size)[0] is not None
 
 
@@ -67,8 +53,8 @@ def _details(d, position):
 
 
 class Interpreter:
-    """TFLM's interpreter for model bytes, shaped as the LiteRT calls of common.litert.Model.
-    A model TFLM cannot load raises RuntimeError with TFLM's own message."""
+    """TFLM's interpreter (a board's kernels) behind the LiteRT calls of common.litert.Model;
+    a model TFLM cannot load raises RuntimeError with TFLM's own message."""
 
     def __init__(self, data, arena_size=None):
         self._tflm, log = _load(data, arena_size)
@@ -98,8 +84,8 @@ class Interpreter:
         return self._tflm.get_output(index)
 
     def arena_bytes(self):
-        """The tensor arena the model used, in bytes: the total of TFLM's recording allocator
-        (print_allocations, after one invoke), on this host's pointer size (64-bit)."""
+        """The tensor arena the model used (TFLM's recording allocator after one invoke, on this
+        host's 64-bit pointers), in bytes."""
         if not self._invoked:
             raise RuntimeError("arena_bytes: invoke the model once first")
         with captured_native_stderr() as log:
@@ -107,54 +93,46 @@ class Interpreter:
         found = ARENA_TOTAL.search(log[0])
         if not found:
             raise RuntimeError(
-                f"tflite-micro {version()}: print_allocations() printed no "
-                f"'Arena allocation total' line ({log[0][:200]!r}); the pinned "
-                f"build of {REQUIREMENTS} prints it"
+                f"tflite-micro {version()}: print_allocations() printed no 'Arena allocation "
+                f"total' line ({log[0][:200]!r}); the pinned build of {REQUIREMENTS} prints it"
             )
         return int(found.group(1))
 
 
-def _schema():
-    from tflite_micro.tensorflow.lite.micro.python import schema_py_generated
+def _parse(data):
+    """(TFLM's schema module, the model's object tree)."""
+    package()
+    from tflite_micro.tensorflow.lite.micro.python import schema_py_generated as schema
 
-    return schema_py_generated
+    return schema, schema.ModelT.InitFromObj(schema.Model.GetRootAsModel(bytes(data), 0))
 
 
-def _op_name(opcode, schema, names):
+def _op_name(opcode, schema):
     if opcode.customCode:
-        return (
-            opcode.customCode.decode()
-            if isinstance(opcode.customCode, bytes)
-            else str(opcode.customCode)
-        )
+        code = opcode.customCode
+        return code.decode() if isinstance(code, bytes) else str(code)
+    names = {v: k for k, v in vars(schema.BuiltinOperator).items() if not k.startswith("_")}
     return names.get(package().runtime.get_builtin_code_from_operator_code(opcode), "UNKNOWN")
 
 
 def operators(data):
     """{op name: count} of the model's operators, in order of first use (all subgraphs)."""
-    package()
-    schema = _schema()
-    names = {v: k for k, v in vars(schema.BuiltinOperator).items() if not k.startswith("_")}
-    model = schema.ModelT.InitFromObj(schema.Model.GetRootAsModel(bytes(data), 0))
+    schema, model = _parse(data)
     counts = collections.Counter()
     for subgraph in model.subgraphs or []:
         for op in subgraph.operators or []:
-            counts[_op_name(model.operatorCodes[op.opcodeIndex], schema, names)] += 1
+            counts[_op_name(model.operatorCodes[op.opcodeIndex], schema)] += 1
     return dict(counts)
 
 
 def output_step(data):
-    """The model's output quantization step: the scale of the int8 tensor its float output is
-    dequantized from (or of the output itself when it is int8); None when it has none."""
-    package()
-    schema = _schema()
-    model = schema.ModelT.InitFromObj(schema.Model.GetRootAsModel(bytes(data), 0))
+    """The output's quantization step: its scale, or that of the int8 tensor it comes from."""
+    schema, model = _parse(data)
     graph = model.subgraphs[0]
     tensor = graph.tensors[graph.outputs[0]]
     for op in graph.operators or []:
-        code = package().runtime.get_builtin_code_from_operator_code(
-            model.operatorCodes[op.opcodeIndex]
-        )
+        opcode = model.operatorCodes[op.opcodeIndex]
+        code = package().runtime.get_builtin_code_from_operator_code(opcode)
         if graph.outputs[0] in list(op.outputs) and code == schema.BuiltinOperator.DEQUANTIZE:
             tensor = graph.tensors[op.inputs[0]]
     q = tensor.quantization
@@ -162,15 +140,11 @@ def output_step(data):
 
 
 def coverage(data):
-    """{op name: whether TFLM has a kernel for it}, asked of TFLM's interpreter itself: it
-    stops at the first op it has no kernel for and names it; that op's code is then swapped
-    for one TFLM has (ADD) and the model loaded again, until no op is missing."""
+    """{op name: whether TFLM has a kernel for it}: TFLM names the first op it lacks while
+    loading; that op is swapped for ADD and the model loaded again, until none is missing."""
     import flatbuffers
 
-    package()
-    schema = _schema()
-    names = {v: k for k, v in vars(schema.BuiltinOperator).items() if not k.startswith("_")}
-    model = schema.ModelT.InitFromObj(schema.Model.GetRootAsModel(bytes(data), 0))
+    schema, model = _parse(data)
     missing, current = set(), bytes(data)
     for _ in range(len(model.operatorCodes) + 1):
         interpreter, log = _load(current)
@@ -179,7 +153,7 @@ def coverage(data):
             break
         missing.add(found.group(1))
         for opcode in model.operatorCodes:
-            if _op_name(opcode, schema, names) == found.group(1):
+            if _op_name(opcode, schema) == found.group(1):
                 opcode.builtinCode = opcode.deprecatedBuiltinCode = schema.BuiltinOperator.ADD
                 opcode.customCode = None
         builder = flatbuffers.Builder(2 * len(current))

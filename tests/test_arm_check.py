@@ -1,13 +1,20 @@
 """tools/arm_check.py's own logic (the emulated run itself is CI's step, .ci/run): the Pi
-requirement files it installs, and the comparison that makes it fail."""
+requirement files it installs, and the comparison that makes it fail, fed with what
+`kws_inference.py --json` prints for the runs it makes (its refusals: test_modelfile.py)."""
 
+import copy
+import json
 import re
-import sys
+
+import pytest
 
 from conftest import ROOT
+from tools import arm_check
 
-sys.path.insert(0, str(ROOT / "tools"))
-import arm_check  # noqa: E402
+pytest.importorskip("tensorflow")
+import kws_inference  # noqa: E402
+from common.frontend_np import LABELS  # noqa: E402
+from test_modelfile import tiny, write_set  # noqa: E402
 
 
 def pins(path):
@@ -29,66 +36,53 @@ def test_the_64_bit_file_pins_the_training_versions_without_markers():
 def test_the_32_bit_file_is_tflite_runtime_with_numpy_1():
     pi32 = pins("requirements-pi32.txt")
     assert pi32["tflite-runtime"] == "2.14.0" and pi32["numpy"].startswith("1.")
-    armhf = arm_check.SUITES["bookworm-armhf"]
-    assert arm_check.requirement_lines(armhf) == [
-        "tflite-runtime==2.14.0"
-    ]  # numpy, scipy: Debian's
+    armhf = arm_check.SUITES["bookworm-armhf"]  # numpy, scipy: Debian's
+    assert arm_check.requirement_lines(armhf) == ["tflite-runtime==2.14.0"]
     assert arm_check.requirement_lines(arm_check.SUITES["trixie-arm64"]) == [
         f"{k}=={v}" for k, v in pins("requirements-pi.txt").items()
     ]
 
 
-def test_a_differing_label_is_a_problem(tmp_path):
-    wavs = str(tmp_path)
-    argv_lat, argv_wav = (
-        ["--model", "m.tflite.zip", "--runs", "2"],
-        ["--model", "m.tflite", "--wav", wavs],
+def test_compare_on_what_kws_inference_prints(shared_data, tmp_path, capsys):
+    """The runs of runs_of (latency mode on the .tflite.zip, --wav on the .tflite alone) of a
+    tiny ex2_b model on 6 real wavs, made by kws_inference.main --json in this process."""
+    model = write_set(tmp_path / "models", tiny()["b"], name="kws_b")
+    wavs = []
+    for label in ("yes", "no", "up"):
+        (tmp_path / "wavs" / label).mkdir(parents=True)
+        for wav in sorted((shared_data / "mini_speech_commands" / label).glob("*.wav"))[:2]:
+            wavs.append(tmp_path / "wavs" / label / wav.name)
+            wavs[-1].symlink_to(wav)
+    argvs = arm_check.runs_of([str(model)], str(tmp_path / "wavs"), 2, str(tmp_path / "alone"))
+    assert [argv[1] for argv in argvs] == [f"{model}.zip", str(tmp_path / "alone" / "kws_b.tflite")]
+    x86 = [(argv, kws_inference.main(argv), json.loads(capsys.readouterr()[0])) for argv in argvs]
+    (_, _, latency), (_, _, labelled) = x86
+    rows = arm_check.wav_rows(labelled)
+    assert sorted(rows) == sorted(map(str, wavs)) and {r[0] for r in rows.values()} <= set(LABELS)
+    assert arm_check.os_words(x86) == kws_inference.system()["os"]
+    assert arm_check.os_words([(argvs[0], 1, None), x86[1]]) == kws_inference.system()["os"]
+    ms, accuracy = latency["latency"]["inference_ms"]["mean"], labelled["wav"]["accuracy"]
+    assert arm_check.compare(x86, x86) == (
+        [
+            f"  kws_b.tflite.zip latency mode: exit 0, Inference Latency {ms:.2f}ms (emulated: "
+            f"not a Pi's figure; x86 LiteRT: {ms:.2f}ms)",
+            f"    {kws_inference.limit_line(latency)}",
+            "  kws_b.tflite (alone) --wav: 6 of 6 files labelled, labels equal to x86: 6/6 (0.00 % "
+            f"differ), largest score difference 0.000, accuracy {100 * accuracy:.2f} % (x86 "
+            f"{100 * accuracy:.2f} %)",
+        ],
+        [],
     )
-    latency = [
-        "front end from the model's metadata: {}",
-        "Inference Latency 0.02ms",
-        "Pi limit: none for ex2_a (...); ran on X; Debian, 64-bit userland, Python 3.13.5, LiteRT",
-    ]
-    x86 = [
-        (argv_lat, 0, latency),
-        (
-            argv_wav,
-            0,
-            [
-                "front end",
-                f"{wavs}/yes/a.wav yes 0.900",
-                f"{wavs}/no/b.wav no 0.600",
-                "Accuracy 100.00 % (2 of 2)",
-            ],
-        ),
-    ]
-    same = [(argv_lat, 0, latency), (argv_wav, 0, list(x86[1][2]))]
-    lines, problems = arm_check.compare(x86, same, wavs)
-    assert (
-        problems == []
-        and "labels equal to x86: 2/2 (0.00 % differ), largest score difference 0.000" in lines[-1]
+    arm = copy.deepcopy(x86)
+    files = arm[1][2]["wav"]["files"]
+    files[0]["label"] = next(lab for lab in LABELS if lab != files[0]["label"])
+    files[1]["score"] -= 0.25
+    lines, problems = arm_check.compare(x86, arm)
+    assert problems == ["kws_b.tflite (alone) --wav: 1 of 6 labels differ from x86"]
+    assert "labels equal to x86: 5/6 (16.67 % differ), largest score difference 0.250" in lines[-1]
+    arm[0][2]["frontend"]["rate"] = 8000
+    assert arm_check.compare(x86, arm)[1][0].startswith(
+        "kws_b.tflite.zip: another front end or labels than on x86: {'rate': 8000, "
     )
-    assert arm_check.os_words(same) == "Debian, 64-bit userland, Python 3.13.5, LiteRT"
-    other = [
-        (argv_lat, 0, latency),
-        (
-            argv_wav,
-            0,
-            [
-                "front end",
-                f"{wavs}/yes/a.wav yes 0.850",
-                f"{wavs}/no/b.wav up 0.500",
-                "Accuracy 50.00 % (1 of 2)",
-            ],
-        ),
-    ]
-    lines, problems = arm_check.compare(x86, other, wavs)
-    assert problems == ["m.tflite (alone) --wav: 1 of 2 labels differ from x86"]
-    assert (
-        "1/2 (50.00 % differ), largest score difference 0.100, accuracy 50.00 % (x86 100.00 %)"
-        in lines[-1]
-    )
-    failed = [(argv_lat, 1, []), (argv_wav, 0, list(x86[1][2]))]
-    assert arm_check.compare(x86, failed, wavs)[1] == [
-        "m.tflite.zip --runs 2: exit status 1 (x86: 0)"
-    ]
+    failed = arm_check.compare(x86, [(argvs[0], 1, None), x86[1]])[1]
+    assert failed == ["kws_b.tflite.zip --runs 2 --json: exit status 1 (x86: 0)"]

@@ -1,14 +1,9 @@
 """The benchmark on a tiny configuration: its markdown tables read back as numbers and compared
-with what the runs wrote (their JSONs and model files), within the rounding of the table."""
+with what the runs measured (the Results the pipeline returned), within the table's rounding."""
 
-import json
 import re
-import subprocess
-import sys
 
 import pytest
-
-from conftest import ROOT
 
 NUMBER = re.compile(r"[-+]?\d[\d,]*(?:\.\d+)?")
 
@@ -39,42 +34,31 @@ def ratio_shown(ratio, a, b, digits):
     return (a - h) / (b + h) - 0.005 - 1e-12 <= ratio <= (a + h) / (b - h) + 0.005 + 1e-12
 
 
+@pytest.fixture
+def recorded(monkeypatch):
+    """{(model name, seed): Result} of every pipeline.build call (what the tool measured)."""
+    from common import pipeline
+
+    found, real = {}, pipeline.build
+
+    def build(spec, data, args, seed=0, *a, **k):
+        found[spec.name, seed] = result = real(spec, data, args, seed, *a, **k)
+        return result
+
+    monkeypatch.setattr(pipeline, "build", build)
+    return found
+
+
 @pytest.mark.slow
-def test_bench_tiny(shared_data, subset, tmp_path):
+def test_bench_tiny(shared_data, subset, tmp_path, recorded, capsys):
+    from tools import bench
+
     data, split_dir = subset
-    out, work = tmp_path / "bench.md", tmp_path / "w"
-    run = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "tools.bench",
-            "--versions",
-            "ex1_b,ex2_c",
-            "--epochs-ex1",
-            "1",
-            "--epochs-ex2",
-            "1",
-            "--runs",
-            "5",
-            "--seeds",
-            "0",
-            "--jena",
-            str(shared_data / "jena_climate_2009_sample.csv"),
-            "--kws-data",
-            str(data),
-            "--split-dir",
-            str(split_dir),
-            "--out",
-            str(out),
-            "--work-dir",
-            str(work),
-        ],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=900,
-    )
-    assert run.returncode == 0, run.stderr[-3000:]
+    out = tmp_path / "bench.md"
+    argv = ["--versions", "ex1_b,ex2_c", "--epochs-ex1", "1", "--epochs-ex2", "1", "--runs", "5"]
+    argv += ["--seeds", "0", "--jena", str(shared_data / "jena_climate_2009_sample.csv")]
+    argv += ["--kws-data", str(data), "--split-dir", str(split_dir), "--out", str(out)]
+    assert bench.main(argv) == 0, capsys.readouterr().err[-3000:]
     main, boards = out.read_text().split("\nMicrocontroller: ")
     rows = rows_of(main)
     assert list(rows) == [
@@ -90,11 +74,8 @@ def test_bench_tiny(shared_data, subset, tmp_path):
         ("ex2_c", "seed recipe"): "seed_kws_8k",
         ("ex2_c", "this project"): "kws_c",
     }
-    side = {
-        key: json.loads((work / "seed0" / f"{name}.json").read_text())
-        for key, name in names.items()
-    }
-    files = {key: (work / "seed0" / f"{name}.tflite").stat().st_size for key, name in names.items()}
+    side = {key: recorded[name, 0].to_json() for key, name in names.items()}
+    files = {key: len(recorded[name, 0].files[f"{name}.tflite"]) for key, name in names.items()}
 
     # persistence: its MAE, no model
     base = side["ex1_b", "this project"]["baseline"]["persistence"]

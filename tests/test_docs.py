@@ -76,7 +76,7 @@ SPEC = [
     ("common.wav", "MAX_SECONDS", "s"),
     ("common.wav", "BASE_RATE", "Hz"),
     ("common.tflite_io", "MAX_MODEL_BYTES", "B"),
-    ("common.report", "MAX_SIDECAR_BYTES", "B"),
+    ("common.modelfile", "MAX_JSON_BYTES", "B"),
     ("common.frontend_np", "BOUNDS", None),
     ("common.jena", "JENA_BYTES", "B"),
     ("common.jena", "PLAUSIBLE", None),
@@ -230,8 +230,9 @@ def spec_quantities():
             )
     from tools import declared
 
-    kws_inference = importlib.import_module("kws_inference")
-    front_ends = [MFCC_16K, MFCC_8K, FrontEnd(), kws_inference.COURSE_DEFAULTS]
+    from common.modelfile import COURSE_DEFAULTS
+
+    front_ends = [MFCC_16K, MFCC_8K, FrontEnd(), COURSE_DEFAULTS]
     front_ends += [v.frontend for v in declared.DECLARED.values() if hasattr(v, "frontend")]
     recipes = [forecast.seed_recipe(e.version, "", None) for e in constraints.of_exercise("ex1")]
     for fe in front_ends:

@@ -255,8 +255,8 @@ def test_the_unpruned_forecasters_zero_weights_are_structural():
     np.testing.assert_array_equal(kernel[-2:], 0)  # the last step's T and RH columns
     assert np.count_nonzero(kernel[:-2]) == 120
     assert compress.sparsity(model) == pytest.approx(24 / 144)
-    assert compress.describe("b", model, pruned=False)["sparsity"] is None
-    assert compress.describe("b", model, pruned=True)["sparsity"] == round(24 / 144, 4)
+    assert compress.describe(model, pruned=False)["sparsity"] is None
+    assert compress.describe(model, pruned=True)["sparsity"] == round(24 / 144, 4)
 
 
 def test_verify_csv_rejects_a_wrong_file(tmp_path):

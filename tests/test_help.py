@@ -28,7 +28,6 @@ TOOLS = (
     "seasons",
     "fullsize",
     "folds",
-    "curve",
     "mcu",
     "c_export",
 )
@@ -41,10 +40,9 @@ class Grabbed(BaseException):
 
 def entry_point(command):
     if command in SCRIPTS:
+        from common import pipeline
+
         spec = importlib.import_module(command[:-3]).VERSION
-        pipeline = importlib.import_module(
-            "common.forecast" if command.startswith("ex1") else "common.kws"
-        )
         return lambda argv: pipeline.run(spec, argv)
     if command == "kws_inference.py":
         return importlib.import_module("kws_inference").run
@@ -120,9 +118,8 @@ def module_commands(path):
     stem = path.stem
     if stem in MODULES and MODULES[stem] == f"python -m {path.parent.name}.{stem}":
         return [MODULES[stem]]
-    return {"forecast": list(SCRIPTS[:2]), "kws": list(SCRIPTS[2:]), "cli": list(SCRIPTS)}.get(
-        stem, []
-    )
+    scripts = {"forecast": SCRIPTS[:2], "kws": SCRIPTS[2:], "cli": SCRIPTS, "pipeline": SCRIPTS}
+    return list(scripts.get(stem, []))
 
 
 def claims():
@@ -166,12 +163,12 @@ def test_every_flag_named_in_a_message_exists_on_its_command(parsers):
 
 
 def test_the_scan_catches_a_flag_of_another_command(parsers):
-    """The case of issue 22: tools.evaluate's hint named kws_inference.py's --no-sidecar."""
-    assert "--no-sidecar" in flags_of(parsers["kws_inference.py"])
-    assert "--no-sidecar" not in flags_of(parsers["python -m tools.evaluate"])
-    text = "rebuild the model, or override the front end with flags and --no-sidecar"
-    path = ROOT / "common" / "report.py"
+    """The case of issue 22: a shared module's hint named kws_inference.py's flag bare."""
+    assert "--ignore-metadata" in flags_of(parsers["kws_inference.py"])
+    assert "--ignore-metadata" not in flags_of(parsers["python -m tools.evaluate"])
+    text = "leave the flag out, or --ignore-metadata to run the flags instead"
+    path = ROOT / "common" / "modelfile.py"
     assert module_commands(path) == []  # a shared module: such a hint would be reported
-    named = "rebuild it (on the Pi, kws_inference.py --no-sidecar ignores the JSON)"
+    named = "or kws_inference.py --ignore-metadata to run the flags instead"
     assert [m.group(2) for m in NAMED.finditer(named)] == ["kws_inference.py"]
-    assert FLAG.findall(text) == ["--no-sidecar"]
+    assert FLAG.findall(text) == ["--ignore-metadata"]

@@ -3,6 +3,7 @@ splits, missing and unreadable wavs, wavs that are not 16 kHz mono 1 s; the stra
 calibration sample; unseen speakers."""
 
 import collections
+import types
 
 import numpy as np
 import pytest
@@ -119,7 +120,7 @@ def test_missing_files_lead_to_the_split_that_fits_or_to_the_split_tool(data, tm
         lines("bbbb0002")[:4],
         lines("bbbb0002")[4:],
     )
-    shown = kws_data._shown(data)
+    shown = kws_data.shown(data)
     with pytest.raises(DataError) as e:
         kws_data.read_splits(course, data, split_flag="--split-dir")
     assert str(e.value).endswith(
@@ -144,11 +145,11 @@ def test_missing_files_lead_to_the_split_that_fits_or_to_the_split_tool(data, tm
         kws_data.read_splits(course, data, split_flag="--split-dir")
     assert str(e.value).endswith(
         f"; the split beside that folder lists only files it has: --split-dir "
-        f"{kws_data._shown(fits)}"
+        f"{kws_data.shown(fits)}"
     )
     with pytest.raises(DataError) as e:  # a command whose option is one split file
         kws_data.read_split_file(course / "kws_split_train.txt", data, split_flag="--split")
-    assert str(e.value).endswith(f"--split {kws_data._shown(fits / 'kws_split_train.txt')}")
+    assert str(e.value).endswith(f"--split {kws_data.shown(fits / 'kws_split_train.txt')}")
 
 
 def test_macos_metadata_lines_are_left_out(data, tmp_path):
@@ -259,8 +260,9 @@ def test_test_files_that_copy_training_files_leave_the_accuracy_unassessed(monke
     assert kws_data.copies_of(train, copied) == 2 and kws_data.copies_of(train, fresh) == 0
     monkeypatch.setattr(kws, "is_course_split", lambda splits: True)
     spec = kws.KWSVersion("ex2_a", MFCC_16K)
-    reasons = kws.unassessable(spec, {"train": train, "val": fresh, "test": copied}, latency=None)
+    data = lambda test: types.SimpleNamespace(splits={"train": train, "val": fresh, "test": test})  # noqa: E731
+    reasons = kws.unassessable(spec, data(copied), latency=None)
     assert (
         "2 of the 3 test files of this folder are copies of training files" in reasons["accuracy"]
     )
-    assert kws.unassessable(spec, {"train": train, "val": fresh, "test": fresh}, latency=None) == {}
+    assert kws.unassessable(spec, data(fresh), latency=None) == {}

@@ -1,14 +1,14 @@
 """run_all's checks, summary and results page, with the five scripts replaced by stand-ins
 that write what a script writes (the scripts themselves are tested end to end elsewhere)."""
 
-import json
 import socket
 
 import pytest
 
-from common import constraints, download, jena
+from common import download, forecast, jena, kws
+from common.constraints import TABLE, Verdict
+from common.result import Result
 from tools import run_all
-from common.constraints import TABLE
 
 
 def fake_scripts(monkeypatch, out_dir, statuses):
@@ -22,27 +22,35 @@ def fake_scripts(monkeypatch, out_dir, statuses):
         e = next(e for e in TABLE if e.script == script)
         if statuses.get(script) == 1:
             return 1
-        measured = {
-            "mae_t": 0.41,
-            "mae_rh": 2.2,
-            "accuracy": 0.8224,
-            "zip_bytes": 9999 if script == "ex1_a.py" else 1000,
-        }
+        size = 9999 if script == "ex1_a.py" else 1000
+        measured = {"mae_t": 0.41, "mae_rh": 2.2, "accuracy": 0.8224, "zip_bytes": size}
         why = {m: "defined on the full data" for m in ("mae_t", "mae_rh", "accuracy")}
-        rows = constraints.verdict(e, measured, why)
-        metrics = (
-            {"mae_t": 0.41, "mae_rh": 2.2}
-            if e.exercise == "ex1"
-            else {"accuracy": 0.8224, "val_accuracy": 0.9, "accuracy_unseen_speakers": None}
-        )
-        summary = {
-            "verdict": rows,
-            "zip_bytes": measured["zip_bytes"],
-            "metrics": metrics,
-            "baseline": {"persistence": {"mae_t": 0.5, "mae_rh": 2.5}},
+        if e.exercise == "ex1":
+            metrics = forecast.Metrics(0.41, 2.2, 0.4, 2.1)
+            details = {"baseline": {"persistence": {"mae_t": 0.5, "mae_rh": 2.5}}}
+        else:
+            metrics = kws.Metrics(0.8224, 0.8224, 1.0, None, None, 0.9, 0.9, None)
+            details = {"data": {"test_files": 214}}
+        sizes = {
+            "tflite_bytes": 2000,
+            "zip_bytes": size,
+            "zlib_bytes": 900,
+            "tflite_sha256": "0" * 64,
         }
+        result = Result(
+            e.version,
+            e.name,
+            "a model",
+            10,
+            None,
+            sizes,
+            metrics,
+            {"loss": [1.0]},
+            {**details, "training": {}},
+            Verdict.of(e, measured, why),
+        )
         out_dir.mkdir(exist_ok=True)
-        (out_dir / f"{e.name}.json").write_text(json.dumps(summary))
+        (out_dir / f"{e.name}.json").write_bytes(result.json_bytes())
         return statuses.get(script, 0)
 
     monkeypatch.setattr(run_all.subprocess, "call", fake_call)

@@ -1,7 +1,8 @@
 """The constraint search (tools/search.py): speaker-grouped folds, the candidates' feature
 maps, a 1-trial search on tiny data that resumes from its storage, a trial ended by its size
-before any training, two workers on one study, the Pareto front."""
+before any training, two commands at once on one study, the Pareto front."""
 
+import argparse
 import dataclasses
 import json
 import os
@@ -34,7 +35,16 @@ def candidate_of(params, version, epochs=None):
     import optuna
     from tools import search
 
-    return search.candidate(optuna.trial.FixedTrial(params), version, epochs)
+    parts = search.parts_of(argparse.Namespace(version=version))
+    return parts.candidate(optuna.trial.FixedTrial(params), epochs)
+
+
+def loaded(args):
+    from tools import search
+
+    parts = search.parts_of(args)
+    parts.load()
+    return parts
 
 
 # ---------------------------------------------------------------- folds
@@ -110,7 +120,7 @@ def test_a_trial_over_the_size_bound_ends_before_training(tiny_subset, monkeypat
             "2",
         ]
     )
-    data = search.Data(args, log=lambda *_: None)
+    parts = loaded(args)
     runtime.tensorflow()
     monkeypatch.setattr(
         kws, "fit_and_quantize", lambda *a, **k: pytest.fail("trained an infeasible trial")
@@ -132,7 +142,7 @@ def test_a_trial_over_the_size_bound_ends_before_training(tiny_subset, monkeypat
     }
     trial = optuna.trial.FixedTrial(params)
     with pytest.raises(optuna.TrialPruned, match="zip"):
-        search.objective(data, {})(trial)
+        search.objective(parts)(trial)
     assert trial.user_attrs["status"] == search.INFEASIBLE
     assert trial.user_attrs["zip_bytes"] > search_space.max_zip_bytes("ex2_a")
 
@@ -201,29 +211,55 @@ def test_search_resumes_from_its_storage(ex2_search):
 
 
 @pytest.mark.slow
-def test_forecast_search_with_two_workers_on_one_study(shared_data, tmp_path):
+def test_forecast_search_started_twice_at_once_on_one_study(shared_data, tmp_path):
+    """Two commands (other seeds) on one fresh SQLite study: both trials land in it."""
     import optuna
 
-    r = search(
-        "--version",
-        "ex1_b",
-        "--data",
-        str(shared_data / "jena_climate_2009_sample.csv"),
-        "--epochs",
-        "1",
-        "--trials",
-        "2",
-        "--workers",
-        "2",
-        "--out-dir",
-        str(tmp_path),
-        "--quiet",
-    )
-    assert r.returncode == 0, r.stderr[-2000:]
+    argv = ["--version", "ex1_b", "--data", str(shared_data / "jena_climate_2009_sample.csv")]
+    argv += ["--epochs", "1", "--trials", "1", "--out-dir", str(tmp_path), "--quiet"]
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-m", "tools.search", *argv, "--seed", str(seed)],
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for seed in (0, 1)
+    ]
+    for p in procs:
+        _, err = p.communicate(timeout=900)
+        assert p.returncode == 0, err[-2000:]
     study = optuna.load_study(study_name="ex1_b", storage=f"sqlite:///{tmp_path / 'search.db'}")
     assert len([t for t in study.trials if t.state.is_finished()]) == 2
     refs = json.loads((tmp_path / "ex1_b_search.json").read_text())["references"]
     assert refs["current"]["quality"] > 0 and refs["current"]["zip_bytes"] > 0
+
+
+# Each process imports everything, says "ready", waits for "go" on stdin, then opens the storage.
+OPEN_AT_ONCE = """
+import sys
+from tools import search
+print("ready", flush=True)
+sys.stdin.readline()
+storage = search.open_storage(sys.argv[1])
+search.optuna.create_study(study_name="s", storage=storage, load_if_exists=True)
+"""
+
+
+def test_fresh_sqlite_storage_opened_by_several_processes_at_once(tmp_path):
+    """Without the schema lock, about half of such starts failed (table already exists)."""
+    url = f"sqlite:///{tmp_path / 'search.db'}"
+    pipes = dict(stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    run = [sys.executable, "-c", OPEN_AT_ONCE, url]
+    procs = [subprocess.Popen(run, cwd=ROOT, text=True, **pipes) for _ in range(4)]
+    for p in procs:
+        assert p.stdout.readline() == "ready\n", p.stderr.read()
+    for p in procs:  # as close to one moment as a loop gets
+        p.stdin.write("go\n")
+        p.stdin.flush()
+    errors = [p.communicate(timeout=120)[1] for p in procs]
+    assert [p.returncode for p in procs] == [0] * 4, errors
 
 
 def test_search_bad_data_is_one_error_line(tmp_path):
@@ -266,18 +302,16 @@ def test_a_repeated_proposal_reuses_the_earlier_result(shared_data, monkeypatch)
             "1",
         ]
     )
-    data = search.Data(args, log=lambda *_: None)
+    parts = loaded(args)
     runtime.tensorflow()
     study = optuna.create_study(direction="minimize")
     params = {"output": "change", "hidden": 0, "sparsity": 0.0, "quantization": "16x8"}
     study.enqueue_trial(params)
     study.enqueue_trial({**params, "sparsity": 0.5})  # nothing to prune: the same model
     trained = []
-    real = forecast.fit_and_quantize
-    monkeypatch.setattr(
-        forecast, "fit_and_quantize", lambda *a, **k: trained.append(1) or real(*a, **k)
-    )
-    study.optimize(search.objective(data, {}), n_trials=2)
+    real = forecast.fit
+    monkeypatch.setattr(forecast, "fit", lambda *a, **k: trained.append(1) or real(*a, **k))
+    study.optimize(search.objective(parts), n_trials=2)
     first, second = study.trials
     assert len(trained) == 1 and second.user_attrs["same_as"] == 0 and second.value == first.value
     rows = search.rows_of(study)
@@ -308,9 +342,9 @@ def test_latency_bound_is_the_ratio_to_the_reference_measured_alongside(tiny_sub
             "3",
         ]
     )
-    data = search.Data(args, log=lambda *_: None)
+    parts = loaded(args)
     runtime.tensorflow()
-    reference = search.latency_reference("ex2_b", data)
+    reference = parts.latency_reference
     order = []
 
     def fake(model, cfg=None, runs=100, **_):
@@ -344,12 +378,12 @@ def test_latency_bound_is_the_ratio_to_the_reference_measured_alongside(tiny_sub
     fake.candidate_ms = 0.6
     trial = optuna.trial.FixedTrial(params)
     with pytest.raises(optuna.TrialPruned, match="invoke 0.60x the seed DS-CNN's > 0.5x"):
-        search.objective(data, reference)(trial)
+        search.objective(parts)(trial)
     assert order == ["candidate", "seed"] * 3 and trial.user_attrs["invoke_ratio"] == pytest.approx(
         0.6
     )
     fake.candidate_ms = 0.4
-    measured, why = search.kws_bounds(search.candidate(trial, "ex2_b"), data, reference)
+    measured, why = parts.bounds(parts.candidate(trial))
     assert why is None and measured["invoke_ratio"] == pytest.approx(0.4)
 
 
@@ -395,7 +429,7 @@ def test_the_printed_declaration_declares_the_candidate(version):
     mean, std = np.float32([9.0, 76.0]), np.float32([8.0, 16.0])
     for _ in range(12):
         trial = study.ask()
-        spec = search.candidate(trial, version)
+        spec = search.parts_of(argparse.Namespace(version=version)).candidate(trial)
         scope = {}
         exec(PRELUDE + search_space.declaration(spec), scope)
         declared = scope["VERSION"]

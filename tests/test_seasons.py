@@ -1,9 +1,8 @@
 """The exercise 1 seasons study (tools/seasons.py) on tiny runs: two seasons (the heads of the
 January 2009 sample and of the summer 2024 export), two seeds, 1 epoch; every cell of its
-table read back and compared with the runs' JSONs and with the cross-season MAE recomputed
+table read back and compared with the runs' results and with the cross-season MAE recomputed
 here (pandas windows, TensorFlow's interpreter, the training file's normalization)."""
 
-import json
 import re
 
 import numpy as np
@@ -49,28 +48,21 @@ def every_window(csv, sidecar, tflite):
 
 @pytest.mark.slow
 def test_seasons_table_is_what_the_runs_measured(shared_data, tmp_path, monkeypatch, capsys):
-    from common import cli, forecast
+    from common import cli, pipeline
     from tools import seasons
 
     winter = head(shared_data / "jena_climate_2009_sample.csv", tmp_path / "winter.csv", ROWS)
     summer = head(shared_data / "jena_mpi_roof_2024_jun_sep.csv", tmp_path / "summer.csv", ROWS)
-    real = forecast.main
-    monkeypatch.setattr(forecast, "main", lambda spec, argv: real(spec, [*argv, "--epochs", "1"]))
-    work, out = tmp_path / "work", tmp_path / "SEASONS.md"
-    status = cli.exit_status(
-        seasons.run,
-        [
-            "--csv",
-            str(winter),
-            str(summer),
-            "--seeds",
-            "0,1",
-            "--work-dir",
-            str(work),
-            "--out",
-            str(out),
-        ],
-    )
+    real, results = pipeline.build, {}
+
+    def build(spec, data, args, seed=0, epochs=None, verbose=0):  # 1 epoch, results kept
+        results[spec.name, data.series.path, seed] = r = real(spec, data, args, seed, 1, verbose)
+        return r
+
+    monkeypatch.setattr(pipeline, "build", build)
+    out = tmp_path / "SEASONS.md"
+    argv = ["--csv", str(winter), str(summer), "--seeds", "0,1", "--out", str(out)]
+    status = cli.exit_status(seasons.run, argv)
     assert status == 0, capsys.readouterr().err
     table = out.read_text()
     assert table in capsys.readouterr().out
@@ -92,8 +84,11 @@ def test_seasons_table_is_what_the_runs_measured(shared_data, tmp_path, monkeypa
         ("ex1_b", "th_b", summer, winter),
     ):
         row = next(r for r in rows if r[:2] == [version, trained.name])
-        folders = [work / trained.stem / str(seed) for seed in (0, 1)]
-        sides = [json.loads((f / f"{name}.json").read_text()) for f in folders]
+        runs = [results[name, str(trained), seed] for seed in (0, 1)]
+        sides = [r.to_json() for r in runs]
+        models = [tmp_path / f"{name}-{trained.stem}-{seed}.tflite" for seed in (0, 1)]
+        for path, r in zip(models, runs):
+            path.write_bytes(r.files[f"{name}.tflite"])
         assert all(
             s["version"] == version and s["data"]["rows"] == ROWS and s["training"]["epochs"] == 1
             for s in sides
@@ -113,7 +108,7 @@ def test_seasons_table_is_what_the_runs_measured(shared_data, tmp_path, monkeypa
                 ratio_near(mae[1] / base[1]),
             ]
         # every window of the other season, with the training file's normalization
-        cross = [every_window(other, s, f / f"{name}.tflite") for s, f in zip(sides, folders)]
+        cross = [every_window(other, s, m) for s, m in zip(sides, models)]
         model = np.array([c[0] for c in cross])
         persistence = cross[0][1]
         mean, highest = model.mean(axis=0), model.max(axis=0)

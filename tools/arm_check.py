@@ -4,25 +4,14 @@ model, in Debian arm64 (and armhf) userlands under qemu-user, compared with this
     python tools/arm_check.py --models models   # the shipped models (python -m tools.run_all ...)
     python tools/arm_check.py                   # models built here (the scripts, --epochs 1)
 
-Needs Debian's qemu-user-static and mmdebstrap (`apt-get install qemu-user-static mmdebstrap`),
-the host's Python with requirements.txt installed, and pip reaching PyPI. For each suite:
-- a root of Debian's `python3` (and `base-files`, `libstdc++6`) for arm64 or armhf, resolved by
-  apt and unpacked without running anything (mmdebstrap --variant=extract, i.e. dpkg -x of
-  each .deb), with an ARM /proc/cpuinfo inside it: Debian 12's qemu 7.2 shows the guest the
-  host's x86 one, and LiteRT's Interpreter() then segfaults;
-- the wheels of the Pi requirements for that platform (pip download --platform ...
-  --only-binary=:all: --python-version ...), installed for it with pip install --target;
-- one guest Python, run by qemu with the CPU of a Raspberry Pi (cortex-a72: Pi 4, cortex-a76:
-  Pi 5; qemu 7.2's default `max` CPU computes wrong int8 results in LiteRT, docs/raspberry-pi.md),
-  calls kws_inference.main (latency mode, then --wav) for each model; the same code runs on x86.
-Labels must equal x86's on arm64 (exit status 1 otherwise); armhf (tflite-runtime, 32-bit) is
-reported without failing. Downloads and roots are cached under .cache/arm/ (gitignored):
-a second run only emulates. Emulated times are not a Pi's.
+Labels must equal x86's on arm64 (exit status 1 otherwise); armhf is reported without failing.
+Needs Debian's qemu-user-static and mmdebstrap. Details: docs/raspberry-pi.md.
 """
 
 import argparse
 import concurrent.futures
 import dataclasses
+import glob
 import json
 import os
 import re
@@ -33,78 +22,66 @@ import tempfile
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)  # run as python tools/arm_check.py: kws_inference is ROOT's
+import kws_inference  # noqa: E402
+
+CACHE = os.path.join(ROOT, ".cache", "arm")
+SHARED = os.path.join(ROOT, "..", "shared", "data")
+EMULATED = "emulated: not a Pi's figure"
 HOST_PYTHON = "{}.{}".format(*sys.version_info[:2])
 SCRIPTS = {"ex2_a.py": "kws_a", "ex2_b.py": "kws_b", "ex2_c.py": "kws_c"}
-# an ARM /proc/cpuinfo (a Pi 4's Cortex-A72 cores, without the board's own lines)
+QEMU = {"arm64": "qemu-aarch64-static", "armhf": "qemu-arm-static"}
+WHEEL_ARCH = {"arm64": "aarch64", "armhf": "armv7l"}  # the wheels' platform tag suffix
+GLIBC = {"bookworm": 36, "trixie": 41}  # glibc 2.N of the release: manylinux_2_17 ... 2_N fit
+PYTHON = {"bookworm": "3.11", "trixie": "3.13"}  # the release's python3
+GUEST_ENV = {"PATH": "/usr/bin:/bin", "HOME": "/tmp", "LANG": "C.UTF-8", "PYTHONNOUSERSITE": "1"}
+# an ARM /proc/cpuinfo (a Pi 4's Cortex-A72 cores, without the board's own lines): Debian 12's
+# qemu shows the guest the host's x86 one, and LiteRT's Interpreter() then segfaults
 CPUINFO = "".join(
     f"processor\t: {i}\nBogoMIPS\t: 108.00\nFeatures\t: fp asimd evtstrm crc32 cpuid\n"
     "CPU implementer\t: 0x41\nCPU architecture: 8\nCPU variant\t: 0x0\nCPU part\t: 0xd08\n"
     "CPU revision\t: 3\n\n"
     for i in range(4)
 )
-DRIVER = """import json, sys, time
+# one line [argv, exit status, what it printed] for each run, then numpy's and scipy's versions
+DRIVER = """import contextlib, io, json, sys
 import kws_inference
 for argv in json.loads(sys.argv[1]):
-    print("@@@ run " + json.dumps(argv), flush=True)
-    started = time.perf_counter()
-    status = kws_inference.main(argv)
-    print(f"@@@ exit {status} {time.perf_counter() - started:.1f}", flush=True)
+    with contextlib.redirect_stdout(io.StringIO()) as printed:
+        status = kws_inference.main(argv)
+    print(json.dumps([argv, status, printed.getvalue()]), flush=True)
 import numpy, scipy
-print(f"@@@ versions numpy {numpy.__version__}, scipy {scipy.__version__}", flush=True)
+print(f"numpy {numpy.__version__}, scipy {scipy.__version__}", flush=True)
 """
 
 
-@dataclasses.dataclass
+@dataclasses.dataclass(frozen=True)
 class Suite:
-    name: str
-    release: str  # Debian suite
+    """A Debian release and architecture, emulated with the CPU of a Raspberry Pi."""
+
+    release: str
     arch: str  # Debian architecture
-    qemu: str  # qemu-user-static binary
     cpu: str  # qemu -cpu
-    wheel_arch: str  # the wheels' platform tag suffix
-    glibc: int  # glibc 2.N of the release: manylinux_2_17 ... 2_N wheels fit
-    requirements: str  # the repository's Pi requirements file
+    requirements: str = "requirements-pi.txt"
     from_pypi: tuple = ()  # only these requirement names from PyPI (the others: Debian's)
     debian: tuple = ()  # more Debian packages in the root
     strict: bool = True  # labels must equal x86's
 
     @property
-    def includes(self):
-        return ("python3", "base-files", "libstdc++6", *self.debian)
+    def name(self):
+        return f"{self.release}-{self.arch}"
 
 
 SUITES = {
     s.name: s
     for s in (
+        Suite("trixie", "arm64", "cortex-a76"),
+        Suite("bookworm", "arm64", "cortex-a72"),
         Suite(
-            "trixie-arm64",
-            "trixie",
-            "arm64",
-            "qemu-aarch64-static",
-            "cortex-a76",
-            "aarch64",
-            41,
-            "requirements-pi.txt",
-        ),
-        Suite(
-            "bookworm-arm64",
-            "bookworm",
-            "arm64",
-            "qemu-aarch64-static",
-            "cortex-a72",
-            "aarch64",
-            36,
-            "requirements-pi.txt",
-        ),
-        Suite(
-            "bookworm-armhf",
             "bookworm",
             "armhf",
-            "qemu-arm-static",
             "cortex-a15",
-            "armv7l",
-            36,
-            "requirements-pi32.txt",
+            requirements="requirements-pi32.txt",
             from_pypi=("tflite-runtime",),
             debian=("python3-numpy", "python3-scipy"),
             strict=False,
@@ -117,67 +94,40 @@ class CheckError(Exception):
     """A step that cannot be done; its message names what and why."""
 
 
-def say(text):
-    print(text, flush=True)
-
-
-def stamp_ok(folder, key):
-    return (
-        os.path.isfile(os.path.join(folder, ".stamp"))
-        and open(os.path.join(folder, ".stamp")).read() == key
-    )
-
-
-def write_stamp(folder, key):
-    with open(os.path.join(folder, ".stamp"), "w") as f:
-        f.write(key)
-
-
 def call(cmd, what, **kw):
     r = subprocess.run(cmd, capture_output=True, text=True, **kw)
     if r.returncode != 0:
-        raise CheckError(
-            f"{what} failed (exit status {r.returncode}): "
-            + (r.stderr.strip() or r.stdout.strip())[-1500:]
-        )
+        output = r.stderr.strip() or r.stdout.strip()
+        raise CheckError(f"{what} failed (exit status {r.returncode}): {output[-1500:]}")
     return r
 
 
+def cached(folder, key, build):
+    """Make `folder` with build() unless its stamp says it was made for `key` already."""
+    stamp = os.path.join(folder, ".stamp")
+    if os.path.isfile(stamp) and open(stamp).read() == key:
+        return
+    shutil.rmtree(folder, ignore_errors=True)
+    os.makedirs(os.path.dirname(folder), exist_ok=True)
+    build()
+    with open(stamp, "w") as f:
+        f.write(key)
+
+
 def debian_archive():
-    """The Debian archive this host's apt uses (its main suite's URI), or None: mmdebstrap's
-    default then, which adds the -security suite, whose index a mirror may be syncing."""
-    r = subprocess.run(
-        ["apt-get", "indextargets", "--format", "$(REPO_URI) $(CODENAME)"],
-        capture_output=True,
-        text=True,
-    )
-    for line in r.stdout.splitlines():
+    """The archive of this host's apt (its main suite's URI), or None for mmdebstrap's default,
+    which adds the -security suite, whose index a mirror may be syncing."""
+    targets = call(["apt-get", "indextargets", "--format", "$(REPO_URI) $(CODENAME)"], "apt-get")
+    for line in targets.stdout.splitlines():
         uri, _, codename = line.partition(" ")
         if codename and "-" not in codename:
             return uri
     return None
 
 
-def link_alternatives(root):
-    """The links that the BLAS and LAPACK packages' maintainer scripts would make (Debian's
-    alternatives, not run when unpacking): lib/<triplet>/{blas,lapack}/libX.so.3 -> lib/<triplet>."""
-    lib = os.path.join(root, "usr", "lib")
-    for triplet in os.listdir(lib):
-        for kind in ("blas", "lapack"):
-            source = os.path.join(lib, triplet, kind, f"lib{kind}.so.3")
-            link = os.path.join(lib, triplet, f"lib{kind}.so.3")
-            if os.path.exists(source) and not os.path.lexists(link):
-                os.symlink(os.path.join(kind, f"lib{kind}.so.3"), link)
-
-
-def build_root(suite, cache):
-    """The suite's Debian root (cached): Debian's packages unpacked, merged /usr, ARM cpuinfo."""
-    folder = os.path.join(cache, "roots", suite.name)
-    key = json.dumps([suite.release, suite.arch, suite.includes])
-    if stamp_ok(folder, key):
-        return folder
-    shutil.rmtree(folder, ignore_errors=True)
-    os.makedirs(os.path.dirname(folder), exist_ok=True)
+def build_root(suite, root, packages):
+    """Debian's `packages` unpacked by mmdebstrap without running anything (merged /usr), with
+    the BLAS and LAPACK links their maintainer scripts would make and an ARM /proc/cpuinfo."""
     archive = debian_archive()
     call(
         [
@@ -187,284 +137,186 @@ def build_root(suite, cache):
             f"--architectures={suite.arch}",
             "--mode=root",
             "--hook-dir=/usr/share/mmdebstrap/hooks/merged-usr",
-            "--include=" + ",".join(suite.includes),
+            "--include=" + ",".join(packages),
             suite.release,
-            folder,
+            root,
             *([f"deb {archive} {suite.release} main"] if archive else []),
         ],
         f"mmdebstrap {suite.release} {suite.arch}",
     )
-    link_alternatives(folder)
-    os.makedirs(os.path.join(folder, "proc"), exist_ok=True)
-    with open(os.path.join(folder, "proc", "cpuinfo"), "w") as f:
+    for kind in ("blas", "lapack"):
+        for source in glob.glob(os.path.join(root, "usr", "lib", "*", kind, f"lib{kind}.so.3")):
+            link = os.path.join(os.path.dirname(os.path.dirname(source)), f"lib{kind}.so.3")
+            if not os.path.lexists(link):
+                os.symlink(os.path.join(kind, f"lib{kind}.so.3"), link)
+    os.makedirs(os.path.join(root, "proc"), exist_ok=True)
+    with open(os.path.join(root, "proc", "cpuinfo"), "w") as f:
         f.write(CPUINFO)
-    version = guest_python_version(folder)
-    if (
-        version == HOST_PYTHON
-    ):  # bytecode does not depend on the machine: compiled here, not emulated
-        subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "compileall",
-                "-q",
-                "-j",
-                "0",
-                "-s",
-                folder,
-                "-p",
-                "/",
-                os.path.join(folder, "usr", "lib", f"python{version}"),
-                os.path.join(folder, "usr", "lib", "python3", "dist-packages"),
-            ],
-            capture_output=True,
-        )
-    write_stamp(folder, key)
-    return folder
-
-
-def guest_python_version(root):
-    """'3.13' of the root's /usr/bin/python3 (a link to python3.N)."""
-    target = os.readlink(os.path.join(root, "usr", "bin", "python3"))
-    found = re.fullmatch(r"python(\d+\.\d+)", os.path.basename(target))
-    if not found:
-        raise CheckError(f"{root}/usr/bin/python3 -> {target}: expected python3.N")
-    return found.group(1)
 
 
 def requirement_lines(suite):
-    lines = [
-        ln.strip()
-        for ln in open(os.path.join(ROOT, suite.requirements))
-        if ln.strip() and not ln.lstrip().startswith("#")
-    ]
+    """The lines of the suite's Pi requirements file that it takes from PyPI."""
+    lines = [ln.strip() for ln in open(os.path.join(ROOT, suite.requirements))]
+    lines = [ln for ln in lines if ln and not ln.startswith("#")]
     if suite.from_pypi:
         lines = [ln for ln in lines if re.split(r"[=<>!~; ]", ln)[0] in suite.from_pypi]
     return lines
 
 
-def install_wheels(suite, root, cache):
-    """The requirements' wheels for the suite's platform and Python, installed (cached) into
-    <root>/opt/pi-site; returns that folder."""
-    version = guest_python_version(root)
-    site, lines = os.path.join(root, "opt", "pi-site"), requirement_lines(suite)
-    key = json.dumps([version, lines])
-    if stamp_ok(site, key):
-        return site
-    platforms = [f"manylinux_2_{n}_{suite.wheel_arch}" for n in range(suite.glibc, 16, -1)]
-    platforms += [f"manylinux2014_{suite.wheel_arch}", f"linux_{suite.wheel_arch}"]
-    target = [
-        "--only-binary=:all:",
-        "--python-version",
-        version,
-        "--implementation",
-        "cp",
-        *[a for p in platforms for a in ("--platform", p)],
-    ]
-    wheels = os.path.join(cache, "wheels", f"cp{version.replace('.', '')}-{suite.wheel_arch}")
-    os.makedirs(wheels, exist_ok=True)
-    with tempfile.NamedTemporaryFile("w", suffix=".txt", delete=False) as f:
-        f.write("\n".join(lines) + "\n")
-    no_deps = ["--no-deps"] if suite.from_pypi else []
+def install_wheels(suite, root, lines):
+    """The wheels of `lines` for the suite's platform and Python, downloaded into the cache and
+    installed into <root>/opt/pi-site by this host's pip (no guest program can start another)."""
+    arch, version = WHEEL_ARCH[suite.arch], PYTHON[suite.release]
+    platforms = [f"manylinux_2_{n}_{arch}" for n in range(GLIBC[suite.release], 16, -1)]
+    platforms.append(f"manylinux2014_{arch}")
+    target = ["--only-binary=:all:", "--python-version", version, "--implementation", "cp"]
+    target += [option for p in platforms for option in ("--platform", p)]
+    if suite.from_pypi:
+        target.append("--no-deps")
+    wheels = os.path.join(CACHE, "wheels", f"cp{version.replace('.', '')}-{arch}")
+    site = os.path.join(root, "opt", "pi-site")
     pip = [sys.executable, "-m", "pip", "--disable-pip-version-check", "--quiet"]
-    try:
-        call(
-            [*pip, "download", "--dest", wheels, *target, *no_deps, "-r", f.name],
-            f"pip download for {suite.name} (cp{version}, {suite.wheel_arch})",
-        )
-        shutil.rmtree(site, ignore_errors=True)
-        # bytecode compiled by this Python when it has the guest's version, else by the guest
-        call(
-            [
-                *pip,
-                "install",
-                "--no-index",
-                "--find-links",
-                wheels,
-                "--target",
-                site,
-                *target,
-                *no_deps,
-                *([] if version == HOST_PYTHON else ["--no-compile"]),
-                "-r",
-                f.name,
-            ],
-            f"pip install for {suite.name}",
-        )
-    finally:
-        os.unlink(f.name)
-    write_stamp(site, key)
-    return site
+    call(
+        [*pip, "download", "--dest", wheels, *target, *lines],
+        f"pip download for {suite.name} (cp{version}, {arch})",
+    )
+    install = [*pip, "install", "--no-index", "--no-compile", "--find-links", wheels]
+    call([*install, "--target", site, *target, *lines], f"pip install for {suite.name}")
+    if version == HOST_PYTHON:  # bytecode is the same on any machine: compiled here, not emulated
+        compileall = [sys.executable, "-m", "compileall", "-q", "-j", "0", "-s", root, "-p", "/"]
+        subprocess.run([*compileall, os.path.join(root, "usr", "lib"), site], capture_output=True)
+
+
+def prepare(suite):
+    """The command and environment of the suite's guest Python, and the seconds its root and
+    wheels took (built, or from the cache)."""
+    started = time.perf_counter()
+    root = os.path.join(CACHE, "roots", suite.name)
+    packages = ["python3", "base-files", "libstdc++6", *suite.debian]
+    key = json.dumps([suite.release, suite.arch, packages])
+    cached(root, key, lambda: build_root(suite, root, packages))
+    site, lines = os.path.join(root, "opt", "pi-site"), requirement_lines(suite)
+    key = json.dumps([PYTHON[suite.release], lines])
+    cached(site, key, lambda: install_wheels(suite, root, lines))
+    python = os.path.join(root, "usr", "bin", "python3")
+    command = [shutil.which(QEMU[suite.arch]), "-cpu", suite.cpu, "-L", root, python]
+    return command, {**GUEST_ENV, "PYTHONPATH": site}, time.perf_counter() - started
 
 
 def runs_of(models, wav_dir, latency_runs, alone_dir):
-    """The kws_inference.py command lines, for each model: latency mode on its .tflite.zip with
-    its JSON beside it (when there is one), then --wav on a copy of its .tflite alone in a
-    folder (as a student copies it to the Pi)."""
+    """The kws_inference.py command lines: for each model, latency mode on its .tflite.zip (its
+    JSON beside it), then --wav on a copy of its .tflite alone, as a student copies it to a Pi."""
     os.makedirs(alone_dir, exist_ok=True)
     argvs = []
     for m in models:
         alone = os.path.join(alone_dir, os.path.basename(m))
         shutil.copyfile(m, alone)
         zipped = m + ".zip" if os.path.isfile(m + ".zip") else m
-        argvs += [
-            ["--model", zipped, "--runs", str(latency_runs)],
-            ["--model", alone, "--wav", wav_dir],
-        ]
+        argvs.append(["--model", zipped, "--runs", str(latency_runs), "--json"])
+        argvs.append(["--model", alone, "--wav", wav_dir, "--json"])
     return argvs
 
 
 def run_driver(command, argvs, env=None):
-    """Run DRIVER with `command` (a Python, maybe under qemu): [(argv, status, stdout lines)],
-    versions line, stderr, seconds."""
+    """Run DRIVER with `command` (a Python, maybe under qemu): [(argv, status, the object that
+    kws_inference.py --json printed, or None)], numpy's and scipy's versions, stderr, seconds."""
     started = time.perf_counter()
-    r = subprocess.run(
-        [*command, "-c", DRIVER, json.dumps(argvs)],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        env=env,
-    )
+    driver = [*command, "-c", DRIVER, json.dumps(argvs)]
+    r = subprocess.run(driver, cwd=ROOT, capture_output=True, text=True, env=env)
     seconds = time.perf_counter() - started
-    results, versions, current = [], "", None
-    for line in r.stdout.splitlines():
-        if line.startswith("@@@ run "):
-            current = (json.loads(line[len("@@@ run ") :]), [])
-        elif line.startswith("@@@ exit ") and current:
-            results.append((current[0], int(line.split()[2]), current[1]))
-            current = None
-        elif line.startswith("@@@ versions "):
-            versions = line[len("@@@ versions ") :]
-        elif current:
-            current[1].append(line)
-    if r.returncode != 0 or len(results) != len(argvs):
+    lines = r.stdout.splitlines()
+    if r.returncode != 0 or len(lines) != len(argvs) + 1:
         raise CheckError(
             f"{' '.join(command[:2])}: the guest stopped (exit status {r.returncode}) after "
-            f"{len(results)} of {len(argvs)} runs: {r.stderr.strip()[-1500:]}"
+            f"{min(len(lines), len(argvs))} of {len(argvs)} runs: {r.stderr.strip()[-1500:]}"
         )
-    return results, versions, r.stderr, seconds
+    results = []
+    for line in lines[:-1]:
+        argv, status, printed = json.loads(line)
+        results.append((argv, status, json.loads(printed) if printed else None))
+    return results, lines[-1], r.stderr, seconds
 
 
-def guest_command(suite, root, site):
-    env = {
-        "PATH": "/usr/bin:/bin",
-        "HOME": "/tmp",
-        "LANG": "C.UTF-8",
-        "PYTHONPATH": site,
-        "PYTHONNOUSERSITE": "1",
-    }
-    return [
-        shutil.which(suite.qemu),
-        "-cpu",
-        suite.cpu,
-        "-L",
-        root,
-        os.path.join(root, "usr", "bin", "python3"),
-    ], env
-
-
-def wav_rows(lines, wav_dir):
-    """{path: (label, score)} of --wav's `path label score` lines."""
-    rows = {}
-    for line in lines:
-        parts = line.rsplit(" ", 2)
-        if line.startswith(wav_dir) and len(parts) == 3:
-            rows[parts[0]] = (parts[1], float(parts[2]))
-    return rows
+def wav_rows(report):
+    """{path: (label, score)} of a --wav run."""
+    return {f["path"]: (f["label"], f["score"]) for f in report["wav"]["files"]}
 
 
 def os_words(results):
-    """The OS side of the Pi-limit line (distribution, userland, Python, interpreter)."""
-    return next(
-        (
-            ln.split("; ran on ", 1)[-1].split("; ", 1)[-1]
-            for _, _, out in results
-            for ln in out
-            if ln.startswith("Pi limit")
-        ),
-        "?",
-    )
+    """The OS side (distribution, userland, Python, interpreter) that the runs reported."""
+    return next((r["machine"]["os"] for _, _, r in results if r), "?")
 
 
-def compare(x86, arm, wav_dir, where="emulated: not a Pi's figure"):
+def compare(x86, arm, where=EMULATED):
     """Report lines and problems (a list; a strict suite fails on any)."""
     lines, problems = [], []
-    for (argv, status, out), (_, ref_status, ref_out) in zip(arm, x86):
+    for (argv, status, out), (_, ref_status, ref) in zip(arm, x86):
         model = os.path.basename(argv[1]) + (" (alone)" if "--wav" in argv else "")
-        if status != 0 or ref_status != 0:
+        if status != 0 or ref_status != 0 or out is None:
             problems.append(
                 f"{model} {' '.join(argv[2:])}: exit status {status} (x86: {ref_status})"
             )
             continue
-        if out[0] != ref_out[0]:
-            problems.append(f"{model}: front-end line differs: {out[0]!r} vs x86 {ref_out[0]!r}")
-        if "--wav" not in argv:
-            limit = next((ln for ln in out if ln.startswith("Pi limit")), "")
-            latency = [
-                next(ln for ln in o if ln.startswith("Inference Latency")) for o in (out, ref_out)
-            ]
-            lines.append(
-                f"  {model} latency mode: exit 0, {latency[0]} ({where}; x86 LiteRT: "
-                f"{latency[1].split()[-1]})"
+        if (out["frontend"], out["labels"]) != (ref["frontend"], ref["labels"]):
+            problems.append(
+                f"{model}: another front end or labels than on x86: {out['frontend']}, {out['labels']}"
             )
-            lines.append(f"    {limit}")
+        if "--wav" not in argv:
+            ms = [r["latency"]["inference_ms"]["mean"] for r in (out, ref)]
+            lines.append(
+                f"  {model} latency mode: exit 0, Inference Latency {ms[0]:.2f}ms ({where}; x86 LiteRT: {ms[1]:.2f}ms)"
+            )
+            lines.append(f"    {kws_inference.limit_line(out)}")
             continue
-        rows, ref = wav_rows(out, wav_dir), wav_rows(ref_out, wav_dir)
-        same = sum(rows.get(p, (None,))[0] == lab for p, (lab, _) in ref.items())
+        rows, ref_rows = wav_rows(out), wav_rows(ref)
+        same = sum(rows.get(p, (None,))[0] == lab for p, (lab, _) in ref_rows.items())
         diff = max(
-            (abs(rows[p][1] - s) for p, (_, s) in ref.items() if p in rows), default=float("nan")
+            (abs(rows[p][1] - s) for p, (_, s) in ref_rows.items() if p in rows),
+            default=float("nan"),
         )
-        accuracy = [
-            next((ln.split()[1] for ln in o if ln.startswith("Accuracy ")), "-")
-            for o in (out, ref_out)
-        ]
+        accuracy = [r["wav"]["accuracy"] for r in (out, ref)]
+        accuracy = ["-" if a is None else f"{100 * a:.2f}" for a in accuracy]
+        n = len(ref_rows)
         lines.append(
-            f"  {model} --wav: {len(rows)} of {len(ref)} files labelled, labels equal to x86: "
-            f"{same}/{len(ref)} ({100 * (len(ref) - same) / max(len(ref), 1):.2f} % differ), "
+            f"  {model} --wav: {len(rows)} of {n} files labelled, labels equal to x86: "
+            f"{same}/{n} ({100 * (n - same) / max(n, 1):.2f} % differ), "
             f"largest score difference {diff:.3f}, accuracy {accuracy[0]} % (x86 {accuracy[1]} %)"
         )
-        if same != len(ref) or len(rows) != len(ref):
-            problems.append(
-                f"{model} --wav: {len(ref) - same} of {len(ref)} labels differ from x86"
-            )
+        if same != n or len(rows) != n:
+            problems.append(f"{model} --wav: {n - same} of {n} labels differ from x86")
     return lines, problems
 
 
+def check(label, argvs, x86, guest=None):
+    """(header, problems, lines) of the runs in another Python against x86's: a suite's guest
+    (`guest`: a future of prepare()) or, without one, the Python of this host at `label`."""
+    try:
+        command, env, prepared = guest.result() if guest else ([label], None, 0)
+        runs, versions, _, seconds = run_driver(command, argvs, env)
+    except CheckError as e:
+        return label, [str(e)], []
+    lines, problems = compare(x86, runs, EMULATED if guest else "this host")
+    timing = f"prepared in {prepared:.0f} s, emulated runs" if guest else "runs"
+    return f"{label}: {os_words(runs)}; {versions}; {timing} {seconds:.0f} s", problems, lines
+
+
 def build_models(shared, out, every):
-    """The three scripts, --epochs 1, on every `every`-th line of the shared split files."""
+    """The three scripts' models, --epochs 1, on every `every`-th line of the shared split files."""
     split = os.path.join(out, "split")
     os.makedirs(split)
     for which in ("train", "val", "test"):
-        lines = (
-            open(os.path.join(shared, "mini_speech_commands_split", f"kws_split_{which}.txt"))
-            .read()
-            .split()
-        )
-        with open(os.path.join(split, f"kws_split_{which}.txt"), "w") as f:
+        name = f"kws_split_{which}.txt"
+        lines = open(os.path.join(shared, "mini_speech_commands_split", name)).read().split()
+        with open(os.path.join(split, name), "w") as f:
             f.write("\n".join(lines[::every]) + "\n")
     models = os.path.join(out, "models")
+    data = os.path.join(shared, "mini_speech_commands")
+    flags = ["--data", data, "--split-dir", split, "--out-dir", models, "--epochs", "1"]
     for script, name in SCRIPTS.items():
         started = time.perf_counter()
-        call(
-            [
-                sys.executable,
-                os.path.join(ROOT, script),
-                "--data",
-                os.path.join(shared, "mini_speech_commands"),
-                "--split-dir",
-                split,
-                "--out-dir",
-                models,
-                "--epochs",
-                "1",
-                "--latency-runs",
-                "5",
-                "--quiet",
-            ],
-            f"{script} --epochs 1",
-            cwd=ROOT,
-        )
-        say(
+        command = [sys.executable, script, *flags, "--latency-runs", "5", "--quiet"]
+        call(command, f"{script} --epochs 1", cwd=ROOT)
+        print(
             f"built {name}.tflite ({script} --epochs 1, every {every}th file of the shared split): "
             f"{time.perf_counter() - started:.0f} s"
         )
@@ -477,48 +329,9 @@ def wav_folder(shared, out, split_file):
     for line in open(split_file).read().split():
         label, name = line.split("/")[-2:]
         os.makedirs(os.path.join(folder, label), exist_ok=True)
-        os.symlink(
-            os.path.join(shared, "mini_speech_commands", label, name),
-            os.path.join(folder, label, name),
-        )
+        wav = os.path.join(shared, "mini_speech_commands", label, name)
+        os.symlink(wav, os.path.join(folder, label, name))
     return folder
-
-
-def prepare_suite(suite, cache):
-    """(root, site, seconds) of a suite: its Debian root and wheels, built or from the cache."""
-    started = time.perf_counter()
-    root = build_root(suite, cache)
-    return root, install_wheels(suite, root, cache), time.perf_counter() - started
-
-
-def check_suite(suite, prepared, argvs, x86, wav_dir):
-    """(name, header, problems, lines) of one emulated suite (`prepared`: prepare_suite's future)."""
-    try:
-        root, site, seconds_prepared = prepared.result()
-        command, env = guest_command(suite, root, site)
-        arm, versions, _, seconds = run_driver(command, argvs, env)
-    except CheckError as e:
-        return suite.name, f"{suite.name} (qemu -cpu {suite.cpu})", [str(e)], []
-    lines, problems = compare(x86, arm, wav_dir)
-    return (
-        suite.name,
-        (
-            f"{suite.name} (qemu -cpu {suite.cpu}): {os_words(arm)}; {versions}; prepared "
-            f"in {seconds_prepared:.0f} s, emulated runs {seconds:.0f} s"
-        ),
-        problems,
-        lines,
-    )
-
-
-def check_python(python, argvs, x86, wav_dir):
-    """(name, header, problems, lines) of another Python of this host."""
-    try:
-        other, versions, _, seconds = run_driver([python], argvs)
-    except CheckError as e:
-        return python, python, [str(e)], []
-    lines, problems = compare(x86, other, wav_dir, "this host")
-    return python, f"{python}: {os_words(other)}; {versions}; runs {seconds:.0f} s", problems, lines
 
 
 def parse_args(argv):
@@ -526,11 +339,7 @@ def parse_args(argv):
         prog="python tools/arm_check.py", description=__doc__.split("\n\n")[0]
     )
     p.add_argument("--models", help="folder of kws_*.tflite (default: build them, --epochs 1)")
-    p.add_argument(
-        "--shared",
-        default=os.path.join(ROOT, "..", "shared", "data"),
-        help="the shared data folder (default: ../shared/data)",
-    )
+    p.add_argument("--shared", default=SHARED, help="the shared data (default: ../shared/data)")
     p.add_argument("--suites", nargs="*", default=list(SUITES), choices=list(SUITES))
     p.add_argument(
         "--also-python",
@@ -540,32 +349,23 @@ def parse_args(argv):
         help="other Pythons of this host to compare the same way, reported without failing "
         "(e.g. a venv with tflite-runtime: docs/raspberry-pi.md)",
     )
-    p.add_argument(
-        "--wavs",
-        help="a folder of <label>/<file>.wav, or a split file naming them "
-        "(default: the shared test split)",
-    )
-    p.add_argument(
-        "--every", type=int, default=4, help="models built on every N-th file (default: 4)"
-    )
+    p.add_argument("--wavs", help="a <label>/<file>.wav folder or split file (default: test split)")
+    p.add_argument("--every", type=int, default=4, help="models on every N-th file (default: 4)")
     p.add_argument(
         "--cpu",
         help="qemu -cpu for every suite (default: each suite's Pi CPU); e.g. max, "
         "which Debian 12's qemu 7.2 emulates wrongly for LiteRT",
     )
     p.add_argument("--latency-runs", type=int, default=20)
-    p.add_argument("--cache", default=os.path.join(ROOT, ".cache", "arm"))
     return p.parse_args(argv)
 
 
 def main(argv=None):
     args = parse_args(argv)
     started = time.perf_counter()
-    shared, cache = os.path.abspath(args.shared), os.path.abspath(args.cache)
+    shared = os.path.abspath(args.shared)
     if args.models and not os.path.isdir(args.models):
-        raise CheckError(
-            f"{args.models}: no such folder; expected a folder of kws_*.tflite (--models)"
-        )
+        raise CheckError(f"{args.models}: no such folder; expected kws_*.tflite in it (--models)")
     needs_shared = not args.models or not (args.wavs and os.path.isdir(args.wavs))
     if needs_shared and not os.path.isdir(os.path.join(shared, "mini_speech_commands")):
         raise CheckError(
@@ -574,7 +374,10 @@ def main(argv=None):
         )
     if args.wavs and not os.path.exists(args.wavs):
         raise CheckError(f"{args.wavs}: no such folder or split file (--wavs)")
-    for tool in ["mmdebstrap", *sorted({SUITES[s].qemu for s in args.suites})]:
+    suites = [SUITES[name] for name in args.suites]
+    if args.cpu:
+        suites = [dataclasses.replace(s, cpu=args.cpu) for s in suites]
+    for tool in ["mmdebstrap", *sorted({QEMU[s.arch] for s in suites})]:
         if not shutil.which(tool):
             raise CheckError(
                 f"{tool}: not found; expected Debian's qemu-user-static and mmdebstrap "
@@ -586,53 +389,39 @@ def main(argv=None):
         concurrent.futures.ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool,
     ):
         # roots and wheels are prepared (downloads, unpacking) while the models are built
-        suites = [
-            dataclasses.replace(SUITES[n], cpu=args.cpu or SUITES[n].cpu) for n in args.suites
-        ]
-        prepared = {s.name: pool.submit(prepare_suite, s, cache) for s in suites}
+        guests = [pool.submit(prepare, s) for s in suites]
         models_dir = args.models or build_models(shared, tmp, args.every)
-        models = sorted(
-            os.path.join(os.path.abspath(models_dir), f)
-            for f in os.listdir(models_dir)
-            if re.fullmatch(r"kws_.*\.tflite", f)
-        )
+        models = sorted(glob.glob(os.path.join(os.path.abspath(models_dir), "kws_*.tflite")))
         if not models:
             raise CheckError(f"{models_dir}: no kws_*.tflite; expected the keyword-spotting models")
         wavs = args.wavs or os.path.join(shared, "mini_speech_commands_split", "kws_split_test.txt")
         wav_dir = os.path.abspath(wavs) if os.path.isdir(wavs) else wav_folder(shared, tmp, wavs)
         argvs = runs_of(models, wav_dir, args.latency_runs, os.path.join(tmp, "alone"))
         x86, x86_versions, _, seconds = run_driver([sys.executable], argvs)
-        say(
+        print(
             f"x86 reference: {len(models)} models ({', '.join(map(os.path.basename, models))}), "
-            f"{len(wav_rows(x86[1][2], wav_dir))} wavs, {x86_versions} ({seconds:.0f} s)"
+            f"{len(wav_rows(x86[1][2]))} wavs, {x86_versions} ({seconds:.0f} s)"
         )
         checks = [
-            (s.strict, pool.submit(check_suite, s, prepared[s.name], argvs, x86, wav_dir))
-            for s in suites
+            (s.name, s.strict, pool.submit(check, f"{s.name} (qemu -cpu {s.cpu})", argvs, x86, g))
+            for s, g in zip(suites, guests)
         ]
-        checks += [
-            (False, pool.submit(check_python, p, argvs, x86, wav_dir)) for p in args.also_python
-        ]
-        for strict, future in checks:  # in the order asked
-            name, header, problems, lines = future.result()
-            verdict = (
-                "PASS"
-                if not problems
-                else ("FAIL" if strict else "DIFFERS (reported, not failing)")
-            )
-            say(f"{header}: {verdict}")
+        checks += [(p, False, pool.submit(check, p, argvs, x86)) for p in args.also_python]
+        for name, strict, future in checks:  # in the order asked
+            header, problems, lines = future.result()
+            verdict = "FAIL" if strict else "DIFFERS (reported, not failing)"
+            print(f"{header}: {verdict if problems else 'PASS'}")
             for line in lines + [f"  problem: {p}" for p in problems]:
-                say(line)
+                print(line)
             if problems and strict:
                 failed.append(name)
-    say(
-        f"ARM check: {'FAIL: ' + ', '.join(failed) if failed else 'PASS'} "
-        f"({time.perf_counter() - started:.0f} s)"
-    )
+    verdict = "FAIL: " + ", ".join(failed) if failed else "PASS"
+    print(f"ARM check: {verdict} ({time.perf_counter() - started:.0f} s)")
     return 1 if failed else 0
 
 
 if __name__ == "__main__":
+    sys.stdout.reconfigure(line_buffering=True)  # each line into CI's log as it comes
     try:
         sys.exit(main())
     except CheckError as e:

@@ -1,125 +1,106 @@
-"""Benchmark: naive baselines and the original report's recipe beside the project's five
-versions, in one run on the same data, as a markdown table with ratios to the baseline and a
-picture.
+"""Benchmark: naive baselines and the original report's recipes beside the five versions, trained
+in one run on the same data and seeds; a markdown page of tables and a picture.
 
     python -m tools.bench --seeds 0,1,2        # the data of ../shared/data, see --help
-
-Rows per version: exercise 1, persistence (no model: the last step repeated) and the original
-report's recipe ("seed recipe"); exercise 2, the original report's recipe (DS-CNN 96-64-64, 20
-epochs, post-training int8).
-Quality is measured with the written `.tflite` on the test split (and, for ex2, the
-validation split, on which the versions were selected), mean (min-max) over the seeds.
-Latency: this host, LiteRT, one thread, the one latency loop of common/litert.py, measured
-after all training in interleaved rounds; kws "total" = 1 s of random 48 kHz signal ->
-resample -> front end -> invoke, as kws_inference.py measures it, and the course way
-(TensorFlow front end) for the baselines.
 """
 
-import json
+import dataclasses
 import os
 import sys
 import time
 
-import common  # noqa: F401
-
 import numpy as np
 
-from common import cli, forecast, kws, outputs, plots, runtime
-from common.frontend_np import FrontEnd
-from common.litert import measure_latency
+from common import cli, forecast, outputs, pipeline, plots, runtime
 from common.constraints import VERSIONS
+from common.litert import measure_latency
+from common.result import exercise
 
 from . import declared
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SHARED = os.path.join(ROOT, "..", "shared", "data")
+METHOD = (
+    "Rows per version: exercise 1, persistence (no model: the last step repeated) and the "
+    "original report's recipe (\"seed recipe\"); exercise 2, the original report's recipe "
+    "(DS-CNN 96-64-64, 20 epochs, post-training int8). Quality is measured with the written "
+    "`.tflite` on the test split (and, for ex2, the validation split, on which the versions "
+    "were selected), mean (min-max) over the seeds. Latency: this host, LiteRT, one thread, the "
+    "one latency loop of common/litert.py, measured after all training in interleaved rounds; "
+    'kws "total" = 1 s of random 48 kHz signal -> resample -> front end -> invoke, as '
+    "kws_inference.py measures it, and the course way (TensorFlow front end) for the baselines."
+)
 
 
-def run_once(spec, args, seed):
-    """One pipeline run, in this process, into the work folder; its JSON."""
-    out_dir = os.path.join(args.work_dir, f"seed{seed}")
-    base = ["--out-dir", out_dir, "--seed", str(seed), "--quiet"]
-    if spec.version.startswith("ex1"):
-        argv = (
-            base
-            + ["--data", args.jena]
-            + (["--epochs", str(args.epochs_ex1)] if args.epochs_ex1 else [])
-        )
-        status = forecast.main(spec, argv)
-    else:
-        argv = base + [
-            "--data",
-            args.kws_data,
-            "--split-dir",
-            args.split_dir,
-            "--latency-runs",
-            str(args.runs),
-        ]
-        status = kws.main(
-            spec, argv + (["--epochs", str(args.epochs_ex2)] if args.epochs_ex2 else [])
-        )
-    if status not in (0, 2):
-        raise RuntimeError(f"{spec.name} (seed {seed}) failed with exit status {status}")
-    with open(os.path.join(out_dir, f"{spec.name}.json")) as f:
-        return json.load(f)
+@dataclasses.dataclass
+class Row:
+    """One model (or persistence) over the seeds; `model`: the first seed's, for the latency."""
+
+    role: str
+    architecture: str
+    params: int = 0
+    sparsity: float | None = None
+    tflite_bytes: int | None = None
+    zip_bytes_max: int | None = None
+    metrics: dict = dataclasses.field(default_factory=dict)  # name -> [value per seed]
+    model: bytes | None = None
+    frontend: object = None
+    latency: dict = dataclasses.field(default_factory=dict)  # name -> {"p50", "p90"}
 
 
-def build_row(spec, args, role):
-    """Run one pipeline once per seed: the first seed's model gives the latency, sizes are
-    the largest over the seeds, quality the mean (with min and max)."""
-    runs = [run_once(spec, args, seed) for seed in args.seeds]
-    row = dict(runs[0], role=role)
-    row["metrics"] = {k: [r["metrics"][k] for r in runs] for k in runs[0]["metrics"]}
-    row["zip_bytes_max"] = max(r["zip_bytes"] for r in runs)
-    row["model_path"] = os.path.join(args.work_dir, f"seed{args.seeds[0]}", f"{spec.name}.tflite")
-    return row
+def build_row(spec, args, data, role):
+    """One model, trained once per seed in this process (no file written)."""
+    epochs = args.epochs_ex1 if spec.entry.exercise == "ex1" else args.epochs_ex2
+    runs = []
+    for seed in args.seeds:
+        with runtime.quiet_native_stderr():
+            runs.append(pipeline.build(spec, data, args, seed, epochs))
+    first = runs[0]
+    return Row(
+        role,
+        first.architecture,
+        first.params,
+        first.sparsity,
+        first.sizes["tflite_bytes"],
+        max(r.sizes["zip_bytes"] for r in runs),
+        {k: [getattr(r.metrics, k) for r in runs] for k in vars(first.metrics)},
+        first.files[f"{first.name}.tflite"],
+        getattr(spec, "frontend", None),
+    )
 
 
-def persistence_row(project_row):
-    """Persistence on the same test windows (no model, no bytes)."""
-    base = project_row["baseline"]["persistence"]
-    return {
-        "role": "persistence",
-        "architecture": "last step repeated",
-        "params": 0,
-        "sparsity": None,
-        "tflite_bytes": None,
-        "zip_bytes_max": None,
-        "metrics": {"mae_t": [base["mae_t"]], "mae_rh": [base["mae_rh"]]},
-    }
-
-
-def course_total_latency(model, cfg, runs):
-    """Total latency the course way: the latency loop with TensorFlow's front end."""
+def course_total_ms(model, cfg, runs):
+    """Total latency the course way: with TensorFlow's front end."""
     import tensorflow as tf
     from common.speech import tf_frontend
 
-    tf_features = lambda x: tf_frontend(tf.constant(x), cfg).numpy()  # noqa: E731
+    tf_features = lambda x: tf_frontend(tf.constant(x), cfg).numpy()
     return measure_latency(model, cfg, runs, frontend=tf_features)["total_ms"]
 
 
 def measure_latencies(rows, runs, rounds=3):
-    """Latency of every row's model, after all training, in `rounds` interleaved rounds (each
-    model once a round); each figure is the median over the rounds of the p50 (p90)."""
-    rows = [r for r in rows if r.get("model_path")]
+    """The models' latencies after all training: medians over `rounds` interleaved rounds."""
     samples = {id(row): [] for row in rows}
     for _ in range(rounds):
         for row in rows:
-            sample = {"invoke_ms": measure_latency(row["model_path"], runs=runs)["inference_ms"]}
-            if "frontend" in row:
-                cfg = FrontEnd.from_dict(row["frontend"])
-                sample["total_ms"] = measure_latency(row["model_path"], cfg, runs)["total_ms"]
-                sample["course_total_ms"] = course_total_latency(row["model_path"], cfg, runs)
+            sample = {"invoke_ms": measure_latency(row.model, runs=runs)["inference_ms"]}
+            if row.frontend is not None:
+                sample["total_ms"] = measure_latency(row.model, row.frontend, runs)["total_ms"]
+                sample["course_total_ms"] = course_total_ms(row.model, row.frontend, runs)
             samples[id(row)].append(sample)
     for row in rows:
         for key in samples[id(row)][0]:
-            row[key] = {
+            row.latency[key] = {
                 q: float(np.median([s[key][q] for s in samples[id(row)]])) for q in ("p50", "p90")
             }
 
 
 def ratio(value, base):
     return f"{value / base:.2f}" if value is not None and base else "-"
+
+
+def dash(value, spec):
+    return "-" if value is None else format(value, spec)
 
 
 def spread(values, scale=1.0, digits=3):
@@ -131,14 +112,12 @@ def spread(values, scale=1.0, digits=3):
 
 
 def quality(row, base):
-    m, b = row["metrics"], base["metrics"]
+    m, b = row.metrics, base.metrics
     if "mae_t" in m:
         text = f"MAE T {spread(m['mae_t'])}, RH {spread(m['mae_rh'])}"
         if row is not base:
-            text += (
-                f"; ratio to persistence {np.mean(m['mae_t']) / np.mean(b['mae_t']):.2f} / "
-                f"{np.mean(m['mae_rh']) / np.mean(b['mae_rh']):.2f}"
-            )
+            t, rh = (np.mean(m[k]) / np.mean(b[k]) for k in ("mae_t", "mae_rh"))
+            text += f"; ratio to persistence {t:.2f} / {rh:.2f}"
         return text
     text = f"test {spread(m['accuracy'], 100, 2)} %, val {spread(m['val_accuracy'], 100, 2)} %"
     if row is not base:
@@ -146,9 +125,17 @@ def quality(row, base):
     return text
 
 
+def latency(row, key, digits, base=None):
+    """'p50 / p90' of one latency of the row, with the ratio of its p50 to `base`'s."""
+    if key not in row.latency:
+        return "-"
+    q = row.latency[key]
+    text = f"{q['p50']:.{digits}f} / {q['p90']:.{digits}f}"
+    return text if base is None else f"{text} ({ratio(q['p50'], base['p50'])})"
+
+
 def table(rows_by_version):
-    """Markdown: one block of rows per version, baseline first, ratios to the baseline (ex1:
-    sizes and latency to the seed recipe, quality to persistence)."""
+    """Markdown: a block of rows per version, with ratios to its first row with a model."""
     lines = [
         "| version | model | arch | params | sparsity | .tflite B | .tflite.zip B, max over "
         "seeds (ratio) | quality: mean (min-max) over seeds | invoke p50 / p90 ms (ratio) "
@@ -157,75 +144,54 @@ def table(rows_by_version):
         "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for version, block in rows_by_version.items():
-        base = block[0]
-        sized = next(r for r in block if r.get("zip_bytes_max"))
+        sized = next(r for r in block if r.zip_bytes_max)
         for row in block:
-            inv, total, course = (
-                row.get("invoke_ms"),
-                row.get("total_ms"),
-                row.get("course_total_ms"),
-            )
-            tot = "-" if total is None else f"{total['p50']:.3f} / {total['p90']:.3f}"
-            if total is not None and row is not sized and "course_total_ms" in sized:
-                tot += f" ({ratio(total['p50'], sized['course_total_ms']['p50'])})"
-            size = (
-                "-"
-                if row["zip_bytes_max"] is None
-                else f"{row['zip_bytes_max']:,} ({ratio(row['zip_bytes_max'], sized['zip_bytes_max'])})"
-            )
-            invoke = (
-                "-"
-                if inv is None
-                else f"{inv['p50']:.4f} / {inv['p90']:.4f} ({ratio(inv['p50'], sized['invoke_ms']['p50'])})"
-            )
-            tflite = "-" if row["tflite_bytes"] is None else f"{row['tflite_bytes']:,}"
-            course = "-" if course is None else f"{course['p50']:.3f}"
-            sparsity = "-" if row["sparsity"] is None else f"{row['sparsity']:.2f}"
+            size = dash(row.zip_bytes_max, ",")
+            if row.zip_bytes_max is not None:
+                size += f" ({ratio(row.zip_bytes_max, sized.zip_bytes_max)})"
+            invoke = latency(row, "invoke_ms", 4, sized.latency.get("invoke_ms"))
+            course = None if row is sized else sized.latency.get("course_total_ms")
+            total = latency(row, "total_ms", 3, course)
+            course_p50 = dash(row.latency.get("course_total_ms", {}).get("p50"), ".3f")
             lines.append(
-                f"| {version} | {row['role']} | {row['architecture']} | {row['params']:,} "
-                f"| {sparsity} | {tflite} | {size} | {quality(row, base)} | {invoke} "
-                f"| {tot} | {course} |"
+                f"| {version} | {row.role} | {row.architecture} | {row.params:,} "
+                f"| {dash(row.sparsity, '.2f')} | {dash(row.tflite_bytes, ',')} | {size} "
+                f"| {quality(row, block[0])} | {invoke} | {total} | {course_p50} |"
             )
     return "\n".join(lines)
 
 
 def board_table(rows_by_version):
-    """Markdown: flash (the .tflite) and tensor arena (TFLM) of each model beside the boards of
-    tools.mcu; without tflite-micro installed, flash only, and the table says so."""
+    """Markdown: each model's flash and TFLM arena beside tools.mcu's boards (without
+    tflite-micro: flash only, and the table says so)."""
     from common import tflm
+
     from . import mcu
-    from common.tflite_io import read_model_bytes
 
     try:
         tflm.package()
         missing = None
     except ValueError as e:
         missing = str(e)
+    boards = " | ".join(name for name, _, _ in mcu.BOARDS)
     lines = [
-        "| version | model | flash B (.tflite) | arena B (TFLM) | "
-        + " | ".join(name for name, _, _ in mcu.BOARDS)
-        + " |",
+        f"| version | model | flash B (.tflite) | arena B (TFLM) | {boards} |",
         "|---|---|---|---|" + "---|" * len(mcu.BOARDS),
     ]
     for version, block in rows_by_version.items():
-        for row in block:
-            if not row.get("model_path"):
-                continue
-            data = read_model_bytes(row["model_path"])
-            fp = None if missing else mcu.footprint(data)
+        for row in (r for r in block if r.model is not None):
+            fp = None if missing else mcu.footprint(row.model)
             arena = None if fp is None else fp["arena_bytes"]
-            shown_arena = (
-                f"{arena:,}"
-                if arena is not None
-                else "not measured"
-                if fp is None
-                else "no TFLM kernel for "
-                + ", ".join(op for op, (_, ok) in fp["ops"].items() if not ok)
-            )
+            if arena is not None:
+                shown_arena = f"{arena:,}"
+            elif fp is None:
+                shown_arena = "not measured"
+            else:
+                ops = [op for op, (_, covered) in fp["ops"].items() if not covered]
+                shown_arena = "no TFLM kernel for " + ", ".join(ops)
+            fits = " | ".join(mcu.fit(len(row.model), arena, board) for board in mcu.BOARDS)
             lines.append(
-                f"| {version} | {row['role']} | {len(data):,} | {shown_arena} | "
-                + " | ".join(mcu.fit(len(data), arena, board) for board in mcu.BOARDS)
-                + " |"
+                f"| {version} | {row.role} | {len(row.model):,} | {shown_arena} | {fits} |"
             )
     if missing:
         lines += ["", f"Arena not measured: {missing}."]
@@ -236,122 +202,91 @@ def picture(rows_by_version):
     points = []
     for version, block in rows_by_version.items():
         for row in block:
-            m = row["metrics"]
-            mean = lambda k, m=m: float(np.mean(m[k])) if k in m else None
-            points.append(
-                {
-                    "version": version,
-                    "label": row["role"],
-                    "zip_bytes": row["zip_bytes_max"],
-                    "mae_t": mean("mae_t"),
-                    "mae_rh": mean("mae_rh"),
-                    "accuracy": mean("accuracy"),
-                }
-            )
+            point = {"version": version, "label": row.role, "zip_bytes": row.zip_bytes_max}
+            for k in {"mae_t", "mae_rh", "accuracy"} & set(row.metrics):
+                point[k] = float(np.mean(row.metrics[k]))
+            points.append(point)
     limits = {v: VERSIONS[v].limits for v in rows_by_version}
-    return plots.bench_png(
-        points,
-        limits,
-        title="Size against quality on the test split of each "
-        "run's data, mean over seeds (limits dashed: defined on the official data)",
+    title = (
+        "Size against quality on the test split of each run's data, mean over seeds (limits "
+        "dashed: defined on the official data)"
     )
+    return plots.bench_png(points, limits, title=title)
 
 
-def shown(path):
-    """A path as the README would write it: relative to the repository root."""
-    return os.path.relpath(os.path.abspath(path), ROOT)
+def shown(path):  # as the README writes it: relative to the repository root
+    return os.path.relpath(path, ROOT)
 
 
-def main(argv=None):
-    p = cli.Parser(
-        prog="python -m tools.bench", description="baselines vs project versions, side by side"
-    )
-    p.add_argument(
-        "--jena",
-        default=os.path.join(SHARED, "jena_mpi_roof_2024_jun_sep.csv"),
-        help="the Jena CSV of exercise 1 (default: ../shared/data's summer 2024 export)",
-    )
-    p.add_argument(
-        "--kws-data",
-        default=os.path.join(SHARED, "mini_speech_commands"),
-        help="exercise 2's folder of <label>/<file>.wav (default: ../shared/data's)",
-    )
-    p.add_argument(
-        "--split-dir",
-        default=os.path.join(SHARED, "mini_speech_commands_split"),
-        help="exercise 2's split files (default: ../shared/data's speaker-disjoint split)",
-    )
-    p.add_argument(
-        "--versions",
-        default=",".join(VERSIONS),
-        help=f"comma-separated versions to benchmark (default: all, {','.join(VERSIONS)})",
-    )
+def parse_args(argv):
+    p = cli.Parser(prog="python -m tools.bench", description=__doc__.split("\n\n")[0])
+    for flag, name, what in (
+        ("--jena", "jena_mpi_roof_2024_jun_sep.csv", "the Jena CSV of exercise 1"),
+        ("--kws-data", "mini_speech_commands", "exercise 2's folder of <label>/<file>.wav"),
+        ("--split-dir", "mini_speech_commands_split", "exercise 2's split files"),
+    ):
+        default = os.path.join(SHARED, name)
+        p.add_argument(flag, default=default, help=f"{what} (default: ../shared/data/{name})")
+    p.add_argument("--versions", default=",".join(VERSIONS), help="e.g. ex1_b,ex2_c (default: all)")
     p.add_argument(
         "--out",
         default=os.path.join(ROOT, "docs", "results", "BENCHMARK.md"),
-        help="the table (default: docs/results/BENCHMARK.md; the picture goes beside it, .png)",
+        help="the page (default: docs/results/BENCHMARK.md; the picture goes beside it, .png)",
     )
-    p.add_argument(
-        "--work-dir",
-        default=os.path.join(ROOT, "bench_out"),
-        help="where each run writes its models (default: bench_out/)",
-    )
-    p.add_argument(
-        "--epochs-ex1",
-        type=cli.positive_int,
-        help="training epochs of every ex1 model (default: each one's own; 1 for a smoke run)",
-    )
-    p.add_argument(
-        "--epochs-ex2",
-        type=cli.positive_int,
-        help="training epochs of every ex2 model (default: each one's own; 1 for a smoke run)",
-    )
-    p.add_argument(
-        "--runs", type=cli.positive_int, default=200, help="latency runs per model (default: 200)"
-    )
-    p.add_argument(
-        "--seeds",
-        type=cli.seeds,
-        default="0,1,2",
-        help="comma-separated seeds to train each model with (default: 0,1,2)",
-    )
+    for ex in ("ex1", "ex2"):
+        what = f"training epochs of every {ex} model (default: each one's own; 1 for a smoke run)"
+        p.add_argument(f"--epochs-{ex}", type=cli.positive_int, help=what)
+    p.add_argument("--runs", type=cli.positive_int, default=200, help="latency runs (default: 200)")
+    p.add_argument("--seeds", type=cli.seeds, default="0,1,2", help="seeds (default: 0,1,2)")
     args = p.parse_args(argv)
-    versions = args.versions.split(",")
-    unknown = [v for v in versions if v not in VERSIONS]
+    args.versions = args.versions.split(",")
+    unknown = [v for v in args.versions if v not in VERSIONS]
     if unknown:
-        raise cli.UsageError(
-            f"python -m tools.bench: --versions {unknown[0]!r}: expected some of "
-            f"{','.join(VERSIONS)}"
-        )
+        p.error(f"--versions {unknown[0]!r}: expected some of {','.join(VERSIONS)}")
+    args.latency_runs = args.runs  # for the keyword spotters' own latency
+    return args
 
+
+def main(argv=None):
+    args = parse_args(argv)
     started = time.perf_counter()
     runtime.tensorflow()  # quietly, before the model builders import it
-    baselines, ours = declared.seed_recipes(), declared.DECLARED
-    rows, built = {}, {}  # built: one run per model, e.g. the 16 kHz baseline of ex2 a and b
+    baselines, loaded, built = declared.seed_recipes(), {}, {}
 
-    def row_of(spec, role):
+    def data_of(spec):  # loaded (and checked) once an exercise and a sample rate
+        key = (spec.entry.exercise, getattr(getattr(spec, "frontend", None), "rate", None))
+        if key not in loaded:
+            args.data = args.jena if spec.entry.exercise == "ex1" else args.kws_data
+            loaded[key] = exercise(spec.version).load(spec, args)
+        return loaded[key]
+
+    def row_of(spec, role):  # built once a model: ex2 a and b share the 16 kHz recipe
         if spec.name not in built:
-            built[spec.name] = build_row(spec, args, role)
+            built[spec.name] = build_row(spec, args, data_of(spec), role)
         return built[spec.name]
 
-    for version in versions:
-        block = [row_of(baselines[version], "seed recipe"), row_of(ours[version], "this project")]
-        if version.startswith("ex1"):
-            block.insert(0, persistence_row(block[-1]))
-        rows[version] = block
+    rows = {}
+    for version in args.versions:
+        ours = declared.DECLARED[version]
+        rows[version] = [row_of(baselines[version], "seed recipe"), row_of(ours, "this project")]
+        if ours.entry.exercise == "ex1":  # persistence on the same test windows
+            mae = forecast.persistence_mae(data_of(ours).windows["test"])
+            metrics = {"mae_t": [float(mae[0])], "mae_rh": [float(mae[1])]}
+            rows[version].insert(0, Row("persistence", "last step repeated", metrics=metrics))
     measure_latencies(list(built.values()), args.runs)
     minutes = (time.perf_counter() - started) / 60
     png = os.path.splitext(args.out)[0] + ".png"
+    command = " ".join(["python -m tools.bench", *(sys.argv[1:] if argv is None else argv)])
     text = "\n".join(
         [
             "# Benchmark: baselines vs this project",
             "",
-            f"Command: `python -m tools.bench {' '.join(argv if argv is not None else sys.argv[1:])}`  ",
+            f"Command: `{command}`  ",
             f"Data: Jena `{shown(args.jena)}`; keyword spotting `{shown(args.kws_data)}` with the "
-            f"splits of `{shown(args.split_dir)}`. Seeds {args.seeds}. Host: {os.cpu_count()} cores, LiteRT "
-            f"1 thread, {args.runs} runs per latency. Ran in {minutes:.1f} min.",
+            f"splits of `{shown(args.split_dir)}`. Seeds {args.seeds}. Host: {os.cpu_count()} "
+            f"cores, LiteRT 1 thread, {args.runs} runs per latency. Ran in {minutes:.1f} min.",
             "",
-            __doc__.split("\n\n")[2].replace("\n", " "),
+            METHOD,
             "",
             "Ratios: sizes and latency to the first row with a model (the seed recipe); ex1 quality "
             "also as a ratio to persistence on the same test windows.",

@@ -4,7 +4,7 @@ Microcontrollers project (C++). No TensorFlow, no tflite-micro needed.
 
     python -m tools.c_export models/kws_a.tflite [--out-dir DIR]   # default: beside the model
 
-The front end and labels come from the model's sidecar JSON, which must describe it.
+The front end and labels are those the model carries (read by common.modelfile).
 """
 
 import os
@@ -13,10 +13,8 @@ import sys
 
 import common  # noqa: F401
 
-from common import cli, outputs, report
-from common.errors import DataError
-from common.frontend_np import FrontEnd
-from common.tflite_io import read_model_bytes, sha256
+from common import cli, modelfile, outputs
+from common.tflite_io import sha256
 
 BYTES_PER_LINE = 12
 
@@ -111,18 +109,12 @@ def source_file(ident, data, labels):
 
 
 def export(model_path, out_dir=None):
-    """Write `<name>_model.cc` and `.h` for the model at `model_path`; their paths."""
-    data = read_model_bytes(model_path)
-    sidecar = report.read_sidecar(model_path, data)
-    if sidecar is None or "frontend" not in sidecar:
-        raise DataError(
-            f"{report.sidecar_path(model_path)}: no sidecar JSON with a 'frontend' for "
-            f"{model_path}; expected the keyword spotter's sidecar written with it"
-        )
-    name = os.path.basename(report.sidecar_path(model_path))[: -len(".json")]
+    """Write `<name>_model.cc` and `.h` for the keyword spotter at `model_path`; their paths."""
+    described = modelfile.open_model(model_path, kind="kws")
+    name = os.path.basename(modelfile.json_path(model_path))[: -len(".json")]
     ident = identifier(name)
     out_dir = outputs.check_out_dir(out_dir or os.path.dirname(os.path.abspath(model_path)))
-    cfg, labels = FrontEnd.from_dict(sidecar["frontend"]), sidecar["labels"]
+    data, cfg, labels = described.data, described.frontend, described.labels
     files = {
         f"{ident}_model.h": header(ident, data, cfg, labels, os.path.basename(model_path)).encode(),
         f"{ident}_model.cc": source_file(ident, data, labels).encode(),
@@ -132,9 +124,7 @@ def export(model_path, out_dir=None):
 
 def run(argv=None):
     p = cli.Parser(prog="python -m tools.c_export", description=__doc__.split("\n\n")[0])
-    p.add_argument(
-        "model", help=".tflite or .tflite.zip of a keyword spotter, with its sidecar .json"
-    )
+    p.add_argument("model", help=".tflite or .tflite.zip of a keyword spotter")
     p.add_argument("--out-dir", help="where the two files go (default: beside the model)")
     args = p.parse_args(argv)
     print("wrote " + ", ".join(export(args.model, args.out_dir)))

@@ -1,6 +1,7 @@
-"""Re-evaluate a written model on data: the accuracy of a keyword spotter on a split file, or
-the MAE of a forecaster on a Jena CSV beside persistence's on the same windows. The front end
-or normalization come from the sidecar JSON beside the model, which must describe it.
+"""Re-evaluate a written model on data: the accuracy of a keyword spotter on a split file (its
+front end and labels from the model's metadata), or the MAE of a forecaster on a Jena CSV
+beside persistence's on the same windows (its normalization from its JSON). The model is read
+and checked by common.modelfile, as every reader reads it.
 
     python -m tools.evaluate models/kws_a.tflite.zip --data DIR --split kws_split_test.txt
     python -m tools.evaluate models/th_a.tflite --data jena.csv              # its test split
@@ -13,33 +14,32 @@ import common  # noqa: F401
 
 import numpy as np
 
-from common import cli, report
+from common import cli, modelfile
 from common.errors import DataError
-from common.frontend_np import FrontEnd
 from common.litert import Model
-from common.tflite_io import read_model_bytes
 
 
-def evaluate_kws(model, sidecar, data, split, name=None):
-    """Accuracy of a keyword spotter on the files of one split file (`name`: the model's file)."""
+def evaluate_kws(described, data, split):
+    """Accuracy of a keyword spotter on the files of one split file."""
     from common import kws, kws_data
 
-    cfg = FrontEnd.from_dict(sidecar["frontend"])
+    cfg, labels = described.frontend, list(described.labels)
     one = kws_data.read_split_file(
-        split, kws_data.resolve_data_dir(data), sidecar["labels"], split_flag="--split"
+        split, kws_data.resolve_data_dir(data), labels, split_flag="--split"
     )
     kws_data.load_waves({"split": one}, cfg.rate)
-    acc = kws.accuracy(kws.predict_labels(Model(model, cfg, name=name), one.waves), one.label_ids)
+    runner = Model(described.data, cfg, name=described.path)
+    acc = kws.accuracy(kws.predict_labels(runner, one.waves), one.label_ids)
     print(f"accuracy {100 * acc:.2f} % on {len(one.paths)} files of {split}")
     return acc
 
 
-def evaluate_forecast(model, sidecar, data, all_windows=False, name=None):
+def evaluate_forecast(described, data, all_windows=False):
     """MAE (T, RH) of a forecaster and of persistence on the same windows of a CSV."""
     from common import forecast, jena
 
     norm = jena.Normalization(
-        np.float32(sidecar["normalization"]["mean"]), np.float32(sidecar["normalization"]["std"])
+        np.float32(described.normalization["mean"]), np.float32(described.normalization["std"])
     )
     series = jena.load_series(jena.resolve_csv(data))
     if all_windows:
@@ -48,7 +48,8 @@ def evaluate_forecast(model, sidecar, data, all_windows=False, name=None):
             raise DataError(f"{series.path}: no window without a gap")
     else:
         windows, which = jena.split_windows(series)["test"], "the test split (last 10 %)"
-    model_mae = forecast.forecast_mae(Model(model, name=name), norm(windows.inputs), windows.labels)
+    runner = Model(described.data, name=described.path)
+    model_mae = forecast.forecast_mae(runner, norm(windows.inputs), windows.labels)
     base = forecast.persistence_mae(windows)
     print(
         f"{len(windows):,} windows ({which} of {series.path}; {windows.dropped:,} dropped for gaps)"
@@ -63,7 +64,7 @@ def evaluate_forecast(model, sidecar, data, all_windows=False, name=None):
 
 def run(argv=None):
     p = cli.Parser(prog="python -m tools.evaluate", description=__doc__.split("\n\n")[0])
-    p.add_argument("model", help=".tflite or .tflite.zip with its sidecar .json beside it")
+    p.add_argument("model", help=".tflite or .tflite.zip (a forecaster with its JSON beside it)")
     p.add_argument(
         "--data",
         required=True,
@@ -73,8 +74,7 @@ def run(argv=None):
     )
     p.add_argument(
         "--split",
-        help="keyword spotting (required): the split file listing the "
-        "files to score, e.g. kws_split_test.txt",
+        help="keyword spotting (required): the split file listing the files to score, e.g. kws_split_test.txt",
     )
     p.add_argument(
         "--all-windows",
@@ -82,21 +82,15 @@ def run(argv=None):
         help="forecast: score every window of the CSV, not its test split",
     )
     args = p.parse_args(argv)
-    data = read_model_bytes(args.model)
-    sidecar = report.read_sidecar(args.model, data)
-    if sidecar is None:
-        raise DataError(
-            f"{report.sidecar_path(args.model)}: no sidecar JSON for {args.model}; "
-            "it holds the front end / normalization"
-        )
-    if "frontend" in sidecar:
+    described = modelfile.open_model(args.model)
+    if described.frontend is not None:
         if not args.split:
             raise cli.UsageError(
                 "python -m tools.evaluate: --split is required for a keyword-spotting model"
             )
-        evaluate_kws(data, sidecar, args.data, args.split, args.model)
+        evaluate_kws(described, args.data, args.split)
     else:
-        evaluate_forecast(data, sidecar, args.data, args.all_windows, args.model)
+        evaluate_forecast(described, args.data, args.all_windows)
     return 0
 
 

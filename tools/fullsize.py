@@ -1,18 +1,7 @@
-"""SYNTHETIC data of the official datasets' size, for timing only.
+"""SYNTHETIC data of the official datasets' size, to time the scripts at full scale and measure
+their peak memory: never commit them, never quote an MAE or an accuracy on them."""
 
-    python -m tools.fullsize --out /tmp/SYNTHETIC_jena_420551_rows.csv
-    python -m tools.fullsize --kws-out /tmp/SYNTHETIC_mini_speech_commands \
-        --files ../shared/data/mini_speech_commands_files.txt --wavs ../shared/data/mini_speech_commands
-
-Jena: 420,551 rows of 10-minute steps from 01.01.2009 00:10:00, the official file's 15 columns,
-T and RH made of a yearly and a daily cycle plus a random walk (numpy, seeded). Keyword
-spotting: the 8,000 official file names (`<label>/<file>.wav`), each a copy of a real wav of
-the same label from a partial copy (cycled), so that the course's split files find every file.
-Neither is data: they exist to time the scripts at the full datasets' scale (rows, windows,
-files, batches) and to measure their peak memory. Never commit them, never quote an MAE or an
-accuracy on them.
-"""
-
+import glob
 import os
 import shutil
 import sys
@@ -22,7 +11,7 @@ import pandas as pd
 
 from common import cli, jena, outputs
 
-COLUMNS = [
+COLUMNS = [  # the official file's
     "Date Time",
     "p (mbar)",
     "T (degC)",
@@ -42,38 +31,33 @@ COLUMNS = [
 
 
 def synthetic_frame(rows=jena.JENA_ROWS, seed=0):
+    """Jena rows of 10-minute steps from 01.01.2009 00:10: T and RH a yearly and a daily cycle
+    plus a random walk, the other columns noise."""
     rng = np.random.default_rng(seed)
     steps = np.arange(rows)
     year, day = 2 * np.pi * steps / (365.25 * 144), 2 * np.pi * steps / 144
     walk = np.cumsum(rng.normal(0, 0.05, rows))
     walk -= pd.Series(walk).rolling(144 * 30, min_periods=1, center=True).mean().to_numpy()
     t = 9 - 9 * np.cos(year) - 4 * np.cos(day) + walk + rng.normal(0, 0.1, rows)
-    rh = np.clip(
-        76 + 10 * np.cos(year) + 12 * np.cos(day) - 2 * walk + rng.normal(0, 0.5, rows), 10, 100
-    )
+    rh = 76 + 10 * np.cos(year) + 12 * np.cos(day) - 2 * walk + rng.normal(0, 0.5, rows)
     frame = pd.DataFrame({c: np.round(rng.normal(1, 0.1, rows), 2) for c in COLUMNS[1:]})
-    frame["Date Time"] = pd.date_range("2009-01-01 00:10", periods=rows, freq="10min").strftime(
-        "%d.%m.%Y %H:%M:%S"
-    )
-    frame["T (degC)"], frame["rh (%)"] = np.round(t, 2), np.round(rh, 2)
+    times = pd.date_range("2009-01-01 00:10", periods=rows, freq="10min")
+    frame["Date Time"] = times.strftime("%d.%m.%Y %H:%M:%S")
+    frame["T (degC)"], frame["rh (%)"] = np.round(t, 2), np.round(np.clip(rh, 10, 100), 2)
     return frame[COLUMNS]
 
 
 def synthetic_wav_folder(out, names, wavs):
-    """Copy a real wav of each name's label (cycled through the label's files) to
-    `out/<label>/<file>.wav` for every name of `names`; returns the number written."""
+    """Write `out/<label>/<file>.wav` for each of `names`: a copy of a real wav of the folder
+    `wavs` of the same label (cycling through them); returns how many."""
     from common.kws_data import resolve_data_dir
 
     source = resolve_data_dir(wavs)
     pools = {}
-    for name in names:
-        label = name.split("/")[0]
-        if label not in pools:
-            pools[label] = sorted(
-                p for p in os.listdir(os.path.join(source, label)) if p.endswith(".wav")
-            )
-            if not pools[label]:
-                raise cli.UsageError(f"{source}/{label}: no wav to copy for the label {label!r}")
+    for label in sorted({name.split("/")[0] for name in names}):
+        pools[label] = sorted(glob.glob("*.wav", root_dir=os.path.join(source, label)))
+        if not pools[label]:
+            raise cli.UsageError(f"{source}/{label}: no wav to copy for the label {label!r}")
     for i, name in enumerate(names):
         label = name.split("/")[0]
         pool = pools[label]
@@ -108,9 +92,8 @@ def run(argv=None):
 
         outputs.check_out_dir(args.kws_out, "--kws-out")
         n = synthetic_wav_folder(args.kws_out, read_file_list(args.files), args.wavs)
-        print(
-            f"wrote {args.kws_out}: {n:,} copies of real wavs under the official names (for timing only)"
-        )
+        what = "copies of real wavs under the official names (for timing only)"
+        print(f"wrote {args.kws_out}: {n:,} {what}")
     return 0
 
 

@@ -8,8 +8,8 @@ model needs (TFLM's recording allocator, checked by loading it again in exactly 
 the flash it takes (the .tflite's bytes), sets both beside two common boards, then compares TFLM
 with LiteRT's reference kernels, its default kernels (XNNPACK delegate) and its optimized ones
 without that delegate: the share of equal labels, the largest score difference and, on a
-split's files, each accuracy. The numpy front end's settings come from the model's sidecar JSON,
-as in kws_inference.py. Without --data: random inputs of the model's input shape.
+split's files, each accuracy. The front end and labels are those the model carries (read by
+common.modelfile, as in kws_inference.py). Without --data: random inputs of the model's input shape.
 Exit status 0: the model runs under TFLM; 2: it does not (an op TFLM has no kernel for).
 """
 
@@ -19,11 +19,9 @@ import common  # noqa: F401
 
 import numpy as np
 
-from common import cli, report, tflm
-from common.errors import DataError
-from common.frontend_np import FrontEnd, NumpyFrontEnd
+from common import cli, modelfile, tflm
+from common.frontend_np import NumpyFrontEnd
 from common.litert import Model
-from common.tflite_io import read_model_bytes
 
 KB = 1024
 # (name, flash bytes, RAM bytes): e.g. an nRF52840 (Arduino Nano 33 BLE Sense) / an ESP32-S3
@@ -90,19 +88,15 @@ def compare(data, inputs, label_ids=None):
     return rows
 
 
-def split_inputs(model_path, data, data_dir, split):
+def split_inputs(described, data_dir, split):
     """(features [N, ...], label ids, what they are) of a split file's wavs through the numpy
-    front end of the model's sidecar."""
+    front end the model carries."""
     from common import kws_data
 
-    sidecar = report.read_sidecar(model_path, data)
-    if sidecar is None or "frontend" not in sidecar:
-        raise DataError(
-            f"{report.sidecar_path(model_path)}: no sidecar JSON with a 'frontend' "
-            f"for {model_path}; --data needs the keyword spotter's front end"
-        )
-    cfg = FrontEnd.from_dict(sidecar["frontend"])
-    one = kws_data.read_split_file(split, kws_data.resolve_data_dir(data_dir), sidecar["labels"])
+    cfg = described.frontend
+    one = kws_data.read_split_file(
+        split, kws_data.resolve_data_dir(data_dir), list(described.labels)
+    )
     kws_data.load_waves({"split": one}, cfg.rate)
     frontend = NumpyFrontEnd(cfg)
     return (
@@ -158,16 +152,17 @@ def lines(model_path, fp, rows=None, what=""):
 
 def run(argv=None):
     p = cli.Parser(prog="python -m tools.mcu", description=__doc__.split("\n\n")[0])
-    p.add_argument("model", help=".tflite or .tflite.zip (with its sidecar .json for --data)")
+    p.add_argument("model", help=".tflite or .tflite.zip")
     p.add_argument("--data", help="folder of <label>/<file>.wav (with --split)")
     p.add_argument("--split", help="split file of the wavs to compare the interpreters on")
     args = p.parse_args(argv)
     if bool(args.data) != bool(args.split):
         raise cli.UsageError("python -m tools.mcu: --data and --split go together")
-    data = read_model_bytes(args.model)
+    described = modelfile.open_model(args.model, kind="kws" if args.data else "any")
+    data = described.data
     tflm.package()  # installed, before any long work
     if args.data:
-        inputs, label_ids, what = split_inputs(args.model, data, args.data, args.split)
+        inputs, label_ids, what = split_inputs(described, args.data, args.split)
     else:
         inputs, label_ids, what = (
             random_inputs(data),

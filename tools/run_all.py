@@ -1,18 +1,9 @@
-"""Run the five scripts one after the other, summarize their verdicts, write a results page.
+"""Run the five scripts one after the other, each in its own process, once every data path and
+output folder is checked; sum up their verdicts and write a results page (<out-dir>/RESULTS.md).
+Exit status: 1 if a script failed with an error, else 2 if a limit was missed, else 0.
 
     python -m tools.run_all --shared ../shared/data   # the real data of this project's machines
     python -m tools.run_all                           # ./data, downloaded when absent
-
-Before the first script, every data path is checked (with no --shared or --jena, the
-official data are downloaded into ./data once, here) and so are the output folders: a bad
-path is one error line, exit status 1, before any training. Each script then runs as its own
-process, exactly as `python ex1_a.py ...` would. The results page records the machine, the
-library versions, the date, the command and every figure of the run; it goes beside the
-models (`<out-dir>/RESULTS.md`, not tracked by git) unless --results says where: the
-committed docs/results/RESULTS.md, which the README quotes, is written by
-`python -m tools.run_all --shared ../shared/data --results docs/results/RESULTS.md`. A run in which a
-script failed with an error writes no results page (the previous one stays as it was).
-Exit status: 1 if a script failed with an error, else 2 if a limit was missed, else 0.
 """
 
 import datetime
@@ -24,11 +15,13 @@ import sys
 import time
 
 from common import cli, constraints, outputs, runtime
-from common.errors import DataError
 from common.constraints import TABLE
+from common.errors import DataError
+from common.result import Result
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SHARED_JENA = "jena_mpi_roof_2024_jun_sep.csv"  # the larger real export (16,346 rows, summer)
+LIBRARIES = ("tensorflow", "tf_keras", "tensorflow-model-optimization", "ai-edge-litert", "numpy")
 
 
 def offline_hint():
@@ -42,8 +35,8 @@ def offline_hint():
 
 
 def check_data(args):
-    """The data paths of the five scripts, checked (and the official data downloaded into
-    ./data when no copy is given) before the first script: {exercise: script options}."""
+    """The scripts' data options, {exercise: [flags]}, checked (and the official data downloaded
+    into ./data when no copy is given) before the first script."""
     from common import jena, kws, kws_data
 
     shared = args.shared
@@ -53,13 +46,15 @@ def check_data(args):
             f"{shared}: --shared: {what}; expected a folder laid out as ../shared/data "
             f"({SHARED_JENA}, mini_speech_commands/, mini_speech_commands_split/)"
         )
-    jena_csv = args.jena or (os.path.join(shared, SHARED_JENA) if shared else None)
-    if shared and not args.jena and not os.path.isfile(jena_csv):
-        raise DataError(
-            f"{jena_csv}: no such file in the --shared folder; expected {SHARED_JENA} "
-            "there, or a Jena CSV given with --jena FILE"
-        )
-    jena_csv = jena.resolve_csv(jena_csv, offline_hint())
+    csv = args.jena
+    if shared and not csv:
+        csv = os.path.join(shared, SHARED_JENA)
+        if not os.path.isfile(csv):
+            raise DataError(
+                f"{csv}: no such file in the --shared folder; expected {SHARED_JENA} there, or a "
+                "Jena CSV given with --jena FILE"
+            )
+    csv = jena.resolve_csv(csv, offline_hint())
     if shared:
         kws_dir = kws_data.resolve_data_dir(os.path.join(shared, "mini_speech_commands"))
         split_dir = os.path.join(shared, "mini_speech_commands_split")
@@ -67,87 +62,53 @@ def check_data(args):
         kws_dir, split_dir = kws_data.resolve_data_dir(None, offline_hint()), kws.COURSE_SPLIT_DIR
     kws_data.read_splits(split_dir, kws_dir, log=lambda _: None)  # every listed wav is there
     return {
-        "ex1": ["--data", str(jena_csv)],
+        "ex1": ["--data", str(csv)],
         "ex2": ["--data", str(kws_dir), "--split-dir", str(split_dir)],
     }
 
 
-def script_args(e, args, data):
-    """Options of one script: the run's own, then the checked data paths."""
-    extra = ["--out-dir", args.out_dir, "--seed", str(args.seed)] + (
-        ["--quiet"] if args.quiet else []
-    )
+def run_script(e, args, data):
+    """Run one script in its own process: (exit status, the Result it wrote or None, seconds)."""
+    argv = ["--out-dir", args.out_dir, "--seed", str(args.seed)]
+    if args.quiet:
+        argv.append("--quiet")
     if args.epochs:
-        extra += ["--epochs", str(args.epochs)]
-    return extra + data[e.exercise]
+        argv += ["--epochs", str(args.epochs)]
+    started = time.perf_counter()
+    status = subprocess.call(
+        [sys.executable, os.path.join(ROOT, e.script), *argv, *data[e.exercise]]
+    )
+    seconds = time.perf_counter() - started
+    path = os.path.join(args.out_dir, f"{e.name}.json")
+    if status not in (0, 2) or not os.path.isfile(path):
+        return status, None, seconds
+    with open(path) as f:
+        return status, Result.from_json(json.load(f)), seconds
 
 
 def library_versions():
     from importlib import metadata
 
-    found = []
-    for package in (
-        "tensorflow",
-        "tf_keras",
-        "tensorflow-model-optimization",
-        "ai-edge-litert",
-        "numpy",
-    ):
+    found = [f"Python {platform.python_version()}"]
+    for name in LIBRARIES:
         try:
-            found.append(f"{package} {metadata.version(package)}")
+            found.append(f"{name} {metadata.version(name)}")
         except metadata.PackageNotFoundError:
             pass
-    return f"Python {platform.python_version()}, " + ", ".join(found)
-
-
-def figures(summary):
-    """The run's figures in the verdict table's units."""
-    m = summary.get("metrics", {})
-    if "mae_t" in m:
-        base = summary.get("baseline", {}).get("persistence", {})
-        text = f"MAE T {constraints.fmt('mae_t', m['mae_t'])}, RH {constraints.fmt('mae_rh', m['mae_rh'])}"
-        if base:
-            text += (
-                f" (persistence {constraints.fmt('mae_t', base['mae_t'])}, "
-                f"{constraints.fmt('mae_rh', base['mae_rh'])})"
-            )
-        return text
-    if "accuracy" in m:
-        text = f"test {constraints.fmt('accuracy', m['accuracy'])}, val {constraints.fmt('accuracy', m['val_accuracy'])}"
-        if m.get("accuracy_unseen_speakers") is not None:
-            text += (
-                f", unseen speakers {constraints.fmt('accuracy', m['accuracy_unseen_speakers'])}"
-            )
-        return text
-    return "-"
+    return ", ".join(found)
 
 
 def parse_args(argv):
-    p = cli.Parser(
-        prog="python -m tools.run_all", description="all five versions, one after the other"
-    )
+    p = cli.Parser(prog="python -m tools.run_all", description=__doc__.split("\n\n")[0])
     p.add_argument(
         "--shared",
-        help="a folder laid out as ../shared/data (Jena CSVs, "
-        "mini_speech_commands/, mini_speech_commands_split/); "
-        "default: ./data, the official data downloaded there",
+        help="a folder laid out as ../shared/data (default: ./data, the official data downloaded "
+        "there)",
     )
-    p.add_argument(
-        "--jena", help=f"the Jena CSV for exercise 1 (default with --shared: {SHARED_JENA})"
-    )
-    p.add_argument(
-        "--out-dir",
-        default="models",
-        help="where every script writes its output set (default: models)",
-    )
-    p.add_argument(
-        "--results",
-        help="the results page (default: <out-dir>/RESULTS.md; "
-        "docs/results/RESULTS.md for the committed one)",
-    )
-    p.add_argument(
-        "--seed", type=cli.seed, default=0, help="random seed of every script (default: 0)"
-    )
+    p.add_argument("--jena", help=f"exercise 1's Jena CSV (default with --shared: {SHARED_JENA})")
+    p.add_argument("--out-dir", default="models", help="the scripts' output (default: models)")
+    p.add_argument("--results", help="the results page (default: <out-dir>/RESULTS.md)")
+    p.add_argument("--seed", type=cli.seed, default=0, help="every script's seed (default: 0)")
     p.add_argument(
         "--epochs",
         type=cli.positive_int,
@@ -164,31 +125,20 @@ def run(argv=None):
     outputs.check_out_dir(args.out_dir)
     outputs.check_out_dir(os.path.dirname(os.path.abspath(args.results)), "--results' folder")
     data = check_data(args)
-
-    rows, lines, statuses, started = [], [], [], time.perf_counter()
+    lines, rows, statuses, started = [], [], [], time.perf_counter()
     for e in TABLE:
-        t0 = time.perf_counter()
-        status = subprocess.call(
-            [sys.executable, os.path.join(ROOT, e.script), *script_args(e, args, data)]
-        )
-        seconds = time.perf_counter() - t0
+        status, result, seconds = run_script(e, args, data)
         statuses.append(status)
-        path = os.path.join(args.out_dir, f"{e.name}.json")
-        summary = json.load(open(path)) if status in (0, 2) and os.path.isfile(path) else {}
-        verdict = (
-            constraints.summary_line(summary["verdict"])
-            if summary
-            else f"ERROR (exit status {status}): see the script's output above"
-        )
-        size = f"{summary['zip_bytes']:,} B" if summary else "-"
-        lines.append(
-            f"{e.script:<9} {size:>9}  {figures(summary)}  [{seconds:.0f} s]\n          {verdict}"
-        )
-        rows.append(f"| {e.script} | {size} | {figures(summary)} | {verdict} | {seconds:.0f} s |")
+        if result is None:
+            size = figures = "-"
+            verdict = f"ERROR (exit status {status}): see the script's output above"
+        else:
+            size, figures = f"{result.sizes['zip_bytes']:,} B", result.figures()
+            verdict = result.verdict.headline()
+        lines.append(f"{e.script:<9} {size:>9}  {figures}  [{seconds:.0f} s]\n          {verdict}")
+        rows.append(f"| {e.script} | {size} | {figures} | {verdict} | {seconds:.0f} s |")
     total = time.perf_counter() - started
-    print("\nSummary (limits: common/constraints.py):")
-    print("\n".join(lines))
-    print(f"total {total:.0f} s")
+    print("\nSummary (limits: common/constraints.py):", *lines, f"total {total:.0f} s", sep="\n")
     failed = [e.script for e, s in zip(TABLE, statuses) if s not in (0, 2)]
     if failed:
         print(
@@ -197,29 +147,27 @@ def run(argv=None):
             file=sys.stderr,
         )
         return constraints.EXIT_ERROR
-    command = "python -m tools.run_all " + " ".join(argv if argv is not None else sys.argv[1:])
-    page = "\n".join(
-        [
-            "# Results of a run of the five scripts",
-            "",
-            "Generated by `tools/run_all.py`; do not edit by hand.",
-            "",
-            f"- Command: `{command.strip()}`",
-            f"- Date: {datetime.datetime.now(datetime.UTC):%Y-%m-%d %H:%M} UTC",
-            f"- Machine: {runtime.host()}",
-            f"- Libraries: {library_versions()}",
-            f"- Run time: {total:.0f} s for the five scripts",
-            "",
-            "| script | .tflite.zip | quality on this run's data | verdict | time |",
-            "|---|---|---|---|---|",
-            *rows,
-            "",
-            "Each model's picture (training curves, forecasts or confusion matrix) is "
-            f"`{args.out_dir}/<name>.png`; its JSON holds every figure above.",
-            "",
-        ]
-    )
-    outputs.write_file(args.results, page.encode())
+    command = " ".join(["python -m tools.run_all", *(sys.argv[1:] if argv is None else argv)])
+    page = [
+        "# Results of a run of the five scripts",
+        "",
+        "Generated by `tools/run_all.py`; do not edit by hand.",
+        "",
+        f"- Command: `{command}`",
+        f"- Date: {datetime.datetime.now(datetime.UTC):%Y-%m-%d %H:%M} UTC",
+        f"- Machine: {runtime.host()}",
+        f"- Libraries: {library_versions()}",
+        f"- Run time: {total:.0f} s for the five scripts",
+        "",
+        "| script | .tflite.zip | quality on this run's data | verdict | time |",
+        "|---|---|---|---|---|",
+        *rows,
+        "",
+        "Each model's picture (training curves, forecasts or confusion matrix) is "
+        f"`{args.out_dir}/<name>.png`; its JSON holds every figure above.",
+        "",
+    ]
+    outputs.write_file(args.results, "\n".join(page).encode())
     print(f"wrote {args.results}")
     return max(statuses)
 

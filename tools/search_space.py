@@ -1,14 +1,8 @@
-"""What the constraint search (tools/search.py) may change in each version, and the bounds
-a candidate must meet.
+"""What the constraint search (tools/search.py) may change in each version, and the bounds a
+candidate must meet. No TensorFlow import."""
 
-`kws_candidate(trial, version)` / `forecast_candidate(trial, version)` ask an Optuna trial
-for its parameters and return a version declaration (KWSVersion / ForecastVersion) that the
-pipelines train as they train the scripts' own; `declaration(spec, params)` writes it back as
-the Python a script declares. No TensorFlow import.
-"""
-
-from common.frontend_np import FrontEnd
 from common.constraints import KB, entry
+from common.frontend_np import FrontEnd
 
 # The project's targets, tighter than the homework's limits (issues 4 and 14): bytes of the
 # .tflite.zip; ex2_b: host invoke p50 as a fraction of the original report's DS-CNN's; ex2_c:
@@ -26,31 +20,22 @@ WIDTHS = (24, 32, 40, 48, 56, 64, 80, 96)
 
 def max_zip_bytes(version):
     """The size bound of a candidate: the homework's limit or the project's target."""
-    return min(entry(version).limits["zip_bytes"], TARGETS.get(version, {}).get("zip_bytes", 1e12))
+    return min(entry(version).limits["zip_bytes"], TARGETS[version].get("zip_bytes", 1e12))
 
 
-def kws_frontend(trial, rate):
-    """MFCC settings: frame 30 or 40 ms, step 16 or 20 ms, 20-40 mel bins, 8-13 coefficients."""
-    ms = rate // 1000
-    return FrontEnd(
-        rate=rate,
+def kws_candidate(trial, version, epochs=None):
+    """The trial's KWSVersion (`epochs`, if given, fixes its epochs: a smoke test)."""
+    from common.kws import KWSVersion
+
+    ms = RATE[version] // 1000
+    frontend = FrontEnd(
+        rate=RATE[version],
         frame_length=ms * trial.suggest_categorical("frame_ms", [30, 40]),
         frame_step=ms * trial.suggest_categorical("step_ms", [16, 20]),
         num_mel_bins=trial.suggest_categorical("mel_bins", [20, 32, 40]),
         num_coefficients=trial.suggest_categorical("coefficients", [8, 10, 13]),
     )
-
-
-def kws_candidate(trial, version, epochs=None):
-    """A KWSVersion from the trial: front end, widths, depth, extra depthwise blocks (as many
-    3x3 convolutions as the coefficients leave room for), first stride, augmentation
-    strength, epochs (`epochs` fixes them, e.g. for a smoke test), quantization-aware epochs
-    or none."""
-    from common.kws import KWSVersion
-
-    frontend = kws_frontend(trial, RATE[version])
-    # every unpadded 3x3 conv takes 2 coefficients: the first conv and `room` more fit
-    room = (frontend.num_coefficients - 3) // 2
+    room = (frontend.num_coefficients - 3) // 2  # each unpadded 3x3 conv takes 2 coefficients
     extra = trial.suggest_int("extra_depthwise", 0, min(2, room - 1))
     depth = trial.suggest_int("blocks", 1, min(3, room - extra))
     first = trial.suggest_categorical("first_width", WIDTHS)
@@ -82,35 +67,30 @@ def feature_map(spec):
 
 
 def forecast_candidate(trial, version, epochs=None):
-    """A ForecastVersion from the trial: what the output predicts (the last step plus a
-    change computed from the differences only, level-free; or the whole forecast from the
-    normalized inputs, level-aware), hidden units, pruning sparsity, quantization mode."""
+    """The trial's ForecastVersion: the last step plus a change computed from the differences,
+    or the whole forecast from the inputs; hidden units, pruning sparsity, quantization."""
     from common.forecast import ForecastVersion
     from common.models import forecast_mlp, residual_forecaster
 
-    output = trial.suggest_categorical("output", ["change", "whole"])
+    change = trial.suggest_categorical("output", ["change", "whole"]) == "change"
     hidden = trial.suggest_categorical("hidden", [0, 2, 4, 8])
     sparsity = trial.suggest_categorical("sparsity", [0.0, 0.3, 0.5, 0.7])
     mode = trial.suggest_categorical("quantization", ["16x8", "int8"])
-    layers = "Dense(12)" + (f" + Dense({hidden})-Dense(12)" if hidden else "")
-    if output == "change":
+    units = (hidden,) if hidden else ()
+    if change:
+        layers = "Dense(12)" + (f" + Dense({hidden})-Dense(12)" if hidden else "")
         arch = f"last step + {layers} of the differences"
-        build = lambda mean, std, folded=False: residual_forecaster(  # noqa: E731
-            mean, std, linear=True, hidden=(hidden,) if hidden else (), folded=folded
+        build = lambda mean, std, folded=False: residual_forecaster(
+            mean, std, linear=True, hidden=units, folded=folded
         )
     else:
-        arch = (
-            "Dense(12) of the inputs" if not hidden else f"Dense({hidden})-Dense(12) of the inputs"
-        )
-        build = lambda mean, std, folded=False: forecast_mlp((hidden,) if hidden else ())  # noqa: E731
+        arch = f"Dense({hidden})-Dense(12) of the inputs" if hidden else "Dense(12) of the inputs"
+        build = lambda mean, std, folded=False: forecast_mlp(units)
     pruning = None
     if sparsity and hidden:  # pruning a lone 72-weight Dense(12) saves nothing zipped
+        start = min(0.3, sparsity)
         pruning = dict(
-            initial_sparsity=min(0.3, sparsity),
-            final_sparsity=sparsity,
-            begin=0.0,
-            end=0.6,
-            epochs=10,
+            initial_sparsity=start, final_sparsity=sparsity, begin=0.0, end=0.6, epochs=10
         )
         arch += f", {sparsity:.0%} pruned"
     spec = ForecastVersion(
@@ -118,13 +98,13 @@ def forecast_candidate(trial, version, epochs=None):
         arch,
         build,
         epochs=epochs or 20,
-        lstsq_init=output == "change",
-        fold_units=output == "change" and bool(hidden),
+        lstsq_init=change,
+        fold_units=change and bool(hidden),
         pruning=pruning,
         quantization=mode,
         stem=f"search_{version}",
     )
-    spec.search_params = {"output": output, "hidden": hidden}
+    spec.hidden_units = units  # for its declaration
     return spec
 
 
@@ -140,13 +120,10 @@ def declaration(spec):
             f"first_stride={tuple(spec.first_stride)}, epochs={spec.epochs},\n"
             f"    augment={spec.augment}, qat_epochs={spec.qat_epochs})"
         )
-    p = spec.search_params
-    hidden = f"({p['hidden']},)" if p["hidden"] else "()"
-    call = (
-        f"residual_forecaster(mean, std, linear=True, hidden={hidden}, folded=folded)"
-        if p["output"] == "change"
-        else f"forecast_mlp({hidden})"
-    )
+    hidden = spec.hidden_units
+    call = f"forecast_mlp({hidden})"
+    if spec.lstsq_init:
+        call = f"residual_forecaster(mean, std, linear=True, hidden={hidden}, folded=folded)"
     return (
         f"def build(mean, std, folded=False):\n"
         f"    from common.models import forecast_mlp, residual_forecaster\n"

@@ -1,0 +1,115 @@
+"""What a run made and measured, as one typed object; its JSON, its printed verdict and its row
+in a results page are renderings of it (no TensorFlow import)."""
+
+import dataclasses
+import importlib
+import json
+import math
+
+from .constraints import Verdict, entry
+from .tflite_io import sha256
+
+EXERCISES = {"ex1": "common.forecast", "ex2": "common.kws"}  # each supplies its parts to the run
+
+
+def exercise(version):
+    """The module of a version's exercise (common.forecast or common.kws)."""
+    return importlib.import_module(EXERCISES[entry(version).exercise])
+
+
+@dataclasses.dataclass
+class Result:
+    """One run: the model files and picture it made (`files`: name -> bytes), the sizes of its
+    model, its metrics (the exercise's Metrics), the verdict, the training history, and the
+    exercise's own record (`details`: front end and labels or normalization, data, training...)."""
+
+    version: str
+    name: str
+    architecture: str
+    params: int
+    sparsity: float | None
+    sizes: dict  # tflite_bytes, zip_bytes, zlib_bytes, tflite_sha256
+    metrics: object
+    history: dict
+    details: dict
+    verdict: Verdict | None = None
+    files: dict = dataclasses.field(default_factory=dict, repr=False)
+
+    def to_json(self):
+        """The JSON's object: every figure, the verdict, and the sha256 of every file of the set
+        (the JSON is the set's commit record, common/outputs.py)."""
+        training = {**self.details.get("training", {}), "history": self.history}
+        return finite(
+            {
+                "version": self.version,
+                "architecture": self.architecture,
+                "params": self.params,
+                "sparsity": self.sparsity,
+                **self.sizes,
+                "metrics": dataclasses.asdict(self.metrics),
+                **{k: v for k, v in self.details.items() if k != "training"},
+                "training": training,
+                "verdict": self.verdict.to_dict(),
+                "passed": self.verdict.passed,
+                "limits": entry(self.version).limits,
+                "files": {n: sha256(b) for n, b in sorted(self.files.items())},
+            }
+        )
+
+    def json_bytes(self):
+        return (
+            json.dumps(self.to_json(), indent=2, allow_nan=False, ensure_ascii=False) + "\n"
+        ).encode()
+
+    @classmethod
+    def from_json(cls, d):
+        """The Result a JSON renders (without the files' bytes)."""
+        ex = exercise(d["version"])
+        details = {k: v for k, v in d.items() if k not in _OWN}
+        details["training"] = {k: v for k, v in d["training"].items() if k != "history"}
+        return cls(
+            d["version"],
+            entry(d["version"]).name,
+            d["architecture"],
+            d["params"],
+            d["sparsity"],
+            {k: d[k] for k in _SIZES},
+            ex.Metrics(**d["metrics"]),
+            d["training"]["history"],
+            details,
+            Verdict.from_dict(d["verdict"]),
+        )
+
+    def verdict_text(self):
+        """The verdict table with the rows measured without a limit, and the headline."""
+        return self.verdict.table(self.version, exercise(self.version).also(self))
+
+    def figures(self):
+        """The run's quality figures in the verdict table's units, in a line."""
+        return exercise(self.version).figures(self)
+
+
+_SIZES = ("tflite_bytes", "zip_bytes", "zlib_bytes", "tflite_sha256")
+_OWN = {
+    "version",
+    "architecture",
+    "params",
+    "sparsity",
+    "metrics",
+    "verdict",
+    "passed",
+    "limits",
+    "files",
+    *_SIZES,
+}
+
+
+def finite(obj):
+    """`obj` with every NaN or infinite float replaced by None (JSON has no NaN)."""
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, dict):
+        return {k: finite(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [finite(v) for v in obj]
+    return obj
