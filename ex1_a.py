@@ -1,18 +1,13 @@
 """Exercise 1, version a: residual forecaster, linear + 4-unit hidden layer (limits in
 common/constraints.py).
 
-The last observed step plus a predicted change: a Dense(12) of the inputs' differences from
-the last step (least-squares start) and a Dense(4, ReLU)-Dense(12) of the same differences.
-L1 loss in train-std units, 20 epochs; magnitude pruning of every kernel to 50 % while
-fine-tuning 10 more; std and mean folded into the output layers; 16x8 quantization (int8
-weights, int16 activations) calibrated across the whole training period and across plausible
-levels. Chosen on validation (docs/exercise1.md); its size and errors:
-docs/results/RESULTS.md.
+The last observed step plus a predicted change: a Dense(12) of the inputs' differences from the
+last step (least-squares start) and a Dense(4, ReLU)-Dense(12) of the same differences. L1 loss
+in train-std units, 20 epochs; magnitude pruning of every kernel to 50 % while fine-tuning 10
+more; std and mean folded into the output layers; 16x8 quantization calibrated across the whole
+training period and plausible levels (docs/exercise1.md; results: docs/results/RESULTS.md).
 """
 
-import sys
-
-import common  # noqa: F401  (sets TF_USE_LEGACY_KERAS before TensorFlow loads)
 from common.forecast import ForecastVersion
 from common.pipeline import main
 
@@ -33,4 +28,4 @@ VERSION = ForecastVersion(
 )
 
 if __name__ == "__main__":
-    sys.exit(main(VERSION))
+    raise SystemExit(main(VERSION))

@@ -1,15 +1,11 @@
 """Exercise 1, version b: linear residual forecaster (limits in common/constraints.py).
 
-The last observed step plus a change that is one Dense(12) of the inputs' differences from
-the last step: a least-squares start, then 20 epochs of L1 loss in train-std units; 16x8
-quantization (int8 weights, int16 activations) calibrated across the whole training period
-and across plausible levels. Chosen on validation (docs/exercise1.md); its size and errors:
-docs/results/RESULTS.md.
+The last observed step plus a change that is one Dense(12) of the inputs' differences from the
+last step: a least-squares start, then 20 epochs of L1 loss in train-std units; 16x8
+quantization calibrated across the whole training period and plausible levels
+(docs/exercise1.md; results: docs/results/RESULTS.md).
 """
 
-import sys
-
-import common  # noqa: F401  (sets TF_USE_LEGACY_KERAS before TensorFlow loads)
 from common.forecast import ForecastVersion
 from common.pipeline import main
 
@@ -25,4 +21,4 @@ VERSION = ForecastVersion(
 )
 
 if __name__ == "__main__":
-    sys.exit(main(VERSION))
+    raise SystemExit(main(VERSION))

@@ -1,17 +1,12 @@
 """Exercise 2, version b: fast keyword spotter (limits in common/constraints.py).
 
 DS-CNN 64-64-64 whose first conv strides 4 frames in time instead of 2 (half the rows in the
-feature maps, a fraction of the invoke time of the course report's model), on the course's
-16 kHz MFCC front end, trained 40 epochs with random time shifts of up to 100 ms and random
-gains of up to ±10 dB (best validation epoch kept, BatchNorm statistics re-estimated on the
-training split), post-training int8: quantization-aware epochs lowered b's int8 accuracy on validation
-where they raised a's and c's (docs/exercise2.md). Its size, accuracy and latency:
-docs/results/RESULTS.md, docs/results/BENCHMARK.md.
+feature maps), on the course's 16 kHz MFCC front end; 40 epochs with random time shifts of up to
+100 ms and random gains of up to ±10 dB (best validation epoch kept, BatchNorm statistics
+re-estimated on the training split), post-training int8: quantization-aware epochs lowered b's
+accuracy on validation (docs/exercise2.md; results: docs/results/RESULTS.md, BENCHMARK.md).
 """
 
-import sys
-
-import common  # noqa: F401  (sets TF_USE_LEGACY_KERAS before TensorFlow loads)
 from common.frontend_np import MFCC_16K
 from common.kws import TIME_SHIFT, KWSVersion
 from common.pipeline import main
@@ -27,4 +22,4 @@ VERSION = KWSVersion(
 )
 
 if __name__ == "__main__":
-    sys.exit(main(VERSION))
+    raise SystemExit(main(VERSION))

@@ -1,46 +1,45 @@
 """Keyword-spotting latency and predictions on a Raspberry Pi (no TensorFlow needed).
 
-Copy this file, common/ and a model to the Pi (docs/raspberry-pi.md):
-
     python kws_inference.py --model kws_b.tflite.zip         # latency, as the course script
     python kws_inference.py --model kws_c.tflite --wav DIR   # label every wav under DIR
     python kws_inference.py --model kws_c.tflite --wav DIR --split kws_split_test.txt  # score a split
 
-The front end and labels come from the model's own metadata (common/modelfile.py); a model
-without them (the course's) runs on the course's flags and defaults. `--json` prints the run as
-one JSON object instead of lines.
+The front end and labels come from the model's metadata, else the course's flags and defaults;
+--json prints the run as one JSON object (docs/raspberry-pi.md).
 """
+
+import argparse
+import collections
+import contextlib
+import json
+import os
+import platform
+import struct
+import sys
+from importlib import metadata
 
 import common  # noqa: F401  (one BLAS thread, set before numpy loads; no TensorFlow)
 
-import argparse  # noqa: E402
-import collections  # noqa: E402
-import json  # noqa: E402
-import os  # noqa: E402
-import platform  # noqa: E402
-import struct  # noqa: E402
-import sys  # noqa: E402
-from importlib import metadata  # noqa: E402
+import numpy as np
 
-import numpy as np  # noqa: E402
-
-from common import cli, kws_data, modelfile, runtime  # noqa: E402
-from common.litert import Model, interpreter_class, measure_latency  # noqa: E402
-from common.macos_files import walk_files  # noqa: E402
-from common.wav import WavError, read_wav  # noqa: E402
+from common import cli, kws_data, modelfile, runtime
+from common.litert import Model, interpreter_class, measure_latency
+from common.errors import DataError
+from common.macos_files import walk_files
+from common.wav import WavError, read_wav
 
 PI_LIMITS = {"pi_inference_ms": ("inference", "inference_ms"), "pi_total_ms": ("total", "total_ms")}
+SPLIT_ADVICE = "; --split FILE scores only the files of a split (e.g. its test split)"
+TRAINING = "the model's training split (by name)"
+FLAG_TYPES = {"mfcc": None, "resize": int, "lower_frequency": float, "upper_frequency": float}
 
 
 def machine(model_file="/proc/device-tree/model"):
     """(name, is a Raspberry Pi): the Pi's model from the device tree, else the platform."""
-    try:
-        with open(model_file, "rb") as f:
-            model = f.read().rstrip(b"\0").decode(errors="replace").strip()
+    with contextlib.suppress(OSError), open(model_file, "rb") as f:
+        model = f.read().rstrip(b"\0").decode(errors="replace").strip()
         if model:
             return model, model.startswith("Raspberry Pi")
-    except OSError:
-        pass
     return runtime.host(), False
 
 
@@ -54,16 +53,12 @@ def interpreter_words():
 
 
 def system(os_release="/etc/os-release"):
-    """The OS side: {'os': distribution, userland bits and kernel, Python, interpreter in words;
-    'bits': of the userland}. A Pi 4 or 5 runs a 64-bit kernel under a 32-bit Raspberry Pi OS
-    too: the userland's bits are those of this Python, not `uname -m`."""
+    """{'os': the OS, userland bits, kernel, Python and interpreter in words, 'bits'}. The bits
+    are this Python's: a Pi 4 or 5 runs a 32-bit Raspberry Pi OS on a 64-bit kernel too."""
     name = platform.system()
-    try:
-        with open(os_release, encoding="utf-8", errors="replace") as f:
-            fields = dict(ln.rstrip("\n").split("=", 1) for ln in f if "=" in ln)
+    with contextlib.suppress(OSError), open(os_release, encoding="utf-8", errors="replace") as f:
+        fields = dict(ln.rstrip("\n").split("=", 1) for ln in f if "=" in ln)
         name = fields.get("PRETTY_NAME", name).strip().strip('"')
-    except OSError:
-        pass
     bits = struct.calcsize("P") * 8
     words = (
         f"{name}, {bits}-bit userland ({platform.machine()} kernel), Python "
@@ -84,8 +79,7 @@ def pi_limits(described, latency, on_pi):
 
 
 def limit_line(report):
-    """One line comparing the measured latency with the version's Pi limit, naming the
-    machine and its OS."""
+    """The measured latency against the version's Pi limit, and the machine and OS it ran on."""
     host, version = report["machine"], report["version"] or "this model"
     ran_on = f"ran on {host['name']}; {host['os']}"
     rows = report["latency"]["pi_limits"]
@@ -93,166 +87,110 @@ def limit_line(report):
         return (
             f"Pi limit: none for {version} (limits only ex2_b inference and ex2_c total); {ran_on}"
         )
-    parts = [
-        f"{PI_LIMITS[r['metric']][0]} {r['mean_ms']:.2f} ms (mean) < {r['limit']:g} ms: "
-        + (
-            "not assessable: not a Raspberry Pi, the limit is defined on one"
-            if r["verdict"] == "not assessable"
-            else r["verdict"]
-        )
-        for r in rows
-    ]
+    parts = []
+    for r in rows:
+        verdict = r["verdict"]
+        if verdict == "not assessable":
+            verdict += ": not a Raspberry Pi, the limit is defined on one"
+        what = PI_LIMITS[r["metric"]][0]
+        parts.append(f"{what} {r['mean_ms']:.2f} ms (mean) < {r['limit']:g} ms: {verdict}")
     hint = ""
     if host["bits"] == 32 and any(r["verdict"] == "FAIL" for r in rows):
         hint = " (a 32-bit OS runs tflite-runtime 2.14; a 64-bit Raspberry Pi OS runs LiteRT: docs/raspberry-pi.md)"
     return f"Pi limit of {version}: " + "; ".join(parts) + f"; {ran_on}{hint}"
 
 
-def wav_files(path):
-    """The wavs to label: `path` itself, or every wav under the folder (macOS metadata, e.g.
-    `._yes.wav` or `__MACOSX/`, left out)."""
-    if os.path.isdir(path):
-        found = walk_files(path, ".wav")
+def wav_paths(wav, split, labels):
+    """(the wavs to label, their true labels or None): the files of `split` under the folder
+    `wav`, else `wav` itself or every wav under it (macOS metadata, `._x.wav`, left out)."""
+    if split:
+        log = lambda m: print(m, file=sys.stderr)
+        folder = kws_data.resolve_data_dir(wav)
+        one = kws_data.read_split_file(split, folder, labels, log=log, split_flag="--split")
+        return one.paths, [labels[i] for i in one.label_ids]
+    if os.path.isdir(wav):
+        found = walk_files(wav, ".wav")
         if not found:
-            raise FileNotFoundError(f"{path}: no .wav file in this folder")
-        return found
-    if not os.path.isfile(path):
-        raise FileNotFoundError(f"{path}: no such wav file or folder")
-    return [path]
-
-
-def split_files(split, folder, labels):
-    """The files of a split file, found under `folder` (`<label>/<file>.wav`), with their
-    labels: (paths, true label of each)."""
-    if not os.path.isdir(folder):
-        what = "a file" if os.path.exists(folder) else "no such folder"
-        raise ValueError(
-            f"{folder}: {what}; with --split, --wav names the folder of "
-            "<label>/<file>.wav that the split's lines are in"
-        )
-    one = kws_data.read_split_file(
-        split,
-        kws_data.resolve_data_dir(folder),
-        labels,
-        log=lambda m: print(m, file=sys.stderr),
-        split_flag="--split",
-    )
-    return one.paths, [labels[i] for i in one.label_ids]
-
-
-def softmax(y):
-    e = np.exp(np.asarray(y, np.float64) - np.max(y))
-    return e / e.sum()
+            raise FileNotFoundError(f"{wav}: no .wav file in this folder")
+        return found, None
+    if not os.path.isfile(wav):
+        raise FileNotFoundError(f"{wav}: no such wav file or folder")
+    return [wav], None
 
 
 def label_wavs(model, described, paths, truth=None):
-    """Label and score every readable wav: {'files': [{path, label, score, truth}],
-    'unreadable': [messages], 'accuracy', 'scored', 'in_training'}. The true label of a file
-    is `truth[i]` (from a split file) or its folder's name when that is a label."""
-    labels, rate = described.labels, described.frontend.rate
-    files, unreadable = [], []
+    """Label every readable wav: {'files': [{path, label, score, truth}], 'unreadable':
+    [messages], 'scored', 'right', 'accuracy', 'in_training'}. A file's true label is
+    `truth[i]` (a split's), else its folder's name when that is a label."""
+    labels, files, unreadable = described.labels, [], []
+    if truth is None:  # the folders' names
+        truth = [os.path.basename(os.path.dirname(os.path.abspath(p))) for p in paths]
     for i, path in enumerate(paths):
         try:
-            p = softmax(model.classify(read_wav(path, rate=rate)))
+            y = model.classify(read_wav(path, rate=described.frontend.rate))
         except WavError as e:
             unreadable.append(str(e))
             continue
-        k = int(np.argmax(p))
-        true = (
-            truth[i]
-            if truth is not None
-            else os.path.basename(os.path.dirname(os.path.abspath(path)))
-        )
-        files.append(
-            {
-                "path": path,
-                "label": labels[k],
-                "score": float(p[k]),
-                "truth": true if true in labels else None,
-            }
-        )
+        e = np.exp(np.asarray(y, np.float64) - np.max(y))
+        p, k = e / e.sum(), int(np.argmax(e))  # softmax
+        true = truth[i] if truth[i] in labels else None
+        files.append({"path": path, "label": labels[k], "score": float(p[k]), "truth": true})
     scored = [f for f in files if f["truth"] is not None]
+    right = sum(f["label"] == f["truth"] for f in scored)
     record = (described.report or {}).get("data", {}).get("training_files")
     mask = kws_data.in_training(record, [f["path"] for f in scored]) if scored else None
     return {
         "files": files,
         "unreadable": unreadable,
         "scored": len(scored),
-        "right": sum(f["label"] == f["truth"] for f in scored),
-        "accuracy": float(np.mean([f["label"] == f["truth"] for f in scored])) if scored else None,
+        "right": right,
+        "accuracy": right / len(scored) if scored else None,
         "in_training": None if mask is None else int(mask.sum()),
     }
 
 
 def wav_lines(report, split=None):
     """The --wav report as the course's lines: a line per file, the summary, notes."""
-    w, labels = report["wav"], report["labels"]
+    w, n = report["wav"], len(report["wav"]["files"])
     lines = [f"{f['path']} {f['label']} {f['score']:.3f}" for f in w["files"]]
     counts = collections.Counter(f["label"] for f in w["files"])
+    predicted = ", ".join(f"{lab} {counts[lab]}" for lab in report["labels"] if counts[lab])
     lines.append(
-        f"Summary: {len(w['files'])} of {len(w['files']) + len(w['unreadable'])} files labelled; "
-        "predictions: " + ", ".join(f"{lab} {counts[lab]}" for lab in labels if counts[lab])
+        f"Summary: {n} of {n + len(w['unreadable'])} files labelled; predictions: {predicted}"
     )
     if w["scored"]:
-        right = w["right"]
         where = f"files of {split}" if split else "files in label folders"
-        lines.append(f"Accuracy {100 * w['accuracy']:.2f} % ({right} of {w['scored']} {where})")
-        advice = "; --split FILE scores only the files of a split (e.g. its test split)"
-        if w["in_training"] is None and not split:
-            lines.append(
-                "note: the model's JSON does not list its training files: some of these may have been trained on"
-                + advice
-            )
-        elif w["in_training"] == 0 and not split:
-            lines.append(
-                f"note: none of these {w['scored']} files is in the model's training split (by name)"
-            )
-        elif w["in_training"]:
-            lines.append(
-                f"note: {w['in_training']} of these {w['scored']} files are in the model's training split "
-                "(by name): the accuracy above counts them" + ("" if split else advice)
-            )
-    lines += [f"unreadable: {m}" for m in w["unreadable"]]
-    return lines
+        lines.append(
+            f"Accuracy {100 * w['accuracy']:.2f} % ({w['right']} of {w['scored']} {where})"
+        )
+        trained, advice = w["in_training"], "" if split else SPLIT_ADVICE
+        if trained:
+            note = f"{trained} of these {w['scored']} files are in {TRAINING}: the accuracy above counts them{advice}"
+        elif trained == 0:
+            note = f"none of these {w['scored']} files is in {TRAINING}"
+        else:
+            note = f"the model's JSON does not list its training files: some of these may have been trained on{advice}"
+        if trained or not split:
+            lines.append(f"note: {note}")
+    return lines + [f"unreadable: {m}" for m in w["unreadable"]]
 
 
 def parse_args(argv):
     p = cli.Parser(prog="kws_inference.py", description=__doc__.split("\n\n")[0])
     p.add_argument("--model", required=True, help=".tflite or .tflite.zip")
-    p.add_argument("--rate", type=cli.positive_int, help="sample rate of the front end (Hz)")
+    for flag, (field, text) in modelfile.FLAGS.items():
+        name = "--" + flag.replace("_", "-")
+        if field == "mfcc":
+            p.add_argument(name, action=argparse.BooleanOptionalAction, help=text)
+        else:
+            p.add_argument(name, type=FLAG_TYPES.get(field, cli.positive_int), help=text)
     p.add_argument(
-        "--mfcc",
-        action=argparse.BooleanOptionalAction,
-        default=None,
-        help="MFCC front end (--no-mfcc: STFT)",
+        "--ignore-metadata", action="store_true", help="run the course's defaults and the flags"
     )
-    p.add_argument("--resize", type=int, help="STFT path: resize to RxR (0: none)")
-    p.add_argument("--length", type=cli.positive_int, help="frame length (samples)")
-    p.add_argument("--stride", type=cli.positive_int, help="frame step (samples)")
-    p.add_argument("--bins", type=cli.positive_int, help="mel bins")
-    p.add_argument("--coeff", type=cli.positive_int, help="MFCC coefficients")
-    p.add_argument("--lower-frequency", type=float, help="lowest mel filter frequency (Hz)")
-    p.add_argument("--upper-frequency", type=float, help="highest mel filter frequency (Hz)")
-    p.add_argument(
-        "--ignore-metadata",
-        action="store_true",
-        help="run the course's defaults and the flags, not the front end and labels the model carries",
-    )
-    p.add_argument(
-        "--threads",
-        type=cli.positive_int,
-        default=1,
-        help="interpreter threads (default: 1, as the JSON's host latency)",
-    )
-    p.add_argument(
-        "--runs", type=cli.positive_int, default=100, help="latency mode: timed runs (default: 100)"
-    )
+    p.add_argument("--threads", type=cli.positive_int, default=1, help="interpreter threads")
+    p.add_argument("--runs", type=cli.positive_int, default=100, help="timed runs (default 100)")
     p.add_argument("--wav", help="a wav file or a folder (recursive): label every wav")
-    p.add_argument(
-        "--split",
-        help="with --wav DIR: score only the files this split file lists "
-        "(lines ending in <label>/<file>.wav, found under DIR), e.g. kws_split_test.txt",
-    )
+    p.add_argument("--split", help="with --wav DIR: score only the files this split file lists")
     p.add_argument("--json", action="store_true", help="print the run as one JSON object")
     p.add_argument("--verbose", action="store_true", help="keep the interpreter's own log lines")
     args = p.parse_args(argv)
@@ -263,31 +201,26 @@ def parse_args(argv):
 
 def measure(args):
     """The run as one object (what --json prints) and its exit status."""
-    flags = {field: getattr(args, flag) for flag, field in modelfile.FLAGS.items()}
+    flags = {field: getattr(args, flag) for flag, (field, _) in modelfile.FLAGS.items()}
     described = modelfile.open_model(args.model, flags, args.ignore_metadata, kind="kws")
-    model = Model(
-        described.data, described.frontend, args.threads, verbose=args.verbose, name=args.model
-    )
+    cfg = described.frontend
+    model = Model(described.data, cfg, args.threads, verbose=args.verbose, name=args.model)
     name, on_pi = machine()
     report = {
         "model": args.model,
         "version": described.version,
         "source": described.source,
-        "frontend": described.frontend.to_dict(),
-        "input_shape": described.frontend.input_shape,
+        "frontend": cfg.to_dict(),
+        "input_shape": cfg.input_shape,
         "labels": list(described.labels),
         "interpreter": interpreter_words(),
         "machine": {"name": name, "raspberry_pi": on_pi, **system()},
     }
     if args.wav:
-        paths, truth = (
-            split_files(args.split, args.wav, described.labels)
-            if args.split
-            else (wav_files(args.wav), None)
-        )
+        paths, truth = wav_paths(args.wav, args.split, described.labels)
         report["wav"] = label_wavs(model, described, paths, truth)
         return report, 1 if report["wav"]["unreadable"] else 0
-    r = measure_latency(model, described.frontend, args.runs, args.threads)
+    r = measure_latency(model, cfg, args.runs, args.threads)
     report["latency"] = {**r, "pi_limits": pi_limits(described, r, on_pi)}
     return report, 0
 
@@ -302,14 +235,13 @@ def run(argv):
     print(f"interpreter: {report['interpreter']}")
     if "wav" in report:
         print("\n".join(wav_lines(report, args.split)))
-        if status:
-            n = len(report["wav"]["unreadable"])
-            print(
-                f"error: {args.wav}: {n} of {n + len(report['wav']['files'])} wav files unreadable "
-                "(listed above); expected readable wav files",
-                file=sys.stderr,
+        n = len(report["wav"]["unreadable"])
+        if n:
+            raise DataError(
+                f"{args.wav}: {n} of {n + len(report['wav']['files'])} wav files unreadable "
+                "(listed above); expected readable wav files"
             )
-        return status
+        return 0
     r = report["latency"]
     inf, tot = r["inference_ms"], r["total_ms"]
     print(f"Inference Latency {inf['mean']:.2f}ms")

@@ -1,15 +1,8 @@
-"""The five versions of the homework in one table (script, output name, limits), and the
-verdict of a run against the limits of its version.
-
-The scripts, the tools and the verdict all read TABLE; nothing else lists the versions. Sizes
-are of the `.tflite.zip` file, kB = 1024 B. Quality limits are in °C / % (mae_t, mae_rh) or a
-fraction (accuracy); pi_* limits are milliseconds on a Raspberry Pi. Each limit gets one of three results:
-- "pass" / "fail": the limit is assessable on this run and the measured value meets it or not;
-- "not assessable", with its reason: the limit is defined on data or hardware this run does
-  not have (quality limits on the full official datasets, latency limits on a Raspberry Pi).
-All limits are strict (measured < limit) except accuracy, which must be strictly greater.
-`passed` is true when every assessable limit passes: exit status 0; a failed one: 2.
-"""
+"""The five versions of the homework in one table (script, output name, limits), and the verdict
+of a run against them: each limit passes, fails, or is not assessable (defined on data or
+hardware this run lacks). Sizes are of the `.tflite.zip`, kB = 1024 B; mae_t / mae_rh in °C / %,
+accuracy a fraction, pi_* in ms on a Raspberry Pi. Limits are strict (accuracy >, the others <);
+a run passes (exit status 0, else 2) when no assessable limit fails."""
 
 import dataclasses
 
@@ -56,36 +49,8 @@ def of_exercise(exercise):
     return [e for e in TABLE if e.exercise == exercise]
 
 
-HIGHER_IS_BETTER = {"accuracy"}
 PASS, FAIL, NOT_ASSESSABLE = "pass", "fail", "not assessable"
-EXIT_PASSED, EXIT_ERROR, EXIT_LIMIT_MISSED, EXIT_INTERRUPTED = 0, 1, 2, 130
-
-
-def fmt(metric, value):
-    """A value in the verdict table's units, e.g. the limits: '90.00 %', '2,048 B', '0.5000 °C', '1.50 ms'."""
-    if value is None:
-        return "-"
-    if metric.startswith("accuracy"):
-        return f"{100 * value:.2f} %"
-    if metric == "zip_bytes":
-        return f"{value:,.0f} B" if value == int(value) else f"{value:,.1f} B"
-    if metric.startswith("pi_"):
-        return f"{value:.2f} ms"
-    if metric == "mae_t":
-        return f"{value:.4f} °C"
-    if metric == "mae_rh":
-        return f"{value:.4f} %"
-    return f"{value:.4f}"
-
-
-def meets(metric, value, limit):
-    return value > limit if metric in HIGHER_IS_BETTER else value < limit
-
-
-def op(metric):
-    return ">" if metric in HIGHER_IS_BETTER else "<"
-
-
+EXIT_PASSED, EXIT_ERROR, EXIT_LIMIT_MISSED = 0, 1, 2
 NAMES = {
     "mae_t": "MAE T",
     "mae_rh": "MAE RH",
@@ -96,8 +61,25 @@ NAMES = {
 }
 
 
-def name(metric):
-    return NAMES.get(metric, metric)
+def fmt(metric, value):
+    """A value in the verdict table's units: '90.00 %', '2,048 B', '0.5000 °C', '1.50 ms'."""
+    if value is None:
+        return "-"
+    if metric.startswith("accuracy"):
+        return f"{100 * value:.2f} %"
+    if metric == "zip_bytes":
+        return f"{value:,.0f} B" if value == int(value) else f"{value:,.1f} B"
+    if metric.startswith("pi_"):
+        return f"{value:.2f} ms"
+    return f"{value:.4f}" + {"mae_t": " °C", "mae_rh": " %"}.get(metric, "")
+
+
+def meets(metric, value, limit):
+    return value > limit if metric == "accuracy" else value < limit
+
+
+def op(metric):
+    return ">" if metric == "accuracy" else "<"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -111,8 +93,7 @@ class Check:
     reason: str | None = None
 
     def text(self):
-        """The table's result column: a not-assessable limit also says whether this run's value
-        would meet it, so that nobody reads it as passed."""
+        """The result column; a measured not-assessable limit says if the value meets it."""
         if self.result != NOT_ASSESSABLE or self.measured is None:
             return self.result
         side = "meets" if meets(self.metric, self.measured, self.limit) else "MISSES"
@@ -127,7 +108,7 @@ class Verdict:
 
     @classmethod
     def of(cls, version_entry, measured, unassessable=None):
-        """`measured`: metric -> value (a missing or None value of an assessable limit fails);
+        """`measured`: metric -> value (an assessable limit without a value fails);
         `unassessable`: metric -> reason, for limits this run cannot assess."""
         unassessable = unassessable or {}
         checks = []
@@ -162,47 +143,41 @@ class Verdict:
         return EXIT_PASSED if self.passed else EXIT_LIMIT_MISSED
 
     def headline(self):
-        """The headline, whose first word cannot be misread: FAIL (a limit missed; exit status
-        2), INCOMPLETE (none missed, but a limit could not be assessed on this data or host;
-        exit status 0) or PASS (every limit assessed and met). Values in the table's units."""
-        by = lambda result: [c for c in self.checks if c.result == result]  # noqa: E731
-        failed = [
-            f"{name(c.metric)} {fmt(c.metric, c.measured)} (limit {op(c.metric)} "
-            f"{fmt(c.metric, c.limit)})"
-            for c in by(FAIL)
-        ]
-        passed = [name(c.metric) for c in by(PASS)]
-        on_data = [name(c.metric) for c in by(NOT_ASSESSABLE) if not c.metric.startswith("pi_")]
-        on_pi = [name(c.metric) for c in by(NOT_ASSESSABLE) if c.metric.startswith("pi_")]
-        open_ = ([f"{', '.join(on_data)} not assessable on this data"] if on_data else []) + (
-            [f"{', '.join(on_pi)} not assessable off a Raspberry Pi"] if on_pi else []
-        )
+        """A headline whose first word cannot be misread: FAIL (a limit missed), INCOMPLETE
+        (none missed, one not assessable on this data or host) or PASS (all assessed and met)."""
+        failed, passed, on_data, on_pi = [], [], [], []
+        for c in self.checks:
+            if c.result == FAIL:
+                limit = f"{op(c.metric)} {fmt(c.metric, c.limit)}"
+                failed.append(f"{NAMES[c.metric]} {fmt(c.metric, c.measured)} (limit {limit})")
+            elif c.result == PASS:
+                passed.append(NAMES[c.metric])
+            else:
+                (on_pi if c.metric.startswith("pi_") else on_data).append(NAMES[c.metric])
+        open_ = [f"{', '.join(on_data)} not assessable on this data"] if on_data else []
+        open_ += [f"{', '.join(on_pi)} not assessable off a Raspberry Pi"] if on_pi else []
         ok = [f"{', '.join(passed)} PASS"] if passed else []
         if failed:
             return "; ".join([f"FAIL: {', '.join(failed)}", *open_, *ok])
         if open_:
             return "INCOMPLETE: " + "; ".join([*open_, *ok])
-        return "PASS: every limit met (" + ", ".join(passed) + ")"
+        return f"PASS: every limit met ({', '.join(passed)})"
 
     def table(self, version, also=()):
-        """The verdict table: one line per limit (a not-assessable one with its measured value
-        beside the limit), then `also` ((name, text) measured without a limit: baselines, other
-        splits), the reasons of the not-assessable limits, and the headline."""
+        """The verdict table: a line per limit, then `also` ((name, text) measured without a
+        limit), the reasons of the not-assessable limits, and the headline."""
         lines = [
             f"Verdict for {version}",
             f"  {'metric':<26}{'measured':>20}  {'limit':>14}  result",
         ]
+        reasons = {}
         for c in self.checks:
             lines.append(
                 f"  {c.metric:<26}{fmt(c.metric, c.measured):>20}  {op(c.metric)} "
                 f"{fmt(c.metric, c.limit):>12}  {c.text()}"
             )
-        lines += [f"  {label:<26}{text:>20}  {'(no limit)':>14}" for label, text in also]
-        reasons = {}
-        for c in self.checks:
             if c.reason:
                 reasons.setdefault((c.result, c.reason), []).append(c.metric)
-        lines += [
-            f"  {', '.join(ms)}: {result}: {reason}" for (result, reason), ms in reasons.items()
-        ]
+        lines += [f"  {label:<26}{text:>20}  {'(no limit)':>14}" for label, text in also]
+        lines += [f"  {', '.join(ms)}: {result}: {why}" for (result, why), ms in reasons.items()]
         return "\n".join([*lines, f"  => {self.headline()}"])

@@ -1,8 +1,6 @@
 """Exercise 1, forecasting: the version's declaration (`ForecastVersion`), training, pruning,
-folding the units into the output layers, calibration, persistence, and the parts this exercise
-supplies to the run (common/pipeline.py): its flags, its data (the CSV read and checked before
-TensorFlow is imported: gaps, breaks, columns), fit, evaluate.
-"""
+folding the units into the output layers, calibration, persistence, and the exercise's parts of
+the run (common/pipeline.py)."""
 
 import dataclasses
 import os
@@ -12,16 +10,15 @@ from collections.abc import Callable
 import numpy as np
 
 from . import constraints, jena
-from .result import Result
+from .pipeline import Version
 
 PICTURE_WINDOWS = 168  # non-overlapping test windows drawn: one week of 6-step forecasts
 
 
 @dataclasses.dataclass
-class ForecastVersion:
+class ForecastVersion(Version):
     """A forecasting version as a script declares it."""
 
-    version: str  # key of the version table, e.g. "ex1_a"
     architecture: str  # human-readable, goes into the JSON
     build: Callable  # (mean, std, folded) -> Keras model: normalized in, °C/% out
     epochs: int = 20
@@ -37,27 +34,18 @@ class ForecastVersion:
     per_channel: bool = False
     calibration_windows: int = 1000  # random training windows, across the whole period
     calibration_plausible: bool = True  # + as many shifted to plausible levels (see below)
-    stem: str | None = None  # output file stem; None: the version's (e.g. th_a)
-    entry: constraints.Entry = dataclasses.field(init=False, repr=False, compare=False)
-
-    def __post_init__(self):
-        self.entry = constraints.entry(self.version)  # its row of the table: name, limits
-
-    @property
-    def name(self):
-        return self.stem or self.entry.name
 
     def epochs_for(self, override=None):
-        """(training epochs, pruning fine-tuning epochs): the version's own (fine-tuning:
-        `pruning["epochs"]`, else as many again), or `override` (--epochs) for both."""
+        """(training, pruning fine-tuning) epochs: the version's (fine-tuning: `pruning["epochs"]`,
+        else as many again), or `override` (--epochs) for both."""
         if override:
             return override, override
         return self.epochs, (self.pruning or {}).get("epochs", self.epochs)
 
 
 def seed_recipe(version, architecture, build):
-    """The original report's exercise 1 recipe: a plain model on raw MSE, 20 + 20 epochs, pruned
-    from 0.3 to 0.9, full-int8 per channel; calibrated as this project calibrates."""
+    """The original report's recipe: a plain model on raw MSE, 20 + 20 epochs, pruned from 0.3
+    to 0.9, full-int8 per channel; calibrated as this project calibrates."""
     return ForecastVersion(
         version,
         architecture,
@@ -72,33 +60,24 @@ def seed_recipe(version, architecture, build):
     )
 
 
-def loss_function(spec, std):
-    """MAE or MSE, of the errors in train-std units (each feature weighs alike) or raw."""
+def regression_compile_args(spec, std):
+    """Adam; the loss: MAE or MSE of the errors in train-std units (T and RH weigh alike) or raw."""
     import tensorflow as tf
+    from .models import MultiOutputMAE
 
+    optimizer = tf.keras.optimizers.Adam(spec.learning_rate)
     scale = tf.constant(np.asarray(std if spec.loss_in_std_units else [1.0, 1.0], np.float32))
 
     def loss(y_true, y_pred):
         e = (y_pred - y_true) / scale
         return tf.reduce_mean(tf.abs(e) if spec.loss == "mae" else tf.square(e), axis=[1, 2])
 
-    return loss
-
-
-def regression_compile_args(spec, std):
-    import tensorflow as tf
-    from .models import MultiOutputMAE
-
-    return dict(
-        optimizer=tf.keras.optimizers.Adam(spec.learning_rate),
-        loss=loss_function(spec, std),
-        metrics=[MultiOutputMAE()],
-    )
+    return dict(optimizer=optimizer, loss=loss, metrics=[MultiOutputMAE()])
 
 
 def lstsq_init(model, inputs, labels, norm):
-    """Set the "linear" Dense to the least-squares map from the (normalized) input
-    differences to the normalized change of the labels from the last step."""
+    """Set the "linear" Dense to the least-squares map from the (normalized) input differences
+    to the normalized change of the labels from the last step."""
     last = inputs[:, -1:, :]
     features = (inputs - last).reshape(len(inputs), -1)  # the last step's columns are 0
     target = (norm(labels) - last).reshape(len(inputs), -1)
@@ -108,8 +87,8 @@ def lstsq_init(model, inputs, labels, norm):
 
 
 def fold_units(spec, model, norm):
-    """The folded twin of a trained residual forecaster (same function, std and mean in the
-    output Dense layers: out = change in °C/% + last * std)."""
+    """The folded twin of a trained residual forecaster: the same function, with std and mean
+    in the output Dense layers (out = change in °C/% + last * std)."""
     folded = spec.build(norm.mean, norm.std, folded=True)
     scale, offset = np.tile(norm.std, 6), np.tile(norm.mean, 6)
     for layer in (layer for layer in folded.layers if layer.weights):
@@ -123,9 +102,8 @@ def fold_units(spec, model, norm):
 
 
 def plausible_levels(inputs, norm, rng, t_range=(-30.0, 42.0), rh_range=(5.0, 100.0)):
-    """Training windows (normalized) moved to random levels across the plausible range of
-    T and RH: calibrating on them too keeps the quantized input and activation ranges wide
-    enough for seasons the training period lacks."""
+    """Training windows (normalized) moved to random plausible T and RH levels: calibrating on
+    them too keeps the quantized ranges wide enough for seasons the training period lacks."""
     raw = inputs * norm.std + norm.mean
     level = np.stack([rng.uniform(*t_range, len(raw)), rng.uniform(*rh_range, len(raw))], axis=1)
     moved = raw - raw[:, -1:, :] + level[:, None, :]
@@ -134,14 +112,10 @@ def plausible_levels(inputs, norm, rng, t_range=(-30.0, 42.0), rh_range=(5.0, 10
 
 
 def calibration_set(spec, train_inputs, norm, seed):
-    """A random sample of the (normalized) training windows across the whole period, in time
-    order (+ as many moved to plausible levels); and the indices of the sampled windows."""
-    rng = np.random.default_rng(seed)
-    picked = np.sort(
-        rng.choice(
-            len(train_inputs), min(spec.calibration_windows, len(train_inputs)), replace=False
-        )
-    )
+    """Random (normalized) training windows across the whole period, in time order (+ as many
+    moved to plausible levels); and the indices of the sampled windows."""
+    rng, n = np.random.default_rng(seed), len(train_inputs)
+    picked = np.sort(rng.choice(n, min(spec.calibration_windows, n), replace=False))
     calib = train_inputs[picked]
     if spec.calibration_plausible:
         calib = np.concatenate([calib, plausible_levels(calib, norm, rng)])
@@ -162,8 +136,8 @@ def history_of(fit_history):
 
 
 def train(spec, windows, norm, epochs, tune, seed, verbose):
-    """Train `epochs` (and prune while fine-tuning `tune`) `spec`'s model: (Keras model,
-    history, pruning span in epochs)."""
+    """`spec`'s model trained `epochs` epochs, then pruned while fine-tuning `tune` if the
+    version prunes: (Keras model, history, pruning span in epochs)."""
     import tensorflow as tf
     from . import compress
 
@@ -173,15 +147,14 @@ def train(spec, windows, norm, epochs, tune, seed, verbose):
         .shuffle(len(x), seed=seed, reshuffle_each_iteration=True)
         .batch(spec.batch_size)
     )
-    val_ds = tf.data.Dataset.from_tensor_slices(
-        (norm(windows["val"].inputs), windows["val"].labels)
-    ).batch(1024)
+    val = windows["val"]
+    val_ds = tf.data.Dataset.from_tensor_slices((norm(val.inputs), val.labels)).batch(1024)
     model = spec.build(norm.mean, norm.std)
     if spec.lstsq_init:
         lstsq_init(model, x, y, norm)
-    callbacks = (
-        [compress.decay_after(spec.decay_from_epoch)] if spec.decay_from_epoch is not None else []
-    )
+    callbacks = []
+    if spec.decay_from_epoch is not None:
+        callbacks.append(compress.decay_after(spec.decay_from_epoch))
     model.compile(**regression_compile_args(spec, norm.std))
     fit = model.fit(
         train_ds, validation_data=val_ds, epochs=epochs, callbacks=callbacks, verbose=verbose
@@ -189,15 +162,9 @@ def train(spec, windows, norm, epochs, tune, seed, verbose):
     history, span = history_of(fit.history), None
     if spec.pruning:
         pruning = {k: v for k, v in spec.pruning.items() if k != "epochs"}
+        compile_args = regression_compile_args(spec, norm.std)
         model, tuned = compress.prune_and_finetune(
-            model,
-            train_ds,
-            val_ds,
-            regression_compile_args(spec, norm.std),
-            epochs=tune,
-            callbacks=list(callbacks),
-            verbose=verbose,
-            **pruning,
+            model, train_ds, val_ds, compile_args, tune, list(callbacks), verbose, **pruning
         )
         tuned = history_of(tuned)
         history = {k: history[k] + tuned.get(k, []) for k in history}
@@ -239,18 +206,8 @@ class Metrics:
 
 
 @dataclasses.dataclass
-class Data:
-    """A run's forecasting data, read and checked."""
-
-    series: jena.Series
-    windows: dict  # train, val, test: jena.Windows
-    norm: jena.Normalization  # of the train split
-    gaps: dict  # jena.gap_report
-
-
-@dataclasses.dataclass
 class Trained:
-    model: object  # the trained (and pruned) Keras model
+    float_model: object  # the trained (and pruned) Keras model
     history: dict
     span: tuple | None  # pruning epochs (first, last), or None
     tflite: bytes
@@ -259,6 +216,62 @@ class Trained:
     epochs: int
     tune: int  # pruning fine-tuning epochs
     seed: int
+
+    @property
+    def pruned(self):
+        return self.span is not None
+
+
+def convert(spec, model, train_inputs, norm, seed):
+    """The version's .tflite of a model (folded if the version folds, calibrated on normalized
+    `train_inputs`, container stripped), and the indices of the calibration windows."""
+    from . import compress
+
+    calib, picked = calibration_set(spec, train_inputs, norm, seed)
+    converted = fold_units(spec, model, norm) if spec.fold_units else model
+    tflite = compress.strip_container(
+        compress.quantize(converted, calib, spec.quantization, spec.per_channel)
+    )
+    return tflite, picked
+
+
+# ---------------------------------------------------------------- the parts of a run
+@dataclasses.dataclass
+class Data:
+    series: jena.Series
+    windows: dict  # train, val, test: jena.Windows
+    norm: jena.Normalization  # of the train split
+    gaps: dict  # jena.gap_report
+
+
+def offline_hint():
+    """What to do without internet (naming this machine's copies, when present)."""
+    from .download import local_copies
+
+    here = local_copies("jena_mpi_roof_2024_jun_sep.csv", "jena_climate_2009_sample.csv")
+    hint = "without internet, pass a Jena CSV with --data FILE"
+    if len(here) > 1:
+        return f"{hint} (on this machine: --data {here[0]}; also {', '.join(here[1:])})"
+    return f"{hint} (on this machine: --data {here[0]})" if here else hint
+
+
+def add_flags(p):
+    p.add_argument("--data", help="the Jena CSV or its folder (default: ./data, downloaded)")
+
+
+def load(spec, args):
+    """The CSV read and checked, its windows, and the train split's normalization."""
+    series = jena.load_series(jena.resolve_csv(args.data, offline_hint()))
+    windows = jena.split_windows(series)
+    gaps = jena.gap_report(series, windows)
+    if gaps["windows_dropped"]:
+        total = gaps["windows_dropped"] + gaps["windows_kept"]
+        counts = ", ".join(f"{k}: {v:,}" for k, v in gaps["counts"].items())
+        print(
+            f"note: {series.path}: {gaps['windows_dropped']:,} of {total:,} windows dropped "
+            f"for touching a gap ({counts})"
+        )
+    return Data(series, windows, jena.Normalization.of(jena.split_series(series)[0]), gaps)
 
 
 def fit(spec, data, epochs, tune, seed, verbose):
@@ -271,56 +284,17 @@ def fit(spec, data, epochs, tune, seed, verbose):
     return Trained(model, history, span, tflite, picked, seconds, epochs, tune, seed)
 
 
-def convert(spec, model, train_inputs, norm, seed):
-    """The version's .tflite of a (trained or untrained) model: folded if the version folds,
-    quantized with the calibration set of the normalized `train_inputs`, container stripped;
-    and the indices of the calibration windows."""
-    from . import compress
-
-    calib, picked = calibration_set(spec, train_inputs, norm, seed)
-    converted = fold_units(spec, model, norm) if spec.fold_units else model
-    tflite = compress.strip_container(
-        compress.quantize(converted, calib, spec.quantization, spec.per_channel)
-    )
-    return tflite, picked
-
-
-def add_flags(p):
-    p.add_argument(
-        "--data",
-        help="the Jena CSV, or a folder holding jena_climate_2009_2016.csv "
-        "(default: ./data, downloaded when absent)",
-    )
-
-
-def load(spec, args):
-    """The CSV read and checked, its windows, and the train split's normalization."""
-    series = jena.load_series(jena.resolve_csv(args.data, offline_hint()))
-    windows = jena.split_windows(series)
-    gaps = jena.gap_report(series, windows)
-    if gaps["windows_dropped"]:
-        print(
-            f"note: {series.path}: {gaps['windows_dropped']:,} of "
-            f"{gaps['windows_dropped'] + gaps['windows_kept']:,} windows dropped for touching a gap ("
-            + ", ".join(f"{k}: {v:,}" for k, v in gaps["counts"].items())
-            + ")"
-        )
-    return Data(series, windows, jena.Normalization.of(jena.split_series(series)[0]), gaps)
-
-
 def evaluate(spec, data, t, args=None):
-    """The written .tflite on the test and validation windows beside persistence, the picture:
-    (Result, the limits this run cannot assess)."""
-    from . import compress, plots, tflite_io
+    """The .tflite on the test and validation windows beside persistence: (metrics, details,
+    picture, the limits not assessable)."""
+    from . import plots
     from .litert import Model
 
     windows, norm, series = data.windows, data.norm, data.series
-    files, sizes = tflite_io.model_files(spec.name, t.tflite)
-    runner, test = Model(t.tflite), windows["test"]
+    runner, test, val = Model(t.tflite), windows["test"], windows["val"]
     predictions = runner.run_all(norm(test.inputs))
-    mae_t, mae_rh = mae_per_feature(test.labels, predictions)
-    base_t, base_rh = persistence_mae(test)
-    val_t, val_rh = forecast_mae(runner, norm(windows["val"].inputs), windows["val"].labels)
+    mae, base = mae_per_feature(test.labels, predictions), persistence_mae(test)
+    val_mae = forecast_mae(runner, norm(val.inputs), val.labels)
     shown = picture_windows(test)
     picture = plots.forecast_png(
         t.history,
@@ -330,16 +304,12 @@ def evaluate(spec, data, t, args=None):
         truth=test.labels[shown],
         forecast=predictions[shown],
         persistence=test.persistence[shown],
-        split_mae={
-            "model": [mae_t, mae_rh],
-            "persistence": [base_t, base_rh],
-            "windows": len(test),
-        },
+        split_mae={"model": list(mae), "persistence": list(base), "windows": len(test)},
         title=f"{spec.version} ({spec.name}): {spec.architecture}\ndata: "
         f"{os.path.basename(series.path)}, {len(series):,} rows, split 70/20/10 in time order",
     )
     details = {
-        "baseline": {"persistence": {"mae_t": float(base_t), "mae_rh": float(base_rh)}},
+        "baseline": {"persistence": {"mae_t": float(base[0]), "mae_rh": float(base[1])}},
         "normalization": norm.to_dict(),
         "input_shape": [1, jena.INPUT_STEPS, 2],
         "quantization": {
@@ -364,40 +334,8 @@ def evaluate(spec, data, t, args=None):
             **{f"{k}_windows": len(w) for k, w in windows.items()},
         },
     }
-    result = Result(
-        spec.version,
-        spec.name,
-        spec.architecture,
-        **compress.describe(t.model, bool(spec.pruning)),
-        sizes=sizes,
-        metrics=Metrics(float(mae_t), float(mae_rh), float(val_t), float(val_rh)),
-        history=t.history,
-        details=details,
-        files={**files, f"{spec.name}.png": picture},
-    )
-    return result, unassessable(series)
-
-
-def also(result):
-    """The verdict table's rows measured without a limit: persistence, and the model's ratio."""
-    base = result.details["baseline"]["persistence"]
-    return [
-        (
-            f"persistence {k}",
-            f"{constraints.fmt(k, base[k])} ({getattr(result.metrics, k) / base[k]:.2f}x)",
-        )
-        for k in ("mae_t", "mae_rh")
-        if base[k]
-    ]
-
-
-def figures(result):
-    m, base = result.metrics, result.details["baseline"]["persistence"]
-    fmt = constraints.fmt
-    return (
-        f"MAE T {fmt('mae_t', m.mae_t)}, RH {fmt('mae_rh', m.mae_rh)} "
-        f"(persistence {fmt('mae_t', base['mae_t'])}, {fmt('mae_rh', base['mae_rh'])})"
-    )
+    metrics = Metrics(float(mae[0]), float(mae[1]), float(val_mae[0]), float(val_mae[1]))
+    return metrics, details, picture, unassessable(series)
 
 
 def unassessable(series):
@@ -411,16 +349,19 @@ def unassessable(series):
     return {"mae_t": reason, "mae_rh": reason}
 
 
-def offline_hint():
-    """What to do when the official CSV cannot be downloaded: pass a copy (naming the real
-    files of this project's machines, when present)."""
-    from .download import local_copies
+def also(result):
+    """The verdict table's rows measured without a limit: persistence, and the model's ratio."""
+    base, fmt = result.details["baseline"]["persistence"], constraints.fmt
+    return [
+        (f"persistence {k}", f"{fmt(k, base[k])} ({getattr(result.metrics, k) / base[k]:.2f}x)")
+        for k in ("mae_t", "mae_rh")
+        if base[k]
+    ]
 
-    here = local_copies("jena_mpi_roof_2024_jun_sep.csv", "jena_climate_2009_sample.csv")
-    return "without internet, pass a Jena CSV with --data FILE" + (
-        f" (on this machine: --data {here[0]}; also {', '.join(here[1:])})"
-        if len(here) > 1
-        else f" (on this machine: --data {here[0]})"
-        if here
-        else ""
+
+def figures(result):
+    m, base, fmt = result.metrics, result.details["baseline"]["persistence"], constraints.fmt
+    return (
+        f"MAE T {fmt('mae_t', m.mae_t)}, RH {fmt('mae_rh', m.mae_rh)} "
+        f"(persistence {fmt('mae_t', base['mae_t'])}, {fmt('mae_rh', base['mae_rh'])})"
     )

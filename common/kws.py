@@ -1,10 +1,8 @@
-"""Exercise 2, keyword spotting: the version's declaration (`KWSVersion`), the DS-CNN's
-training, quantization-aware epochs and int8, and the parts this exercise supplies to the run
-(common/pipeline.py): its flags, its data (the split files and every wav, checked before
-TensorFlow is imported), fit, evaluate.
-"""
+"""Exercise 2, keyword spotting: the version's declaration (`KWSVersion`), the DS-CNN's training,
+quantization-aware epochs and int8, and the exercise's parts of the run (common/pipeline.py)."""
 
 import dataclasses
+import functools
 import os
 import time
 
@@ -12,18 +10,20 @@ import numpy as np
 
 from . import constraints, kws_data, modelfile
 from .frontend_np import LABELS, FrontEnd
-from .result import Result
+from .pipeline import Version
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-COURSE_SPLIT_DIR = ROOT  # the repository's kws_split_*.txt: the course's split
+COURSE_SPLIT_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # the repository
 TIME_SHIFT = {"shift_ms": 100}  # augmentation preset: random shifts of up to ±100 ms
+percent = functools.partial(constraints.fmt, "accuracy")  # 0.9 -> "90.00 %"
+# the limits are checked on the default kernels (XNNPACK), as a grader's interpreter runs the
+# model; the reference kernels are those TFLM matches (docs/microcontroller.md)
+KERNELS = {"accuracy": "default", "accuracy_reference_kernels": "reference"}
 
 
 @dataclasses.dataclass
-class KWSVersion:
+class KWSVersion(Version):
     """A keyword-spotting version as a script declares it."""
 
-    version: str  # key of the version table, e.g. "ex2_a"
     frontend: FrontEnd
     filters: tuple = (96, 64, 64)  # first Conv2D, then one depthwise-separable block each
     extra_depthwise: int = 0  # DepthwiseConv2D-BN-ReLU blocks after the first conv
@@ -32,41 +32,32 @@ class KWSVersion:
     learning_rate: float = 1e-3
     augment: dict | None = None  # common.speech.Augment fields, train split only
     per_channel: bool = True
-    # BatchNormalization: Keras' momentum (models.ds_cnn), and the moving statistics
-    # re-estimated on the whole training split after training (compress.reestimate_batchnorm)
-    bn_momentum: float = 0.99
-    bn_reestimate: bool = True
+    bn_momentum: float = 0.99  # BatchNormalization's (models.ds_cnn)
+    bn_reestimate: bool = True  # its statistics re-estimated on the training split after training
     qat_epochs: int = 5  # quantization-aware fine-tuning after training (0: none)
     qat_learning_rate: float = 1e-4
     dropout: float = 0.0  # before the classifier's Dense layer (0: none)
     weight_decay: float = 0.0  # decoupled weight decay (AdamW) while training (0: Adam)
     padding: str = "valid"  # of the depthwise 3x3 convolutions; "same" keeps the map's size
     calibration_per_label: int = 125  # int8 calibration: a stratified random training sample
-    stem: str | None = None  # output file stem; None: the version's (e.g. kws_a)
-    entry: constraints.Entry = dataclasses.field(init=False, repr=False, compare=False)
-
-    def __post_init__(self):
-        self.entry = constraints.entry(self.version)  # its row of the table: name, limits
-
-    @property
-    def name(self):
-        return self.stem or self.entry.name
 
     def epochs_for(self, override=None):
-        """(training epochs, quantization-aware epochs): the version's own, or `override`
-        (--epochs) epochs of training and at most as many quantization-aware ones."""
+        """(training, quantization-aware) epochs: the version's, or `override` (--epochs) and at
+        most as many quantization-aware ones."""
         if override:
             return override, min(self.qat_epochs, override)
         return self.epochs, self.qat_epochs
 
     @property
     def architecture(self):
-        extra = f" + {self.extra_depthwise} DW" if self.extra_depthwise else ""
-        stride = (
-            "" if tuple(self.first_stride) == (2, 1) else f", stride {tuple(self.first_stride)}"
-        )
-        same = ", same padding" if self.padding != "valid" else ""
-        return f"DS-CNN {'-'.join(map(str, self.filters))}{extra}{stride}{same}"
+        text = "DS-CNN " + "-".join(map(str, self.filters))
+        if self.extra_depthwise:
+            text += f" + {self.extra_depthwise} DW"
+        if tuple(self.first_stride) != (2, 1):
+            text += f", stride {tuple(self.first_stride)}"
+        if self.padding != "valid":
+            text += ", same padding"
+        return text
 
 
 @dataclasses.dataclass(frozen=True)
@@ -113,8 +104,7 @@ def classifier_compile_args(learning_rate, weight_decay=0.0):
 
 
 def keep_best(epochs):
-    """Restore, at the end of training, the weights of the best validation-accuracy epoch
-    (the first one, on ties)."""
+    """Keeps the weights of the best validation-accuracy epoch (the first, on ties)."""
     import tensorflow as tf
 
     return tf.keras.callbacks.EarlyStopping(
@@ -123,20 +113,15 @@ def keep_best(epochs):
 
 
 def train(spec, train_ds, val_ds, epochs, verbose="auto", callbacks=(), train_features=None):
-    """Train `spec`'s DS-CNN `epochs` epochs: (Keras model, history, kept epoch); the model
-    holds the weights of the best validation epoch and, when the version says so,
-    BatchNormalization statistics re-estimated on `train_features` (the training split, no
-    augmentation). `callbacks`: more Keras callbacks (the search's pruner)."""
+    """`spec`'s DS-CNN trained `epochs` epochs, best validation epoch kept, BatchNormalization
+    re-estimated on `train_features` if the version says so: (model, history, kept epoch)."""
     from . import compress
 
     model = build_model(spec)
     model.compile(**classifier_compile_args(spec.learning_rate, spec.weight_decay))
+    callbacks = [keep_best(epochs), *callbacks]
     fit = model.fit(
-        train_ds,
-        validation_data=val_ds,
-        epochs=epochs,
-        callbacks=[keep_best(epochs), *callbacks],
-        verbose=verbose,
+        train_ds, validation_data=val_ds, epochs=epochs, callbacks=callbacks, verbose=verbose
     )
     history = {k: list(v) for k, v in fit.history.items()}
     if spec.bn_reestimate:
@@ -147,17 +132,11 @@ def train(spec, train_ds, val_ds, epochs, verbose="auto", callbacks=(), train_fe
 
 
 def calibration_indices(label_ids, per_label, seed):
-    """A random sample of the training split, `per_label` files of each label (all of a label
-    with fewer), in random order; fixed by `seed`."""
-    rng = np.random.RandomState(seed)
-    picked = [
-        rng.choice(
-            np.flatnonzero(label_ids == k),
-            min(per_label, int(np.sum(label_ids == k))),
-            replace=False,
-        )
-        for k in np.unique(label_ids)
-    ]
+    """`per_label` random files of each label (all of a smaller label), in random order."""
+    rng, picked = np.random.RandomState(seed), []
+    for k in np.unique(label_ids):
+        files = np.flatnonzero(label_ids == k)
+        picked.append(rng.choice(files, min(per_label, len(files)), replace=False))
     return rng.permutation(np.concatenate(picked))
 
 
@@ -172,14 +151,9 @@ def accuracy(predicted, label_ids, mask=None):
     return float(np.mean(predicted == label_ids)) if len(predicted) else None
 
 
-def confusion(predicted, label_ids, n=len(LABELS)):  # noqa: B008 (a constant)
-    m = np.zeros((n, n), np.int64)
-    np.add.at(m, (np.asarray(label_ids), predicted), 1)
-    return m
-
-
 @dataclasses.dataclass
 class Trained:
+    pruned = False  # no keyword-spotting version prunes (compress.describe)
     model: object  # the Keras model converted (quantization-aware when qat_span)
     float_model: object  # the float Keras model before any quantization
     history: dict  # {metric: [per epoch]}, quantization-aware epochs included
@@ -193,9 +167,8 @@ class Trained:
 
 
 def fit_and_quantize(spec, gen, train_s, val_s, epochs, seed, verbose, callbacks=(), qat=None):
-    """Train on `train_s` (selecting on `val_s`), fine-tune quantization-aware `qat` epochs
-    (default: the version's), then int8 with a stratified calibration sample of `train_s`:
-    a Trained. The test split is not touched."""
+    """Train on `train_s` (selecting on `val_s`), `qat` quantization-aware epochs (default: the
+    version's), int8 calibrated on a stratified sample of `train_s`: a Trained."""
     from . import compress
 
     qat = spec.qat_epochs if qat is None else qat
@@ -209,30 +182,24 @@ def fit_and_quantize(spec, gen, train_s, val_s, epochs, seed, verbose, callbacks
     model, history, kept = train(spec, train_ds, val_ds, epochs, verbose, callbacks, features)
     float_model, qat_span = model, None
     if qat:
+        compile_args = classifier_compile_args(spec.qat_learning_rate)
         model, tuned = compress.quantization_aware(
-            float_model,
-            train_ds,
-            val_ds,
-            classifier_compile_args(spec.qat_learning_rate),
-            qat,
-            callbacks=[keep_best(qat)],
-            verbose=verbose,
+            float_model, train_ds, val_ds, compile_args, qat, [keep_best(qat)], verbose
         )
         done = len(history["loss"])
         qat_span, kept = (done + 1, done + qat), done + 1 + int(np.argmax(tuned["val_accuracy"]))
         history = {k: history[k] + list(tuned.get(k, [])) for k in history}
     seconds = time.perf_counter() - started
-    tflite = to_int8(
-        spec, model, features[calib] if features is not None else gen.features(train_s.waves[calib])
-    )
+    calibration = gen.features(train_s.waves[calib]) if features is None else features[calib]
+    tflite = to_int8(spec, model, calibration)
     return Trained(
         model, float_model, history, kept, qat_span, tflite, int(len(calib)), seconds, seed, epochs
     )
 
 
 def to_int8(spec, model, features):
-    """The version's int8 .tflite of a Keras model, calibrated on `features`, container
-    stripped, then carrying its version, front end and labels (common.modelfile)."""
+    """The version's int8 .tflite of a Keras model calibrated on `features`, container
+    stripped, carrying its version, front end and labels (common.modelfile)."""
     from . import compress
 
     tflite = compress.strip_container(compress.quantize(model, features, "int8", spec.per_channel))
@@ -242,8 +209,6 @@ def to_int8(spec, model, features):
 # ---------------------------------------------------------------- the parts of a run
 @dataclasses.dataclass
 class Data:
-    """A run's keyword-spotting data, checked and loaded."""
-
     splits: dict  # train, val, test: kws_data.Split, waves loaded at the version's rate
     path: str  # the wav folder
     split_dir: str
@@ -251,36 +216,29 @@ class Data:
 
 
 def offline_hint():
-    """What to do when the official dataset cannot be downloaded: pass a copy (naming the
-    real partial copy of this project's machines and its split, when present)."""
+    """What to do without internet (naming this machine's partial copy, when present)."""
     from .download import local_copies
 
     here = local_copies("mini_speech_commands", "mini_speech_commands_split")
-    return "without internet, pass a copy with --data DIR" + (
-        f" (on this machine: --data {here[0]} --split-dir {here[1]})" if len(here) == 2 else ""
-    )
+    hint = "without internet, pass a copy with --data DIR"
+    if len(here) == 2:
+        hint += f" (on this machine: --data {here[0]} --split-dir {here[1]})"
+    return hint
 
 
 def add_flags(p):
     from .cli import positive_int
 
     p.add_argument(
-        "--data",
-        help="folder of <label>/<file>.wav, or one holding mini_speech_commands/ "
-        "(default: ./data, downloaded when absent)",
+        "--data", help="the <label>/<file>.wav folder or its parent (default: ./data, downloaded)"
     )
     p.add_argument(
         "--split-dir",
         default=COURSE_SPLIT_DIR,
-        help="folder of kws_split_{train,val,test}.txt or the course's "
-        "kws_{train,val,test}_split.txt (default: the repository's, i.e. the "
-        "course's split; splits/speaker_disjoint for unseen speakers)",
+        help="folder of the kws_split_*.txt files (default: the course's split, this repository)",
     )
     p.add_argument(
-        "--latency-runs",
-        type=positive_int,
-        default=100,
-        help="runs of the host latency measurement (default: 100)",
+        "--latency-runs", type=positive_int, default=100, help="host latency runs (default: 100)"
     )
 
 
@@ -292,26 +250,24 @@ def load(spec, args):
     return Data(splits, os.path.abspath(str(data_dir)), os.path.abspath(args.split_dir), fixed)
 
 
-def fit(spec, data, epochs, qat, seed, verbose, callbacks=()):
+def fit(spec, data, epochs, qat, seed, verbose):
     """`spec` trained on the train split, its epochs chosen on the validation split."""
     from . import speech
 
     gen = speech.SignalGenerator(spec.frontend)
     return fit_and_quantize(
-        spec, gen, data.splits["train"], data.splits["val"], epochs, seed, verbose, callbacks, qat
+        spec, gen, data.splits["train"], data.splits["val"], epochs, seed, verbose, qat=qat
     )
 
 
 def evaluate(spec, data, t, args):
-    """The written .tflite on the test and validation splits (default and reference kernels),
-    the converted Keras model on validation, host latency, the picture: (Result, the limits
-    this run cannot assess)."""
-    from . import compress, plots, speech, tflite_io
+    """The .tflite on the test and validation splits (default and reference kernels), the Keras
+    model on validation, host latency: (metrics, details, picture, the limits not assessable)."""
+    from . import plots, speech
     from .litert import Model, interpreter_class, measure_latency
 
     train_s, val_s, test_s = (data.splits[w] for w in kws_data.SPLITS)
     cfg, gen = spec.frontend, speech.SignalGenerator(spec.frontend)
-    files, sizes = tflite_io.model_files(spec.name, t.tflite)
     runner = Model(t.tflite, cfg)
     test_pred = predict_labels(runner, test_s.waves)
     test_pred_reference = predict_labels(Model(t.tflite, cfg, kernels="reference"), test_s.waves)
@@ -333,32 +289,26 @@ def evaluate(spec, data, t, args):
         accuracy(keras_val, val_s.label_ids),
         None if before_qat is None else accuracy(before_qat, val_s.label_ids),
     )
-    host = {
-        "inference": latency["inference_ms"],
-        "total": latency["total_ms"],
-        "runs": latency["runs"],
-    }
+    matrix = np.zeros((len(LABELS), len(LABELS)), np.int64)  # the test confusion matrix
+    np.add.at(matrix, (np.asarray(test_s.label_ids), test_pred), 1)
     counts = " / ".join(f"{len(s.paths):,}" for s in data.splits.values())
+    title = (
+        f"{spec.version} ({spec.name}): {spec.architecture}\n"
+        f"data: {os.path.dirname(train_s.file)} split, {counts} train / val / test files"
+    )
     picture = plots.kws_png(
-        t.history,
-        kept_epoch=t.kept,
-        qat=t.qat_span,
-        confusion=confusion(test_pred, test_s.label_ids),
-        labels=LABELS,
-        title=f"{spec.version} ({spec.name}): {spec.architecture}\n"
-        f"data: {os.path.dirname(train_s.file)} split, {counts} train / val / test files",
+        t.history, kept_epoch=t.kept, qat=t.qat_span, confusion=matrix, labels=LABELS, title=title
     )
     details = {
-        # the limits are checked on the default kernels (XNNPACK), as a grader's interpreter
-        # runs the model; the reference kernels are those TFLM matches (docs/microcontroller.md)
-        "kernels": {
-            "interpreter": interpreter_class()[1],
-            "accuracy": "default",
-            "accuracy_reference_kernels": "reference",
-        },
+        "kernels": {"interpreter": interpreter_class()[1], **KERNELS},
         "frontend": modelfile.frontend_record(cfg),
         "labels": LABELS,
-        "host_latency_ms": {**host, "threads": 1},  # this host, not a Raspberry Pi
+        "host_latency_ms": {  # this host, not a Raspberry Pi
+            "inference": latency["inference_ms"],
+            "total": latency["total_ms"],
+            "runs": latency["runs"],
+            "threads": 1,
+        },
         "training": {
             "epochs": t.epochs,
             "qat_epochs": t.qat_span[1] - t.qat_span[0] + 1 if t.qat_span else 0,
@@ -381,31 +331,16 @@ def evaluate(spec, data, t, args):
             "training_files": kws_data.training_files(train_s),
         },
     }
-    result = Result(
-        spec.version,
-        spec.name,
-        spec.architecture,
-        **compress.describe(t.float_model, pruned=False),
-        sizes=sizes,
-        metrics=metrics,
-        history=t.history,
-        details=details,
-        files={**files, f"{spec.name}.png": picture},
-    )
-    return result, unassessable(spec, data, host)
+    return metrics, details, picture, unassessable(spec, data, latency)
 
 
 def is_course_split(splits):
-    """True when the three splits list exactly the course's files (the repository's
-    kws_split_*.txt), the split the accuracy limits are defined on."""
+    """True when the splits list exactly the course's files (the repository's kws_split_*.txt),
+    those the accuracy limits are defined on."""
     for which, split in splits.items():
-        course = kws_data.split_file(COURSE_SPLIT_DIR, which)
-        names = {
-            tuple(ln.strip().split("/")[-2:])
-            for ln in course.read_text().splitlines()
-            if ln.strip()
-        }
-        if names != {tuple(p.split(os.sep)[-2:]) for p in split.paths}:
+        course = kws_data.split_file(COURSE_SPLIT_DIR, which).read_text().split()
+        ours = {tuple(p.split(os.sep)[-2:]) for p in split.paths}
+        if {tuple(n.split("/")[-2:]) for n in course} != ours:
             return False
     return True
 
@@ -420,19 +355,17 @@ def unassessable(spec, data, latency):
             "defined on the course's split of the official 8,000 files (this repository's "
             f"kws_split_*.txt); this run: {counts} files of {os.path.dirname(splits['train'].file)}"
         )
-    else:
-        copies = kws_data.copies_of(splits["train"], splits["test"])
-        if copies:
-            reasons["accuracy"] = (
-                f"defined on the official files; {copies:,} of the {len(splits['test'].paths):,} "
-                "test files of this folder are copies of training files (the same samples), so "
-                "its score is no test accuracy"
-            )
-    for metric, key in (("pi_inference_ms", "inference"), ("pi_total_ms", "total")):
-        if metric in spec.entry.limits:
-            reasons[metric] = (
-                f"defined on a Raspberry Pi; this host: {key} p50 {latency[key]['p50']:.3f} ms "
-                "(LiteRT, 1 thread): run kws_inference.py on the Pi"
+    elif copies := kws_data.copies_of(splits["train"], splits["test"]):
+        reasons["accuracy"] = (
+            f"defined on the official files; {copies:,} of the {len(splits['test'].paths):,} "
+            "test files of this folder are copies of training files (the same samples), so "
+            "its score is no test accuracy"
+        )
+    for key in ("inference", "total"):
+        if f"pi_{key}_ms" in spec.entry.limits:
+            reasons[f"pi_{key}_ms"] = (
+                f"defined on a Raspberry Pi; this host: {key} p50 {latency[f'{key}_ms']['p50']:.3f}"
+                " ms (LiteRT, 1 thread): run kws_inference.py on the Pi"
             )
     return reasons
 
@@ -440,33 +373,25 @@ def unassessable(spec, data, latency):
 def also(result):
     """The verdict table's rows measured without a limit."""
     m, test_files = result.metrics, result.details["data"]["test_files"]
-    unseen = (
-        "- (no test file of an unseen speaker)"
-        if m.accuracy_unseen_speakers is None
-        else f"{100 * m.accuracy_unseen_speakers:.2f} % of {m.unseen_speaker_files} files"
-    )
+    drift = f"{100 * (m.accuracy_reference_kernels - m.accuracy):+.2f} pt"
+    unseen = "- (no test file of an unseen speaker)"
+    if m.accuracy_unseen_speakers is not None:
+        unseen = f"{percent(m.accuracy_unseen_speakers)} of {m.unseen_speaker_files} files"
     rows = [
-        (
-            "accuracy_reference_kernels",
-            f"{100 * m.accuracy_reference_kernels:.2f} % ({100 * (m.accuracy_reference_kernels - m.accuracy):+.2f} pt)",
-        ),
-        (
-            "  same labels as default",
-            f"{100 * m.reference_kernels_same_labels:.2f} % of {test_files}",
-        ),
+        ("accuracy_reference_kernels", f"{percent(m.accuracy_reference_kernels)} ({drift})"),
+        ("  same labels as default", f"{percent(m.reference_kernels_same_labels)} of {test_files}"),
         ("accuracy_unseen_speakers", unseen),
-        ("val_accuracy (int8)", f"{100 * m.val_accuracy:.2f} %"),
-        ("float_val_accuracy", f"{100 * m.float_val_accuracy:.2f} %"),
+        ("val_accuracy (int8)", percent(m.val_accuracy)),
+        ("float_val_accuracy", percent(m.float_val_accuracy)),
     ]
     if m.float_val_accuracy_before_qat is not None:
-        rows.append(("  before the QAT epochs", f"{100 * m.float_val_accuracy_before_qat:.2f} %"))
+        rows.append(("  before the QAT epochs", percent(m.float_val_accuracy_before_qat)))
     return rows
 
 
 def figures(result):
     m = result.metrics
-    fmt = lambda v: constraints.fmt("accuracy", v)  # noqa: E731
-    text = f"test {fmt(m.accuracy)}, val {fmt(m.val_accuracy)}"
+    text = f"test {percent(m.accuracy)}, val {percent(m.val_accuracy)}"
     if m.accuracy_unseen_speakers is not None:
-        text += f", unseen speakers {fmt(m.accuracy_unseen_speakers)}"
+        text += f", unseen speakers {percent(m.accuracy_unseen_speakers)}"
     return text

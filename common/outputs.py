@@ -1,14 +1,6 @@
-"""A run's output files, written as one set.
-
-Every file is first written under a temporary name beside its place (`.<name>.ws-<random>.tmp`),
-then renamed into place, the JSON last: the JSON records the sha256 of every other file of the
-set and is its commit record (common.modelfile checks it). Stop signals (SIGINT, SIGTERM, SIGHUP)
-are held back from staging to the lock's release and delivered after; a second writer in the
-same folder waits for the first (`filelock`). A process killed outright (SIGKILL, power loss) between two
-renames leaves new files beside the old JSON: every reader refuses such a pair in one line until
-the next run writes a whole set; that run also removes the temporary files left behind. The
-files are real files (no links), with the mode the umask gives (0644 under the usual 022).
-"""
+"""A run's output files, written as one set: staged, then renamed with the stop signals held,
+the JSON (every other file's sha256, the commit record) last; one writer at a time per folder
+(docs/robustness.md, 4)."""
 
 import contextlib
 import errno
@@ -26,25 +18,18 @@ LEFTOVER = re.compile(r"\..+\.ws-[A-Za-z0-9_]+\.tmp")
 
 
 def check_out_dir(path, flag="--out-dir"):
-    """The absolute, resolved `path` (symbolic links followed), or an error before any
-    training when it cannot hold the outputs: it is a file, a symbolic link loop, a link to
-    nothing, it lies under a file, or it or its nearest existing parent folder is not writable.
-    Creates nothing that stays. `flag`: the caller's option that gave the folder, named in
-    the errors."""
+    """The absolute `path`, symbolic links followed, or a DataError naming `flag` when it cannot
+    hold the outputs (a file, under a file, a link loop or to nothing, not writable)."""
     path = os.path.abspath(os.fspath(path))
     probe = path
     while not os.path.lexists(probe):
         probe = os.path.dirname(probe)
     try:
         real = os.path.realpath(probe, strict=True)
-    except FileNotFoundError:
+    except OSError as e:  # a symbolic link loop, or a link to nothing
+        why = "a symbolic link to nothing" if isinstance(e, FileNotFoundError) else e.strerror
         raise DataError(
-            f"{path}: {flag} is, or lies under, a symbolic link to nothing ({probe}); "
-            "expected a folder (existing or new)"
-        ) from None
-    except OSError as e:  # ELOOP: a symbolic link loop
-        raise DataError(
-            f"{path}: {flag} cannot be resolved ({e.strerror} at {probe}); "
+            f"{path}: {flag} cannot be resolved ({why} at {probe}); "
             "expected a folder (existing or new)"
         ) from None
     if not os.path.isdir(real):
@@ -74,8 +59,8 @@ def _mode():
 
 
 def write_set(out_dir, files):
-    """Write `files` ({file name: bytes}) into `out_dir` as one set, a `.json` among them last;
-    return their paths. An OSError without a file name (a full disk) is given the folder's."""
+    """Write `files` ({name: bytes}) into `out_dir` as one set, a `.json` last; their paths. An
+    OSError without a file name (a full disk) is given the folder's."""
     out_dir = os.path.abspath(os.fspath(out_dir))
     names = sorted(files, key=lambda n: n.endswith(".json"))  # the commit record last
     try:
@@ -112,9 +97,8 @@ def write_set(out_dir, files):
 
 @contextlib.contextmanager
 def folder_lock(out_dir):
-    """Hold the folder's write lock (waiting for another writer at most LOCK_WAIT_S), and the
-    stop signals from the moment it is taken until it is released: a set once started is
-    written whole (milliseconds). The lock file is removed before the release."""
+    """Hold the folder's write lock (waiting at most LOCK_WAIT_S for another writer) and the stop
+    signals until its release, when the lock file is removed: a set begun is written whole."""
     from filelock import FileLock, Timeout
 
     path = os.path.join(out_dir, LOCK_NAME)

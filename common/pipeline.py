@@ -1,57 +1,71 @@
 """One run of a version, the same for both exercises: flags -> checks -> data -> fit and
-compress -> evaluate -> verdict -> write.
+compress -> evaluate -> verdict -> write. A script declares its `Version` and calls
+`main(VERSION)`; its exercise's module (common.kws, common.forecast) supplies the parts:
+`add_flags`, `load`, `fit` (a Trained), `evaluate` (metrics, details, picture, the limits this
+run cannot assess), `also` and `figures`."""
 
-A script declares its version (a `KWSVersion` or a `ForecastVersion`) and calls `main(VERSION)`.
-The version's exercise (common.kws or common.forecast, result.exercise) supplies the parts:
+import dataclasses
 
-- `add_flags(parser)`: its options (the data, ...);
-- `load(spec, args)`: its data, every input checked before TensorFlow is imported;
-- `fit(spec, data, epochs, seed, verbose)`: the trained and compressed model (`Trained`, with
-  its `.tflite` bytes); the test split is not touched;
-- `evaluate(spec, data, trained, args)`: (the Result without its verdict, the limits that this
-  run cannot assess, with the reason);
-- `also(result)`, `figures(result)`: what the verdict table and a results page show beside the
-  limits.
-
-The benchmark and the search call `load` and `build` and get the Result; nothing reads back a
-file its own process wrote.
-"""
-
-from . import cli, outputs, runtime
+from . import cli, constraints, outputs, runtime
 from .constraints import Verdict
-from .result import exercise
+from .result import Result, exercise
+
+
+@dataclasses.dataclass
+class Version:
+    """What a script declares: its row of the version table, and its own fields (subclasses)."""
+
+    version: str  # key of the version table, e.g. "ex2_a"
+    stem: str | None = dataclasses.field(default=None, kw_only=True)  # None: the table's name
+    entry: constraints.Entry = dataclasses.field(init=False, repr=False, compare=False)
+
+    def __post_init__(self):
+        self.entry = constraints.entry(self.version)
+
+    @property
+    def name(self):
+        """The output file stem (th_a -> th_a.tflite, th_a.json...)."""
+        return self.stem or self.entry.name
 
 
 def build(spec, data, args, seed=0, epochs=None, verbose=0):
     """Fit, compress and evaluate `spec` on loaded `data`: the Result, with its verdict."""
+    from . import compress, tflite_io
+
     ex = exercise(spec.version)
     runtime.set_seed(seed)
-    trained = ex.fit(spec, data, *spec.epochs_for(epochs), seed, verbose)
-    result, unassessable = ex.evaluate(spec, data, trained, args)
-    measured = {**vars(result.metrics), "zip_bytes": result.sizes["zip_bytes"]}
-    result.verdict = Verdict.of(spec.entry, measured, unassessable)
-    return result
-
-
-def parse_args(spec, argv):
-    e = spec.entry
-    what = "Exercise 1, forecasting" if e.exercise == "ex1" else "Exercise 2, keyword spotting"
-    p = cli.parser(e, f"{what}: version {e.letter}")
-    exercise(spec.version).add_flags(p)
-    return cli.parse(p, e, argv)
+    t = ex.fit(spec, data, *spec.epochs_for(epochs), seed, verbose)
+    metrics, details, picture, unassessable = ex.evaluate(spec, data, t, args)
+    files, sizes = tflite_io.model_files(spec.name, t.tflite)
+    measured = {**vars(metrics), "zip_bytes": sizes["zip_bytes"]}
+    return Result(
+        spec.version,
+        spec.name,
+        spec.architecture,
+        **compress.describe(t.float_model, t.pruned),
+        sizes=sizes,
+        metrics=metrics,
+        history=t.history,
+        details=details,
+        verdict=Verdict.of(spec.entry, measured, unassessable),
+        files={**files, f"{spec.name}.png": picture},
+    )
 
 
 def run(spec, argv=None):
     """The whole run of one script: its output set written and its verdict shown."""
-    args = parse_args(spec, argv)
+    e, ex = spec.entry, exercise(spec.version)
+    what = "Exercise 1, forecasting" if e.exercise == "ex1" else "Exercise 2, keyword spotting"
+    p = cli.parser(e, f"{what}: version {e.letter}")
+    ex.add_flags(p)
+    args = cli.parse(p, e, argv)
     out_dir = outputs.check_out_dir(args.out_dir)
-    data = exercise(spec.version).load(spec, args)
+    data = ex.load(spec, args)
     runtime.tensorflow(args.verbose)
     with runtime.quiet_native_stderr(args.verbose):
         result = build(spec, data, args, args.seed, args.epochs, 0 if args.quiet else "auto")
-    written = outputs.write_set(
-        out_dir, {**result.files, f"{result.name}.json": result.json_bytes()}
-    )
+    files = {**result.files, f"{result.name}.json": result.json_bytes()}
+    written = outputs.write_set(out_dir, files)
     print(result.verdict_text())
     print("wrote " + ", ".join(written))
     return result

@@ -10,6 +10,7 @@ from .constraints import Verdict, entry
 from .tflite_io import sha256
 
 EXERCISES = {"ex1": "common.forecast", "ex2": "common.kws"}  # each supplies its parts to the run
+SIZES = ("tflite_bytes", "zip_bytes", "zlib_bytes", "tflite_sha256")
 
 
 def exercise(version):
@@ -19,16 +20,15 @@ def exercise(version):
 
 @dataclasses.dataclass
 class Result:
-    """One run: the model files and picture it made (`files`: name -> bytes), the sizes of its
-    model, its metrics (the exercise's Metrics), the verdict, the training history, and the
-    exercise's own record (`details`: front end and labels or normalization, data, training...)."""
+    """One run: its files (name -> bytes), the model's sizes, metrics (the exercise's Metrics),
+    verdict, training history, and the exercise's record (`details`: data, training...)."""
 
     version: str
     name: str
     architecture: str
     params: int
     sparsity: float | None
-    sizes: dict  # tflite_bytes, zip_bytes, zlib_bytes, tflite_sha256
+    sizes: dict  # SIZES
     metrics: object
     history: dict
     details: dict
@@ -38,7 +38,6 @@ class Result:
     def to_json(self):
         """The JSON's object: every figure, the verdict, and the sha256 of every file of the set
         (the JSON is the set's commit record, common/outputs.py)."""
-        training = {**self.details.get("training", {}), "history": self.history}
         return finite(
             {
                 "version": self.version,
@@ -48,7 +47,7 @@ class Result:
                 **self.sizes,
                 "metrics": dataclasses.asdict(self.metrics),
                 **{k: v for k, v in self.details.items() if k != "training"},
-                "training": training,
+                "training": {**self.details.get("training", {}), "history": self.history},
                 "verdict": self.verdict.to_dict(),
                 "passed": self.verdict.passed,
                 "limits": entry(self.version).limits,
@@ -57,15 +56,14 @@ class Result:
         )
 
     def json_bytes(self):
-        return (
-            json.dumps(self.to_json(), indent=2, allow_nan=False, ensure_ascii=False) + "\n"
-        ).encode()
+        text = json.dumps(self.to_json(), indent=2, allow_nan=False, ensure_ascii=False)
+        return (text + "\n").encode()
 
     @classmethod
     def from_json(cls, d):
         """The Result a JSON renders (without the files' bytes)."""
-        ex = exercise(d["version"])
-        details = {k: v for k, v in d.items() if k not in _OWN}
+        own = {f.name for f in dataclasses.fields(cls)} | {"passed", "limits", *SIZES}
+        details = {k: v for k, v in d.items() if k not in own}
         details["training"] = {k: v for k, v in d["training"].items() if k != "history"}
         return cls(
             d["version"],
@@ -73,8 +71,8 @@ class Result:
             d["architecture"],
             d["params"],
             d["sparsity"],
-            {k: d[k] for k in _SIZES},
-            ex.Metrics(**d["metrics"]),
+            {k: d[k] for k in SIZES},
+            exercise(d["version"]).Metrics(**d["metrics"]),
             d["training"]["history"],
             details,
             Verdict.from_dict(d["verdict"]),
@@ -87,21 +85,6 @@ class Result:
     def figures(self):
         """The run's quality figures in the verdict table's units, in a line."""
         return exercise(self.version).figures(self)
-
-
-_SIZES = ("tflite_bytes", "zip_bytes", "zlib_bytes", "tflite_sha256")
-_OWN = {
-    "version",
-    "architecture",
-    "params",
-    "sparsity",
-    "metrics",
-    "verdict",
-    "passed",
-    "limits",
-    "files",
-    *_SIZES,
-}
 
 
 def finite(obj):

@@ -1,41 +1,32 @@
 """Every command's flags have a help text, and every message that names a `--flag` names one
-that exists on the command it is about.
-
-The parsers are taken from the commands themselves (their own parse_args call is stopped);
-the messages are every string literal of common/*.py, tools/*.py (arm_check.py aside),
-kws_inference.py and ex*.py (f-strings with their literal parts): a flag belongs to the
-command the string names before it (`python -m tools.X`, `python -m common.splits`,
-`exN_v.py`, `kws_inference.py`) in the same clause (no `;`, `. `, backtick or line end
-between), else to the commands of the module it is in (a command's own module; forecast.py
-and kws.py: their scripts; cli.py: the five scripts). A flag in any other module must come
-after the command it belongs to."""
+that exists on the command it is about. The parsers are taken from the commands themselves
+(their own parse_args call is stopped); the messages are every string literal of common/*.py,
+tools/*.py (arm_check.py aside), kws_inference.py and ex*.py (f-strings with their literal
+parts): a flag belongs to the command the string names before it (`python -m tools.X`,
+`python -m common.splits`, `exN_v.py`, `kws_inference.py`) in the same clause (no `;`, `. `,
+backtick or line end between), else to the commands of the module it is in (a command's own
+module; forecast.py and kws.py: their scripts; cli.py, pipeline.py: the five scripts). A flag
+in any other module must come after the command it belongs to."""
 
 import argparse
 import ast
+import contextlib
 import importlib
 import re
+from unittest import mock
 
 import pytest
 
 from conftest import ROOT
 
 SCRIPTS = ("ex1_a.py", "ex1_b.py", "ex2_a.py", "ex2_b.py", "ex2_c.py")
-TOOLS = (
-    "run_all",
-    "bench",
-    "evaluate",
-    "search",
-    "seasons",
-    "fullsize",
-    "folds",
-    "mcu",
-    "c_export",
-)
-MODULES = {**{m: f"python -m tools.{m}" for m in TOOLS}, "splits": "python -m common.splits"}
+TOOLS = ("run_all", "bench", "evaluate", "search", "seasons", "fullsize", "folds", "mcu")
+MODULES = {m: f"python -m tools.{m}" for m in (*TOOLS, "c_export")}
+MODULES["splits"] = "python -m common.splits"
 
 
 class Grabbed(BaseException):
-    """Raised instead of parsing: carries the parser."""
+    """Raised instead of parsing."""
 
 
 def entry_point(command):
@@ -56,20 +47,16 @@ COMMANDS = [*SCRIPTS, "kws_inference.py", *MODULES.values()]
 @pytest.fixture(scope="module")
 def parsers():
     """{command: argparse parser}, taken from each command's own parse_args call."""
-    found, real = {}, argparse.ArgumentParser.parse_args
+    found = {}
 
     def grab(self, args=None, namespace=None):
-        raise Grabbed(self)
+        found[command] = self
+        raise Grabbed
 
-    argparse.ArgumentParser.parse_args = grab
-    try:
+    with mock.patch.object(argparse.ArgumentParser, "parse_args", grab):
         for command in COMMANDS:
-            try:
+            with contextlib.suppress(Grabbed):
                 entry_point(command)([])
-            except Grabbed as g:
-                found[command] = g.args[0]
-    finally:
-        argparse.ArgumentParser.parse_args = real
     assert sorted(found) == sorted(COMMANDS)
     return found
 
@@ -94,15 +81,11 @@ def strings(path):
     parts = {
         id(v) for n in nodes if isinstance(n, ast.JoinedStr) for v in ast.walk(n) if v is not n
     }
-    for node in nodes:
-        if isinstance(node, ast.JoinedStr) and id(node) not in parts:
-            yield (
-                node.lineno,
-                "".join(v.value if isinstance(v, ast.Constant) else "{}" for v in node.values),
-            )
-        elif (
-            isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in parts
-        ):
+    for node in (n for n in nodes if id(n) not in parts):
+        if isinstance(node, ast.JoinedStr):
+            text = "".join(v.value if isinstance(v, ast.Constant) else "{}" for v in node.values)
+            yield node.lineno, text
+        elif isinstance(node, ast.Constant) and isinstance(node.value, str):
             yield node.lineno, node.value
 
 
@@ -112,9 +95,8 @@ FLAG = re.compile(r"(?<![\w-])--[a-z][a-z0-9-]*")
 
 def module_commands(path):
     """The commands whose messages a module's strings are, when they name none."""
-    name = path.name
     if path.parent == ROOT:
-        return [name]
+        return [path.name]
     stem = path.stem
     if stem in MODULES and MODULES[stem] == f"python -m {path.parent.name}.{stem}":
         return [MODULES[stem]]

@@ -1,7 +1,8 @@
-"""The house: no script imports another, the library does not import the scripts (but the
-drivers do), one table lists the versions, and each script builds its own version only."""
+"""The house: no script imports another, the library (common/) does not import the scripts,
+one table lists the versions, and each script builds its own version only."""
 
 import ast
+import json
 import subprocess
 import sys
 
@@ -11,7 +12,6 @@ from conftest import ROOT
 from common import constraints
 
 SCRIPTS = sorted(p.stem for p in ROOT.glob("*.py"))  # ex1_a ... ex2_c, kws_inference
-DRIVERS = {"bench", "run_all"}
 
 
 def imported_modules(path):
@@ -24,29 +24,22 @@ def imported_modules(path):
     return found
 
 
-def test_no_script_imports_another():
+def test_no_script_imports_another_nor_the_library_a_script():
     for script in SCRIPTS:
         assert not imported_modules(ROOT / f"{script}.py") & (set(SCRIPTS) - {script}), script
-
-
-def test_library_does_not_import_scripts_except_the_drivers():
     for module in (ROOT / "common").glob("*.py"):
-        if module.stem not in DRIVERS:
-            assert not imported_modules(module) & set(SCRIPTS), module.name
+        assert not imported_modules(module) & set(SCRIPTS), module.name
 
 
 def test_each_script_declares_its_table_entry():
-    assert sorted(e.script for e in constraints.TABLE) == sorted(
-        f"{s}.py" for s in SCRIPTS if s.startswith("ex")
-    )
+    scripts = sorted(f"{s}.py" for s in SCRIPTS if s.startswith("ex"))
+    assert sorted(e.script for e in constraints.TABLE) == scripts
     code = (
         "import importlib, json; from common.constraints import TABLE; "
         "print(json.dumps({e.version: [importlib.import_module(e.version).VERSION.version, "
         "importlib.import_module(e.version).VERSION.name] for e in TABLE}))"
     )
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
-    import json
-
     assert json.loads(out.stdout) == {e.version: [e.version, e.name] for e in constraints.TABLE}
 
 

@@ -24,70 +24,50 @@ def first_batch(ds):
 
 
 @pytest.mark.parametrize(
-    "cfg",
+    "cfg, shape",
     [
-        FrontEnd(),
-        FrontEnd(rate=8000, frame_length=320, frame_step=160),
-        FrontEnd(mfcc=False),
-        FrontEnd(mfcc=False, resize=32),
+        (FrontEnd(), [49, 10, 1]),
+        (FrontEnd(rate=8000, frame_length=320, frame_step=160), [49, 10, 1]),
+        (FrontEnd(mfcc=False), [49, 321, 1]),  # the course's FFT: frame_length 640, 321 bins
+        (FrontEnd(mfcc=False, resize=32), [32, 32, 1]),
     ],
 )
-def test_shapes_and_labels(dataset, cfg):
+def test_shapes_and_labels(dataset, cfg, shape):
     waves, ids = dataset
     waves = waves[:, : cfg.rate]  # 1 s at the front end's rate
     x, y = first_batch(SignalGenerator(cfg).make_dataset(waves, ids, train=False, batch_size=16))
-    assert x.shape == (16, *cfg.input_shape) and x.dtype == np.float32
+    assert cfg.input_shape == shape and x.shape == (16, *shape) and x.dtype == np.float32
     assert y.tolist() == ids and y.dtype == np.int64
 
 
-def test_input_shapes():
-    assert FrontEnd().input_shape == [49, 10, 1]
-    assert FrontEnd(rate=8000, frame_length=320, frame_step=160).input_shape == [49, 10, 1]
-    assert FrontEnd(mfcc=False).input_shape == [
-        49,
-        321,
-        1,
-    ]  # the course's FFT: frame_length 640, 321 bins
-    assert FrontEnd(mfcc=False, resize=32).input_shape == [32, 32, 1]
-
-
-def test_train_shuffle_deterministic(dataset):
-    waves, ids = dataset
-    make = lambda: SignalGenerator(FrontEnd()).make_dataset(
-        waves, ids, train=True, batch_size=16, seed=3
-    )
-    a, b = make(), make()
-    ya1, ya2 = [y.numpy().tolist() for _, y in a.repeat(2)]
-    yb1, yb2 = [y.numpy().tolist() for _, y in b.repeat(2)]
-    assert (ya1, ya2) == (yb1, yb2)
-    assert ya1 != ya2 and sorted(ya1) == sorted(ids)  # reshuffled each epoch
-
-
-@pytest.mark.parametrize("cfg", [FrontEnd(), FrontEnd(mfcc=False, resize=32)])
-def test_augmentation_shapes_and_determinism(dataset, cfg):
+@pytest.mark.parametrize(
+    "cfg, augment", [(FrontEnd(), None), (FrontEnd(), AUG), (FrontEnd(mfcc=False, resize=32), AUG)]
+)
+def test_training_is_seeded_reshuffled_each_epoch_and_augmented_when_asked(dataset, cfg, augment):
     waves, ids = dataset
     gen = SignalGenerator(cfg)
+
+    def two_epochs():
+        ds = gen.make_dataset(waves, ids, train=True, batch_size=16, augment=augment, seed=3)
+        return [(x.numpy(), y.numpy().tolist()) for x, y in ds.repeat(2)]
+
+    (x1, y1), (x2, y2) = epochs = two_epochs()
+    for (xa, ya), (xb, yb) in zip(epochs, two_epochs()):
+        np.testing.assert_array_equal(xa, xb)
+        assert ya == yb
+    assert y1 != y2 and sorted(y1) == sorted(ids)  # reshuffled each epoch
     plain = first_batch(gen.make_dataset(waves, ids, train=False, batch_size=16))[0]
-    aug = lambda: gen.make_dataset(waves, ids, train=True, batch_size=16, augment=AUG, seed=1)
-    epochs_a = [x.numpy() for x, _ in aug().repeat(2)]
-    epochs_b = [x.numpy() for x, _ in aug().repeat(2)]
-    assert epochs_a[0].shape == plain.shape
-    np.testing.assert_array_equal(epochs_a[0], epochs_b[0])
-    np.testing.assert_array_equal(epochs_a[1], epochs_b[1])
-    assert not np.allclose(np.sort(epochs_a[0].ravel()), np.sort(plain.ravel()))
-    assert np.isfinite(epochs_a[0]).all()
-    # no augmentation on evaluation datasets, even when asked
-    evald = first_batch(gen.make_dataset(waves, ids, train=False, batch_size=16, augment=AUG))[0]
-    np.testing.assert_array_equal(evald, plain)
+    assert x1.shape == plain.shape and np.isfinite(x1).all()
+    # the same features shuffled, other ones when augmented
+    assert np.allclose(np.sort(x1.ravel()), np.sort(plain.ravel())) == (augment is None)
+    if augment:  # no augmentation on evaluation datasets, even when asked
+        evald = gen.make_dataset(waves, ids, train=False, batch_size=16, augment=augment)
+        np.testing.assert_array_equal(first_batch(evald)[0], plain)
 
 
-def test_features_equal_the_front_end_of_each_waveform(dataset, shared_data):
-    waves = np.stack(
-        [
-            read_wav(p)
-            for p in sorted((shared_data / "mini_speech_commands" / "go").glob("*.wav"))[:5]
-        ]
-    )
+def test_features_equal_the_front_end_of_each_waveform(shared_data):
+    go = sorted((shared_data / "mini_speech_commands" / "go").glob("*.wav"))[:5]
+    waves = np.stack([read_wav(p) for p in go])
     feats = SignalGenerator(FrontEnd()).features(waves, batch_size=2)
     assert feats.shape == (5, 49, 10, 1)
     for w, f in zip(waves, feats):

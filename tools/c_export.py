@@ -1,10 +1,7 @@
-"""A keyword spotter for a board: `<name>_model.cc` / `<name>_model.h`, the .tflite as an aligned
-C array and the front end's settings and labels as constants, for a TensorFlow Lite for
-Microcontrollers project (C++). No TensorFlow, no tflite-micro needed.
+"""A keyword spotter for a board: the .tflite as an aligned C array and the front end and labels
+it carries as constants (`<name>_model.cc` / `.h`), for a TFLM project. No TensorFlow needed.
 
     python -m tools.c_export models/kws_a.tflite [--out-dir DIR]   # default: beside the model
-
-The front end and labels are those the model carries (read by common.modelfile).
 """
 
 import os
@@ -30,82 +27,59 @@ def c_float(value):
 
 
 def header(ident, data, cfg, labels, source):
-    guard = f"{ident.upper()}_MODEL_H_"
+    guard, shape = f"{ident.upper()}_MODEL_H_", ", ".join(map(str, cfg.input_shape))
+    mfcc = "true: |STFT| -> HTK mel -> log(x + 1e-6) -> DCT-II / sqrt(2 * mel bins)"
     const = [
         ("int", "sample_rate", cfg.rate, "Hz; 1 s of audio per inference"),
         ("int", "frame_length", cfg.frame_length, "samples, periodic Hann window"),
         ("int", "frame_step", cfg.frame_step, "samples"),
         ("int", "fft_length", cfg.fft_size, "the frame zero-padded to this length"),
         ("int", "num_frames", cfg.num_frames, "STFT frames"),
-        (
-            "bool",
-            "mfcc",
-            "true" if cfg.mfcc else "false",
-            "true: |STFT| -> HTK mel -> log(x + 1e-6) -> DCT-II / sqrt(2 * mel bins); false: |STFT|",
-        ),
-        (
-            "int",
-            "resize",
-            cfg.resize or 0,
-            "without MFCC: 0, or |STFT| resized (bilinear) to [resize, resize]",
-        ),
-        ("int", "num_mel_bins", cfg.num_mel_bins, ""),
+        ("bool", "mfcc", str(cfg.mfcc).lower(), f"{mfcc}; false: |STFT|"),
+        ("int", "resize", cfg.resize or 0, "without MFCC: 0, or |STFT| resized (bilinear) to RxR"),
+        ("int", "num_mel_bins", cfg.num_mel_bins, "mel filter bank bands"),
         ("float", "lower_frequency_hz", c_float(cfg.lower_frequency), "mel filter bank edges"),
-        ("float", "upper_frequency_hz", c_float(cfg.upper_frequency), ""),
+        ("float", "upper_frequency_hz", c_float(cfg.upper_frequency), "mel filter bank edges"),
         ("int", "num_coefficients", cfg.num_coefficients, "MFCCs kept"),
         ("int", "num_labels", len(labels), "output scores, in the order of *_labels"),
     ]
-    lines = [
-        f"// {ident}: a keyword spotter for TensorFlow Lite for Microcontrollers.",
-        f"// Written by python -m tools.c_export from {source}",
-        f"// (sha256 {sha256(data)}); do not edit.",
-        f"// Input: float [1, {', '.join(map(str, cfg.input_shape))}] features of the front end"
-        f" below; output: float [1, {len(labels)}] scores (logits).",
-        f"#ifndef {guard}",
-        f"#define {guard}",
-        "",
-        "#include <cstddef>",
-        "",
-        "// The .tflite flatbuffer; 16-byte aligned, as TFLM wants it.",
-        f"extern const unsigned char {ident}_model_data[];",
-        f"extern const std::size_t {ident}_model_data_len;  // {len(data):,} bytes",
-        "",
-        "// The front end the model was trained with (common/frontend_np.py).",
-    ]
-    for ctype, name, value, note in const:
-        lines.append(
-            f"constexpr {ctype} {ident}_{name} = {value};" + (f"  // {note}" if note else "")
-        )
-    lines += [
-        f"extern const char* const {ident}_labels[{ident}_num_labels];",
-        "",
-        f"#endif  // {guard}",
-        "",
-    ]
-    return "\n".join(lines)
+    constants = "\n".join(f"constexpr {t} {ident}_{n} = {v};  // {note}" for t, n, v, note in const)
+    return f"""\
+// {ident}: a keyword spotter for TensorFlow Lite for Microcontrollers.
+// Written by python -m tools.c_export from {source}
+// (sha256 {sha256(data)}); do not edit.
+// Input: float [1, {shape}] features of the front end below;
+// output: float [1, {len(labels)}] scores (logits).
+#ifndef {guard}
+#define {guard}
+
+#include <cstddef>
+
+// The .tflite flatbuffer; 16-byte aligned, as TFLM wants it.
+extern const unsigned char {ident}_model_data[];
+extern const std::size_t {ident}_model_data_len;  // {len(data):,} bytes
+
+// The front end the model was trained with (common/frontend_np.py).
+{constants}
+extern const char* const {ident}_labels[{ident}_num_labels];
+
+#endif  // {guard}
+"""
 
 
 def source_file(ident, data, labels):
-    body = [
-        ", ".join(f"0x{b:02x}" for b in data[i : i + BYTES_PER_LINE])
-        for i in range(0, len(data), BYTES_PER_LINE)
-    ]
-    quoted = ", ".join(
-        '"' + label.replace("\\", "\\\\").replace('"', '\\"') + '"' for label in labels
-    )
-    return "\n".join(
-        [
-            f'#include "{ident}_model.h"',
-            "",
-            f"alignas(16) const unsigned char {ident}_model_data[] = {{",
-            *(f"    {line}," for line in body),
-            "};",
-            f"const std::size_t {ident}_model_data_len = {len(data)};",
-            "",
-            f"const char* const {ident}_labels[{ident}_num_labels] = {{{quoted}}};",
-            "",
-        ]
-    )
+    rows = [data[i : i + BYTES_PER_LINE] for i in range(0, len(data), BYTES_PER_LINE)]
+    body = "".join(f"    {', '.join(f'0x{b:02x}' for b in row)},\n" for row in rows)
+    quoted = ", ".join('"' + x.replace("\\", "\\\\").replace('"', '\\"') + '"' for x in labels)
+    return f"""\
+#include "{ident}_model.h"
+
+alignas(16) const unsigned char {ident}_model_data[] = {{
+{body}}};
+const std::size_t {ident}_model_data_len = {len(data)};
+
+const char* const {ident}_labels[{ident}_num_labels] = {{{quoted}}};
+"""
 
 
 def export(model_path, out_dir=None):
