@@ -15,11 +15,8 @@ def numbers(cell):
 
 def rows_of(markdown):
     """{(version, model): [cells]} of the table's rows."""
-    rows = [
-        [c.strip() for c in line.split("|")[1:-1]]
-        for line in markdown.splitlines()
-        if line.startswith("| ex")
-    ]
+    cells = lambda line: [c.strip() for c in line.split("|")[1:-1]]
+    rows = [cells(line) for line in markdown.splitlines() if line.startswith("| ex")]
     return {(r[0], r[1]): r for r in rows}
 
 
@@ -61,72 +58,51 @@ def test_bench_tiny(shared_data, subset, tmp_path, recorded, capsys):
     assert bench.main(argv) == 0, capsys.readouterr().err[-3000:]
     main, boards = out.read_text().split("\nMicrocontroller: ")
     rows = rows_of(main)
-    assert list(rows) == [
-        ("ex1_b", "persistence"),
-        ("ex1_b", "seed recipe"),
-        ("ex1_b", "this project"),
-        ("ex2_c", "seed recipe"),
-        ("ex2_c", "this project"),
-    ]
-    names = {
-        ("ex1_b", "seed recipe"): "seed_th_b",
-        ("ex1_b", "this project"): "th_b",
-        ("ex2_c", "seed recipe"): "seed_kws_8k",
-        ("ex2_c", "this project"): "kws_c",
-    }
+    models = [(v, role) for v in ("ex1_b", "ex2_c") for role in ("seed recipe", "this project")]
+    names = dict(zip(models, ("seed_th_b", "th_b", "seed_kws_8k", "kws_c")))
+    assert list(rows) == [("ex1_b", "persistence"), *models]
     side = {key: recorded[name, 0].to_json() for key, name in names.items()}
     files = {key: len(recorded[name, 0].files[f"{name}.tflite"]) for key, name in names.items()}
 
     # persistence: its MAE, no model
-    base = side["ex1_b", "this project"]["baseline"]["persistence"]
+    base, maes = side["ex1_b", "this project"]["baseline"]["persistence"], ("mae_t", "mae_rh")
     persistence = rows["ex1_b", "persistence"]
-    assert numbers(persistence[7]) == [near(3)(base["mae_t"]), near(3)(base["mae_rh"])]
+    assert numbers(persistence[7]) == [near(3)(base[k]) for k in maes]
     assert persistence[3] == "0" and persistence[5] == persistence[6] == persistence[8] == "-"
     # each model: parameters, sparsity, the .tflite's bytes, the zip's bytes and their ratio to
     # the first sized row of its version (the seed recipe)
     for (version, role), s in side.items():
         row, seed = rows[version, role], side[version, "seed recipe"]
         assert numbers(row[3]) == [s["params"]]
-        if s["sparsity"] is None:
-            assert row[4] == "-"
-        else:
-            assert numbers(row[4]) == [near(2)(s["sparsity"])]
+        sparsity = s["sparsity"]
+        assert row[4] == "-" if sparsity is None else numbers(row[4]) == [near(2)(sparsity)]
         assert numbers(row[5]) == [s["tflite_bytes"]] and s["tflite_bytes"] == files[version, role]
         assert numbers(row[6]) == [s["zip_bytes"], near(2)(s["zip_bytes"] / seed["zip_bytes"])]
         p50, p90, speed = numbers(row[8])  # invoke, ratio to the seed recipe's p50
-        assert 0 < p50 <= p90 and ratio_shown(
-            speed, p50, numbers(rows[version, "seed recipe"][8])[0], 4
-        )
+        seed_p50 = numbers(rows[version, "seed recipe"][8])[0]
+        assert 0 < p50 <= p90 and ratio_shown(speed, p50, seed_p50, 4)
     # quality: ex1 MAE and its ratio to persistence; ex2 test and val accuracy, and the
     # difference to the seed recipe's test accuracy
     for role in ("seed recipe", "this project"):
         m = side["ex1_b", role]["metrics"]
-        assert numbers(rows["ex1_b", role][7]) == [
-            near(3)(m["mae_t"]),
-            near(3)(m["mae_rh"]),
-            near(2)(m["mae_t"] / base["mae_t"]),
-            near(2)(m["mae_rh"] / base["mae_rh"]),
-        ]
+        shown = [near(3)(m[k]) for k in maes] + [near(2)(m[k] / base[k]) for k in maes]
+        assert numbers(rows["ex1_b", role][7]) == shown
         m = side["ex2_c", role]["metrics"]
         diff = m["accuracy"] - side["ex2_c", "seed recipe"]["metrics"]["accuracy"]
-        assert numbers(rows["ex2_c", role][7]) == [
-            near(2)(100 * m["accuracy"]),
-            near(2)(100 * m["val_accuracy"]),
-        ] + ([near(2)(100 * diff)] if role == "this project" else [])
+        shown = [near(2)(100 * m["accuracy"]), near(2)(100 * m["val_accuracy"])]
+        shown += [near(2)(100 * diff)] if role == "this project" else []
+        assert numbers(rows["ex2_c", role][7]) == shown
     # ex2's total latency with the numpy front end, and the course way's (TensorFlow's front end)
     seed_total = numbers(rows["ex2_c", "seed recipe"][10])[0]
     total = numbers(rows["ex2_c", "this project"][9])
-    assert (
-        len(total) == 3
-        and 0 < total[0] <= total[1]
-        and ratio_shown(total[2], total[0], seed_total, 3)
-    )
+    assert len(total) == 3 and 0 < total[0] <= total[1]
+    assert ratio_shown(total[2], total[0], seed_total, 3)
     assert (tmp_path / "bench.png").read_bytes()[:4] == b"\x89PNG"
 
     # flash (the .tflite) and arena of each model beside the boards (1 MB / 256 KB and
     # 4 MB / 512 KB): the arena is TFLM's (tools.mcu), or said to be unmeasured without it
     board_rows = rows_of(boards)
-    assert list(board_rows) == list(names)
+    assert list(board_rows) == models
     for key, r in board_rows.items():
         size = files[key]
         assert numbers(r[2]) == [size]

@@ -22,21 +22,13 @@ def test_each_limit_passes_and_fails_at_its_bound():
     good = {"mae_t": 0.49, "mae_rh": 1.79, "zip_bytes": 2047}
     ok = Verdict.of(entry("ex1_a"), good)
     assert ok.passed and ok.exit_status == 0 and {c.result for c in ok.checks} == {"pass"}
-    for bad in ({"mae_t": 0.5}, {"mae_rh": 1.8}, {"zip_bytes": 2048}):
-        v = Verdict.of(entry("ex1_a"), {**good, **bad})
-        (metric,) = bad
-        assert not v.passed and v.exit_status == 2
-        assert v.to_dict()[metric]["result"] == "fail"
+    for metric, bound in {"mae_t": 0.5, "mae_rh": 1.8, "zip_bytes": 2048}.items():
+        v = Verdict.of(entry("ex1_a"), {**good, metric: bound})
+        assert not v.passed and v.exit_status == 2 and v.to_dict()[metric]["result"] == "fail"
     assert Verdict.of(entry("ex2_a"), {"accuracy": 0.901, "zip_bytes": 100}).passed
     assert not Verdict.of(entry("ex2_a"), {"accuracy": 0.90, "zip_bytes": 100}).passed
     missing = Verdict.of(entry("ex2_a"), {"zip_bytes": 100}).to_dict()["accuracy"]
     assert missing == {"result": "fail", "measured": None, "limit": 0.9, "reason": "not measured"}
-
-
-def test_the_json_form_reads_back_the_same_verdict():
-    why = {"accuracy": "defined on the course's split"}
-    v = Verdict.of(entry("ex2_b"), {"accuracy": 0.5, "zip_bytes": 100}, why)
-    assert Verdict.from_dict(v.to_dict()) == v
 
 
 @pytest.mark.parametrize(
@@ -69,18 +61,15 @@ def test_the_json_form_reads_back_the_same_verdict():
         ),
     ],
 )
-def test_the_headline_cannot_be_misread(version, measured, why, headline):
+def test_the_headline_cannot_be_misread_and_reads_back(version, measured, why, headline):
     v = Verdict.of(entry(version), measured, why)
-    assert v.headline() == headline
+    assert v.headline() == headline and Verdict.from_dict(v.to_dict()) == v
     assert v.exit_status == (2 if headline.startswith("FAIL") else 0)
 
 
-def test_the_table_in_units_with_reasons_and_rows_without_a_limit():
-    v = Verdict.of(
-        entry("ex1_b"),
-        {"mae_t": 0.7, "mae_rh": 2.11, "zip_bytes": 1000},
-        {"mae_rh": "defined on the full dataset"},
-    )
+def test_the_table_and_the_units_with_reasons_and_rows_without_a_limit():
+    measured = {"mae_t": 0.7, "mae_rh": 2.11, "zip_bytes": 1000}
+    v = Verdict.of(entry("ex1_b"), measured, {"mae_rh": "defined on the full dataset"})
     lines = v.table("ex1_b", also=[("persistence mae_t", "0.5000 °C")]).splitlines()
     assert "0.7000 °C" in lines[2] and lines[2].endswith("fail")
     assert re.search(r"2\.1100 %  <\s+1\.9000 %", lines[3])
@@ -89,9 +78,6 @@ def test_the_table_in_units_with_reasons_and_rows_without_a_limit():
     assert "persistence mae_t" in lines[5] and "(no limit)" in lines[5]
     assert "mae_rh: not assessable: defined on the full dataset" in lines[6]
     assert lines[-1] == "  => " + v.headline()
-
-
-def test_units():
     assert constraints.fmt("accuracy", 0.8224) == "82.24 %"
     assert constraints.fmt("zip_bytes", 13502) == "13,502 B"
     assert constraints.fmt("mae_rh", 2.0) == "2.0000 %"

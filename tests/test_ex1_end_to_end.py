@@ -4,46 +4,19 @@ TensorFlow's interpreter, on the rows the split's facts name), the cross-season 
 determinism through pruning, and test rows that never reach training or calibration."""
 
 import json
-import os
-import subprocess
-import sys
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from conftest import Started
+from conftest import Started, run_python
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-STATION = os.path.join(ROOT, "..", "shared", "data", "jena_mpi_roof_2024_jun_sep.csv")
-SAMPLE = os.path.join(ROOT, "..", "shared", "data", "jena_climate_2009_sample.csv")
 # Facts of the station export (../shared/data/README.md) and of its 70/20/10 split in time
 # order: 16,346 rows from 2024-06-09 11:40, every 10 minutes; training 11,442 rows (up to
 # 2024-08-27 22:30), validation 3,269, test the last 1,635 (from 2024-09-19 15:30), which
 # hold 1,624 windows of 12 rows.
-STATION_ROWS, TRAIN_UNTIL, TEST_FROM, TEST_WINDOWS = (
-    16346,
-    "2024-08-27 22:30",
-    "2024-09-19 15:30",
-    1624,
-)
-
-
-@pytest.fixture(scope="module")
-def station():
-    if not os.path.isfile(STATION):
-        pytest.skip(f"{STATION} not found")
-    return STATION
-
-
-def run_script(script, *args):
-    return subprocess.run(
-        [sys.executable, os.path.join(ROOT, script), *args],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
+STATION_ROWS, TEST_WINDOWS = 16346, 1624
+TRAIN_UNTIL, TEST_FROM = "2024-08-27 22:30", "2024-09-19 15:30"
 
 
 def station_frame(csv):
@@ -61,6 +34,8 @@ def windows_by_hand(values):
 
 
 def tf_predictions(tflite, inputs, mean, std):
+    """TensorFlow's interpreter's forecasts of the raw `inputs` ((x - mean) / std fed to it);
+    also tests/test_seasons.py's."""
     import common  # noqa: F401
     import tensorflow as tf
 
@@ -76,33 +51,27 @@ def tf_predictions(tflite, inputs, mean, std):
 
 
 @pytest.fixture(scope="module")
-def runs(station, tmp_path_factory):
+def runs(shared_data, tmp_path_factory):
     """ex1_a and ex1_b on the export (seed 1, 2 epochs) into one folder, and ex1_a again with
     the same arguments on a copy whose test rows are altered (poisoned_test_rows) into
-    another, the three side by side: (folder, {script: CompletedProcess}, (altered csv, its
-    test rows, its folder, its CompletedProcess))."""
+    another, the three side by side: (export, folder, {script: CompletedProcess}, (altered
+    csv, its test rows, its folder, its CompletedProcess))."""
+    station = shared_data / "jena_mpi_roof_2024_jun_sep.csv"
     out, again_dir = tmp_path_factory.mktemp("ex1"), tmp_path_factory.mktemp("ex1_again")
-    altered, test_rows = poisoned_test_rows(
-        station, tmp_path_factory.mktemp("altered") / "poisoned.csv"
-    )
+    altered, test_rows = poisoned_test_rows(station, tmp_path_factory.mktemp("altered"))
     flags = ["--epochs", "2", "--quiet", "--seed", "1"]
-    started = {
-        s: Started(s, "--data", station, "--out-dir", out, *flags) for s in ("ex1_a.py", "ex1_b.py")
-    }
+    args = ["--data", station, "--out-dir", out, *flags]
+    started = {s: Started(s, *args) for s in ("ex1_a.py", "ex1_b.py")}
     again = Started("ex1_a.py", "--data", altered, "--out-dir", again_dir, *flags)
-    return (
-        out,
-        {s: p.result(600) for s, p in started.items()},
-        (altered, test_rows, again_dir, again.result(600)),
-    )
+    results = {s: p.result(600) for s, p in started.items()}
+    return station, out, results, (altered, test_rows, again_dir, again.result(600))
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize(
-    "script, name, version", [("ex1_a.py", "th_a", "ex1_a"), ("ex1_b.py", "th_b", "ex1_b")]
-)
-def test_script_on_the_station_export(runs, station, script, name, version):
-    out_dir, results, _ = runs
+@pytest.mark.parametrize("script, name", [("ex1_a.py", "th_a"), ("ex1_b.py", "th_b")])
+def test_script_on_the_station_export(runs, script, name):
+    station, out_dir, results, _ = runs
+    version = script[:-3]
     out = results[script]
     assert out.returncode in (0, 2), out.stderr[-2000:]
     assert out.stderr == "" and f"Verdict for {version}" in out.stdout
@@ -114,21 +83,17 @@ def test_script_on_the_station_export(runs, station, script, name, version):
     assert summary["version"] == version and summary["data"]["rows"] == STATION_ROWS
     assert summary["data"]["gaps"] == {"counts": {}, "windows_dropped": 0, "windows_kept": 16313}
     assert summary["zip_bytes"] < summary["limits"]["zip_bytes"]
-    assert summary["verdict"]["mae_t"]["result"] == "not assessable"
-    assert (
-        "defined on the official jena_climate_2009_2016.csv (420,551 rows"
-        in summary["verdict"]["mae_t"]["reason"]
-    )
+    mae_t = summary["verdict"]["mae_t"]
+    official = "defined on the official jena_climate_2009_2016.csv (420,551 rows"
+    assert mae_t["result"] == "not assessable" and official in mae_t["reason"]
     assert summary["passed"] == (out.returncode == 0)
     # the headline: MAE limits not assessable on this file, so never a bare PASS
     headline = out.stdout.strip().splitlines()[-2]
-    assert headline.startswith(
-        "  => INCOMPLETE: MAE T, MAE RH not assessable on this data; size PASS"
-    ) or headline.startswith("  => FAIL: "), headline
+    incomplete = "  => INCOMPLETE: MAE T, MAE RH not assessable on this data; size PASS"
+    assert headline.startswith((incomplete, "  => FAIL: ")), headline
     # sparsity only where pruning ran (b's zero kernel rows are structural, not pruned)
     assert (summary["sparsity"] is None) == (version == "ex1_b")
-    with open(out_dir / f"{name}.png", "rb") as f:
-        assert f.read(8) == b"\x89PNG\r\n\x1a\n"
+    assert (out_dir / f"{name}.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
     # persistence and the model's MAE on the test split, computed another way
     frame = station_frame(station)
@@ -136,44 +101,25 @@ def test_script_on_the_station_export(runs, station, script, name, version):
     x, y = windows_by_hand(frame[TEST_FROM:])
     assert len(x) == TEST_WINDOWS == summary["data"]["test_windows"]
     base = summary["baseline"]["persistence"]
-    assert base["mae_t"] == pytest.approx(np.abs(y[..., 0] - x[:, -1:, 0]).mean(), rel=1e-5)
-    assert base["mae_rh"] == pytest.approx(np.abs(y[..., 1] - x[:, -1:, 1]).mean(), rel=1e-5)
+    persistence = np.abs(y - x[:, -1:]).mean(axis=(0, 1))
+    np.testing.assert_allclose([base["mae_t"], base["mae_rh"]], persistence, rtol=1e-5)
     norm = summary["normalization"]
     train = frame[:TRAIN_UNTIL]
     assert len(train) == 11442
     np.testing.assert_allclose(norm["mean"], train.mean(axis=0), rtol=1e-5)
-    pred = tf_predictions(
-        out_dir / f"{name}.tflite", x, np.float32(norm["mean"]), np.float32(norm["std"])
-    )
-    assert summary["metrics"]["mae_t"] == pytest.approx(
-        np.abs(pred[..., 0] - y[..., 0]).mean(), rel=1e-4
-    )
-    assert summary["metrics"]["mae_rh"] == pytest.approx(
-        np.abs(pred[..., 1] - y[..., 1]).mean(), rel=1e-4
-    )
+    mean, std = np.float32(norm["mean"]), np.float32(norm["std"])
+    pred = tf_predictions(out_dir / f"{name}.tflite", x, mean, std)
+    mae = [summary["metrics"]["mae_t"], summary["metrics"]["mae_rh"]]
+    np.testing.assert_allclose(mae, np.abs(pred - y).mean(axis=(0, 1)), rtol=1e-4)
 
 
 @pytest.mark.slow
-def test_cross_season_evaluation_of_every_window(runs):
-    if not os.path.isfile(SAMPLE):
-        pytest.skip(f"{SAMPLE} not found")
-    out_dir, _, _ = runs
-    ev = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "tools.evaluate",
-            str(out_dir / "th_a.tflite.zip"),
-            "--data",
-            SAMPLE,
-            "--all-windows",
-        ],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-    )
+def test_cross_season_evaluation_of_every_window(runs, shared_data):
+    sample = shared_data / "jena_climate_2009_sample.csv"
+    zipped = runs[1] / "th_a.tflite.zip"
+    ev = run_python("-m", "tools.evaluate", zipped, "--data", sample, "--all-windows")
     assert ev.returncode == 0 and ev.stderr == "", ev.stderr
-    x, y = windows_by_hand(pd.read_csv(SAMPLE)[["T (degC)", "rh (%)"]].to_numpy(np.float64))
+    x, y = windows_by_hand(pd.read_csv(sample)[["T (degC)", "rh (%)"]].to_numpy(np.float64))
     lines = ev.stdout.splitlines()
     assert lines[0].startswith(f"{len(x):,} windows (every window of")
     t, rh = np.abs(y - x[:, -1:, :]).mean(axis=(0, 1))
@@ -181,23 +127,24 @@ def test_cross_season_evaluation_of_every_window(runs):
     assert lines[1].startswith("model       MAE T ") and lines[3].startswith("ratio ")
 
 
-def poisoned_test_rows(csv, out):
-    """A byte-for-byte copy of the export except T and RH in the test rows (from TEST_FROM):
-    T moved by up to 5 °C, RH by up to 7 % (kept in 0-100), each row differently."""
+def poisoned_test_rows(csv, folder):
+    """(folder/poisoned.csv, its test rows): a byte-for-byte copy of the export except T and
+    RH in the test rows (from TEST_FROM): T moved by up to 5 °C, RH by up to 7 % (kept in
+    0-100), each row differently."""
     lines = open(csv, encoding="latin-1", newline="").read().split("\r\n")
     header = lines[0].split(",")
     t, rh = header.index("T (degC)"), header.index("rh (%)")
     first = lines.index(next(ln for ln in lines[1:] if ln.startswith("19.09.2024 15:30:00,")))
-    assert len(lines[first:]) - (lines[-1] == "") == STATION_ROWS - (first - 1)
-    for i in range(first, len(lines)):
-        if not lines[i]:
-            continue
+    end = len(lines) - (lines[-1] == "")  # without the empty string after the last line end
+    assert end - first == STATION_ROWS - (first - 1)
+    for i in range(first, end):
         cells = lines[i].split(",")
         cells[t] = f"{float(cells[t]) + 5 * np.sin(i / 3):.2f}"
         cells[rh] = f"{min(100.0, max(0.0, float(cells[rh]) + 7 * np.cos(i / 5))):.2f}"
         lines[i] = ",".join(cells)
+    out = folder / "poisoned.csv"
     out.write_bytes("\r\n".join(lines).encode("latin-1"))
-    return out, STATION_ROWS - (first - 1)
+    return out, end - first
 
 
 @pytest.mark.slow
@@ -206,7 +153,7 @@ def test_same_seed_same_model_through_pruning_whatever_the_test_rows(runs):
     copy of the export whose test rows are altered: the same .tflite, history and calibration;
     the test figures move. The test rows never reach training, pruning or calibration, and a
     run is deterministic."""
-    first, _, (poisoned, test_rows, again, out) = runs
+    _, first, _, (poisoned, test_rows, again, out) = runs
     assert test_rows == 1635
     assert out.returncode in (0, 2), out.stderr[-2000:]
     x, y = (json.loads((d / "th_a.json").read_text()) for d in (first, again))
@@ -215,16 +162,15 @@ def test_same_seed_same_model_through_pruning_whatever_the_test_rows(runs):
     assert (first / "th_a.tflite").read_bytes() == (again / "th_a.tflite").read_bytes()
     assert x["training"] == {**y["training"], "seconds": x["training"]["seconds"]}
     assert x["quantization"] == y["quantization"] and x["normalization"] == y["normalization"]
-    assert [x["metrics"][k] for k in ("val_mae_t", "val_mae_rh")] == [
-        y["metrics"][k] for k in ("val_mae_t", "val_mae_rh")
-    ]
+    for key in ("val_mae_t", "val_mae_rh"):
+        assert x["metrics"][key] == y["metrics"][key]
     assert x["baseline"]["persistence"]["mae_t"] != y["baseline"]["persistence"]["mae_t"]
 
 
 def test_bad_data_is_one_clear_error_and_status_1(tmp_path):
     bad = tmp_path / "bad.csv"
     bad.write_text("Date Time,T (degC)\nx,1\n")
-    out = run_script("ex1_a.py", "--data", str(bad), "--out-dir", str(tmp_path / "m"))
+    out = run_python("ex1_a.py", "--data", bad, "--out-dir", tmp_path / "m")
     assert out.returncode == 1 and out.stderr.count("\n") == 1
     assert out.stderr.startswith(f"error: {bad}: missing column(s) ['rh (%)']")
     assert not (tmp_path / "m").exists()

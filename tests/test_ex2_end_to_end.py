@@ -11,19 +11,27 @@ import stat
 import numpy as np
 import pytest
 
-from conftest import run_python
+from conftest import ROOT, Started, run_python
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 LABELS = ["down", "go", "left", "no", "right", "stop", "up", "yes"]
+# the SignalGenerator's arguments, named as in the JSON's front end
+COURSE_ARGS = ("frame_length", "frame_step", "num_mel_bins", "num_coefficients")
+COURSE_ARGS += ("lower_frequency", "upper_frequency")
+READ_METADATA = (  # the model's metadata, read without TensorFlow
+    "import json, sys; from common import modelfile; "
+    "print(json.dumps(modelfile.metadata(open(sys.argv[1], 'rb').read()))); "
+    "assert 'tensorflow' not in sys.modules"
+)
+POISONED = "ex2_c.py on a poisoned test split"
 
 
-def run(*args, timeout=900):
-    return run_python(*args, timeout=timeout)
+def split_lines(split_dir, which):
+    return (split_dir / f"kws_split_{which}.txt").read_text().split()
 
 
-def course_labels(tflite_path, data, split_file, frontend):
+def course_labels(tflite_path, data_and_split, which, frontend):
     """(true labels, labels with TensorFlow's interpreter under its default kernels, labels
-    under its reference kernels) of every file of `split_file`: features by the course's
+    under its reference kernels) of every file of split `which`: features by the course's
     SignalGenerator (tests/course_signal_generator.py: tf.audio.decode_wav, the seed's
     resample_poly for 8 kHz; nothing of the project), files and labels read straight from
     the split file."""
@@ -34,20 +42,7 @@ def course_labels(tflite_path, data, split_file, frontend):
     assert frontend["mfcc"] and frontend["resize"] is None
     assert frontend["fft_length"] == frontend["frame_length"]  # the course's stft
     course = SignalGenerator(
-        LABELS,
-        frontend["rate"],
-        mfcc=True,
-        **{
-            k: frontend[k]
-            for k in (
-                "frame_length",
-                "frame_step",
-                "num_mel_bins",
-                "lower_frequency",
-                "upper_frequency",
-                "num_coefficients",
-            )
-        },
+        LABELS, frontend["rate"], mfcc=True, **{k: frontend[k] for k in COURSE_ARGS}
     )
     kinds = tf.lite.experimental.OpResolverType
     interpreters = [
@@ -56,20 +51,18 @@ def course_labels(tflite_path, data, split_file, frontend):
     ]
     for interp in interpreters:
         interp.allocate_tensors()
-    truth, default, reference = [], [], []
-    for line in split_file.read_text().split():
+    data, split_dir = data_and_split
+    rows = []  # [truth, default kernels' label, reference kernels' label] a file
+    for line in split_lines(split_dir, which):
         label, name = line.split("/")[-2:]
         features = course.preprocess(str(data / label / name)).numpy()[None]
-        for interp, out in zip(interpreters, (default, reference)):
+        rows.append([label])
+        for interp in interpreters:
             interp.set_tensor(interp.get_input_details()[0]["index"], features)
             interp.invoke()
-            out.append(
-                LABELS[
-                    int(np.argmax(interp.get_tensor(interp.get_output_details()[0]["index"])[0]))
-                ]
-            )
-        truth.append(label)
-    return np.array(truth), np.array(default), np.array(reference)
+            scores = interp.get_tensor(interp.get_output_details()[0]["index"])[0]
+            rows[-1].append(LABELS[int(np.argmax(scores))])
+    return np.array(rows).T
 
 
 def is_count_of(value, n):
@@ -77,16 +70,19 @@ def is_count_of(value, n):
     return value is not None and abs(value * n - round(value * n)) < 1e-6
 
 
-POISONED = "ex2_c.py on a poisoned test split"
-
-
 @pytest.fixture(scope="module")
-def poisoned(subset, kws_script_run, tmp_path_factory):
-    """ex2_c on a copy of the subset whose test split is poisoned (poisoned_copy), started
-    beside the three scripts' own runs: its data folder."""
-    data_and_split = poisoned_copy(subset, tmp_path_factory.mktemp("poisoned"))
-    kws_script_run.start(POISONED, "ex2_c.py", data_and_split)
-    return data_and_split[0]
+def kws_runs(subset, tmp_path_factory):
+    """{name: (Started, output folder, data folder)}: the three scripts on the subset and
+    ex2_c on a copy whose test split is poisoned (poisoned_copy), side by side: 2 epochs (and
+    at most 2 quantization-aware ones), 5 latency runs, no progress bars."""
+    poisoned = poisoned_copy(subset, tmp_path_factory.mktemp("poisoned"))
+    runs = [(s, s, subset) for s in ("ex2_a.py", "ex2_b.py", "ex2_c.py")]
+    found = {}
+    for key, script, (data, split) in [*runs, (POISONED, "ex2_c.py", poisoned)]:
+        out = tmp_path_factory.mktemp(script[:-3])
+        flags = ["--split-dir", split, "--out-dir", out, "--epochs", 2, "--latency-runs", 5]
+        found[key] = Started(script, "--data", data, *flags, "--quiet"), out, data
+    return found
 
 
 @pytest.mark.slow
@@ -94,67 +90,43 @@ def poisoned(subset, kws_script_run, tmp_path_factory):
     "script, name, rate",
     [("ex2_a.py", "kws_a", 16000), ("ex2_b.py", "kws_b", 16000), ("ex2_c.py", "kws_c", 8000)],
 )
-def test_script_end_to_end(subset, kws_script_run, poisoned, script, name, rate):
+def test_script_end_to_end(subset, kws_runs, script, name, rate):
     data, split_dir = subset
-    out, tmp_path = kws_script_run(script)
+    out, tmp_path = kws_runs[script][0].result(), kws_runs[script][1]
     assert out.returncode in (0, 2), out.stderr[-3000:]
     assert out.stderr == ""  # TensorFlow quiet, no warning
     assert "Verdict for ex2_" in out.stdout and "wrote " in out.stdout
-    assert sorted(os.listdir(tmp_path)) == sorted(
-        f"{name}{s}" for s in (".json", ".png", ".tflite", ".tflite.zip")
-    )
-    for f in os.listdir(tmp_path):  # the umask's mode (run under 022), not mkstemp's 0600
-        assert stat.S_IMODE(os.stat(tmp_path / f).st_mode) == 0o644, f
+    # the four files, in the umask's mode (run under 022), not mkstemp's 0600
+    modes = {f: stat.S_IMODE(os.stat(tmp_path / f).st_mode) for f in os.listdir(tmp_path)}
+    assert modes == {f"{name}{s}": 0o644 for s in (".json", ".png", ".tflite", ".tflite.zip")}
+    tflite, zipped = tmp_path / f"{name}.tflite", tmp_path / f"{name}.tflite.zip"
     summary = json.loads(
         (tmp_path / f"{name}.json").read_text(),  # strict JSON: no NaN
         parse_constant=lambda c: pytest.fail(f"{name}.json holds {c}"),
     )
     assert summary["frontend"]["rate"] == rate and summary["frontend"]["input_shape"] == [49, 10, 1]
     assert summary["labels"] == LABELS
-    m = summary["metrics"]
-    assert set(m) == {
-        "accuracy",
-        "accuracy_reference_kernels",
-        "reference_kernels_same_labels",
-        "unseen_speaker_files",
-        "accuracy_unseen_speakers",
-        "val_accuracy",
-        "float_val_accuracy",
-        "float_val_accuracy_before_qat",
-    }
-    assert (
-        summary["kernels"]["accuracy"] == "default"
-        and summary["kernels"]["interpreter"] == "ai-edge-litert"
-    )
+    m, kernels = summary["metrics"], summary["kernels"]
+    assert len(m) == 8  # each of them read below
+    assert kernels["accuracy"] == "default" and kernels["interpreter"] == "ai-edge-litert"
     qat = script != "ex2_b.py"  # b declares no quantization-aware epochs
     # the stand-in split is speaker-disjoint: every test file is of an unseen speaker
-    test_lines = (split_dir / "kws_split_test.txt").read_text().split()
-    train_speakers = {
-        ln.split("/")[-1].split("_nohash_")[0]
-        for ln in (split_dir / "kws_split_train.txt").read_text().split()
-    }
-    unseen = [
-        ln for ln in test_lines if ln.split("/")[-1].split("_nohash_")[0] not in train_speakers
-    ]
-    assert m["unseen_speaker_files"] == len(unseen) == len(test_lines)
+    test_lines, train_lines = split_lines(split_dir, "test"), split_lines(split_dir, "train")
+    speakers = lambda lines: {ln.split("/")[-1].split("_nohash_")[0] for ln in lines}
+    assert not speakers(test_lines) & speakers(train_lines)
+    assert m["unseen_speaker_files"] == len(test_lines)
     assert m["accuracy_unseen_speakers"] == m["accuracy"]
     # the int8 figures of the written file, computed another way (the course's features,
     # TensorFlow's interpreter), agree to one file
-    truth, default, reference = course_labels(
-        tmp_path / f"{name}.tflite", data, split_dir / "kws_split_test.txt", summary["frontend"]
-    )
+    truth, default, reference = course_labels(tflite, subset, "test", summary["frontend"])
     n = len(truth)
     assert n == summary["data"]["test_files"] == len(test_lines)
     assert abs(np.mean(default == truth) - m["accuracy"]) <= 1 / n + 1e-9
-    assert abs(np.mean(reference == truth) - m["accuracy_reference_kernels"]) <= 1 / n + 1e-9
-    assert abs(np.mean(default == reference) - m["reference_kernels_same_labels"]) <= 1 / n + 1e-9
-    assert (
-        abs(m["accuracy_reference_kernels"] - m["accuracy"])
-        <= 1 - m["reference_kernels_same_labels"] + 1e-9
-    )
-    val_truth, val_default, _ = course_labels(
-        tmp_path / f"{name}.tflite", data, split_dir / "kws_split_val.txt", summary["frontend"]
-    )
+    reference_accuracy, same = m["accuracy_reference_kernels"], m["reference_kernels_same_labels"]
+    assert abs(np.mean(reference == truth) - reference_accuracy) <= 1 / n + 1e-9
+    assert abs(np.mean(default == reference) - same) <= 1 / n + 1e-9
+    assert abs(reference_accuracy - m["accuracy"]) <= 1 - same + 1e-9
+    val_truth, val_default, _ = course_labels(tflite, subset, "val", summary["frontend"])
     n_val = len(val_truth)
     assert n_val == summary["data"]["val_files"]
     assert abs(np.mean(val_default == val_truth) - m["val_accuracy"]) <= 1 / n_val + 1e-9
@@ -162,104 +134,62 @@ def test_script_end_to_end(subset, kws_script_run, poisoned, script, name, rate)
     # the one Keras measured at the kept epoch (its weights restored; after quantization-aware
     # epochs nothing changes them, without them BatchNorm statistics are re-estimated)
     assert is_count_of(m["float_val_accuracy"], n_val)
-    history, kept = summary["training"]["history"], summary["training"]["kept_epoch"]
+    training = summary["training"]
+    history, kept = training["history"]["val_accuracy"], training["kept_epoch"]
+    # 2 training epochs, then (a, c) 2 quantization-aware ones: --epochs 2 caps both
+    assert len(history) == (4 if qat else 2) and training["qat_epochs"] == (2 if qat else 0)
     first = 2 if qat else 0  # the kept epoch is the best of the last phase (the first on ties)
-    phase = history["val_accuracy"][first:]
-    assert kept == first + 1 + phase.index(max(phase))
+    assert kept == first + 1 + history[first:].index(max(history[first:]))
     if qat:
-        assert m["float_val_accuracy"] == pytest.approx(history["val_accuracy"][kept - 1], abs=1e-6)
+        assert m["float_val_accuracy"] == pytest.approx(history[kept - 1], abs=1e-6)
         assert is_count_of(m["float_val_accuracy_before_qat"], n_val)
     else:
         assert m["float_val_accuracy_before_qat"] is None
-    assert (
-        f"accuracy_reference_kernels {100 * m['accuracy_reference_kernels']:.2f} % "
-        f"({100 * (m['accuracy_reference_kernels'] - m['accuracy']):+.2f} pt)"
-    ) in " ".join(out.stdout.split())
+    points = 100 * (reference_accuracy - m["accuracy"])
+    shown = f"accuracy_reference_kernels {100 * reference_accuracy:.2f} % ({points:+.2f} pt)"
+    assert shown in " ".join(out.stdout.split())
     # verdict: the stand-in is not the course's split -> accuracy not assessable, size assessed
-    v = summary["verdict"]
-    assert (
-        v["accuracy"]["result"] == "not assessable" and "course's split" in v["accuracy"]["reason"]
-    )
-    assert v["zip_bytes"]["result"] == (
-        "pass" if summary["zip_bytes"] < summary["limits"]["zip_bytes"] else "fail"
-    )
-    assert summary["passed"] == (out.returncode == 0) == (v["zip_bytes"]["result"] == "pass")
-    # 2 training epochs, then (a, c) 2 quantization-aware ones: --epochs 2 caps both
-    assert len(summary["training"]["history"]["val_accuracy"]) == (4 if qat else 2)
-    assert summary["training"]["qat_epochs"] == (2 if qat else 0)
-    assert summary["training"]["kept_epoch"] in ((3, 4) if qat else (1, 2))
-    train_labels = [
-        ln.split("/")[-2] for ln in (split_dir / "kws_split_train.txt").read_text().split()
+    accuracy, size = summary["verdict"]["accuracy"], summary["verdict"]["zip_bytes"]
+    assert accuracy["result"] == "not assessable" and "course's split" in accuracy["reason"]
+    fits = summary["zip_bytes"] < summary["limits"]["zip_bytes"]
+    assert size["result"] == ("pass" if fits else "fail")
+    assert summary["passed"] == (out.returncode == 0) == fits
+    # the headline: accuracy not assessable on the stand-in, never a bare PASS
+    headline = "=> INCOMPLETE: accuracy not assessable on this data"
+    assert (headline in out.stdout) == (out.returncode == 0)
+    train_labels = [ln.split("/")[-2] for ln in train_lines]
+    assert training["calibration_files"] == sum(min(125, train_labels.count(k)) for k in LABELS)
+
+    # the written model run by the tools
+    test_split = split_dir / "kws_split_test.txt"
+    ev, lat, read, pred, scored = done = [
+        run_python(*args)
+        for args in (
+            ("-m", "tools.evaluate", zipped, "--data", data, "--split", test_split),
+            ("kws_inference.py", "--model", zipped, "--runs", "5"),
+            ("-c", READ_METADATA, tflite),
+            ("kws_inference.py", "--model", tflite, "--wav", data / "yes"),
+            ("kws_inference.py", "--model", zipped, "--wav", data, "--split", test_split),
+        )
     ]
-    assert summary["training"]["calibration_files"] == sum(
-        min(125, train_labels.count(lab)) for lab in LABELS
-    )
-
-    ev = run(
-        "-m",
-        "tools.evaluate",
-        str(tmp_path / f"{name}.tflite.zip"),
-        "--data",
-        str(data),
-        "--split",
-        str(split_dir / "kws_split_test.txt"),
-    )
-    assert ev.returncode == 0 and ev.stderr == "", ev.stderr[-2000:]
-    assert f"accuracy {100 * m['accuracy']:.2f} % on {n} files" in ev.stdout
-
-    lat = run("kws_inference.py", "--model", str(tmp_path / f"{name}.tflite.zip"), "--runs", "5")
-    assert lat.returncode == 0, lat.stderr[-2000:]
+    for r in done:
+        assert r.returncode == 0, r.stderr[-2000:]
+    assert ev.stderr == "" and f"accuracy {100 * m['accuracy']:.2f} % on {n} files" in ev.stdout
     assert "Inference Latency" in lat.stdout and "Total Latency" in lat.stdout
     assert lat.stdout.startswith("front end from the model's metadata: ")
     # the model carries what its JSON says (read back without TensorFlow), and the JSON's
     # sha256, of the file with its metadata, covers it
-    read = run(
-        "-c",
-        "import json, sys; from common import modelfile; "
-        f"print(json.dumps(modelfile.metadata(open({str(tmp_path / (name + '.tflite'))!r}, 'rb').read()))); "
-        "assert 'tensorflow' not in sys.modules",
-    )
-    assert read.returncode == 0, read.stderr[-2000:]
-    assert json.loads(read.stdout) == {
-        "version": script[:-3],
-        "frontend": summary["frontend"],
-        "labels": summary["labels"],
-    }
-    assert (
-        hashlib.sha256((tmp_path / f"{name}.tflite").read_bytes()).hexdigest()
-        == summary["tflite_sha256"]
-    )
-    pred = run(
-        "kws_inference.py", "--model", str(tmp_path / f"{name}.tflite"), "--wav", str(data / "yes")
-    )
-    assert pred.returncode == 0, pred.stderr[-2000:]
+    meta = {"version": script[:-3], "frontend": summary["frontend"], "labels": LABELS}
+    assert json.loads(read.stdout) == meta
+    assert hashlib.sha256(tflite.read_bytes()).hexdigest() == summary["tflite_sha256"]
     assert "Summary: " in pred.stdout and "Accuracy " in pred.stdout
     # the files of the model's training split among them are counted (from the JSON)
-    trained = sum(
-        ln.split("/")[-2] == "yes" for ln in (split_dir / "kws_split_train.txt").read_text().split()
-    )
-    labelled = len(list((data / "yes").glob("*.wav")))
-    assert (
-        f"note: {trained} of these {labelled} files are in the model's training split (by name)"
-        in pred.stdout
-    )
+    trained, labelled = train_labels.count("yes"), len(list((data / "yes").glob("*.wav")))
+    note = f"note: {trained} of these {labelled} files are in the model's training split (by name)"
+    assert note in pred.stdout
     # --split scores the test split's files only: the JSON's accuracy, the same code path
-    scored = run(
-        "kws_inference.py",
-        "--model",
-        str(tmp_path / f"{name}.tflite.zip"),
-        "--wav",
-        str(data),
-        "--split",
-        str(split_dir / "kws_split_test.txt"),
-    )
-    assert scored.returncode == 0, scored.stderr[-2000:]
     right = round(m["accuracy"] * n)
     assert f"Accuracy {100 * m['accuracy']:.2f} % ({right} of {n} files of " in scored.stdout
-    # the headline: accuracy not assessable on the stand-in, never a bare PASS
-    assert ("=> INCOMPLETE: accuracy not assessable on this data" in out.stdout) == (
-        out.returncode == 0
-    )
 
 
 def poisoned_copy(subset, root):
@@ -274,31 +204,31 @@ def poisoned_copy(subset, root):
     rng = np.random.default_rng(7)
     for which in ("train", "val", "test"):
         lines = []
-        for line in (split_dir / f"kws_split_{which}.txt").read_text().split():
+        for line in split_lines(split_dir, which):
             label, name = line.split("/")[-2:]
-            if which == "test":
-                label = LABELS[(LABELS.index(label) + 1) % len(LABELS)]
-            (poisoned / label).mkdir(parents=True, exist_ok=True)
-            target = poisoned / label / name
+            filed = LABELS[(LABELS.index(label) + 1) % len(LABELS)] if which == "test" else label
+            target = poisoned / filed / name
+            target.parent.mkdir(parents=True, exist_ok=True)
             assert not target.exists()
             if which == "test":
                 wavfile.write(target, 16000, rng.integers(-20000, 20000, 16000).astype(np.int16))
             else:
                 target.symlink_to(data / label / name)
-            lines.append(f"./data/mini_speech_commands/{label}/{name}")
+            lines.append(f"./data/mini_speech_commands/{filed}/{name}")
         (split / f"kws_split_{which}.txt").write_text("\n".join(lines) + "\n")
     return poisoned, split
 
 
 @pytest.mark.slow
-def test_same_seed_same_model_whatever_the_test_split(kws_script_run, poisoned):
+def test_same_seed_same_model_whatever_the_test_split(kws_runs):
     """ex2_c (8 kHz, quantization-aware epochs) again with the same arguments (seed 0, 2
     epochs), its test split poisoned (noise wavs, every label wrong): the same .tflite, the
     same history, kept epoch and calibration. The test split never reaches training, the
     epoch choice or the calibration, and a run is deterministic."""
-    out, folder = kws_script_run(POISONED)
+    started, folder, poisoned = kws_runs[POISONED]
+    out = started.result()
     assert out.returncode in (0, 2), out.stderr[-2000:]
-    first = kws_script_run("ex2_c.py")[1]
+    first = kws_runs["ex2_c.py"][1]
     x, y = (json.loads((d / "kws_c.json").read_text()) for d in (first, folder))
     assert y["data"]["path"] == str(poisoned) and y["data"]["test_files"] == x["data"]["test_files"]
     assert (first / "kws_c.tflite").read_bytes() == (folder / "kws_c.tflite").read_bytes()
@@ -310,18 +240,11 @@ def test_same_seed_same_model_whatever_the_test_split(kws_script_run, poisoned):
 def test_the_course_split_is_the_default(shared_data, tmp_path):
     """Without --split-dir the course's split is used: on the partial stand-in data most of
     its files are missing, which is an error before any training."""
-    out = run(
-        "ex2_a.py",
-        "--data",
-        str(shared_data / "mini_speech_commands"),
-        "--out-dir",
-        str(tmp_path),
-        timeout=120,
-    )
+    data = shared_data / "mini_speech_commands"
+    out = run_python("ex2_a.py", "--data", data, "--out-dir", tmp_path, timeout=120)
     assert out.returncode == 1 and "Epoch" not in out.stdout and out.stderr.count("\n") == 1
-    assert out.stderr.startswith(
-        f"error: {ROOT}/kws_split_train.txt: 5911 of 6400 listed files missing"
-    )
+    missing = f"error: {ROOT}/kws_split_train.txt: 5911 of 6400 listed files missing"
+    assert out.stderr.startswith(missing)
 
 
 @pytest.mark.slow

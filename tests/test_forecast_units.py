@@ -1,6 +1,8 @@
 """Exercise 1's pieces: the CSV reader (encodings, line ends, extra columns, missing-value
 codes, time breaks), windows and their gaps, persistence, calibration coverage, the metric."""
 
+import importlib
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -19,17 +21,11 @@ HEADER22 = (
 )
 
 
-def station_csv(
-    path, t, rh, start="01.06.2024 00:00:00", encoding="latin-1", newline="\r\n", times=None
-):
-    """A file in the station's export format: 22 columns, latin-1, CRLF by default."""
-    times = (
-        times
-        if times is not None
-        else pd.date_range(
-            pd.to_datetime(start, format="%d.%m.%Y %H:%M:%S"), periods=len(t), freq="10min"
-        )
-    )
+def station_csv(path, t, rh, encoding="latin-1", newline="\r\n", times=None):
+    """A file in the station's export format: 22 columns, latin-1, CRLF by default, every 10
+    minutes from 1 June 2024 unless `times` says otherwise."""
+    if times is None:
+        times = pd.date_range("2024-06-01", periods=len(t), freq="10min")
     rows = [HEADER22] + [
         f"{d:%d.%m.%Y %H:%M:%S},990.0,{a},290.0,5.0,{b}," + ",".join(["1.0"] * 15) + ",-9999"
         for d, a, b in zip(times, t, rh)
@@ -50,82 +46,48 @@ def test_station_exports_are_read_in_any_encoding_and_line_end(tmp_path, encodin
     s = jena.load_series(station_csv(tmp_path / "x.csv", t, rh, encoding=encoding, newline=newline))
     np.testing.assert_allclose(s.values[:, 0], t, atol=1e-5)
     np.testing.assert_allclose(s.values[:, 1], rh)
-    assert (
-        not s.breaks.any() and s.gaps == {} and s.times[1] - s.times[0] == np.timedelta64(10, "m")
-    )
+    assert not s.breaks.any() and s.gaps == {}
+    assert s.times[1] - s.times[0] == np.timedelta64(10, "m")
 
 
-def test_the_real_station_export(shared_data):
-    s = jena.load_series(shared_data / "jena_mpi_roof_2024_jun_sep.csv")
-    assert len(s) == 16346 and s.gaps == {}  # -9999 only in max. PAR, a column not used
-    assert np.nanmin(s.values[:, 0]) >= 4.0 and np.nanmax(s.values[:, 0]) <= 34.0
-
-
-def test_missing_values_are_gaps_and_their_windows_are_dropped(tmp_path):
-    t, rh = ramp(300)
-    t = t.astype(object)
-    rh = rh.astype(object)
+def test_missing_and_implausible_values_and_time_breaks_are_gaps_their_windows_dropped(tmp_path):
+    t, rh = (a.astype(object) for a in ramp(300))
     t[100], t[150], rh[200], t[250] = -9999, "inf", "", -999.99
-    s = jena.load_series(station_csv(tmp_path / "g.csv", t, rh))
+    t[10], rh[20] = 75.0, 130.0
+    times = list(pd.date_range("2024-06-01", periods=300, freq="10min"))
+    times = times[:50] + [d + pd.Timedelta("1h") for d in times[50:]]  # 50 minutes missing
+    s = jena.load_series(station_csv(tmp_path / "g.csv", t, rh, times=times))
     assert s.gaps == {
         "T (degC): infinite": 1,
         "T (degC): missing-value code (<= -999)": 2,
         "rh (%): empty or NaN": 1,
+        "T (degC): outside the plausible range": 1,
+        "rh (%): outside the plausible range": 1,
+        "time steps other than 10 min": 1,
     }
+    assert s.breaks.sum() == 1 and s.breaks[50]
     w = jena.make_windows(s)
-    bad_rows = {100, 150, 200, 250}
-    expected = [i for i in range(300 - 11) if not bad_rows & set(range(i, i + 12))]
+    bad_rows = {10, 20, 100, 150, 200, 250}
+    fine = lambda i: not bad_rows & set(range(i, i + 12)) and not i < 50 < i + 12
+    expected = [i for i in range(300 - 11) if fine(i)]
     assert w.starts.tolist() == expected and w.dropped == 300 - 11 - len(expected)
     assert np.isfinite(w.inputs).all() and np.isfinite(w.labels).all()
     assert (w.inputs[:, :, 0] > -100).all()  # never a sentinel
+    t[::3] = -9999  # too many gaps: a clear error
+    too_many = r"m\.csv: .* windows touch a gap .*T \(degC\): missing-value code"
+    with pytest.raises(DataError, match=too_many):
+        jena.split_windows(jena.load_series(station_csv(tmp_path / "m.csv", t, rh, times=times)))
 
 
-def test_implausible_values_are_gaps(tmp_path):
-    t, rh = ramp(150)
-    t[10], rh[20] = 75.0, 130.0
-    s = jena.load_series(station_csv(tmp_path / "p.csv", t, rh))
-    assert s.gaps == {
-        "T (degC): outside the plausible range": 1,
-        "rh (%): outside the plausible range": 1,
-    }
-
-
-def test_time_breaks_split_windows(tmp_path):
-    t, rh = ramp(100)
-    times = list(pd.date_range("2024-06-01", periods=100, freq="10min"))
-    times = times[:50] + [d + pd.Timedelta("1h") for d in times[50:]]  # 50 minutes missing
-    s = jena.load_series(station_csv(tmp_path / "t.csv", t, rh, times=times))
-    assert s.breaks.sum() == 1 and s.breaks[50] and s.gaps == {"time steps other than 10 min": 1}
-    w = jena.make_windows(s)
-    assert all(not (i < 50 < i + 12) for i in w.starts) and w.dropped == 11
-
-
-def test_too_many_gaps_is_a_clear_error(tmp_path):
-    t, rh = ramp(400)
-    t = t.astype(object)
-    t[::3] = -9999
-    with pytest.raises(
-        DataError, match=r"m\.csv: .* windows touch a gap .*T \(degC\): missing-value code"
-    ):
-        jena.split_windows(jena.load_series(station_csv(tmp_path / "m.csv", t, rh)))
-
-
-def test_non_numeric_text_and_missing_columns_are_errors(tmp_path):
-    rows = "".join(f"d,{i}.0,80\n" for i in range(150))
-    bad = tmp_path / "bad.csv"
-    bad.write_text("Date Time,T (degC),rh (%)\n" + rows + "d,oops,80\n")
-    with pytest.raises(DataError, match=r"bad\.csv: column 'T \(degC\)'.*row 151.*oops"):
-        jena.load_series(bad)
-    bad.write_text("Date Time,T (degC)\n01.01.2009 00:10:00,1.0\n")
-    with pytest.raises(DataError, match=r"bad\.csv: missing column.*rh \(%\)"):
-        jena.load_series(bad)
-
-
-def test_columns_chosen_by_name_not_position_and_no_time_column(tmp_path):
+def test_columns_chosen_by_name_not_position_no_time_column_and_no_text(tmp_path):
+    """(A missing column: test_ex1_end_to_end.test_bad_data_is_one_clear_error_and_status_1.)"""
     rows = "".join(f"{80 + i % 3},x,{i}.5\n" for i in range(150))
     (tmp_path / "o.csv").write_text("rh (%),Other,T (degC)\n" + rows)
     s = jena.load_series(tmp_path / "o.csv")
     assert s.values[1].tolist() == [1.5, 81.0] and s.times is None and not s.breaks.any()
+    (tmp_path / "bad.csv").write_text("rh (%),Other,T (degC)\n" + rows + "80,x,oops\n")
+    with pytest.raises(DataError, match=r"bad\.csv: column 'T \(degC\)'.*row 151.*oops"):
+        jena.load_series(tmp_path / "bad.csv")
 
 
 def test_split_windows_normalization_and_persistence_by_hand():
@@ -141,16 +103,12 @@ def test_split_windows_normalization_and_persistence_by_hand():
     np.testing.assert_allclose(norm.mean, [t[:700].mean(), rh[:700].mean()], rtol=1e-5)
     np.testing.assert_allclose(norm.std, [t[:700].std(), rh[:700].std()], rtol=1e-5)
     # persistence by hand: every test window, every step, against the last input row
-    errors = [
-        [abs(s.values[906 + i + k, f] - s.values[905 + i, f]) for i in range(89) for k in range(6)]
-        for f in (0, 1)
-    ]
-    np.testing.assert_allclose(
-        forecast.persistence_mae(test), [np.mean(e) for e in errors], rtol=1e-5
-    )
+    last = 905 + np.arange(89)
+    errors = np.abs(s.values[last[:, None] + np.arange(1, 7)] - s.values[last][:, None])
+    np.testing.assert_allclose(forecast.persistence_mae(test), errors.mean(axis=(0, 1)), rtol=1e-5)
 
 
-def test_a_model_with_known_weights_scores_its_known_mae():
+def test_a_model_with_known_weights_scores_its_known_mae_and_lstsq_finds_a_linear_law():
     """A residual forecaster whose change is 0 is persistence; one whose change is +1 (in
     train-std units) for T is persistence + std_T: their MAEs are known in advance."""
     rng = np.random.default_rng(0)
@@ -163,15 +121,10 @@ def test_a_model_with_known_weights_scores_its_known_mae():
     model.get_layer("linear").set_weights([np.zeros((12, 12), np.float32), bias])
     predicted = model.predict(norm(windows.inputs), verbose=0)
     expected_t = np.abs(windows.persistence[..., 0] + 2.0 - windows.labels[..., 0]).mean()
-    np.testing.assert_allclose(
-        forecast.mae_per_feature(windows.labels, predicted),
-        [expected_t, forecast.persistence_mae(windows)[1]],
-        rtol=1e-5,
-    )
-
-
-def test_lstsq_init_recovers_a_linear_law():
-    rng = np.random.default_rng(1)
+    expected = [expected_t, forecast.persistence_mae(windows)[1]]
+    mae = forecast.mae_per_feature(windows.labels, predicted)
+    np.testing.assert_allclose(mae, expected, rtol=1e-5)
+    # the least-squares start recovers a linear law
     norm = jena.Normalization(np.float32([0, 0]), np.float32([1, 1]))
     x = rng.normal(size=(500, 6, 2)).astype(np.float32)
     slope = x[:, -1:, :] - x[:, -2:-1, :]  # labels: linear extrapolation of the last two steps
@@ -199,8 +152,7 @@ def test_calibration_covers_the_whole_training_period():
 
 
 def test_multi_output_mae_on_hand_made_tensors():
-    y_true = np.zeros((32, 6, 2), np.float32)
-    y_pred = np.zeros((32, 6, 2), np.float32)
+    y_true, y_pred = np.zeros((2, 32, 6, 2), np.float32)
     y_pred[..., 0] = 1.0  # T off by 1 everywhere
     y_pred[:16, :3, 1] = 4.0  # RH off by 4 in a quarter of the cells -> mean 1
     m = MultiOutputMAE()
@@ -212,10 +164,12 @@ def test_multi_output_mae_on_hand_made_tensors():
     np.testing.assert_allclose(m.result().numpy(), [0.0, 0.0])
 
 
-def test_resolve_csv(tmp_path):
+def test_resolve_and_verify_csv(tmp_path):
     csv = tmp_path / jena.JENA_CSV
     csv.write_text("a\n")
     assert jena.resolve_csv(str(csv)) == str(csv) and jena.resolve_csv(str(tmp_path)) == str(csv)
+    with pytest.raises(DataError, match=f"{csv.name}: 2 bytes, sha256 "):
+        jena.verify_csv(str(csv))
     with pytest.raises(DataError, match="nowhere: no such file or folder"):
         jena.resolve_csv(str(tmp_path / "nowhere"))
     assert not (tmp_path / "nowhere").exists()
@@ -230,9 +184,8 @@ def test_resolve_csv(tmp_path):
         f"b.csv; pass one of them as the file ({other / 'a.csv'})"
     )
     (tmp_path / "empty").mkdir()
-    with pytest.raises(
-        DataError, match="empty: no jena_climate_2009_2016.csv in this folder; no CSV file there$"
-    ):
+    none = "empty: no jena_climate_2009_2016.csv in this folder; no CSV file there$"
+    with pytest.raises(DataError, match=none):
         jena.resolve_csv(str(tmp_path / "empty"))
 
 
@@ -240,8 +193,6 @@ def test_the_unpruned_forecasters_zero_weights_are_structural():
     """Why th_b reported sparsity 0.1667 with no pruning: the differences to the last step
     are 0 in the last step's two columns, so the least-squares start gives their kernel rows
     0 and no gradient ever moves them: 24 of the 144 weights of the Dense(12)."""
-    import importlib
-
     spec = importlib.import_module("ex1_b").VERSION
     rng = np.random.default_rng(0)
     inputs = rng.normal(size=(500, 6, 2)).astype(np.float32).cumsum(axis=1)
@@ -259,13 +210,6 @@ def test_the_unpruned_forecasters_zero_weights_are_structural():
     assert compress.describe(model, pruned=True)["sparsity"] == round(24 / 144, 4)
 
 
-def test_verify_csv_rejects_a_wrong_file(tmp_path):
-    csv = tmp_path / jena.JENA_CSV
-    csv.write_text("not the official file\n")
-    with pytest.raises(DataError, match="sha256"):
-        jena.verify_csv(str(csv))
-
-
 def test_synthetic_full_size_file_is_readable_and_never_official(tmp_path):
     from tools import fullsize
 
@@ -281,23 +225,17 @@ def test_synthetic_full_size_file_is_readable_and_never_official(tmp_path):
 
 
 def test_the_folded_twin_computes_the_same_function():
-    import importlib
-
     spec = importlib.import_module("ex1_a").VERSION
     norm = jena.Normalization(np.float32([9.0, 76.0]), np.float32([8.0, 16.0]))
-    tf.keras.utils.set_random_seed(0)
     model = spec.build(norm.mean, norm.std)
+    rng = np.random.default_rng(1)
     for layer in model.layers:  # random non-zero weights everywhere
         layer.set_weights(
-            [
-                np.random.default_rng(1).normal(size=w.shape).astype(np.float32)
-                for w in layer.get_weights()
-            ]
+            [rng.normal(size=w.shape).astype(np.float32) for w in layer.get_weights()]
         )
     folded = forecast.fold_units(spec, model, norm)
     x = np.random.default_rng(2).normal(size=(50, 6, 2)).astype(np.float32)
-    np.testing.assert_allclose(
-        folded.predict(x, verbose=0), model.predict(x, verbose=0), rtol=1e-4, atol=1e-3
-    )
+    expected = model.predict(x, verbose=0)
+    np.testing.assert_allclose(folded.predict(x, verbose=0), expected, rtol=1e-4, atol=1e-3)
     assert len(folded.layers) == len(model.layers)  # ("units" gone, "level" in its place)
     assert "units" not in [layer.name for layer in folded.layers]

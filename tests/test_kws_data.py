@@ -11,7 +11,7 @@ from scipy.io import wavfile
 
 from common import kws, kws_data, splits
 from common.errors import DataError
-from common.frontend_np import LABELS
+from common.frontend_np import LABELS, MFCC_16K
 
 PREFIX = "./data/mini_speech_commands/"
 
@@ -24,18 +24,18 @@ def data(tmp_path):
     for label in LABELS:
         (root / label).mkdir(parents=True)
         for speaker in ("aaaa0001", "bbbb0002"):
-            wavfile.write(
-                str(root / label / f"{speaker}_nohash_0.wav"),
-                16000,
-                (rng.randn(16000) * 1000).astype(np.int16),
-            )
+            wave = (rng.randn(16000) * 1000).astype(np.int16)
+            wavfile.write(str(root / label / f"{speaker}_nohash_0.wav"), 16000, wave)
     return root
 
 
-def write_splits(d, train, val, test, naming="kws_split_{}.txt"):
+def write_splits(d, train=(), val=(), test=(), naming="kws_split_{}.txt"):
+    """Split files in `d`: speaker aaaa0001's 8 files in train, bbbb0002's in val (4) and test
+    (4), each followed by the lines given."""
     d.mkdir(exist_ok=True)
-    for which, lines in (("train", train), ("val", val), ("test", test)):
-        (d / naming.format(which)).write_text("".join(PREFIX + ln + "\n" for ln in lines))
+    a, b = lines("aaaa0001"), lines("bbbb0002")
+    for which, base, more in (("train", a, train), ("val", b[:4], val), ("test", b[4:], test)):
+        (d / naming.format(which)).write_text("".join(PREFIX + ln + "\n" for ln in [*base, *more]))
     return d
 
 
@@ -43,85 +43,57 @@ def lines(speaker, labels=LABELS):
     return [f"{label}/{speaker}_nohash_0.wav" for label in labels]
 
 
-def test_read_splits_both_namings(data, tmp_path):
-    for naming in ("kws_split_{}.txt", "kws_{}_split.txt"):
-        d = write_splits(
-            tmp_path / naming[:8],
-            lines("aaaa0001"),
-            lines("bbbb0002")[:4],
-            lines("bbbb0002")[4:],
-            naming,
-        )
-        splits = kws_data.read_splits(d, data, log=lambda m: pytest.fail(m))
-        assert [len(s.paths) for s in splits.values()] == [8, 4, 4]
-        assert splits["train"].label_ids.tolist() == list(range(8))
-        assert splits["val"].paths[0] == str(data / "down" / "bbbb0002_nohash_0.wav")
-
-
-def test_duplicates_dropped_with_a_warning(data, tmp_path):
-    said = []
+@pytest.mark.parametrize("naming", ["kws_split_{}.txt", "kws_{}_split.txt"])
+def test_read_splits_in_both_namings_and_what_they_leave_out(data, tmp_path, naming):
+    """macOS metadata lines and duplicates left out of a split, a note or a warning each; a
+    file in two splits is one warning line; the test split's unseen speakers."""
+    mac = "yes/._aaaa0001_nohash_0.wav"
+    junk = [f"__MACOSX/mini_speech_commands/{mac}", mac]
     d = write_splits(
-        tmp_path / "s",
-        lines("aaaa0001") + lines("aaaa0001")[:2],
-        lines("bbbb0002")[:4],
-        lines("bbbb0002")[4:],
+        tmp_path / "s", lines("aaaa0001")[:2] + junk, (), lines("aaaa0001")[:3], naming
     )
+    said = []
     splits = kws_data.read_splits(d, data, log=said.append)
-    assert len(splits["train"].paths) == 8
+    assert [len(s.paths) for s in splits.values()] == [8, 4, 7]
+    assert splits["train"].label_ids.tolist() == list(range(8))
+    assert splits["val"].paths[0] == str(data / "down" / "bbbb0002_nohash_0.wav")
+    assert not any("._" in p for p in splits["train"].paths)
+    train, test = (d / naming.format(which) for which in ("train", "test"))
+    example = "(e.g. down/aaaa0001_nohash_0.wav)"
     assert said == [
-        f"warning: {d / 'kws_split_train.txt'}: 2 duplicate line(s) dropped "
-        "(e.g. down/aaaa0001_nohash_0.wav)"
+        f"note: {train}: 2 macOS metadata line(s) ignored (e.g. {PREFIX}{junk[0]})",
+        f"warning: {train}: 2 duplicate line(s) dropped {example}",
+        f"warning: {train} and {test}: 3 file(s) in both the train and the test split "
+        f"{example}; the run goes on",
     ]
+    mask = kws_data.unseen_speaker_mask(splits["train"], splits["test"])
+    assert mask.tolist() == [True] * 4 + [False] * 3
 
 
-def test_a_file_in_two_splits_is_one_warning_line(data, tmp_path):
-    said = []
-    d = write_splits(
-        tmp_path / "s",
-        lines("aaaa0001"),
-        lines("bbbb0002")[:4],
-        lines("bbbb0002")[4:] + lines("aaaa0001")[:3],
-    )
-    kws_data.read_splits(d, data, log=said.append)
-    assert len(said) == 1 and said[0].startswith("warning: ")
-    assert "3 file(s) in both the train and the test split" in said[0]
-    assert "kws_split_train.txt" in said[0] and "kws_split_test.txt" in said[0]
-    assert "(e.g. down/aaaa0001_nohash_0.wav)" in said[0]
-
-
-def test_split_file_errors(data, tmp_path):
-    d = write_splits(
-        tmp_path / "m",
-        lines("aaaa0001") + ["yes/gone_nohash_0.wav"],
-        lines("bbbb0002"),
-        lines("bbbb0002"),
-    )
-    with pytest.raises(
-        DataError, match=r"kws_split_train.txt: 1 of 9 listed files missing .*gone_nohash_0.wav"
-    ):
-        kws_data.read_splits(d, data, log=print)
-    d = write_splits(tmp_path / "u", ["cat/x_nohash_0.wav"], [], [])
+def test_split_file_and_data_folder_errors(data, tmp_path):
+    d = write_splits(tmp_path / "u", ["cat/x_nohash_0.wav"])
     with pytest.raises(DataError, match="label folder"):
         kws_data.read_splits(d, data)
-    d = write_splits(tmp_path / "e", [], [], [])
+    (d / "kws_split_train.txt").write_text("")
     with pytest.raises(DataError, match="empty split file"):
         kws_data.read_splits(d, data)
     with pytest.raises(DataError, match="kws_split_val.txt or kws_val_split.txt"):
         kws_data.split_file(tmp_path / "nothing", "val")
+    assert kws_data.resolve_data_dir(data) == data
+    assert kws_data.resolve_data_dir(data.parent) == data
+    with pytest.raises(DataError, match="nowhere: no such folder"):
+        kws_data.resolve_data_dir(tmp_path / "nowhere")
+    assert not (tmp_path / "nowhere").exists()
 
 
 def test_missing_files_lead_to_the_split_that_fits_or_to_the_split_tool(data, tmp_path):
     """A split listing files the folder lacks (the course's split on a partial copy): the
     error names the split beside the data that fits it, else the command that makes one,
     and that command's split is then read without error."""
-    course = write_splits(
-        tmp_path / "course",
-        lines("aaaa0001") + ["yes/gone_nohash_0.wav"],
-        lines("bbbb0002")[:4],
-        lines("bbbb0002")[4:],
-    )
+    course = write_splits(tmp_path / "course", ["yes/gone_nohash_0.wav"])
     shown = kws_data.shown(data)
-    with pytest.raises(DataError) as e:
+    missing = r"kws_split_train.txt: 1 of 9 listed files missing .*gone_nohash_0.wav"
+    with pytest.raises(DataError, match=missing) as e:
         kws_data.read_splits(course, data, split_flag="--split-dir")
     assert str(e.value).endswith(
         f"; for a partial copy, make a split of the files it has: python -m "
@@ -135,53 +107,24 @@ def test_missing_files_lead_to_the_split_that_fits_or_to_the_split_tool(data, tm
     assert splits.main(["--data", str(data), "--out-dir", str(out)]) == 0
     made = kws_data.read_splits(out, data, log=lambda m: pytest.fail(m))
     assert sum(len(s.paths) for s in made.values()) == 80 and all(s.paths for s in made.values())
-    fits = write_splits(
-        tmp_path / "mini_speech_commands_split",
-        lines("aaaa0001"),
-        lines("bbbb0002")[:4],
-        lines("bbbb0002")[4:],
-    )
+    fits = write_splits(tmp_path / "mini_speech_commands_split")
     with pytest.raises(DataError) as e:
         kws_data.read_splits(course, data, split_flag="--split-dir")
-    assert str(e.value).endswith(
-        f"; the split beside that folder lists only files it has: --split-dir "
-        f"{kws_data.shown(fits)}"
-    )
+    beside = "the split beside that folder lists only files it has"
+    assert str(e.value).endswith(f"; {beside}: --split-dir {kws_data.shown(fits)}")
     with pytest.raises(DataError) as e:  # a command whose option is one split file
         kws_data.read_split_file(course / "kws_split_train.txt", data, split_flag="--split")
     assert str(e.value).endswith(f"--split {kws_data.shown(fits / 'kws_split_train.txt')}")
 
 
-def test_macos_metadata_lines_are_left_out(data, tmp_path):
-    said = []
-    junk = [
-        "__MACOSX/mini_speech_commands/yes/._aaaa0001_nohash_0.wav",
-        "yes/._aaaa0001_nohash_0.wav",
-    ]
-    d = write_splits(
-        tmp_path / "s", lines("aaaa0001") + junk, lines("bbbb0002")[:4], lines("bbbb0002")[4:]
-    )
-    split = kws_data.read_splits(d, data, log=said.append)["train"]
-    assert len(split.paths) == 8 and not any("._" in p for p in split.paths)
-    assert said == [
-        f"note: {d / 'kws_split_train.txt'}: 2 macOS metadata line(s) ignored (e.g. {PREFIX}{junk[0]})"
-    ]
-
-
 def test_every_wav_is_read_and_odd_ones_reported_once(data, tmp_path):
-    wavfile.write(
-        str(data / "yes" / "cccc0003_nohash_0.wav"), 44100, np.zeros((60000, 2), np.int16)
-    )
+    stereo = np.zeros((60000, 2), np.int16)  # and 44.1 kHz, longer than 1 s
+    wavfile.write(str(data / "yes" / "cccc0003_nohash_0.wav"), 44100, stereo)
     wavfile.write(str(data / "no" / "cccc0003_nohash_0.wav"), 16000, np.ones(9000, np.int16))
-    d = write_splits(
-        tmp_path / "s",
-        lines("aaaa0001"),
-        lines("bbbb0002"),
-        ["yes/cccc0003_nohash_0.wav", "no/cccc0003_nohash_0.wav"],
-    )
+    d = write_splits(tmp_path / "s", test=["yes/cccc0003_nohash_0.wav", "no/cccc0003_nohash_0.wav"])
     splits, said = kws_data.read_splits(d, data), []
     report = kws_data.load_waves(splits, 8000, log=said.append)
-    assert splits["test"].waves.shape == (2, 8000) and splits["train"].waves.dtype == np.float32
+    assert splits["test"].waves.shape == (6, 8000) and splits["train"].waves.dtype == np.float32
     assert report["odd_files"] == 2 and len(said) == 1
     assert said[0].startswith("note: 2 of 18 wavs are not 16 kHz mono 1 s: ")
     for what in (
@@ -192,31 +135,9 @@ def test_every_wav_is_read_and_odd_ones_reported_once(data, tmp_path):
     ):
         assert what in said[0]
     (data / "up" / "aaaa0001_nohash_0.wav").write_bytes(b"garbage")
-    with pytest.raises(
-        DataError,
-        match=r"up/aaaa0001_nohash_0.wav: cannot read it as a wav .* \(1 of the 18 wav files",
-    ):
+    unreadable = r"up/aaaa0001_nohash_0.wav: cannot read it as a wav .* \(1 of the 18 wav files"
+    with pytest.raises(DataError, match=unreadable):
         kws_data.load_waves(kws_data.read_splits(d, data), 16000, log=said.append)
-
-
-def test_resolve_data_dir(data, tmp_path):
-    assert kws_data.resolve_data_dir(data) == data
-    assert kws_data.resolve_data_dir(data.parent) == data
-    with pytest.raises(DataError, match="nowhere: no such folder"):
-        kws_data.resolve_data_dir(tmp_path / "nowhere")
-    assert not (tmp_path / "nowhere").exists()
-
-
-def test_unseen_speakers(data, tmp_path):
-    d = write_splits(
-        tmp_path / "s",
-        lines("aaaa0001"),
-        lines("bbbb0002")[:2],
-        lines("bbbb0002")[2:] + lines("aaaa0001")[:1],
-    )
-    splits = kws_data.read_splits(d, data, log=lambda m: None)
-    mask = kws_data.unseen_speaker_mask(splits["train"], splits["test"])
-    assert mask.tolist() == [True] * 6 + [False]
 
 
 @pytest.mark.parametrize("sorted_by_label", [True, False])
@@ -238,21 +159,12 @@ def test_calibration_is_stratified_random_and_seeded(sorted_by_label):
 def test_test_files_that_copy_training_files_leave_the_accuracy_unassessed(monkeypatch):
     """A folder of the official names whose files are copies (the synthetic full-size
     rehearsal) scores its training files: its accuracy is not the limit's."""
-    from common import kws
-    from common.frontend_np import MFCC_16K
-
     rng = np.random.RandomState(0)
-    train_waves = rng.uniform(-1, 1, (4, 16000)).astype(np.float32)
-    other = rng.uniform(-1, 1, (1, 16000)).astype(np.float32)
+    train_waves, other = np.split(rng.uniform(-1, 1, (5, 16000)).astype(np.float32), [4])
 
     def split(name, waves):
-        return kws_data.Split(
-            name,
-            f"{name}.txt",
-            [f"down/{i:08x}_nohash_0.wav" for i in range(len(waves))],
-            np.zeros(len(waves), np.int64),
-            waves,
-        )
+        names = [f"down/{i:08x}_nohash_0.wav" for i in range(len(waves))]
+        return kws_data.Split(name, f"{name}.txt", names, np.zeros(len(waves), np.int64), waves)
 
     train = split("train", train_waves)
     copied = split("test", np.concatenate([train_waves[[2, 0]], other]))
@@ -261,8 +173,6 @@ def test_test_files_that_copy_training_files_leave_the_accuracy_unassessed(monke
     monkeypatch.setattr(kws, "is_course_split", lambda splits: True)
     spec = kws.KWSVersion("ex2_a", MFCC_16K)
     data = lambda test: types.SimpleNamespace(splits={"train": train, "val": fresh, "test": test})  # noqa: E731
-    reasons = kws.unassessable(spec, data(copied), latency=None)
-    assert (
-        "2 of the 3 test files of this folder are copies of training files" in reasons["accuracy"]
-    )
+    copies = "2 of the 3 test files of this folder are copies of training files"
+    assert copies in kws.unassessable(spec, data(copied), latency=None)["accuracy"]
     assert kws.unassessable(spec, data(fresh), latency=None) == {}

@@ -31,23 +31,11 @@ def fake_scripts(monkeypatch, out_dir, statuses):
         else:
             metrics = kws.Metrics(0.8224, 0.8224, 1.0, None, None, 0.9, 0.9, None)
             details = {"data": {"test_files": 214}}
-        sizes = {
-            "tflite_bytes": 2000,
-            "zip_bytes": size,
-            "zlib_bytes": 900,
-            "tflite_sha256": "0" * 64,
-        }
+        sizes = dict(tflite_bytes=2000, zip_bytes=size, zlib_bytes=900, tflite_sha256="0" * 64)
+        verdict, history = Verdict.of(e, measured, why), {"loss": [1.0]}
+        details = {**details, "training": {}}
         result = Result(
-            e.version,
-            e.name,
-            "a model",
-            10,
-            None,
-            sizes,
-            metrics,
-            {"loss": [1.0]},
-            {**details, "training": {}},
-            Verdict.of(e, measured, why),
+            e.version, e.name, "a model", 10, None, sizes, metrics, history, details, verdict
         )
         out_dir.mkdir(exist_ok=True)
         (out_dir / f"{e.name}.json").write_bytes(result.json_bytes())
@@ -60,10 +48,8 @@ def fake_scripts(monkeypatch, out_dir, statuses):
 def test_summary_and_page_beside_the_models(shared_data, tmp_path, monkeypatch, capsys):
     out_dir = tmp_path / "models"
     calls = fake_scripts(monkeypatch, out_dir, {"ex1_a.py": 2})
-    status = run_all.main(
-        ["--shared", str(shared_data), "--out-dir", str(out_dir), "--quiet", "--epochs", "1"]
-    )
-    assert status == 2  # a limit missed, no error
+    argv = ["--shared", shared_data, "--out-dir", out_dir, "--quiet", "--epochs", "1"]
+    assert run_all.main([str(a) for a in argv]) == 2  # a limit missed, no error
     text = capsys.readouterr().out
     assert "FAIL: size 9,999 B (limit < 2,048 B); MAE T, MAE RH not assessable on this data" in text
     assert "INCOMPLETE: MAE T, MAE RH not assessable on this data; size PASS" in text  # ex1_b
@@ -74,13 +60,9 @@ def test_summary_and_page_beside_the_models(shared_data, tmp_path, monkeypatch, 
     assert ex2[ex2.index("--epochs") + 1] == "1" and "--quiet" in ex2
     page = (out_dir / "RESULTS.md").read_text()  # the default: beside the models
     assert page.startswith("# Results of a run of the five scripts")
-    for field in (
-        "- Command: `python -m tools.run_all --shared",
-        "- Date: ",
-        "- Machine: ",
-        "- Libraries: Python ",
-    ):
+    for field in ("- Command: `python -m tools.run_all --shared", "- Date: ", "- Machine: "):
         assert field in page
+    assert "- Libraries: Python " in page
     assert sum(line.startswith("| ex") for line in page.splitlines()) == 5
     assert "ERROR" not in page
 
@@ -89,10 +71,8 @@ def test_a_failed_script_writes_no_results_page(shared_data, tmp_path, monkeypat
     out_dir, results = tmp_path / "models", tmp_path / "RESULTS.md"
     results.write_text("the previous page\n")
     fake_scripts(monkeypatch, out_dir, {"ex2_c.py": 1})
-    status = run_all.main(
-        ["--shared", str(shared_data), "--out-dir", str(out_dir), "--results", str(results)]
-    )
-    assert status == 1
+    argv = ["--shared", shared_data, "--out-dir", out_dir, "--results", results]
+    assert run_all.main([str(a) for a in argv]) == 1
     captured = capsys.readouterr()
     assert "ERROR (exit status 1)" in captured.out  # the console summary says it
     assert captured.err == (
@@ -105,16 +85,10 @@ def test_a_failed_script_writes_no_results_page(shared_data, tmp_path, monkeypat
 @pytest.mark.parametrize(
     "args, message",
     [
-        (["--shared", "{tmp}/nowhere"], "{tmp}/nowhere: --shared: no such folder"),
-        (
-            ["--shared", "{tmp}"],
-            f"{{tmp}}/{run_all.SHARED_JENA}: no such file in the --shared folder",
-        ),
-        (
-            ["--shared", "{shared}", "--jena", "{tmp}/none.csv"],
-            "{tmp}/none.csv: no such file or folder",
-        ),
-        (["--shared", "{shared}", "--out-dir", "{tmp}/file"], "{tmp}/file: --out-dir is a file"),
+        ("--shared {tmp}/nowhere", "{tmp}/nowhere: --shared: no such folder"),
+        ("--shared {tmp}", "{tmp}/{jena}: no such file in the --shared folder"),
+        ("--shared {shared} --jena {tmp}/none.csv", "{tmp}/none.csv: no such file or folder"),
+        ("--shared {shared} --out-dir {tmp}/file", "{tmp}/file: --out-dir is a file"),
     ],
 )
 def test_data_and_folders_checked_before_the_first_script(
@@ -122,28 +96,23 @@ def test_data_and_folders_checked_before_the_first_script(
 ):
     (tmp_path / "file").write_text("")
     calls = fake_scripts(monkeypatch, tmp_path / "models", {})
-    argv = [a.format(tmp=tmp_path, shared=shared_data) for a in args]
+    argv = [a.format(tmp=tmp_path, shared=shared_data) for a in args.split()]
     assert run_all.main(argv) == 1
-    err = capsys.readouterr().err
-    assert err.startswith("error: " + message.format(tmp=tmp_path)) and err.count("\n") == 1, err
+    err, message = capsys.readouterr().err, message.format(tmp=tmp_path, jena=run_all.SHARED_JENA)
+    assert err.startswith(f"error: {message}") and err.count("\n") == 1, err
     assert calls == []
-
-
-def closed_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def test_offline_without_a_copy_is_one_error_before_any_script(tmp_path, monkeypatch, capsys):
     """No --shared: the official data are fetched once, here; a failed download is one
     error that says why and how to pass a copy (the flag run_all has)."""
-    port = closed_port()
+    with socket.socket() as s:  # a port that nothing listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
     monkeypatch.chdir(tmp_path)
     monkeypatch.setattr(download, "RETRIES", 0)
-    monkeypatch.setattr(
-        jena, "ARCHIVE", download.Archive(f"http://127.0.0.1:{port}/jena.zip", "jena.zip")
-    )
+    archive = download.Archive(f"http://127.0.0.1:{port}/jena.zip", "jena.zip")
+    monkeypatch.setattr(jena, "ARCHIVE", archive)
     calls = fake_scripts(monkeypatch, tmp_path / "models", {})
     assert run_all.main([]) == 1
     err = capsys.readouterr().err

@@ -3,6 +3,7 @@ January 2009 sample and of the summer 2024 export), two seeds, 1 epoch; every ce
 table read back and compared with the runs' results and with the cross-season MAE recomputed
 here (pandas windows, TensorFlow's interpreter, the training file's normalization)."""
 
+import itertools
 import re
 
 import numpy as np
@@ -29,12 +30,14 @@ def numbers(text):
     return [float(n.replace(",", "")) for n in NUMBER.findall(text)]
 
 
-def near(value):
-    return pytest.approx(value, abs=5e-4 + 1e-9)
+def maes(values):
+    """MAEs as the table prints them: to 3 decimals."""
+    return [pytest.approx(v, abs=5e-4 + 1e-9) for v in values]
 
 
-def ratio_near(value):
-    return pytest.approx(value, abs=5e-3 + 1e-9)
+def near(mae, base):
+    """A cell "T, RH (x T, x RH of persistence)": the MAEs, then their ratios to 2 decimals."""
+    return maes(mae) + [pytest.approx(m / b, abs=5e-3 + 1e-9) for m, b in zip(mae, base)]
 
 
 def every_window(csv, sidecar, tflite):
@@ -66,60 +69,32 @@ def test_seasons_table_is_what_the_runs_measured(shared_data, tmp_path, monkeypa
     assert status == 0, capsys.readouterr().err
     table = out.read_text()
     assert table in capsys.readouterr().out
-    rows = [
-        [c.strip() for c in line.split("|")[1:-1]]
-        for line in table.splitlines()
-        if line.startswith("| ex1")
-    ]
+    lines = [line for line in table.splitlines() if line.startswith("| ex1")]
+    rows = [[c.strip() for c in line.split("|")[1:-1]] for line in lines]
+    versions = [("ex1_a", "th_a"), ("ex1_b", "th_b")]
+    files = [(winter, summer), (summer, winter)]
     assert [r[:2] for r in rows] == [
-        ["ex1_a", "winter.csv"],
-        ["ex1_a", "summer.csv"],
-        ["ex1_b", "winter.csv"],
-        ["ex1_b", "summer.csv"],
+        [v, f.name] for (v, _), (f, _) in itertools.product(versions, files)
     ]
-    for version, name, trained, other in (
-        ("ex1_a", "th_a", winter, summer),
-        ("ex1_a", "th_a", summer, winter),
-        ("ex1_b", "th_b", winter, summer),
-        ("ex1_b", "th_b", summer, winter),
-    ):
+    for (version, name), (trained, other) in itertools.product(versions, files):
         row = next(r for r in rows if r[:2] == [version, trained.name])
         runs = [results[name, str(trained), seed] for seed in (0, 1)]
         sides = [r.to_json() for r in runs]
         models = [tmp_path / f"{name}-{trained.stem}-{seed}.tflite" for seed in (0, 1)]
         for path, r in zip(models, runs):
             path.write_bytes(r.files[f"{name}.tflite"])
-        assert all(
-            s["version"] == version and s["data"]["rows"] == ROWS and s["training"]["epochs"] == 1
-            for s in sides
-        )
+        for s in sides:
+            assert (s["version"], s["data"]["rows"], s["training"]["epochs"]) == (version, ROWS, 1)
         assert [s["training"]["seed"] for s in sides] == [0, 1]
         test = np.array([[s["metrics"]["mae_t"], s["metrics"]["mae_rh"]] for s in sides])
         base = [sides[0]["baseline"]["persistence"][k] for k in ("mae_t", "mae_rh")]
-        for cell, mae in (
-            (row[2], test[0]),
-            (row[3], test.mean(axis=0)),
-            (row[4], test.max(axis=0)),
-        ):
-            assert numbers(cell) == [
-                near(mae[0]),
-                near(mae[1]),
-                ratio_near(mae[0] / base[0]),
-                ratio_near(mae[1] / base[1]),
-            ]
+        for cell, mae in zip(row[2:5], (test[0], test.mean(axis=0), test.max(axis=0))):
+            assert numbers(cell) == near(mae, base)
         # every window of the other season, with the training file's normalization
         cross = [every_window(other, s, m) for s, m in zip(sides, models)]
         model = np.array([c[0] for c in cross])
-        persistence = cross[0][1]
-        mean, highest = model.mean(axis=0), model.max(axis=0)
         assert row[5].startswith(f"{other.name}: ")
-        assert numbers(row[5].split(": ", 1)[1]) == [
-            near(mean[0]),
-            near(mean[1]),
-            ratio_near(mean[0] / persistence[0]),
-            ratio_near(mean[1] / persistence[1]),
-            near(highest[0]),
-            near(highest[1]),
-        ]
+        cells = near(model.mean(axis=0), cross[0][1]) + maes(model.max(axis=0))
+        assert numbers(row[5].split(": ", 1)[1]) == cells
         sizes = [s["zip_bytes"] for s in sides]
         assert [int(v.replace(",", "")) for v in row[6].split("-")] == [min(sizes), max(sizes)]
