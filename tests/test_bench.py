@@ -58,7 +58,7 @@ def test_bench_tiny(shared_data, subset, tmp_path, recorded, capsys):
     assert bench.main(argv) == 0, capsys.readouterr().err[-3000:]
     main, boards = out.read_text().split("\nMicrocontroller: ")
     rows = rows_of(main)
-    models = [(v, role) for v in ("ex1_b", "ex2_c") for role in ("seed recipe", "this project")]
+    models = [(v, role) for v in ("ex1_b", "ex2_c") for role in ("original report", "this project")]
     names = dict(zip(models, ("seed_th_b", "th_b", "seed_kws_8k", "kws_c")))
     assert list(rows) == [("ex1_b", "persistence"), *models]
     side = {key: recorded[name, 0].to_json() for key, name in names.items()}
@@ -70,30 +70,30 @@ def test_bench_tiny(shared_data, subset, tmp_path, recorded, capsys):
     assert numbers(persistence[7]) == [near(3)(base[k]) for k in maes]
     assert persistence[3] == "0" and persistence[5] == persistence[6] == persistence[8] == "-"
     # each model: parameters, sparsity, the .tflite's bytes, the zip's bytes and their ratio to
-    # the first sized row of its version (the seed recipe)
+    # the first sized row of its version (the original report's recipe)
     for (version, role), s in side.items():
-        row, seed = rows[version, role], side[version, "seed recipe"]
+        row, seed = rows[version, role], side[version, "original report"]
         assert numbers(row[3]) == [s["params"]]
         sparsity = s["sparsity"]
         assert row[4] == "-" if sparsity is None else numbers(row[4]) == [near(2)(sparsity)]
         assert numbers(row[5]) == [s["tflite_bytes"]] and s["tflite_bytes"] == files[version, role]
         assert numbers(row[6]) == [s["zip_bytes"], near(2)(s["zip_bytes"] / seed["zip_bytes"])]
-        p50, p90, speed = numbers(row[8])  # invoke, ratio to the seed recipe's p50
-        seed_p50 = numbers(rows[version, "seed recipe"][8])[0]
+        p50, p90, speed = numbers(row[8])  # invoke, ratio to the original report's recipe's p50
+        seed_p50 = numbers(rows[version, "original report"][8])[0]
         assert 0 < p50 <= p90 and ratio_shown(speed, p50, seed_p50, 4)
     # quality: ex1 MAE and its ratio to persistence; ex2 test and val accuracy, and the
-    # difference to the seed recipe's test accuracy
-    for role in ("seed recipe", "this project"):
+    # difference to the original report's recipe's test accuracy
+    for role in ("original report", "this project"):
         m = side["ex1_b", role]["metrics"]
         shown = [near(3)(m[k]) for k in maes] + [near(2)(m[k] / base[k]) for k in maes]
         assert numbers(rows["ex1_b", role][7]) == shown
         m = side["ex2_c", role]["metrics"]
-        diff = m["accuracy"] - side["ex2_c", "seed recipe"]["metrics"]["accuracy"]
+        diff = m["accuracy"] - side["ex2_c", "original report"]["metrics"]["accuracy"]
         shown = [near(2)(100 * m["accuracy"]), near(2)(100 * m["val_accuracy"])]
         shown += [near(2)(100 * diff)] if role == "this project" else []
         assert numbers(rows["ex2_c", role][7]) == shown
     # ex2's total latency with the numpy front end, and the course way's (TensorFlow's front end)
-    seed_total = numbers(rows["ex2_c", "seed recipe"][10])[0]
+    seed_total = numbers(rows["ex2_c", "original report"][10])[0]
     total = numbers(rows["ex2_c", "this project"][9])
     assert len(total) == 3 and 0 < total[0] <= total[1]
     assert ratio_shown(total[2], total[0], seed_total, 3)

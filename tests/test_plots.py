@@ -57,7 +57,7 @@ def kws_inputs():
 
 def bench_inputs(*more_rows):
     rows = [
-        ("ex1_a", "seed recipe", 2300, 0.45, 1.9, None),
+        ("ex1_a", "original report", 2300, 0.45, 1.9, None),
         ("ex1_a", "this project", 1800, 0.31, 1.2, None),
         ("ex1_a", "persistence", None, 0.6, 2.5, None),
         ("ex2_a", "this project", 21000, None, None, 0.93),
@@ -209,7 +209,7 @@ def test_bench_picture_places_each_row_and_limit(monkeypatch, plt):
         return points, dashed, dotted, sorted(t.get_text() for t in ax.texts)
 
     # sizes 2,300 / 1,800 / 21,000 B = 2.246 / 1.758 / 20.51 kB; size limits: ex1_a 2 kB, ex2_a 25
-    ex1_a = ["ex1_a seed recipe", "ex1_a this project", "persistence (ex1_a)"]
+    ex1_a = ["ex1_a original report", "ex1_a this project", "persistence (ex1_a)"]
     for ax, (seed, this, persistence, limit) in zip(
         axes, [(0.45, 0.31, 0.6, 0.5), (1.9, 1.2, 2.5, 1.8)]
     ):

@@ -30,6 +30,9 @@ KWS_PARAMS = {  # a small DS-CNN candidate: one block, 10 coefficients
     "step_ms": 20,
     "mel_bins": 40,
     "coefficients": 10,
+    "padding": "valid",
+    "dropout": 0.0,
+    "weight_decay": 0.0,
 }
 
 
@@ -89,6 +92,7 @@ def test_speaker_folds_keep_each_speaker_in_one_fold():
         {"coefficients": 10, "blocks": 2, "extra_depthwise": 1, "time_stride": 2},
         {"coefficients": 13, "blocks": 3, "extra_depthwise": 0, "time_stride": 4},
         {"coefficients": 8, "blocks": 1, "extra_depthwise": 1, "time_stride": 1},
+        {"coefficients": 8, "blocks": 4, "extra_depthwise": 2, "padding": "same"},
     ],
 )
 def test_feature_map_matches_the_built_model(change):

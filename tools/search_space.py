@@ -15,7 +15,7 @@ TARGETS = {
     "ex2_c": {"total_ratio": 0.5},
 }
 RATE = {"ex2_a": 16000, "ex2_b": 16000, "ex2_c": 8000}  # c is the 8 kHz version by definition
-WIDTHS = (24, 32, 40, 48, 56, 64, 80, 96)
+WIDTHS = (24, 32, 40, 48, 56, 64, 72, 80, 96, 112, 128)
 
 
 def max_zip_bytes(version):
@@ -35,9 +35,11 @@ def kws_candidate(trial, version, epochs=None):
         num_mel_bins=trial.suggest_categorical("mel_bins", [20, 32, 40]),
         num_coefficients=trial.suggest_categorical("coefficients", [8, 10, 13]),
     )
-    room = (frontend.num_coefficients - 3) // 2  # each unpadded 3x3 conv takes 2 coefficients
+    padding = trial.suggest_categorical("padding", ["valid", "same"])
+    # each unpadded 3x3 conv takes 2 coefficients; padded ones keep them
+    room = (frontend.num_coefficients - 3) // 2 if padding == "valid" else 6
     extra = trial.suggest_int("extra_depthwise", 0, min(2, room - 1))
-    depth = trial.suggest_int("blocks", 1, min(3, room - extra))
+    depth = trial.suggest_int("blocks", 1, min(3 if padding == "valid" else 4, room - extra))
     first = trial.suggest_categorical("first_width", WIDTHS)
     width = trial.suggest_categorical("block_width", WIDTHS)
     augment = {
@@ -52,6 +54,9 @@ def kws_candidate(trial, version, epochs=None):
         first_stride=(trial.suggest_categorical("time_stride", [1, 2, 4]), 1),
         epochs=epochs or trial.suggest_categorical("epochs", [20, 30, 40]),
         qat_epochs=trial.suggest_categorical("qat_epochs", [0, 5]),
+        dropout=trial.suggest_categorical("dropout", [0.0, 0.1, 0.2]),
+        weight_decay=trial.suggest_categorical("weight_decay", [0.0, 1e-4, 1e-3]),
+        padding=padding,
         augment={k: v for k, v in augment.items() if v} or None,
         stem=f"search_{version}",
     )
@@ -118,7 +123,9 @@ def declaration(spec):
             f"num_mel_bins={f.num_mel_bins}, num_coefficients={f.num_coefficients}),\n"
             f"    filters={tuple(spec.filters)}, extra_depthwise={spec.extra_depthwise}, "
             f"first_stride={tuple(spec.first_stride)}, epochs={spec.epochs},\n"
-            f"    augment={spec.augment}, qat_epochs={spec.qat_epochs})"
+            f"    augment={spec.augment}, qat_epochs={spec.qat_epochs},\n"
+            f"    dropout={spec.dropout}, weight_decay={spec.weight_decay}, "
+            f"padding={spec.padding!r})"
         )
     hidden = spec.hidden_units
     call = f"forecast_mlp({hidden})"
