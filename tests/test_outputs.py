@@ -320,3 +320,15 @@ def test_the_files_are_real_files_with_the_mode_of_the_umask(tmp_path, umask, mo
     assert which_set(folder) == "B"
     for st in (os.lstat(folder / name) for name in SET_B):  # no link to a file elsewhere
         assert (stat.S_ISREG(st.st_mode), st.st_nlink, stat.S_IMODE(st.st_mode)) == (1, 1, mode)
+
+
+def test_files_take_the_umask_which_is_left_as_it_was(tmp_path, monkeypatch):
+    old = os.umask(0o027)
+    try:
+        paths = outputs.write_set(tmp_path, {"m.tflite": b"x", "m.json": b"{}"})
+        assert {stat.S_IMODE(os.stat(p).st_mode) for p in paths} == {0o640}
+        monkeypatch.setattr(outputs, "open", lambda *a: open("/nonexistent"), raising=False)
+        assert outputs._mode() == 0o640  # without /proc: read by setting it, then set back
+        assert os.umask(0o027) == 0o027
+    finally:
+        os.umask(old)

@@ -123,3 +123,20 @@ def test_offline_without_a_copy_is_one_error_before_any_script(tmp_path, monkeyp
     assert "without internet, pass a copy of the data with --shared DIR" in err
     assert err.count("\n") == 1 and calls == []
     assert not (tmp_path / "data").exists()  # nothing left behind
+
+
+def test_the_json_is_strict_nan_written_as_null_and_read_back_as_none():
+    import json
+    import math
+
+    e = next(e for e in TABLE if e.exercise == "ex2")
+    nan = math.nan
+    metrics = kws.Metrics(0.8, 0.8, 1.0, None, None, nan, 0.9, None)
+    sizes = dict(tflite_bytes=2000, zip_bytes=1000, zlib_bytes=900, tflite_sha256="0" * 64)
+    verdict = Verdict.of(e, {"accuracy": nan, "zip_bytes": 1000}, {})
+    details = {"data": {"test_files": 214}, "training": {}}
+    result = Result(e.version, e.name, "a model", 10, None, sizes, metrics,
+                    {"loss": [nan, 1.0]}, details, verdict)  # fmt: skip
+    strict = json.loads(result.json_bytes(), parse_constant=lambda c: pytest.fail(c))
+    back = Result.from_json(strict)
+    assert back.history["loss"] == [None, 1.0] and back.metrics.val_accuracy is None

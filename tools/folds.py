@@ -240,6 +240,19 @@ def report(docs):
     """Markdown: the curves beside their recipe's, their laws, the verdicts on candidates."""
     recipes = {v: d for d in docs if d["role"] == "recipe" for v in d["recipe_of"]}
     declared = {d["version"]: d for d in docs if d["role"] == "declared"}
+    head = [
+        "Mean ± standard error over each size's (fold, seed) records; leads are paired by "
+        "(fold, seed). A candidate is judged against the curve declared when it ran.",
+        "",
+        "| curve | version | role | network | changes |",
+        "|---|---|---|---|---|",
+        *(
+            f"| {d['name']} | {d['version']} | {d['role']} | {d['architecture']} | "
+            f"{json.dumps(d.get('changes') or {})} |"
+            for d in docs
+        ),
+        "",
+    ]
     sizes = ["| curve | size | training files | int8 accuracy % | recipe % | lead (pt) |"]
     sizes.append("|---|---|---|---|---|---|")
     fits = ["", LAWS_HEADER, "|---|---|---|---|"]
@@ -262,7 +275,7 @@ def report(docs):
             v = adopts(d, declared[d["version"]], recipe)
             verdict = "ADOPT" if v.adopted else "keep the declared version"
             verdicts.append(f"- {d['name']}: {verdict}; " + "; ".join(v.reasons))
-    return "\n".join(sizes + fits + verdicts) + "\n"
+    return "\n".join(head + sizes + fits + verdicts) + "\n"
 
 
 def picture(docs, title):
