@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .download import Archive, obtain
+from .download import Archive, mirrored, obtain
 from .errors import DataError
 from .macos_files import is_macos_metadata
 
@@ -37,7 +37,7 @@ def resolve_csv(data=None, offline_hint=""):
         csv = os.path.join("data", JENA_CSV)
         if os.path.isfile(csv):
             return csv
-        check = lambda path: verify_csv(path, ARCHIVE.url)
+        check = lambda path: verify_csv(path, mirrored(ARCHIVE).url)
         return str(obtain(ARCHIVE, "data", JENA_CSV, check, offline_hint))
     if os.path.isfile(data):
         return str(data)
