@@ -203,7 +203,10 @@ JSON_CASES = {
     "NaN": (b'{"tflite_sha256": NaN}', "not a readable JSON file (NaN is not a JSON number)"),
     "100,000 deep": (b"[" * 100_000 + b"]" * 100_000, "nested too deep to parse"),
     "17 deep": (edit(history=deep(17)), "arrays or objects nested more than 16 deep"),
-    "over 4 MiB": (b" " * (4 * 2**20 - 1) + b"{}", "over the bound of 4,194,304 bytes for a JSON"),
+    "over 4 MiB": (
+        b" " * (4 * 2**20 - 1) + b"{}",
+        "over the bound of 4,194,304 bytes; expected the JSON",
+    ),
     "a list": (b"[]", "not a JSON object; expected the JSON written with the model"),
     "empty object": (b"{}", "'tflite_sha256' is None; expected a sha256 as 64 lowercase hex"),
     "sha256 number": (edit(tflite_sha256=12345), "'tflite_sha256' is 12345; expected a sha256"),

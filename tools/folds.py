@@ -326,11 +326,13 @@ def run(argv=None):
     p.add_argument("--name", help="the curve's name in reports")
     p.add_argument("--data", help="the wav folder (as the scripts' --data)")
     p.add_argument("--split-dir", default=kws.COURSE_SPLIT_DIR, help="splits (train + val pooled)")
-    p.add_argument("--folds", type=cli.positive_int, default=3, help="speaker-grouped folds")
+    folds = f"speaker-grouped folds, 2 to {cli.MAX_FOLDS}"
+    p.add_argument("--folds", type=cli.within(2, cli.MAX_FOLDS), default=3, help=folds)
     p.add_argument("--fold-seed", type=cli.seed, default=0, help="the folds' and subsets' seed")
     p.add_argument("--fractions", type=_fractions, default=FRACTIONS, help="speaker shares: 0.5,1")
     p.add_argument("--seeds", type=cli.seeds, default=[0, 1, 2], help="training seeds (0,1,2)")
-    p.add_argument("--epochs", type=cli.positive_int, help="fix the training epochs")
+    epochs = f"fix the training epochs, 1 to {cli.MAX_EPOCHS:,}"
+    p.add_argument("--epochs", type=cli.within(1, cli.MAX_EPOCHS), help=epochs)
     p.add_argument("--out", help="the curve's JSON file (resumed when it exists)")
     p.add_argument("--report", nargs="+", metavar="CURVE.json", help="curves to compare and judge")
     p.add_argument("--md", help="with --report: also write the report here")

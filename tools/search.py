@@ -448,15 +448,19 @@ def parse_args(argv):
     p = cli.Parser(prog="python -m tools.search", description=__doc__.split("\n")[0])
     add = p.add_argument
     add("--version", required=True, choices=sorted(VERSIONS), help="whose limits bound the search")
-    add("--trials", type=cli.whole_number, default=20, help="new trials (default: 20; 0: none)")
+    trials = f"new trials, 0 to {cli.MAX_TRIALS:,} (default: 20; 0: none)"
+    add("--trials", type=cli.within(0, cli.MAX_TRIALS), default=20, help=trials)
     add("--data", help="ex2: the wav folder (as the scripts' --data); ex1: the Jena CSV")
     add("--split-dir", help="ex2: the split files (default: the course's)")
-    add("--folds", type=cli.positive_int, default=3, help="ex2: speaker-grouped folds (default: 3)")
-    add("--epochs", type=cli.positive_int, help="fix every candidate's epochs (a smoke test)")
+    folds = f"ex2: speaker-grouped folds, 1 to {cli.MAX_FOLDS} (default: 3)"
+    add("--folds", type=cli.within(1, cli.MAX_FOLDS), default=3, help=folds)
+    epochs = f"fix every candidate's epochs, 1 to {cli.MAX_EPOCHS:,} (a smoke test)"
+    add("--epochs", type=cli.within(1, cli.MAX_EPOCHS), help=epochs)
     add("--out-dir", default="search_out", help="outputs, default storage (default: search_out)")
     add("--storage", help="an Optuna storage URL (default: sqlite:///<out-dir>/search.db)")
     add("--study", help="study name (default: the version)")
-    add("--latency-runs", type=cli.positive_int, default=50, help="runs per timing (default: 50)")
+    runs = f"runs per timing, 1 to {cli.MAX_RUNS:,} (default: 50)"
+    add("--latency-runs", type=cli.within(1, cli.MAX_RUNS), default=50, help=runs)
     add("--seed", type=cli.seed, default=0, help="random seed, 0 to 2**32 - 1 (default: 0)")
     add("--quiet", action="store_true", help="no Keras progress bars")
     add("--verbose", action="store_true", help="keep TensorFlow's log")
