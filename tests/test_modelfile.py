@@ -284,6 +284,8 @@ LINES = {
     "expected the flag left out, or kws_inference.py --ignore-metadata to run the flags instead",
     "labels not outputs": "{model}: 2 labels for 8 outputs; expected one label per output of the "
     "model",
+    "truncated": "{model}: the interpreter cannot load it (default kernels: The model is not a "
+    "valid Flatbuffer buffer); expected a TFLite model this interpreter runs",
     "set cut short": "{json}: describes other bytes than {model} (sha256 {a}... != {c8}...): the "
     "set was cut short or mixed; " + AGAIN + ": run its script again, or remove the JSON",
 }
@@ -300,6 +302,7 @@ def reader_cases(tmp_path_factory):
         "flag contradicts": write_set(root / "flag", t["a"], kws_report(t["a"])),
         "labels not outputs": write_set(root / "two", t["two"]),
         "set cut short": write_set(root / "cut", t["a"], kws_report(t["a"])),
+        "truncated": write_set(root / "truncated", t["a"][:-100]),  # its metadata still read
     }
     # what a writer killed before the JSON's rename leaves: the new model beside the old JSON
     outputs.write_set(root / "cut", tflite_io.model_files("kws_a", t["c8"])[0])

@@ -11,6 +11,7 @@ import sys
 import common  # noqa: F401
 
 from common import cli, modelfile, outputs
+from common.litert import Model
 from common.tflite_io import sha256
 
 BYTES_PER_LINE = 12
@@ -95,6 +96,7 @@ const char* const {ident}_labels[{ident}_num_labels] = {{{quoted}}};
 def export(model_path, out_dir=None):
     """Write `<name>_model.cc` and `.h` for the keyword spotter at `model_path`; their paths."""
     described = modelfile.open_model(model_path, kind="kws")
+    Model(described.data, name=model_path)  # what the interpreter cannot load is not exported
     name = os.path.basename(modelfile.json_path(model_path))[: -len(".json")]
     ident = identifier(name)
     out_dir = outputs.check_out_dir(out_dir or os.path.dirname(os.path.abspath(model_path)))
