@@ -164,7 +164,7 @@ def read_report(path, data):
     """The checked JSON beside the model at `path` (None when there is none): it must record
     these very bytes (`tflite_sha256`, and the file's own sha256 in `files` where listed)."""
     where, expected = json_path(path), "the JSON written with the model"
-    if not os.path.isfile(where):
+    if not os.path.lexists(where):  # anything else there is read (a FIFO: refused unopened)
         return None
     report = parse_json(read_file(where, MAX_JSON_BYTES, expected), where, expected)
     if not isinstance(report, dict):

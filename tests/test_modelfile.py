@@ -232,6 +232,14 @@ JSON_CASES = {
 }
 
 
+def test_a_json_that_is_not_a_regular_file_is_refused_unopened(tmp_path):
+    model = write_set(tmp_path, tiny()["a"])
+    os.mkfifo(tmp_path / "kws_a.json")  # opened for reading, it would block
+    assert refused(model) == (
+        f"{tmp_path / 'kws_a.json'}: not a regular file; expected the JSON written with the model"
+    )
+
+
 @pytest.mark.parametrize("case", list(JSON_CASES))
 def test_every_json_field_read_is_typed_and_bounded(tmp_path, case):
     contents, message = JSON_CASES[case]

@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from common import cli
+from common.errors import read_file
 from common.kws_data import Split
 from common.splits import assign_speakers, speaker_of
 
@@ -131,12 +132,17 @@ def load_pairs(args, seed, log=print):
     return pool, fold_pairs(pool, args.folds, seed)
 
 
+def _read(path):
+    """A curve's JSON (a regular file of at most 64 MiB: errors.read_file)."""
+    return json.loads(read_file(path, 2**26, "a curve's JSON written by tools.folds"))
+
+
 def run_curve(spec, pairs, args, header, log=print):
     """The curve of `spec`: every (fold, size, seed) not yet in `args.out`, saved one by one."""
     from common import speech
 
     out, tmp = Path(args.out), Path(f"{args.out}.tmp")
-    doc = json.loads(out.read_text()) if out.exists() else {**header, "records": []}
+    doc = _read(out) if out.exists() else {**header, "records": []}
     if doc["identity"] != header["identity"]:
         raise ValueError(f"{out}: another curve (declaration or partition); expected a new --out")
     have = {_key(r) for r in doc["records"]}
@@ -340,7 +346,7 @@ def run(argv=None):
     p.add_argument("--title", default=TITLE, help="with --report: the picture's title")
     args = p.parse_args(argv)
     if args.report:
-        docs = [json.loads(Path(f).read_text()) for f in args.report]
+        docs = [_read(f) for f in args.report]
         text = report(docs)
         print(text, end="")
         if args.md:
