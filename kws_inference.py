@@ -187,8 +187,10 @@ def parse_args(argv):
     p.add_argument(
         "--ignore-metadata", action="store_true", help="run the course's defaults and the flags"
     )
-    p.add_argument("--threads", type=cli.positive_int, default=1, help="interpreter threads")
-    p.add_argument("--runs", type=cli.positive_int, default=100, help="timed runs (default 100)")
+    threads = f"interpreter threads, 1 to {cli.MAX_THREADS} (default 1)"
+    p.add_argument("--threads", type=cli.within(1, cli.MAX_THREADS), default=1, help=threads)
+    runs = f"timed runs, 1 to {cli.MAX_RUNS:,} (default 100)"
+    p.add_argument("--runs", type=cli.within(1, cli.MAX_RUNS), default=100, help=runs)
     p.add_argument("--wav", help="a wav file or a folder (recursive): label every wav")
     p.add_argument("--split", help="with --wav DIR: score only the files this split file lists")
     p.add_argument("--json", action="store_true", help="print the run as one JSON object")

@@ -5,6 +5,7 @@ was expected>`) and exit status 1; a stop signal, one line and 128 + its number 
 143 for SIGTERM, 129 for SIGHUP). Statuses 0 and 2 are the verdict's (limits met / missed)."""
 
 import argparse
+import contextlib
 import os
 import re
 import signal
@@ -26,22 +27,27 @@ class Parser(argparse.ArgumentParser):
         raise UsageError(f"{self.prog}: {message}")
 
 
-def positive_int(text, low=1):
-    """A whole number >= `low` (argparse type)."""
+# the bounds of the counts a command line gives, said in each flag's help text
+MAX_EPOCHS, MAX_RUNS, MAX_THREADS, MAX_FOLDS, MAX_TRIALS = 10_000, 100_000, 64, 100, 10_000
+
+
+def positive_int(text, low=1, high=None):
+    """A whole number >= `low` (and <= `high`) (argparse type)."""
     try:
         value = int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < low:
+    if value < low or (high is not None and value > high):
+        within = f">= {low}" if high is None else f"in [{low}, {high:,}]"
         raise argparse.ArgumentTypeError(
-            f"{value} is not allowed; expected a whole number >= {low}"
+            f"{value} is not allowed; expected a whole number {within}"
         )
     return value
 
 
-def whole_number(text):
-    """A whole number >= 0 (argparse type)."""
-    return positive_int(text, low=0)
+def within(low, high):
+    """The argparse type of a whole number in [low, high]."""
+    return lambda text: positive_int(text, low, high)
 
 
 SEED_LIMIT = 2**32  # numpy's and TensorFlow's seeds: 0 <= seed < 2**32
@@ -77,7 +83,9 @@ def parser(e, description):
         "--out-dir", default="models", help="where the output set is written (default: models)"
     )
     p.add_argument(
-        "--epochs", type=positive_int, help="training epochs (default: the version's own)"
+        "--epochs",
+        type=within(1, MAX_EPOCHS),
+        help=f"training epochs, 1 to {MAX_EPOCHS:,} (default: the version's own)",
     )
     p.add_argument("--seed", type=seed, default=0, help="random seed, 0 to 2**32 - 1 (default: 0)")
     p.add_argument("--quiet", action="store_true", help="no Keras progress bars")
@@ -103,7 +111,11 @@ def parse(p, own, argv):
 
 
 def exit_status(main, argv=None):
-    """Run `main(argv)`; input errors and stop signals become one line and an exit status."""
+    """Run `main(argv)`; input errors and stop signals become one line and an exit status. A
+    file name that is not UTF-8 is printed with its bytes escaped."""
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(AttributeError):
+            stream.reconfigure(errors="backslashreplace")
     with signals.raise_on_stop_signals():
         try:
             return main(argv)

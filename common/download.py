@@ -1,6 +1,7 @@
 """Checked downloads of the official archives (pooch: sha256 before the file takes its name),
 with the size checked too, one-line errors, and extraction staged so that nothing is ever left
-half done. How a download goes: docs/data.md."""
+half done; one process downloads an archive at a time (a lock per archive). How a download
+goes, and ML4IOT_MIRROR, the variable that serves the archives from elsewhere: docs/data.md."""
 
 import contextlib
 import dataclasses
@@ -18,6 +19,9 @@ SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"  # offline
 DOWNLOADS = "downloads"  # <data>/downloads/<archive>: the verified archives
 RETRIES = 2  # further attempts after a failed connection (pooch's retry_if_failed)
 STAGING = ".partial-"  # <data>/.partial-XXXX/: an extraction in progress
+MIRROR = "ML4IOT_MIRROR"  # a base URL serving the archives by name (a course mirror, a test)
+TIMEOUT_S = 60  # no byte for this long: the download has stalled
+LOCK_WAIT_S = 4 * 3600  # another process's download of 182 MB at 13 kB/s
 
 
 @dataclasses.dataclass(frozen=True)
@@ -52,6 +56,12 @@ def local_copies(*names):
 
 def reason(e):
     """The innermost reason of a failed download, without the connection objects' reprs."""
+    import requests
+
+    if isinstance(e, requests.TooManyRedirects):
+        return "a redirect loop: the server redirected it 30 times"
+    if isinstance(e, requests.Timeout):
+        return f"timed out: no data for {TIMEOUT_S} s"
     response = getattr(e, "response", None)
     if response is not None and getattr(response, "status_code", None):
         return f"HTTP {response.status_code} {response.reason}"
@@ -75,13 +85,61 @@ def _clear_leftovers(folder, pattern):
             leftover.unlink(missing_ok=True)
 
 
+def mirrored(archive):
+    """`archive`, served by $ML4IOT_MIRROR (a base URL) when it is set."""
+    base = os.environ.get(MIRROR, "").rstrip("/")
+    return dataclasses.replace(archive, url=f"{base}/{archive.name}") if base else archive
+
+
 def obtain(archive, folder, member, check, offline_hint=""):
-    """`<folder>/<member>`, downloaded and extracted from `archive`; a failure's error ends
-    with `offline_hint` (the caller's way to pass a copy)."""
+    """`<folder>/<member>`, downloaded and extracted from `archive` (from $ML4IOT_MIRROR when
+    set) while holding the archive's lock; a failure's error ends with `offline_hint` (the
+    caller's way to pass a copy)."""
+    archive = mirrored(archive)
+    target, store = Path(folder) / member, Path(folder) / DOWNLOADS
+    created = [d for d in (store, *store.parents) if not d.exists()]
     try:
-        return extract(archive, fetch(archive, folder), folder, member, check)
-    except DataError as e:
-        raise DataError(f"{e}; {offline_hint}" if offline_hint else str(e)) from None
+        with _lock(archive, folder):
+            if target.exists():  # another process brought it while this one waited
+                with contextlib.suppress(DataError):
+                    check(target)
+                    return target
+            return extract(archive, fetch(archive, folder), folder, member, check)
+    except BaseException as e:
+        for d in created:  # the folders made for this download, if it left them empty
+            with contextlib.suppress(OSError):
+                d.rmdir()
+        if isinstance(e, DataError) and offline_hint:
+            raise DataError(f"{e}; {offline_hint}") from None
+        raise
+
+
+@contextlib.contextmanager
+def _lock(archive, folder, log=print):
+    """Hold `<folder>/.<archive>.lock`, waiting up to LOCK_WAIT_S for another download; the
+    lock file is removed before its release."""
+    from filelock import FileLock, Timeout
+
+    Path(folder).mkdir(parents=True, exist_ok=True)
+    path = os.path.join(folder, f".{archive.name}.lock")
+    lock = FileLock(path)
+    try:
+        try:
+            lock.acquire(timeout=0)
+        except Timeout:
+            log(f"waiting: another process is downloading {archive.name} into {folder}")
+            lock.acquire(timeout=LOCK_WAIT_S)
+        yield
+    except Timeout:
+        raise DataError(
+            f"{path}: another process has held this download for {LOCK_WAIT_S} s; expected "
+            "one download at a time: run again when it has finished"
+        ) from None
+    finally:
+        if lock.is_locked:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(path)
+            lock.release()
 
 
 def fetch(archive, folder, log=print):
@@ -91,13 +149,12 @@ def fetch(archive, folder, log=print):
     import requests
 
     store = Path(folder) / DOWNLOADS
-    created = [d for d in (store, *store.parents) if not d.exists()]
     store.mkdir(parents=True, exist_ok=True)
     _clear_leftovers(store, "tmp*")
     arrived = {}
 
     def checked_download(url, output_file, pooch_instance, check_only=False):
-        pooch.HTTPDownloader(progressbar=False)(url, output_file, pooch_instance)
+        pooch.HTTPDownloader(progressbar=False, timeout=TIMEOUT_S)(url, output_file, pooch_instance)
         arrived.update(size=os.path.getsize(output_file), sha256=pooch.file_hash(output_file))
         if (archive.size is not None and arrived["size"] != archive.size) or (
             archive.sha256 and arrived["sha256"] != archive.sha256
@@ -118,9 +175,6 @@ def fetch(archive, folder, log=print):
     try:
         return Path(registry.fetch(archive.name, downloader=checked_download))
     except BaseException as e:
-        for d in created:  # the folders made for this download, if it left them empty
-            with contextlib.suppress(OSError):
-                d.rmdir()
         if isinstance(e, WrongArchive):
             raise DataError(
                 f"{archive.url}: the download is not the expected archive: {arrived['size']:,} "
@@ -137,12 +191,6 @@ def fetch(archive, folder, log=print):
         raise
 
 
-def _delete_unpinned(archive, zip_path):
-    """An archive whose hash is not pinned is deleted when it fails: a rerun downloads it."""
-    if not archive.sha256:
-        os.unlink(zip_path)
-
-
 def extract(archive, zip_path, folder, member, check=None):
     """Extract `member` of the archive (a folder or a file), macOS metadata left out, into a
     staging folder, `check` it (raises DataError), then rename it into `folder`."""
@@ -155,34 +203,31 @@ def extract(archive, zip_path, folder, member, check=None):
     _clear_leftovers(folder, STAGING + "*")
     staging = Path(tempfile.mkdtemp(prefix=STAGING, dir=folder))
     try:
-        try:
-            with zipfile.ZipFile(zip_path) as z:
-                members = [
-                    m
-                    for m in z.infolist()
-                    if not is_macos_metadata(m.filename)
-                    and (m.filename.rstrip("/") == member or m.filename.startswith(member + "/"))
-                ]
-                if not members:
-                    raise DataError(
-                        f"{zip_path}: no {member} in this archive from {archive.url}; "
-                        f"expected {archive.expected()}"
-                    )
-                for m in members:
-                    z.extract(m, staging)
-        except (zipfile.BadZipFile, EOFError) as e:
-            _delete_unpinned(archive, zip_path)
+        with zipfile.ZipFile(zip_path) as z:
+            members = [
+                m
+                for m in z.infolist()
+                if not is_macos_metadata(m.filename)
+                and (m.filename.rstrip("/") == member or m.filename.startswith(member + "/"))
+            ]
+            if not members:
+                raise DataError(
+                    f"{zip_path}: no {member} in this archive from {archive.url}; expected "
+                    f"{archive.expected()}; deleted: run again to download it again"
+                )
+            for m in members:
+                z.extract(m, staging)
+        if check is not None:
+            check(staging / member)
+        os.replace(staging / member, target)
+    except (DataError, zipfile.BadZipFile, EOFError) as e:  # any check failed: a rerun downloads
+        os.unlink(zip_path)
+        if not isinstance(e, DataError):
             raise DataError(
                 f"{zip_path}: not a readable zip archive ({e}); expected the archive of "
                 f"{archive.url} ({archive.expected()}); deleted: run again to download it again"
             ) from None
-        if check is not None:
-            try:
-                check(staging / member)
-            except DataError:
-                _delete_unpinned(archive, zip_path)
-                raise
-        os.replace(staging / member, target)
+        raise
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return target

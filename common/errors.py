@@ -1,6 +1,26 @@
 """The error of input data that cannot be used; its message names the file and the problem.
-The scripts turn it into one line on stderr and exit status 1 (common.cli.run)."""
+The scripts turn it into one line on stderr and exit status 1 (common.cli.run). `read_file`: the
+one bounded read of a whole file."""
+
+import os
+import stat
 
 
 class DataError(ValueError):
     """Input data that cannot be used, with a message naming the file and the problem."""
+
+
+def read_file(path, limit, expected):
+    """The bytes of the regular file `path` (a link to one is fine), read to at most `limit`
+    (+1 byte: a size from stat says nothing of /dev/zero); else a DataError naming it and what
+    was `expected`. Anything else (a FIFO, a device, a folder) is refused without being opened."""
+    try:
+        if not stat.S_ISREG(os.stat(path).st_mode):
+            raise DataError(f"{path}: not a regular file; expected {expected}")
+        with open(path, "rb") as f:
+            data = f.read(limit + 1)
+    except OSError as e:
+        raise DataError(f"{path}: unreadable ({e.strerror}); expected {expected}") from None
+    if len(data) > limit:
+        raise DataError(f"{path}: over the bound of {limit:,} bytes; expected {expected}")
+    return data

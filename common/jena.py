@@ -3,14 +3,14 @@ windows that touch no gap (docs/data.md). No TensorFlow import."""
 
 import dataclasses
 import hashlib
+import io
 import os
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from .download import Archive, obtain
-from .errors import DataError
+from .download import Archive, mirrored, obtain
+from .errors import DataError, read_file
 from .macos_files import is_macos_metadata
 
 JENA_URL = (
@@ -19,6 +19,7 @@ JENA_URL = (
 JENA_CSV = "jena_climate_2009_2016.csv"
 JENA_ROWS = 420_551
 JENA_BYTES = 43_153_776
+MAX_CSV_BYTES = 2**30  # 25 times the official file
 JENA_SHA256 = "eb3df9da6c25039f10814ded0a14138bb0afa3612be9cf79cafdf1cf6f95172e"
 ARCHIVE = Archive(JENA_URL, JENA_CSV + ".zip")  # the zip's size and sha256 are not published
 COLUMNS = ("T (degC)", "rh (%)")
@@ -37,7 +38,7 @@ def resolve_csv(data=None, offline_hint=""):
         csv = os.path.join("data", JENA_CSV)
         if os.path.isfile(csv):
             return csv
-        check = lambda path: verify_csv(path, ARCHIVE.url)
+        check = lambda path: verify_csv(path, mirrored(ARCHIVE).url)
         return str(obtain(ARCHIVE, "data", JENA_CSV, check, offline_hint))
     if os.path.isfile(data):
         return str(data)
@@ -63,8 +64,12 @@ def resolve_csv(data=None, offline_hint=""):
     )
 
 
+def _read(csv):
+    return read_file(csv, MAX_CSV_BYTES, "the Jena CSV (43 MB)")
+
+
 def _sha256(csv):
-    return hashlib.sha256(Path(csv).read_bytes()).hexdigest()
+    return hashlib.sha256(_read(csv)).hexdigest()
 
 
 def is_official(csv):
@@ -107,9 +112,10 @@ class Series:
 
 
 def _read_frame(csv):
+    raw = _read(csv)
     for encoding in ("utf-8", "latin-1"):  # the station's exports are latin-1 (°, ², µ)
         try:
-            return pd.read_csv(csv, encoding=encoding, low_memory=False)
+            return pd.read_csv(io.BytesIO(raw), encoding=encoding, low_memory=False)
         except UnicodeDecodeError:
             continue
         except Exception as e:

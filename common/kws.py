@@ -227,7 +227,7 @@ def offline_hint():
 
 
 def add_flags(p):
-    from .cli import positive_int
+    from .cli import MAX_RUNS, within
 
     p.add_argument(
         "--data", help="the <label>/<file>.wav folder or its parent (default: ./data, downloaded)"
@@ -238,7 +238,10 @@ def add_flags(p):
         help="folder of the kws_split_*.txt files (default: the course's split, this repository)",
     )
     p.add_argument(
-        "--latency-runs", type=positive_int, default=100, help="host latency runs (default: 100)"
+        "--latency-runs",
+        type=within(1, MAX_RUNS),
+        default=100,
+        help=f"host latency runs, 1 to {MAX_RUNS:,} (default: 100)",
     )
 
 

@@ -13,10 +13,10 @@ from pathlib import Path
 import numpy as np
 
 from .download import Archive, obtain, shown
-from .errors import DataError
+from .errors import DataError, read_file
 from .frontend_np import LABELS
 from .macos_files import is_macos_metadata
-from .splits import speaker_of
+from .splits import MAX_LIST_BYTES, speaker_of
 from .wav import WavError, read_wav
 
 ARCHIVE = Archive(
@@ -91,9 +91,10 @@ def split_file(split_dir, which, split_flag=None):
 def _split_names(path, labels, log):
     """(label, file) of each line of a split file, duplicates and macOS metadata left out."""
     try:
-        lines = [ln.strip() for ln in path.read_text().splitlines() if ln.strip()]
-    except (OSError, UnicodeDecodeError) as e:
+        text = read_file(path, MAX_LIST_BYTES, f"a split file of lines {LINE}").decode()
+    except UnicodeDecodeError as e:
         raise DataError(f"{path}: unreadable split file ({e}); expected lines {LINE}") from None
+    lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
     metadata = [ln for ln in lines if is_macos_metadata(ln)]
     if metadata:
         log(f"note: {path}: {len(metadata)} macOS metadata line(s) ignored (e.g. {metadata[0]})")
@@ -240,7 +241,7 @@ def unseen_speaker_mask(train, test):
 def fingerprints(paths):
     """uint32 fingerprint of each file's `<label>/<file>` name (FINGERPRINT)."""
     names = ["/".join(str(p).replace("\\", "/").split("/")[-2:]) for p in paths]
-    digests = [hashlib.sha256(name.encode()).digest() for name in names]
+    digests = [hashlib.sha256(os.fsencode(name)).digest() for name in names]  # not UTF-8: its bytes
     return np.array([int.from_bytes(d[:4], "big") for d in digests], np.uint32)
 
 

@@ -10,7 +10,7 @@ import reprlib
 import struct
 
 from .constraints import VERSIONS
-from .errors import DataError
+from .errors import DataError, read_file
 from .frontend_np import LABELS, FrontEnd
 from .tflite_io import MAX_MODEL_BYTES, ModelFileError, read_model_bytes, sha256
 
@@ -164,10 +164,9 @@ def read_report(path, data):
     """The checked JSON beside the model at `path` (None when there is none): it must record
     these very bytes (`tflite_sha256`, and the file's own sha256 in `files` where listed)."""
     where, expected = json_path(path), "the JSON written with the model"
-    if not os.path.isfile(where):
+    if not os.path.lexists(where):  # anything else there is read (a FIFO: refused unopened)
         return None
-    with open(where, "rb") as f:  # an OSError: one line naming the file (common.cli)
-        report = parse_json(f.read(MAX_JSON_BYTES + 1), where, expected)
+    report = parse_json(read_file(where, MAX_JSON_BYTES, expected), where, expected)
     if not isinstance(report, dict):
         raise DataError(f"{where}: not a JSON object; expected {expected}")
     recorded = report.get("tflite_sha256")
@@ -179,8 +178,7 @@ def read_report(path, data):
     files, actual = report.get("files"), sha256(data)
     listed = files.get(os.path.basename(path)) if isinstance(files, dict) else None
     if recorded == actual and listed is not None:  # the file itself: a .tflite.zip's bytes
-        with open(path, "rb") as f:
-            recorded, actual = str(listed), sha256(f.read(MAX_MODEL_BYTES + 1))
+        recorded, actual = str(listed), sha256(read_file(path, MAX_MODEL_BYTES, "a model file"))
     if recorded != actual:
         raise DataError(
             f"{where}: describes other bytes than {path} (sha256 {recorded[:12]}... != "

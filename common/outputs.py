@@ -14,7 +14,7 @@ from .signals import Interrupted, stop_signals_held
 
 LOCK_NAME = ".write-set.lock"
 LOCK_WAIT_S = 120  # a set takes milliseconds to write: a longer wait means a stuck writer
-LEFTOVER = re.compile(r"\..+\.ws-[A-Za-z0-9_]+\.tmp")
+LEFTOVER = re.compile(r"\.ws-[A-Za-z0-9_]+\.tmp")  # staged: whatever the target name's length
 
 
 def check_out_dir(path, flag="--out-dir"):
@@ -72,9 +72,7 @@ def write_set(out_dir, files):
             staged = {}
             try:
                 for name in names:
-                    fd, staged[name] = tempfile.mkstemp(
-                        dir=out_dir, prefix=f".{name}.ws-", suffix=".tmp"
-                    )
+                    fd, staged[name] = tempfile.mkstemp(dir=out_dir, prefix=".ws-", suffix=".tmp")
                     with os.fdopen(fd, "wb") as f:
                         f.write(files[name])
                         f.flush()

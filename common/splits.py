@@ -13,11 +13,12 @@ from collections import defaultdict
 
 import numpy as np
 
-from .errors import DataError
+from .errors import DataError, read_file
 from .macos_files import is_macos_metadata, walk_files
 
 PREFIX = "./data/mini_speech_commands/"
 SPLITS = ("train", "val", "test")
+MAX_LIST_BYTES = 16 * 2**20  # a split file or a file list: 8,000 lines are 500 kB
 
 
 def speaker_of(path):
@@ -32,12 +33,12 @@ def read_file_list(path):
     """`<label>/<file>.wav` of each line of a file list, leading folders and macOS metadata
     left out."""
     try:
-        with open(path) as f:
-            lines = [ln.strip().replace("\\", "/") for ln in f if ln.strip()]
-    except (OSError, UnicodeDecodeError) as e:
+        text = read_file(path, MAX_LIST_BYTES, "a file list of lines <label>/<file>.wav").decode()
+    except UnicodeDecodeError as e:
         raise DataError(
             f"{path}: unreadable file list ({e}); expected lines <label>/<file>.wav"
         ) from None
+    lines = [ln.strip().replace("\\", "/") for ln in text.splitlines() if ln.strip()]
     files = ["/".join(ln.split("/")[-2:]) for ln in lines if not is_macos_metadata(ln)]
     return _checked(path, files)
 

@@ -4,6 +4,7 @@ file may ask for (the bounds below: docs/robustness.md). numpy + scipy only (run
 import collections
 import math
 import os
+import stat
 import warnings
 
 import numpy as np
@@ -51,12 +52,14 @@ def read_wav(path, rate=16000, length=1.0, fixes=None):
     counts the FIX_* done. WavError, naming the file, for anything unreadable or out of bounds."""
     expected = "expected a non-empty PCM (int16/int32/uint8) or float wav file"
     try:
-        size = os.path.getsize(path)
+        st = os.stat(path)
     except OSError as e:
         raise WavError(f"{path}: cannot read it as a wav ({e.strerror}); {expected}") from None
-    if size > MAX_BYTES:
+    if not stat.S_ISREG(st.st_mode):  # a FIFO would block, a device never end: never opened
+        raise WavError(f"{path}: not a regular file; {expected}")
+    if st.st_size > MAX_BYTES:
         raise WavError(
-            f"{path}: {size:,} bytes, over the bound of {MAX_BYTES:,} bytes for a wav "
+            f"{path}: {st.st_size:,} bytes, over the bound of {MAX_BYTES:,} bytes for a wav "
             f"(at most {MAX_SECONDS} s is read); expected a short recording"
         )
     try:

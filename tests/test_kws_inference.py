@@ -4,6 +4,7 @@ limit and where it ran, labelling wavs with a summary and accuracy, --json, one-
 no TensorFlow import. The one-line refusals shared with the other readers: test_modelfile.py."""
 
 import json
+import os
 import platform
 import re
 import subprocess
@@ -194,6 +195,31 @@ def test_split_and_the_models_training_files(tmp_path, capsys):
     assert err.count("\n") == 1
 
 
+def test_a_fifo_is_listed_unreadable_unopened_and_names_not_utf8_are_carried(tmp_path):
+    """A named pipe called x.wav is listed unreadable (opened, it would block); a wav whose name
+    is not UTF-8 is labelled and its name printed with the bytes escaped, the training-files
+    note computed from its bytes."""
+    a, names = tiny()["a"], ["yes/a_nohash_0.wav"]
+    write_wavs(tmp_path / "wavs", names)
+    os.mkfifo(tmp_path / "wavs" / "yes" / "x.wav")
+    cafe = os.fsencode(tmp_path / "wavs" / "no") + b"/caf\xe9_nohash_0.wav"
+    os.mkdir(os.path.dirname(cafe))
+    wavfile.write(cafe, 16000, np.zeros(16000, np.int16))
+    trained = [b"/elsewhere/no/caf\xe9_nohash_0.wav".decode(errors="surrogateescape")]
+    record = kws_data.training_files(kws_data.Split("train", "x", trained, None))
+    model = write_set(tmp_path, a, kws_report(a, data={"training_files": record}))
+    cmd = [sys.executable, "kws_inference.py", "--model", model, "--wav", tmp_path / "wavs"]
+    out = subprocess.run(cmd, cwd=ROOT, capture_output=True, timeout=120)
+    lines = out.stdout.decode().splitlines()
+    assert out.returncode == 1 and out.stderr.decode() == (
+        f"error: {tmp_path / 'wavs'}: 1 of 3 wav files unreadable (listed above); expected "
+        "readable wav files\n"
+    )
+    assert lines[-1].startswith(f"unreadable: {tmp_path}/wavs/yes/x.wav: not a regular file; ")
+    assert f"{tmp_path}/wavs/no/caf\\udce9_nohash_0.wav " in lines[2]  # the byte escaped
+    assert "note: 1 of these 2 files are in the model's training split" in lines[-2]
+
+
 def test_flags_that_agree_are_accepted_and_ignore_metadata_runs_the_flags(models, capsys):
     agree = "--rate 16000 --mfcc --length 640 --stride 320 --bins 40 --coeff 10 --resize 0"
     agree += " --lower-frequency 20 --upper-frequency 4000"
@@ -215,7 +241,11 @@ ERRORS = {
     "--model {tmp}/none.tflite": "{tmp}/none.tflite: no such model file (expected a .tflite or "
     ".tflite.zip)",
     "--model {b} --runs 0": "kws_inference.py: argument --runs: 0 is not allowed; expected a "
-    "whole number >= 1",
+    "whole number in [1, 100,000]",
+    "--model {b} --threads 100000": "kws_inference.py: argument --threads: 100000 is not allowed; "
+    "expected a whole number in [1, 64]",
+    "--model {b} --wav {tmp} --split /dev/zero": "/dev/zero: not a regular file; expected a split "
+    "file of lines ./data/mini_speech_commands/<label>/<file>.wav",
     "--model {b} --split x.txt": "kws_inference.py: --split needs --wav DIR, the folder the "
     "split's files are in",
     "--model {b} --bins 20": "{b}: --bins 20 contradicts the model's metadata (num_mel_bins 40); "

@@ -22,7 +22,7 @@ from common import cli, litert, modelfile  # noqa: E402
 from common.frontend_np import LABELS, MFCC_8K, MFCC_16K, NumpyFrontEnd  # noqa: E402
 from common.tflite_io import sha256  # noqa: E402
 from common.wav import read_wav  # noqa: E402
-from test_modelfile import fc, tiny, write_set  # noqa: E402
+from test_modelfile import embed, fc, tiny, write_set  # noqa: E402
 from tools import bench, c_export, mcu  # noqa: E402
 
 
@@ -166,7 +166,7 @@ def test_check_and_export_errors_are_one_line(untrained_kws, tmp_path, capsys):
     status, out, err = in_process(capsys, c_export.run, th)
     assert status == 1 and err.startswith(f"error: {th}: a forecaster (its JSON ")
     assert err.count("\n") == 1 and len(os.listdir(tmp_path)) == 3  # nothing written
-    assert c_export.identifier("kws-a.v2") == "kws_a_v2" and c_export.identifier("2x") == "m_2x"
+    assert c_export.identifier("kws_a") == "kws_a" and c_export.identifier("2x").startswith("m_2x_")
 
 
 BLOCKED = "import sys; sys.modules['tflite_micro'] = None; "  # as if not installed
@@ -211,7 +211,40 @@ def test_only_common_tflm_imports_tflite_micro():
         assert ("tflite_micro" in names) == (path.name == "tflm.py"), path.name
 
 
-@pytest.mark.skipif(shutil.which("g++") is None, reason="no C++ compiler")
+@pytest.mark.skipif(shutil.which("g++") is None, reason="no g++ (.ci/run installs it)")
+def test_c_export_takes_names_and_labels_as_data(tmp_path, capsys):
+    """A file name and labels that hold newlines, quotes, `#include`, a trigraph and non-ASCII
+    read back by g++ as they were; two names that differ only in punctuation and a 236-byte
+    name (the longest whose .tflite.zip fits the 255-byte limit) export beside them."""
+    labels = ['yes"\n#include "/etc/passwd"\n', "no\\", "??=up", "caf\xe9", *LABELS[4:]]
+    evil = embed(tiny()["a"], "ex2_a", MFCC_16K, labels)
+    names = ["evil\n#error injected\nx", "kws-a", "kws.a", "k" * 236]
+    models = [
+        write_set(tmp_path / "in", evil if n == names[0] else tiny()["a"], name=n) for n in names
+    ]
+    for model in models:
+        assert in_process(capsys, c_export.run, model, "--out-dir", tmp_path / "c")[0] == 0
+    written = sorted(os.listdir(tmp_path / "c"))
+    assert len(written) == 8 and "#error" not in (tmp_path / "c" / written[0]).read_text()
+    ident = c_export.identifier(names[0])
+    (tmp_path / "main.cc").write_text(f"""#include <cstdio>
+#include "{ident}_model.h"
+int main() {{ for (auto label : {ident}_labels) std::printf("%s|", label); }}""")
+    sources = [
+        str(tmp_path / "main.cc"),
+        *(str(tmp_path / "c" / n) for n in written if n.endswith(".cc")),
+    ]
+    exe = str(tmp_path / "labels")
+    build = subprocess.run(
+        ["g++", "-std=c++17", "-Wall", "-Werror", "-I", str(tmp_path / "c"), "-o", exe, *sources],
+        capture_output=True,
+        text=True,
+    )
+    assert build.returncode == 0, build.stderr
+    assert subprocess.run([exe], capture_output=True).stdout == "|".join([*labels, ""]).encode()
+
+
+@pytest.mark.skipif(shutil.which("g++") is None, reason="no g++ (.ci/run installs it)")
 def test_c_export_compiles_to_the_same_bytes_and_front_end(untrained_kws, tmp_path, capsys):
     """The .cc/.h compiled by g++ into a program that writes the array and the constants out."""
     status, out, err = in_process(capsys, c_export.run, untrained_kws, "--out-dir", tmp_path)

@@ -203,7 +203,10 @@ JSON_CASES = {
     "NaN": (b'{"tflite_sha256": NaN}', "not a readable JSON file (NaN is not a JSON number)"),
     "100,000 deep": (b"[" * 100_000 + b"]" * 100_000, "nested too deep to parse"),
     "17 deep": (edit(history=deep(17)), "arrays or objects nested more than 16 deep"),
-    "over 4 MiB": (b" " * (4 * 2**20 - 1) + b"{}", "over the bound of 4,194,304 bytes for a JSON"),
+    "over 4 MiB": (
+        b" " * (4 * 2**20 - 1) + b"{}",
+        "over the bound of 4,194,304 bytes; expected the JSON",
+    ),
     "a list": (b"[]", "not a JSON object; expected the JSON written with the model"),
     "empty object": (b"{}", "'tflite_sha256' is None; expected a sha256 as 64 lowercase hex"),
     "sha256 number": (edit(tflite_sha256=12345), "'tflite_sha256' is 12345; expected a sha256"),
@@ -227,6 +230,14 @@ JSON_CASES = {
     "version": (edit(version="ex2_b"), "says version 'ex2_b' {m} 'ex2_a'"),
     "forecaster's": (forecaster(), "says a forecaster's fields (no 'frontend') '-' {m} 'a keyword"),
 }
+
+
+def test_a_json_that_is_not_a_regular_file_is_refused_unopened(tmp_path):
+    model = write_set(tmp_path, tiny()["a"])
+    os.mkfifo(tmp_path / "kws_a.json")  # opened for reading, it would block
+    assert refused(model) == (
+        f"{tmp_path / 'kws_a.json'}: not a regular file; expected the JSON written with the model"
+    )
 
 
 @pytest.mark.parametrize("case", list(JSON_CASES))
@@ -281,6 +292,8 @@ LINES = {
     "expected the flag left out, or kws_inference.py --ignore-metadata to run the flags instead",
     "labels not outputs": "{model}: 2 labels for 8 outputs; expected one label per output of the "
     "model",
+    "truncated": "{model}: the interpreter cannot load it (default kernels: The model is not a "
+    "valid Flatbuffer buffer); expected a TFLite model this interpreter runs",
     "set cut short": "{json}: describes other bytes than {model} (sha256 {a}... != {c8}...): the "
     "set was cut short or mixed; " + AGAIN + ": run its script again, or remove the JSON",
 }
@@ -297,6 +310,7 @@ def reader_cases(tmp_path_factory):
         "flag contradicts": write_set(root / "flag", t["a"], kws_report(t["a"])),
         "labels not outputs": write_set(root / "two", t["two"]),
         "set cut short": write_set(root / "cut", t["a"], kws_report(t["a"])),
+        "truncated": write_set(root / "truncated", t["a"][:-100]),  # its metadata still read
     }
     # what a writer killed before the JSON's rename leaves: the new model beside the old JSON
     outputs.write_set(root / "cut", tflite_io.model_files("kws_a", t["c8"])[0])

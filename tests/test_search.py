@@ -5,7 +5,9 @@ one study (SQLite, PostgreSQL): test_search_pg.py."""
 
 import argparse
 import dataclasses
+import datetime
 import json
+import re
 
 import numpy as np
 import pytest
@@ -309,3 +311,26 @@ def test_a_command_that_cannot_start_is_one_error_line(tmp_path, argv, start, wo
     r = run_python("-m", "tools.search", *argv, "--out-dir", tmp_path)
     assert r.returncode == 1 and r.stderr.startswith(start) and r.stderr.count("\n") == 1, r.stderr
     assert words in r.stderr
+
+
+def test_the_report_lists_trials_left_running_with_when_they_become_stale(tmp_path, capsys):
+    """A host killed mid-trial leaves it RUNNING with its last heartbeat: the report of the
+    host that goes on says so, and when Optuna's heartbeat makes it stale."""
+    import optuna
+
+    from tools import search
+
+    storage = search.open_storage(f"sqlite:///{tmp_path / 'search.db'}")
+    trial = optuna.create_study(study_name="ex1_a", storage=storage).ask()
+    storage.record_heartbeat(trial._trial_id)  # then the host is killed
+    assert search.main(["--version", "ex1_a", "--trials", "0", "--out-dir", str(tmp_path)]) == 0
+    md = (tmp_path / "ex1_a_search.md").read_text()
+    line = next(ln for ln in md.splitlines() if ln.startswith("- trial 0: last heartbeat "))
+    assert "Left RUNNING, not counted above (1):" in md
+    assert line.endswith(
+        "(the database's clock; a heartbeat every 60 s, stale 180 s after the last)"
+    )
+    beat, stale = (
+        datetime.datetime.fromisoformat(t) for t in re.findall(r"\d{4}-[\d-]+ [\d:]+", line)
+    )
+    assert (stale - beat).total_seconds() == 180

@@ -24,6 +24,7 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)  # run as python tools/arm_check.py: kws_inference is ROOT's
 import kws_inference  # noqa: E402
+from common import cli  # noqa: E402
 
 CACHE = os.path.join(ROOT, ".cache", "arm")
 SHARED = os.path.join(ROOT, "..", "shared", "data")
@@ -350,13 +351,15 @@ def parse_args(argv):
         "(e.g. a venv with tflite-runtime: docs/raspberry-pi.md)",
     )
     p.add_argument("--wavs", help="a <label>/<file>.wav folder or split file (default: test split)")
-    p.add_argument("--every", type=int, default=4, help="models on every N-th file (default: 4)")
+    every = "models on every N-th file, N from 1 to 1,000 (default: 4)"
+    p.add_argument("--every", type=cli.within(1, 1000), default=4, help=every)
     p.add_argument(
         "--cpu",
         help="qemu -cpu for every suite (default: each suite's Pi CPU); e.g. max, "
         "which Debian 12's qemu 7.2 emulates wrongly for LiteRT",
     )
-    p.add_argument("--latency-runs", type=int, default=20)
+    runs = f"timed runs of each model, 1 to {cli.MAX_RUNS:,} (default: 20)"
+    p.add_argument("--latency-runs", type=cli.within(1, cli.MAX_RUNS), default=20, help=runs)
     return p.parse_args(argv)
 
 

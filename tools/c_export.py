@@ -11,15 +11,26 @@ import sys
 import common  # noqa: F401
 
 from common import cli, modelfile, outputs
+from common.litert import Model
 from common.tflite_io import sha256
 
 BYTES_PER_LINE = 12
 
 
 def identifier(name):
-    """A C identifier from a file stem: 'kws-a.v2' -> 'kws_a_v2'."""
+    """A C identifier from a file stem: itself when it is one ('kws_a'), else its characters
+    outside [A-Za-z0-9_] replaced and a hash of the name added, so that two names never share
+    one ('kws-a' -> 'kws_a_<8 hex digits>', 'kws.a' -> 'kws_a_<others>')."""
     ident = re.sub(r"\W", "_", name, flags=re.ASCII)
-    return ident if re.match(r"[A-Za-z_]", ident) else f"m_{ident}"
+    ident = ident if re.match(r"[A-Za-z_]", ident) else f"m_{ident}"
+    return ident if ident == name else f"{ident}_{sha256(os.fsencode(name))[:8]}"
+
+
+def c_string(text):
+    """`text` as a C string literal: printable ASCII as is; other characters, and \\ " ?, as
+    octal escapes of their bytes (UTF-8; a file name's undecodable bytes as they were)."""
+    octal = lambda c: "".join(f"\\{b:03o}" for b in os.fsencode(c))  # noqa: E731
+    return '"' + "".join(c if " " <= c <= "~" and c not in '\\"?' else octal(c) for c in text) + '"'
 
 
 def c_float(value):
@@ -46,7 +57,7 @@ def header(ident, data, cfg, labels, source):
     constants = "\n".join(f"constexpr {t} {ident}_{n} = {v};  // {note}" for t, n, v, note in const)
     return f"""\
 // {ident}: a keyword spotter for TensorFlow Lite for Microcontrollers.
-// Written by python -m tools.c_export from {source}
+// Written by python -m tools.c_export from {c_string(source)}
 // (sha256 {sha256(data)}); do not edit.
 // Input: float [1, {shape}] features of the front end below;
 // output: float [1, {len(labels)}] scores (logits).
@@ -70,7 +81,7 @@ extern const char* const {ident}_labels[{ident}_num_labels];
 def source_file(ident, data, labels):
     rows = [data[i : i + BYTES_PER_LINE] for i in range(0, len(data), BYTES_PER_LINE)]
     body = "".join(f"    {', '.join(f'0x{b:02x}' for b in row)},\n" for row in rows)
-    quoted = ", ".join('"' + x.replace("\\", "\\\\").replace('"', '\\"') + '"' for x in labels)
+    quoted = ", ".join(map(c_string, labels))
     return f"""\
 #include "{ident}_model.h"
 
@@ -85,6 +96,7 @@ const char* const {ident}_labels[{ident}_num_labels] = {{{quoted}}};
 def export(model_path, out_dir=None):
     """Write `<name>_model.cc` and `.h` for the keyword spotter at `model_path`; their paths."""
     described = modelfile.open_model(model_path, kind="kws")
+    Model(described.data, name=model_path)  # what the interpreter cannot load is not exported
     name = os.path.basename(modelfile.json_path(model_path))[: -len(".json")]
     ident = identifier(name)
     out_dir = outputs.check_out_dir(out_dir or os.path.dirname(os.path.abspath(model_path)))

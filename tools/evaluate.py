@@ -31,15 +31,15 @@ def split_inputs(described, data_dir, split):
     return features, one.label_ids, f"{len(one.paths)} files of {split}"
 
 
-def evaluate_kws(described, data, split):
+def evaluate_kws(described, runner, data, split):
     """Accuracy of a keyword spotter on the files of one split file."""
     features, label_ids, what = split_inputs(described, data, split)
-    scores = Model(described.data, name=described.path).run_all(features)
+    scores = runner.run_all(features)
     acc = float(np.mean(np.argmax(scores, axis=1) == label_ids))
     print(f"accuracy {100 * acc:.2f} % on {what}")
 
 
-def evaluate_forecast(described, data, all_windows=False):
+def evaluate_forecast(described, runner, data, all_windows=False):
     """MAE (T, RH) of a forecaster and of persistence on the same windows of a CSV."""
     from common import forecast, jena
 
@@ -52,7 +52,6 @@ def evaluate_forecast(described, data, all_windows=False):
             raise DataError(f"{series.path}: no window without a gap")
     else:
         windows, which = jena.split_windows(series)["test"], "the test split (last 10 %)"
-    runner = Model(described.data, name=described.path)
     mae = forecast.forecast_mae(runner, norm(windows.inputs), windows.labels)
     base = forecast.persistence_mae(windows)
     print(
@@ -71,12 +70,13 @@ def run(argv=None):
     p.add_argument("--all-windows", action="store_true", help="forecasting: every window")
     args = p.parse_args(argv)
     described = modelfile.open_model(args.model)
+    runner = Model(described.data, name=args.model)  # a model it cannot load: before the data
     if described.frontend is None:
-        evaluate_forecast(described, args.data, args.all_windows)
+        evaluate_forecast(described, runner, args.data, args.all_windows)
     elif not args.split:
         raise cli.UsageError("python -m tools.evaluate: --split is required for a keyword spotter")
     else:
-        evaluate_kws(described, args.data, args.split)
+        evaluate_kws(described, runner, args.data, args.split)
     return 0
 
 

@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from common import cli
+from common.errors import read_file
 from common.kws_data import Split
 from common.splits import assign_speakers, speaker_of
 
@@ -131,12 +132,17 @@ def load_pairs(args, seed, log=print):
     return pool, fold_pairs(pool, args.folds, seed)
 
 
+def _read(path):
+    """A curve's JSON (a regular file of at most 64 MiB: errors.read_file)."""
+    return json.loads(read_file(path, 2**26, "a curve's JSON written by tools.folds"))
+
+
 def run_curve(spec, pairs, args, header, log=print):
     """The curve of `spec`: every (fold, size, seed) not yet in `args.out`, saved one by one."""
     from common import speech
 
     out, tmp = Path(args.out), Path(f"{args.out}.tmp")
-    doc = json.loads(out.read_text()) if out.exists() else {**header, "records": []}
+    doc = _read(out) if out.exists() else {**header, "records": []}
     if doc["identity"] != header["identity"]:
         raise ValueError(f"{out}: another curve (declaration or partition); expected a new --out")
     have = {_key(r) for r in doc["records"]}
@@ -339,11 +345,13 @@ def run(argv=None):
     p.add_argument("--name", help="the curve's name in reports")
     p.add_argument("--data", help="the wav folder (as the scripts' --data)")
     p.add_argument("--split-dir", default=kws.COURSE_SPLIT_DIR, help="splits (train + val pooled)")
-    p.add_argument("--folds", type=cli.positive_int, default=3, help="speaker-grouped folds")
+    folds = f"speaker-grouped folds, 2 to {cli.MAX_FOLDS}"
+    p.add_argument("--folds", type=cli.within(2, cli.MAX_FOLDS), default=3, help=folds)
     p.add_argument("--fold-seed", type=cli.seed, default=0, help="the folds' and subsets' seed")
     p.add_argument("--fractions", type=_fractions, default=FRACTIONS, help="speaker shares: 0.5,1")
     p.add_argument("--seeds", type=cli.seeds, default=[0, 1, 2], help="training seeds (0,1,2)")
-    p.add_argument("--epochs", type=cli.positive_int, help="fix the training epochs")
+    epochs = f"fix the training epochs, 1 to {cli.MAX_EPOCHS:,}"
+    p.add_argument("--epochs", type=cli.within(1, cli.MAX_EPOCHS), help=epochs)
     p.add_argument("--out", help="the curve's JSON file (resumed when it exists)")
     p.add_argument("--report", nargs="+", metavar="CURVE.json", help="curves to compare and judge")
     p.add_argument("--md", help="with --report: also write the report here")
@@ -351,7 +359,7 @@ def run(argv=None):
     p.add_argument("--title", default=TITLE, help="with --report: the picture's title")
     args = p.parse_args(argv)
     if args.report:
-        docs = [json.loads(Path(f).read_text()) for f in args.report]
+        docs = [_read(f) for f in args.report]
         text = report(docs)
         print(text, end="")
         if args.md:

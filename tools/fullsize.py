@@ -71,9 +71,9 @@ def run(argv=None):
     p.add_argument("--out", help="the Jena CSV to write (name it SYNTHETIC_...)")
     p.add_argument(
         "--rows",
-        type=cli.positive_int,
+        type=cli.within(1, 10 * jena.JENA_ROWS),
         default=jena.JENA_ROWS,
-        help=f"rows of the CSV (default: {jena.JENA_ROWS:,}, the official file's)",
+        help=f"rows of the CSV, 1 to {10 * jena.JENA_ROWS:,} (default: {jena.JENA_ROWS:,}, the official file's)",
     )
     p.add_argument("--kws-out", help="the keyword-spotting folder to write (name it SYNTHETIC_...)")
     p.add_argument("--files", help="the official file list, <label>/<file>.wav a line")

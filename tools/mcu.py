@@ -123,12 +123,11 @@ def run(argv=None):
     if bool(args.data) != bool(args.split):
         raise cli.UsageError("python -m tools.mcu: --data and --split go together")
     described = modelfile.open_model(args.model, kind="kws" if args.data else "any")
-    data = described.data
+    data, shape = described.data, Model(described.data, name=args.model).input_shape[1:]
     tflm.package()  # installed, before any long work
     if args.data:
         inputs, label_ids, what = split_inputs(described, args.data, args.split)
     else:
-        shape = Model(data).input_shape[1:]
         inputs = np.random.RandomState(0).normal(0, 4, (RANDOM_INPUTS, *shape)).astype(np.float32)
         label_ids, what = None, f"{RANDOM_INPUTS} random inputs (no --data)"
     fp = footprint(data)

@@ -5,6 +5,7 @@ python -m tools.search --version ex2_a --trials 20 --data DIR     # see --help
 
 import collections
 import contextlib
+import datetime
 import fcntl
 import functools
 import json
@@ -338,6 +339,29 @@ def rows_of(study):
     ]
 
 
+def left_running(study, storage):
+    """A line for each trial left RUNNING (on another host, or by one killed): its last heartbeat
+    and when Optuna's heartbeat settings make it stale (failed, then retried by the next call)."""
+    trials = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,))
+    table = sqlalchemy.table(
+        "trial_heartbeats",
+        sqlalchemy.column("trial_id"),
+        sqlalchemy.column("heartbeat", sqlalchemy.DateTime),
+    )
+    with storage.engine.connect() as connection:
+        beats = dict(connection.execute(sqlalchemy.select(table)).all()) if trials else {}
+    every, grace = storage.heartbeat_interval, storage.grace_period
+    return [
+        f"trial {t.number}: last heartbeat {beat:%Y-%m-%d %H:%M:%S}, stale from "
+        f"{beat + datetime.timedelta(seconds=grace):%Y-%m-%d %H:%M:%S} (the database's clock; "
+        f"a heartbeat every {every} s, stale {grace} s after the last)"
+        if beat
+        else f"trial {t.number}: no heartbeat yet (stale {grace} s after its first)"
+        for t in trials
+        for beat in [beats.get(t._trial_id)]
+    ]
+
+
 def scored(rows):
     """The feasible rows, repeated proposals left out."""
     return [r for r in rows if r["status"] == FEASIBLE and "same_as" not in r]
@@ -355,7 +379,7 @@ def pareto(rows, maximize):
     return sorted((r for k, r in first.items() if not beaten(k)), key=lambda r: r["zip_bytes"])
 
 
-def markdown(parts, study_name, rows, refs, seconds):
+def markdown(parts, study_name, rows, refs, seconds, running=()):
     """The study as a table: references, Pareto front, the best trial as a declaration."""
     version, text = parts.version, parts.text
     counts = collections.Counter(r["status"] for r in rows if "same_as" not in r)
@@ -371,6 +395,8 @@ def markdown(parts, study_name, rows, refs, seconds):
         f"proposals answered from the earlier trial), {minutes:.1f} min of trials; this call "
         f"{seconds / 60:.1f} min on {runtime.host()}.",
         f"Quality: {parts.what}. Bounds: {', '.join(bounds)}.",
+        *(["", f"Left RUNNING, not counted above ({len(running)}):"] if running else []),
+        *(f"- {line}" for line in running),
         "",
         "## References (same data, same scoring)",
         "",
@@ -448,15 +474,19 @@ def parse_args(argv):
     p = cli.Parser(prog="python -m tools.search", description=__doc__.split("\n")[0])
     add = p.add_argument
     add("--version", required=True, choices=sorted(VERSIONS), help="whose limits bound the search")
-    add("--trials", type=cli.whole_number, default=20, help="new trials (default: 20; 0: none)")
+    trials = f"new trials, 0 to {cli.MAX_TRIALS:,} (default: 20; 0: none)"
+    add("--trials", type=cli.within(0, cli.MAX_TRIALS), default=20, help=trials)
     add("--data", help="ex2: the wav folder (as the scripts' --data); ex1: the Jena CSV")
     add("--split-dir", help="ex2: the split files (default: the course's)")
-    add("--folds", type=cli.positive_int, default=3, help="ex2: speaker-grouped folds (default: 3)")
-    add("--epochs", type=cli.positive_int, help="fix every candidate's epochs (a smoke test)")
+    folds = f"ex2: speaker-grouped folds, 1 to {cli.MAX_FOLDS} (default: 3)"
+    add("--folds", type=cli.within(1, cli.MAX_FOLDS), default=3, help=folds)
+    epochs = f"fix every candidate's epochs, 1 to {cli.MAX_EPOCHS:,} (a smoke test)"
+    add("--epochs", type=cli.within(1, cli.MAX_EPOCHS), help=epochs)
     add("--out-dir", default="search_out", help="outputs, default storage (default: search_out)")
     add("--storage", help="an Optuna storage URL (default: sqlite:///<out-dir>/search.db)")
     add("--study", help="study name (default: the version)")
-    add("--latency-runs", type=cli.positive_int, default=50, help="runs per timing (default: 50)")
+    runs = f"runs per timing, 1 to {cli.MAX_RUNS:,} (default: 50)"
+    add("--latency-runs", type=cli.within(1, cli.MAX_RUNS), default=50, help=runs)
     add("--seed", type=cli.seed, default=0, help="random seed, 0 to 2**32 - 1 (default: 0)")
     add("--quiet", action="store_true", help="no Keras progress bars")
     add("--verbose", action="store_true", help="keep TensorFlow's log")
@@ -494,7 +524,8 @@ def main(argv=None):
     except sqlalchemy.exc.SQLAlchemyError as e:  # e.g. the database went away
         raise storage_error(args.storage, e) from None
     rows, refs = rows_of(study), study.user_attrs.get("references")
-    md = markdown(parts, study.study_name, rows, refs or {}, time.perf_counter() - started)
+    running = left_running(study, storage)
+    md = markdown(parts, study.study_name, rows, refs or {}, time.perf_counter() - started, running)
     found = json.dumps(finite({"references": refs, "trials": rows}), indent=1).encode()
     files = {".md": md.encode(), ".png": picture(parts, rows, refs or {}), ".json": found}
     outputs.write_set(args.out_dir, {f"{args.version}_search{k}": v for k, v in files.items()})
