@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from .download import Archive, obtain
-from .errors import DataError
+from .errors import DataError, no_such
 from .macos_files import is_macos_metadata
 
 JENA_URL = (
@@ -46,7 +46,7 @@ def resolve_csv(data=None, offline_hint=""):
         return csv
     if not os.path.exists(data):
         raise DataError(
-            f"{data}: no such file or folder; expected the Jena CSV or a folder holding {JENA_CSV}"
+            f"{data}: {no_such(data, 'file or folder')}; expected the Jena CSV or a folder holding {JENA_CSV}"
         )
     present = sorted(
         f

@@ -110,6 +110,9 @@ def test_script_end_to_end(subset, kws_runs, script, name, rate):
     assert len(m) == 8  # each of them read below
     assert kernels["accuracy"] == "default" and kernels["interpreter"] == "ai-edge-litert"
     qat = script != "ex2_b.py"  # b declares no quantization-aware epochs
+    phases = ["training: 2 epochs", "conversion to int8", "evaluation of the .tflite"]
+    assert sorted(phases, key=out.stdout.find) == phases and out.stdout.find(phases[0]) > -1
+    assert ("] quantization-aware epochs: " in out.stdout) == qat
     # the stand-in split is speaker-disjoint: every test file is of an unseen speaker
     test_lines, train_lines = split_lines(split_dir, "test"), split_lines(split_dir, "train")
     speakers = lambda lines: {ln.split("/")[-1].split("_nohash_")[0] for ln in lines}

@@ -18,7 +18,7 @@ import time
 
 from common import cli, constraints, outputs, runtime
 from common.constraints import TABLE
-from common.errors import DataError
+from common.errors import DataError, no_such
 from common.result import Result
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -44,7 +44,7 @@ def check_data(args):
 
     shared = args.shared
     if shared is not None and not os.path.isdir(shared):
-        what = "no such folder" if not os.path.exists(shared) else "not a folder"
+        what = no_such(shared, "folder") if not os.path.exists(shared) else "not a folder"
         raise DataError(
             f"{shared}: --shared: {what}; expected a folder laid out as ../shared/data "
             f"({SHARED_JENA}, mini_speech_commands/, mini_speech_commands_split/)"
