@@ -82,8 +82,9 @@ def split_file(split_dir, which, split_flag=None):
         if (Path(split_dir) / n).is_file():
             return Path(split_dir) / n
     given = f" ({split_flag})" if split_flag else ""
+    gone = "" if os.path.isdir(split_dir) else f", {no_such(split_dir, 'folder')}"
     raise DataError(
-        f"{split_dir}: no split file {' or '.join(names)}; expected a folder "
+        f"{split_dir}: no split file {' or '.join(names)}{gone}; expected a folder "
         f"holding the three split files{given}"
     )
 

@@ -90,6 +90,10 @@ def test_split_file_and_data_folder_errors(data, tmp_path, monkeypatch):
         DataError, match=re.escape(f"nowhere: no such folder (relative to {tmp_path});")
     ):
         kws_data.resolve_data_dir("nowhere")
+    with pytest.raises(
+        DataError, match=re.escape(f"split.txt, no such folder (relative to {tmp_path});")
+    ):
+        kws_data.split_file("none", "val")
 
 
 def test_missing_files_lead_to_the_split_that_fits_or_to_the_split_tool(data, tmp_path):
