@@ -5,6 +5,13 @@ one bounded read of a whole file."""
 import os
 import stat
 
+import os
+
+
+def no_such(path, what):
+    """'no such folder', with the folder a relative `path` was looked up in."""
+    return f"no such {what}" + ("" if os.path.isabs(path) else f" (relative to {os.getcwd()})")
+
 
 class DataError(ValueError):
     """Input data that cannot be used, with a message naming the file and the problem."""

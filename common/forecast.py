@@ -9,7 +9,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from . import constraints, jena
+from . import constraints, jena, runtime
 from .pipeline import Version
 
 PICTURE_WINDOWS = 168  # non-overlapping test windows drawn: one week of 6-step forecasts
@@ -156,12 +156,14 @@ def train(spec, windows, norm, epochs, tune, seed, verbose):
     if spec.decay_from_epoch is not None:
         callbacks.append(compress.decay_after(spec.decay_from_epoch))
     model.compile(**regression_compile_args(spec, norm.std))
+    runtime.PHASE.info(f"training: {epochs} epochs")
     fit = model.fit(
         train_ds, validation_data=val_ds, epochs=epochs, callbacks=callbacks, verbose=verbose
     )
     history, span = history_of(fit.history), None
     if spec.pruning:
         pruning = {k: v for k, v in spec.pruning.items() if k != "epochs"}
+        runtime.PHASE.info(f"pruning while fine-tuning: {tune} epochs")
         compile_args = regression_compile_args(spec, norm.std)
         model, tuned = compress.prune_and_finetune(
             model, train_ds, val_ds, compile_args, tune, list(callbacks), verbose, **pruning
@@ -280,6 +282,7 @@ def fit(spec, data, epochs, tune, seed, verbose):
     started = time.perf_counter()
     model, history, span = train(spec, data.windows, data.norm, epochs, tune, seed, verbose)
     seconds = time.perf_counter() - started
+    runtime.PHASE.info("conversion to 16x8 (int8 weights, int16 activations)")
     tflite, picked = convert(spec, model, data.norm(data.windows["train"].inputs), data.norm, seed)
     return Trained(model, history, span, tflite, picked, seconds, epochs, tune, seed)
 

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from .download import Archive, mirrored, obtain
-from .errors import DataError, read_file
+from .errors import DataError, no_such, read_file
 from .macos_files import is_macos_metadata
 
 JENA_URL = (
@@ -47,7 +47,7 @@ def resolve_csv(data=None, offline_hint=""):
         return csv
     if not os.path.exists(data):
         raise DataError(
-            f"{data}: no such file or folder; expected the Jena CSV or a folder holding {JENA_CSV}"
+            f"{data}: {no_such(data, 'file or folder')}; expected the Jena CSV or a folder holding {JENA_CSV}"
         )
     present = sorted(
         f

@@ -8,7 +8,7 @@ import time
 
 import numpy as np
 
-from . import constraints, kws_data, modelfile
+from . import constraints, kws_data, modelfile, runtime
 from .frontend_np import LABELS, FrontEnd
 from .pipeline import Version
 
@@ -179,9 +179,11 @@ def fit_and_quantize(spec, gen, train_s, val_s, epochs, seed, verbose, callbacks
     calib = calibration_indices(train_s.label_ids, spec.calibration_per_label, seed)
     started = time.perf_counter()
     features = gen.features(train_s.waves) if spec.bn_reestimate else None
+    runtime.PHASE.info(f"training: {epochs} epochs")
     model, history, kept = train(spec, train_ds, val_ds, epochs, verbose, callbacks, features)
     float_model, qat_span = model, None
     if qat:
+        runtime.PHASE.info(f"quantization-aware epochs: {qat}")
         compile_args = classifier_compile_args(spec.qat_learning_rate)
         model, tuned = compress.quantization_aware(
             float_model, train_ds, val_ds, compile_args, qat, [keep_best(qat)], verbose
@@ -190,6 +192,7 @@ def fit_and_quantize(spec, gen, train_s, val_s, epochs, seed, verbose, callbacks
         qat_span, kept = (done + 1, done + qat), done + 1 + int(np.argmax(tuned["val_accuracy"]))
         history = {k: history[k] + list(tuned.get(k, [])) for k in history}
     seconds = time.perf_counter() - started
+    runtime.PHASE.info("conversion to int8")
     calibration = gen.features(train_s.waves[calib]) if features is None else features[calib]
     tflite = to_int8(spec, model, calibration)
     return Trained(
@@ -295,9 +298,10 @@ def evaluate(spec, data, t, args):
     matrix = np.zeros((len(LABELS), len(LABELS)), np.int64)  # the test confusion matrix
     np.add.at(matrix, (np.asarray(test_s.label_ids), test_pred), 1)
     counts = " / ".join(f"{len(s.paths):,}" for s in data.splits.values())
+    split = "the course's" if data.split_dir == COURSE_SPLIT_DIR else data.split_dir
     title = (
-        f"{spec.version} ({spec.name}): {spec.architecture}\n"
-        f"data: {os.path.dirname(train_s.file)} split, {counts} train / val / test files"
+        f"{spec.version} ({spec.name}): {spec.architecture}\ndata: {os.path.basename(data.path)}, "
+        f"split: {os.path.basename(split)}, {counts} train / val / test files"
     )
     picture = plots.kws_png(
         t.history, kept_epoch=t.kept, qat=t.qat_span, confusion=matrix, labels=LABELS, title=title

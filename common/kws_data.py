@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from .download import Archive, obtain, shown
-from .errors import DataError, read_file
+from .errors import DataError, no_such, read_file
 from .frontend_np import LABELS
 from .macos_files import is_macos_metadata
 from .splits import MAX_LIST_BYTES, speaker_of
@@ -67,7 +67,7 @@ def resolve_data_dir(data=None, offline_hint=""):
             return candidate
     if data is None:
         return obtain(ARCHIVE, d, "mini_speech_commands", _check_extracted, offline_hint)
-    what = "no such folder" if not d.exists() else "no dataset there"
+    what = no_such(d, "folder") if not d.exists() else "no dataset there"
     raise DataError(
         f"{data}: {what}; expected a folder of <label>/<file>.wav "
         f"(labels {' '.join(LABELS)}) or a folder holding mini_speech_commands/"
@@ -82,8 +82,9 @@ def split_file(split_dir, which, split_flag=None):
         if (Path(split_dir) / n).is_file():
             return Path(split_dir) / n
     given = f" ({split_flag})" if split_flag else ""
+    gone = "" if os.path.isdir(split_dir) else f", {no_such(split_dir, 'folder')}"
     raise DataError(
-        f"{split_dir}: no split file {' or '.join(names)}; expected a folder "
+        f"{split_dir}: no split file {' or '.join(names)}{gone}; expected a folder "
         f"holding the three split files{given}"
     )
 
@@ -133,7 +134,7 @@ def _fits(folder, data_dir):
 def fitting_splits(data_dir):
     """The folders beside `data_dir` (its siblings and their subfolders) holding a split that
     fits it (a partial copy), `<data>_split` first."""
-    data_dir = Path(data_dir).resolve()
+    data_dir = Path(os.path.abspath(data_dir))  # as typed: symbolic links not followed
     siblings = sorted(p for p in data_dir.parent.iterdir() if p.is_dir() and p != data_dir)
     found = [
         folder

@@ -20,7 +20,7 @@ LEFTOVER = re.compile(r"\.ws-[A-Za-z0-9_]+\.tmp")  # staged: whatever the target
 def check_out_dir(path, flag="--out-dir"):
     """The absolute `path`, symbolic links followed, or a DataError naming `flag` when it cannot
     hold the outputs (a file, under a file, a link loop or to nothing, not writable)."""
-    path = os.path.abspath(os.fspath(path))
+    typed, path = os.fspath(path), os.path.abspath(os.fspath(path))  # messages: as typed
     probe = path
     while not os.path.lexists(probe):
         probe = os.path.dirname(probe)
@@ -29,19 +29,19 @@ def check_out_dir(path, flag="--out-dir"):
     except OSError as e:  # a symbolic link loop, or a link to nothing
         why = "a symbolic link to nothing" if isinstance(e, FileNotFoundError) else e.strerror
         raise DataError(
-            f"{path}: {flag} cannot be resolved ({why} at {probe}); "
+            f"{typed}: {flag} cannot be resolved ({why} at {probe}); "
             "expected a folder (existing or new)"
         ) from None
     if not os.path.isdir(real):
         where = "is a file" if probe == path else f"lies under the file {probe}"
-        raise DataError(f"{path}: {flag} {where}; expected a folder (existing or new)")
+        raise DataError(f"{typed}: {flag} {where}; expected a folder (existing or new)")
     try:
         fd, tmp = tempfile.mkstemp(dir=real, prefix=".probe-")
         os.close(fd)
         os.unlink(tmp)
     except OSError as e:
         raise DataError(
-            f"{path}: {flag} is not writable ({e.strerror} in {real}); "
+            f"{typed}: {flag} is not writable ({e.strerror} in {real}); "
             "expected a folder this user can write to"
         ) from None
     return os.path.join(real, os.path.relpath(path, probe)) if probe != path else real

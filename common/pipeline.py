@@ -5,6 +5,7 @@ compress -> evaluate -> verdict -> write. A script declares its `Version` and ca
 run cannot assess), `also` and `figures`."""
 
 import dataclasses
+import os
 
 from . import cli, constraints, outputs, runtime
 from .constraints import Verdict
@@ -35,6 +36,7 @@ def build(spec, data, args, seed=0, epochs=None, verbose=0):
     ex = exercise(spec.version)
     runtime.set_seed(seed)
     t = ex.fit(spec, data, *spec.epochs_for(epochs), seed, verbose)
+    runtime.PHASE.info("evaluation of the .tflite on the test and validation splits")
     metrics, details, picture, unassessable = ex.evaluate(spec, data, t, args)
     files, sizes = tflite_io.model_files(spec.name, t.tflite)
     measured = {**vars(metrics), "zip_bytes": sizes["zip_bytes"]}
@@ -61,13 +63,14 @@ def run(spec, argv=None):
     args = cli.parse(p, e, argv)
     out_dir = outputs.check_out_dir(args.out_dir)
     data = ex.load(spec, args)
+    runtime.show_phases()
     runtime.tensorflow(args.verbose)
     with runtime.quiet_native_stderr(args.verbose):
         result = build(spec, data, args, args.seed, args.epochs, 0 if args.quiet else "auto")
     files = {**result.files, f"{result.name}.json": result.json_bytes()}
     written = outputs.write_set(out_dir, files)
     print(result.verdict_text())
-    print("wrote " + ", ".join(written))
+    print(f"wrote {', '.join(os.path.basename(w) for w in written)} in {out_dir}")
     return result
 
 

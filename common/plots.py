@@ -129,6 +129,11 @@ def forecast_figure(
         ):
             segments = _segments(x, values[:, :, k])
             ax.plot(*segments, color=colour, linewidth=1.5, linestyle=style, label=label)
+        above = forecast[:, :, k] > 100 if name == "RH" else np.zeros_like(x, bool)
+        if above.any():  # a relative humidity over 100 % cannot be: marked, not clipped
+            ax.axhline(100, color="red", linewidth=0.8, linestyle=":", label="100 %")
+            n_above = f"forecast above 100 % ({above.sum()} of {above.size} steps)"
+            ax.plot(x[above], forecast[:, :, k][above], "x", color="red", label=n_above)
         plotted = (_mean(np.abs(a[:, :, k] - truth[:, :, k])) for a in (forecast, persistence))
         text = (
             f"{name}, test split: {n} consecutive 6-step forecasts{span}; "

@@ -2,10 +2,21 @@
 (only when asked for), seeds, the machine in words."""
 
 import contextlib
+import logging
 import os
 import sys
 import tempfile
 import warnings
+
+PHASE = logging.getLogger("phase")  # PHASE.info("training: 40 epochs"): shown by a script's run
+
+
+def show_phases():
+    """The phase lines on stdout, timed, from now on (a script's run; tools leave them out)."""
+    handler = logging.StreamHandler(sys.stdout)
+    handler.setFormatter(logging.Formatter("[%(asctime)s] %(message)s", "%H:%M:%S"))
+    PHASE.handlers, PHASE.propagate = [handler], False
+    PHASE.setLevel(logging.INFO)
 
 
 @contextlib.contextmanager

@@ -75,10 +75,10 @@ class Started:
     """`python ARGS` started now in the repository root (umask 022), so that several runs share
     the machine's cores; `result()` waits for it: the CompletedProcess (text)."""
 
-    def __init__(self, *args):
+    def __init__(self, *args, cwd=ROOT):
         self.popen = subprocess.Popen(
             [sys.executable, *map(str, args)],
-            cwd=ROOT,
+            cwd=cwd,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,

@@ -4,12 +4,13 @@ TensorFlow's interpreter, on the rows the split's facts name), the cross-season 
 determinism through pruning, and test rows that never reach training or calibration."""
 
 import json
+import os
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from conftest import Started, run_python
+from conftest import ROOT, Started, run_python
 
 # Facts of the station export (../shared/data/README.md) and of its 70/20/10 split in time
 # order: 16,346 rows from 2024-06-09 11:40, every 10 minutes; training 11,442 rows (up to
@@ -60,8 +61,14 @@ def runs(shared_data, tmp_path_factory):
     out, again_dir = tmp_path_factory.mktemp("ex1"), tmp_path_factory.mktemp("ex1_again")
     altered, test_rows = poisoned_test_rows(station, tmp_path_factory.mktemp("altered"))
     flags = ["--epochs", "2", "--quiet", "--seed", "1"]
-    args = ["--data", station, "--out-dir", out, *flags]
-    started = {s: Started(s, *args) for s in ("ex1_a.py", "ex1_b.py")}
+    elsewhere = tmp_path_factory.mktemp("elsewhere")  # run from another folder, paths relative
+    args = [
+        "--data",
+        os.path.relpath(station, elsewhere),
+        "--out-dir",
+        os.path.relpath(out, elsewhere),
+    ]
+    started = {s: Started(ROOT / s, *args, *flags, cwd=elsewhere) for s in ("ex1_a.py", "ex1_b.py")}
     again = Started("ex1_a.py", "--data", altered, "--out-dir", again_dir, *flags)
     results = {s: p.result(600) for s, p in started.items()}
     return station, out, results, (altered, test_rows, again_dir, again.result(600))
@@ -87,10 +94,18 @@ def test_script_on_the_station_export(runs, script, name):
     official = "defined on the official jena_climate_2009_2016.csv (420,551 rows"
     assert mae_t["result"] == "not assessable" and official in mae_t["reason"]
     assert summary["passed"] == (out.returncode == 0)
+    # run from another folder: each phase named (also under --quiet), the output folder once
+    phases = ["training: 2 epochs", "conversion to 16x8", "evaluation of the .tflite"]
+    assert sorted(phases, key=out.stdout.find) == phases and out.stdout.find(phases[0]) > -1
+    assert ("] pruning while fine-tuning: " in out.stdout) == (version == "ex1_a")
+    assert f".json in {os.path.realpath(out_dir)}\n" in out.stdout
+    assert out.stdout.count(str(os.path.realpath(out_dir))) == 1
     # the headline: MAE limits not assessable on this file, so never a bare PASS
     headline = out.stdout.strip().splitlines()[-2]
-    incomplete = "  => INCOMPLETE: MAE T, MAE RH not assessable on this data; size PASS"
-    assert headline.startswith((incomplete, "  => FAIL: ")), headline
+    m, limits = summary["metrics"], summary["limits"]
+    assert headline.startswith(("  => INCOMPLETE: MAE T, MAE RH ", "  => FAIL: ")), headline
+    misses = any(m[k] >= limits[k] for k in ("mae_t", "mae_rh"))  # named with its value
+    assert ("would miss" in headline) == misses and headline.endswith("size PASS"), headline
     # sparsity only where pruning ran (b's zero kernel rows are structural, not pruned)
     assert (summary["sparsity"] is None) == (version == "ex1_b")
     assert (out_dir / f"{name}.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -516,12 +516,16 @@ def test_sigterm_and_sighup_are_one_line_with_128_plus_the_signal_unless_ignored
 
 
 @pytest.mark.parametrize("kind", ["loop", "dangling", "under a loop", "good"])
-def test_out_dir_is_resolved_through_symbolic_links(tmp_path, kind):
+def test_out_dir_is_resolved_through_symbolic_links(tmp_path, kind, monkeypatch):
     link, real = tmp_path / "models", tmp_path / ("real" if kind == "good" else "nowhere")
     link.symlink_to(real if kind in ("good", "dangling") else link)
     if kind == "good":
         real.mkdir()
         assert outputs.check_out_dir(link / "new") == str(real / "new")
+        (real / "file").write_text("")
+        monkeypatch.chdir(tmp_path)  # a relative path is named as typed
+        with pytest.raises(DataError, match="^models/file/x: --out-dir lies under the file /"):
+            outputs.check_out_dir("models/file/x")
         return
     out = link / "sub" if kind == "under a loop" else link
     with pytest.raises(DataError, match=f"^{out}: --out-dir"):

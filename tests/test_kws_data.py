@@ -2,6 +2,7 @@
 splits, missing and unreadable wavs, wavs that are not 16 kHz mono 1 s; the stratified
 calibration sample; unseen speakers."""
 
+import re
 import collections
 import types
 
@@ -70,7 +71,7 @@ def test_read_splits_in_both_namings_and_what_they_leave_out(data, tmp_path, nam
     assert mask.tolist() == [True] * 4 + [False] * 3
 
 
-def test_split_file_and_data_folder_errors(data, tmp_path):
+def test_split_file_and_data_folder_errors(data, tmp_path, monkeypatch):
     d = write_splits(tmp_path / "u", ["cat/x_nohash_0.wav"])
     with pytest.raises(DataError, match="label folder"):
         kws_data.read_splits(d, data)
@@ -84,6 +85,15 @@ def test_split_file_and_data_folder_errors(data, tmp_path):
     with pytest.raises(DataError, match="nowhere: no such folder"):
         kws_data.resolve_data_dir(tmp_path / "nowhere")
     assert not (tmp_path / "nowhere").exists()
+    monkeypatch.chdir(tmp_path)  # a relative path says which folder it is relative to
+    with pytest.raises(
+        DataError, match=re.escape(f"nowhere: no such folder (relative to {tmp_path});")
+    ):
+        kws_data.resolve_data_dir("nowhere")
+    with pytest.raises(
+        DataError, match=re.escape(f"split.txt, no such folder (relative to {tmp_path});")
+    ):
+        kws_data.split_file("none", "val")
 
 
 def test_missing_files_lead_to_the_split_that_fits_or_to_the_split_tool(data, tmp_path):
@@ -115,6 +125,10 @@ def test_missing_files_lead_to_the_split_that_fits_or_to_the_split_tool(data, tm
     with pytest.raises(DataError) as e:  # a command whose option is one split file
         kws_data.read_split_file(course / "kws_split_train.txt", data, split_flag="--split")
     assert str(e.value).endswith(f"--split {kws_data.shown(fits / 'kws_split_train.txt')}")
+    (tmp_path / "link").symlink_to(data.parent)  # the hint names the path as typed, not its target
+    with pytest.raises(DataError) as e:
+        kws_data.read_splits(course, tmp_path / "link" / data.name, split_flag="--split-dir")
+    assert str(e.value).endswith(f"--split-dir {kws_data.shown(tmp_path / 'link' / fits.name)}")
 
 
 def test_every_wav_is_read_and_odd_ones_reported_once(data, tmp_path):

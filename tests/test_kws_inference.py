@@ -7,6 +7,8 @@ import json
 import os
 import platform
 import re
+import shlex
+import shutil
 import subprocess
 import sys
 
@@ -309,3 +311,31 @@ def test_no_tensorflow_import(models):
     )
     r = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
     assert r.returncode == 0 and r.stdout.splitlines()[0] == FROM_METADATA, r.stderr
+
+
+def test_the_readme_pi_section_runs_as_copied(tmp_path):
+    """README's Pi commands, run in a folder holding only what it says to copy (what the
+    repository has of it), two models and the wavs: recordings, and stand-ins named as the
+    official files of the split it names."""
+    section = (ROOT / "README.md").read_text().split("## On the Raspberry Pi")[1]
+    told, block = section.split("```bash")
+    for name in re.findall(r"`([^`]+)`", told):
+        if (ROOT / name).is_dir():
+            shutil.copytree(ROOT / name, tmp_path / name, ignore=shutil.ignore_patterns("__py*"))
+        elif (ROOT / name).is_file():
+            shutil.copy(ROOT / name, tmp_path / name)
+    t = tiny()
+    write_set(tmp_path, t["b"], name="kws_b"), write_set(tmp_path, t["c8"], name="kws_c")
+    write_wavs(tmp_path / "recordings", ["one.wav", "two.wav"])
+    write_wavs(tmp_path, ["stand-in.wav"])
+    for line in (ROOT / "kws_split_test.txt").read_text().split():
+        wav = tmp_path / "mini_speech_commands" / "/".join(line.split("/")[-2:])
+        wav.parent.mkdir(parents=True, exist_ok=True)
+        os.link(tmp_path / "stand-in.wav", wav)
+    commands = [ln.split("  #")[0] for ln in block.split("```")[0].splitlines() if ln]
+    assert (tmp_path / commands[0].split("-r ")[1].split()[0]).is_file()  # the requirements
+    for command in commands[1:]:
+        argv = [sys.executable, *shlex.split(command)[1:]]
+        done = subprocess.run(argv, cwd=tmp_path, capture_output=True, text=True, timeout=300)
+        assert done.returncode == 0, (command, done.stderr)
+    assert "Summary: 800 of 800 files labelled" in done.stdout

@@ -188,6 +188,17 @@ def test_forecast_figure_draws_each_history_truth_forecast_and_persistence_at_th
     whole = "MAE on the whole test split (1,630 windows): model 0.372 °C, persistence 0.507 °C"
     assert "MAE on these plotted windows" in t and t.endswith(whole)
     assert rh.endswith("model 2.109 %, persistence 2.570 %")
+    assert not any("100 %" in label for label in lines_of(forecasts[1]))  # none above
+
+
+def test_a_relative_humidity_forecast_above_100_percent_is_marked(plt):
+    inputs = forecast_inputs()
+    inputs["forecast"][[3, 7], 2, 1] = [100.4, 101.0]
+    inputs["forecast"][5, 1, 0] = 120.0  # a temperature: no such limit
+    lines = lines_of(plots.forecast_figure(**inputs).axes[4])
+    above = lines["forecast above 100 % (2 of 288 steps)"]
+    np.testing.assert_allclose(above.get_ydata(), [100.4, 101.0])
+    assert list(lines["100 %"].get_ydata()) == [100, 100] and above.get_color() == "red"
 
 
 def test_bench_picture_places_each_row_and_limit(monkeypatch, plt):

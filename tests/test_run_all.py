@@ -22,6 +22,9 @@ def fake_scripts(monkeypatch, out_dir, statuses):
         e = next(e for e in TABLE if e.script == script)
         if statuses.get(script) == 1:
             return 1
+        if statuses.get(script, 0) < 0:  # cannot be started this many times more
+            statuses[script] += 1
+            raise BlockingIOError(11, "Resource temporarily unavailable")
         size = 9999 if script == "ex1_a.py" else 1000
         measured = {"mae_t": 0.41, "mae_rh": 2.2, "accuracy": 0.8224, "zip_bytes": size}
         why = {m: "defined on the full data" for m in ("mae_t", "mae_rh", "accuracy")}
@@ -51,8 +54,9 @@ def test_summary_and_page_beside_the_models(shared_data, tmp_path, monkeypatch, 
     argv = ["--shared", shared_data, "--out-dir", out_dir, "--quiet", "--epochs", "1"]
     assert run_all.main([str(a) for a in argv]) == 2  # a limit missed, no error
     text = capsys.readouterr().out
-    assert "FAIL: size 9,999 B (limit < 2,048 B); MAE T, MAE RH not assessable on this data" in text
-    assert "INCOMPLETE: MAE T, MAE RH not assessable on this data; size PASS" in text  # ex1_b
+    miss = "MAE T, MAE RH 2.2000 % would miss < {} % (not assessable on this data)"
+    assert f"FAIL: size 9,999 B (limit < 2,048 B); {miss.format('1.8000')}" in text
+    assert f"INCOMPLETE: {miss.format('1.9000')}; size PASS" in text  # ex1_b
     assert "MAE T 0.4100 °C, RH 2.2000 % (persistence 0.5000 °C, 2.5000 %)" in text
     assert "test 82.24 %, val 90.00 %" in text and "accuracy 0.8224" not in text
     ex2 = next(c for c in calls if c[1].endswith("ex2_b.py"))
@@ -67,19 +71,46 @@ def test_summary_and_page_beside_the_models(shared_data, tmp_path, monkeypatch, 
     assert "ERROR" not in page
 
 
-def test_a_failed_script_writes_no_results_page(shared_data, tmp_path, monkeypatch, capsys):
+def test_a_script_that_cannot_start_is_retried_named_and_passed(
+    shared_data, tmp_path, monkeypatch, capsys
+):
+    """ex1_b cannot be started once (retried), ex2_a never: the run goes on, the summary and
+    the default page name every script's outcome, exit status 1."""
+    out_dir = tmp_path / "models"
+    monkeypatch.setattr(run_all, "RETRY_PAUSE_S", 0)
+    calls = fake_scripts(monkeypatch, out_dir, {"ex1_b.py": -1, "ex2_a.py": -2})
+    assert run_all.main(["--shared", str(shared_data), "--out-dir", str(out_dir)]) == 1
+    out, err = capsys.readouterr()
+    assert [c[1].split("/")[-1] for c in calls] == [
+        "ex1_a.py", "ex1_b.py", "ex1_b.py", "ex2_a.py", "ex2_a.py", "ex2_b.py", "ex2_c.py"
+    ]  # fmt: skip
+    assert "[1/5] ex1_a.py ...\n" in out and "[5/5] ex2_c.py ...\n" in out
+    why = "could not be started ([Errno 11] Resource temporarily unavailable)"
+    assert f"ex1_b.py: {why}; trying again in 0 s" in out
+    assert f"ERROR: {why}" in out and "FAIL: size 9,999 B" in out  # ex1_a's result kept
+    assert out.count("INCOMPLETE: ") == 1 and out.count("FAIL: ") == 3  # ex1_b; ex1_a, ex2_b, c
+    assert err == f"error: ex2_a.py: {why}; {out_dir}/RESULTS.md marks them\n"
+    page = (out_dir / "RESULTS.md").read_text()
+    assert (
+        "(1 did not finish: marked ERROR)" in page and f"| ex2_a.py | - | - | ERROR: {why}" in page
+    )
+
+
+@pytest.mark.parametrize("write", [False, True])
+def test_a_failed_run_leaves_a_given_page_unless_told(
+    shared_data, tmp_path, monkeypatch, capsys, write
+):
     out_dir, results = tmp_path / "models", tmp_path / "RESULTS.md"
     results.write_text("the previous page\n")
     fake_scripts(monkeypatch, out_dir, {"ex2_c.py": 1})
     argv = ["--shared", shared_data, "--out-dir", out_dir, "--results", results]
+    argv += ["--write-incomplete"] if write else []
     assert run_all.main([str(a) for a in argv]) == 1
     captured = capsys.readouterr()
-    assert "ERROR (exit status 1)" in captured.out  # the console summary says it
-    assert captured.err == (
-        f"error: ex2_c.py failed (see above); {results} not written (the "
-        "previous one, if any, is unchanged)\n"
-    )
-    assert results.read_text() == "the previous page\n"
+    assert "ERROR: exit status 1, see above" in captured.out  # the console summary says it
+    page = "marks them" if write else "not written (--write-incomplete writes it)"
+    assert captured.err == f"error: ex2_c.py: exit status 1, see above; {results} {page}\n"
+    assert (results.read_text() == "the previous page\n") != write
 
 
 @pytest.mark.parametrize(

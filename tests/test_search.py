@@ -265,6 +265,7 @@ def test_search_writes_its_table_picture_and_a_usable_declaration(ex2_search):
         assert len(ref["folds"]) == 2 and 0.0 <= ref["quality"] <= 1.0
     md = (out / "ex2_a_search.md").read_text()
     assert "## Pareto front" in md and "Constraint search: ex2_a" in md
+    assert "| original report: " in md and "seed recipe" not in md  # the pages' one name
     # the seeded trials include feasible ones: the best is printed as a declaration that
     # declares exactly its candidate
     done = [t for t in result["trials"] if t["status"] == "feasible" and "same_as" not in t]

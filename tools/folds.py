@@ -232,7 +232,7 @@ def adopts(candidate, declared, recipe, key="int8"):
     reasons = (
         f"ahead of the declared version at the two largest sizes: {points_ahead} "
         + ("(yes)" if is_ahead else "(no)"),
-        f"lead over the recipe from the second-largest to the largest size {100 * change:+.2f} pt "
+        f"lead over the original report's model from the second-largest to the largest size {100 * change:+.2f} pt "
         f"(standard error {100 * se:.2f} pt): " + ("holds" if holds else "shrinks"),
     )
     return Adoption(bool(is_ahead and holds), reasons)
@@ -259,7 +259,7 @@ def report(docs):
         ),
         "",
     ]
-    sizes = ["| curve | size | training files | int8 accuracy % | recipe % | lead (pt) |"]
+    sizes = ["| curve | size | training files | int8 accuracy % | original report % | lead (pt) |"]
     sizes.append("|---|---|---|---|---|---|")
     fits = ["", LAWS_HEADER, "|---|---|---|---|"]
     verdicts = [""]

@@ -1,6 +1,8 @@
 """Run the five scripts one after the other, each in its own process, once every data path and
-output folder is checked; sum up their verdicts and write a results page (<out-dir>/RESULTS.md).
-Exit status: 1 if a script failed with an error, else 2 if a limit was missed, else 0.
+output folder is checked; sum up their verdicts and write a results page (<out-dir>/RESULTS.md),
+the scripts that did not finish marked (a page given with --results is then left as it was).
+Exit status: 1 if a script failed or could not be started, else 2 if a limit was missed, else 0.
+Run it from the repository folder.
 
     python -m tools.run_all --shared ../shared/data   # the real data of this project's machines
     python -m tools.run_all                           # ./data, downloaded when absent
@@ -16,11 +18,12 @@ import time
 
 from common import cli, constraints, outputs, runtime
 from common.constraints import TABLE
-from common.errors import DataError
+from common.errors import DataError, no_such
 from common.result import Result
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SHARED_JENA = "jena_mpi_roof_2024_jun_sep.csv"  # the larger real export (16,346 rows, summer)
+RETRY_PAUSE_S = 10  # before the second try of a script that could not be started
 LIBRARIES = ("tensorflow", "tf_keras", "tensorflow-model-optimization", "ai-edge-litert", "numpy")
 
 
@@ -41,7 +44,7 @@ def check_data(args):
 
     shared = args.shared
     if shared is not None and not os.path.isdir(shared):
-        what = "no such folder" if not os.path.exists(shared) else "not a folder"
+        what = no_such(shared, "folder") if not os.path.exists(shared) else "not a folder"
         raise DataError(
             f"{shared}: --shared: {what}; expected a folder laid out as ../shared/data "
             f"({SHARED_JENA}, mini_speech_commands/, mini_speech_commands_split/)"
@@ -68,16 +71,26 @@ def check_data(args):
 
 
 def run_script(e, args, data):
-    """Run one script in its own process: (exit status, the Result it wrote or None, seconds)."""
+    """Run one script in its own process: (exit status, or why it could not be started; the
+    Result it wrote or None; seconds). A script that cannot be started (e.g. `[Errno 11]` on a
+    loaded machine) is tried once more after a pause."""
     argv = ["--out-dir", args.out_dir, "--seed", str(args.seed)]
     if args.quiet:
         argv.append("--quiet")
     if args.epochs:
         argv += ["--epochs", str(args.epochs)]
     started = time.perf_counter()
-    status = subprocess.call(
-        [sys.executable, os.path.join(ROOT, e.script), *argv, *data[e.exercise]]
-    )
+    for retry in (True, False):
+        try:
+            status = subprocess.call(
+                [sys.executable, os.path.join(ROOT, e.script), *argv, *data[e.exercise]]
+            )
+            break
+        except OSError as err:
+            status = f"could not be started ({err})"
+            if retry:
+                print(f"{e.script}: {status}; trying again in {RETRY_PAUSE_S} s", flush=True)
+                time.sleep(RETRY_PAUSE_S)
     seconds = time.perf_counter() - started
     path = os.path.join(args.out_dir, f"{e.name}.json")
     if status not in (0, 2) or not os.path.isfile(path):
@@ -108,6 +121,11 @@ def parse_args(argv):
     p.add_argument("--jena", help=f"exercise 1's Jena CSV (default with --shared: {SHARED_JENA})")
     p.add_argument("--out-dir", default="models", help="the scripts' output (default: models)")
     p.add_argument("--results", help="the results page (default: <out-dir>/RESULTS.md)")
+    p.add_argument(
+        "--write-incomplete",
+        action="store_true",
+        help="write an existing --results page even when a script did not finish",
+    )
     p.add_argument("--seed", type=cli.seed, default=0, help="every script's seed (default: 0)")
     p.add_argument(
         "--epochs",
@@ -116,6 +134,7 @@ def parse_args(argv):
     )
     p.add_argument("--quiet", action="store_true", help="no Keras progress bars")
     args = p.parse_args(argv)
+    args.keep = bool(args.results) and not args.write_incomplete  # a page of the repository
     args.results = args.results or os.path.join(args.out_dir, "RESULTS.md")
     return args
 
@@ -125,27 +144,28 @@ def run(argv=None):
     outputs.check_out_dir(args.out_dir)
     outputs.check_out_dir(os.path.dirname(os.path.abspath(args.results)), "--results' folder")
     data = check_data(args)
-    lines, rows, statuses, started = [], [], [], time.perf_counter()
-    for e in TABLE:
+    lines, rows, failed, statuses, started = [], [], [], [], time.perf_counter()
+    for k, e in enumerate(TABLE, 1):
+        print(f"[{k}/{len(TABLE)}] {e.script} ...", flush=True)
         status, result, seconds = run_script(e, args, data)
-        statuses.append(status)
         if result is None:
             size = figures = "-"
-            verdict = f"ERROR (exit status {status}): see the script's output above"
+            why = status if isinstance(status, str) else f"exit status {status}, see above"
+            failed.append(f"{e.script}: {why}")
+            verdict = f"ERROR: {why}"
         else:
+            statuses.append(status)
             size, figures = f"{result.sizes['zip_bytes']:,} B", result.figures()
             verdict = result.verdict.headline()
         lines.append(f"{e.script:<9} {size:>9}  {figures}  [{seconds:.0f} s]\n          {verdict}")
         rows.append(f"| {e.script} | {size} | {figures} | {verdict} | {seconds:.0f} s |")
     total = time.perf_counter() - started
     print("\nSummary (limits: common/constraints.py):", *lines, f"total {total:.0f} s", sep="\n")
-    failed = [e.script for e, s in zip(TABLE, statuses) if s not in (0, 2)]
+    kept = failed and args.keep and os.path.exists(args.results)
     if failed:
-        print(
-            f"error: {', '.join(failed)} failed (see above); {args.results} not written "
-            "(the previous one, if any, is unchanged)",
-            file=sys.stderr,
-        )
+        page = "not written (--write-incomplete writes it)" if kept else "marks them"
+        print(f"error: {'; '.join(failed)}; {args.results} {page}", file=sys.stderr)
+    if kept:
         return constraints.EXIT_ERROR
     command = " ".join(["python -m tools.run_all", *(sys.argv[1:] if argv is None else argv)])
     page = [
@@ -157,7 +177,8 @@ def run(argv=None):
         f"- Date: {datetime.datetime.now(datetime.UTC):%Y-%m-%d %H:%M} UTC",
         f"- Machine: {runtime.host()}",
         f"- Libraries: {library_versions()}",
-        f"- Run time: {total:.0f} s for the five scripts",
+        f"- Run time: {total:.0f} s for the five scripts"
+        + (f" ({len(failed)} did not finish: marked ERROR)" if failed else ""),
         "",
         "| script | .tflite.zip | quality on this run's data | verdict | time |",
         "|---|---|---|---|---|",
@@ -169,7 +190,7 @@ def run(argv=None):
     ]
     outputs.write_file(args.results, "\n".join(page).encode())
     print(f"wrote {args.results}")
-    return max(statuses)
+    return constraints.EXIT_ERROR if failed else max(statuses)
 
 
 def main(argv=None):
