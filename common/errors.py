@@ -5,8 +5,6 @@ one bounded read of a whole file."""
 import os
 import stat
 
-import os
-
 
 def no_such(path, what):
     """'no such folder', with the folder a relative `path` was looked up in."""

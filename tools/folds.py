@@ -232,7 +232,8 @@ def adopts(candidate, declared, recipe, key="int8"):
     reasons = (
         f"ahead of the declared version at the two largest sizes: {points_ahead} "
         + ("(yes)" if is_ahead else "(no)"),
-        f"lead over the original report's model from the second-largest to the largest size {100 * change:+.2f} pt "
+        f"lead over the original report's model from the second-largest to the largest size "
+        f"{100 * change:+.2f} pt "
         f"(standard error {100 * se:.2f} pt): " + ("holds" if holds else "shrinks"),
     )
     return Adoption(bool(is_ahead and holds), reasons)
