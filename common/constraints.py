@@ -145,7 +145,7 @@ class Verdict:
     def headline(self):
         """A headline whose first word cannot be misread: FAIL (a limit missed), INCOMPLETE
         (none missed, one not assessable on this data or host) or PASS (all assessed and met)."""
-        failed, passed, on_data, on_pi = [], [], [], []
+        failed, passed, misses, on_data, on_pi = [], [], [], [], []
         for c in self.checks:
             value, limit = fmt(c.metric, c.measured), f"{op(c.metric)} {fmt(c.metric, c.limit)}"
             if c.result == FAIL:
@@ -154,11 +154,13 @@ class Verdict:
                 passed.append(NAMES[c.metric])
             elif c.metric.startswith("pi_"):
                 on_pi.append(NAMES[c.metric])
-            else:  # a value that would miss is named: INCOMPLETE must not read as a pass
-                misses = c.measured is not None and not meets(c.metric, c.measured, c.limit)
-                on_data.append(NAMES[c.metric] + (f" {value} would miss {limit}" if misses else ""))
-        data, how = ", ".join(on_data), "not assessable on this data"
-        open_ = [f"{data} ({how})" if "miss" in data else f"{data} {how}"] if on_data else []
+            elif c.measured is not None and not meets(c.metric, c.measured, c.limit):
+                misses.append(f"{NAMES[c.metric]} {value} would miss {limit}")  # named: not a pass
+            else:
+                on_data.append(NAMES[c.metric])
+        how = "not assessable on this data"
+        open_ = [f"{', '.join(misses)} ({how})"] if misses else []
+        open_ += [f"{', '.join(on_data)} {how}"] if on_data else []
         open_ += [f"{', '.join(on_pi)} not assessable off a Raspberry Pi"] if on_pi else []
         ok = [f"{', '.join(passed)} PASS"] if passed else []
         if failed:

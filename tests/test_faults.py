@@ -26,10 +26,9 @@ from scipy.io import wavfile
 from common import cli, modelfile, outputs, tflite_io, wav
 from common.errors import DataError
 from common.frontend_np import LABELS, MFCC_8K, MFCC_16K, FrontEnd
-from conftest import default_stop_signals, run_python
+from conftest import ROOT, default_stop_signals, run_python
 from test_outputs import interrupted, one_line, patched, raising, tiny_tflite
 
-ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT / ".." / "shared" / "data"
 WAVS = SHARED / "mini_speech_commands"
 KWS_FILES = ["kws_a.tflite", "kws_a.tflite.zip", "kws_a.json", "kws_a.png"]
@@ -53,16 +52,14 @@ def snapshot(folder):
     return found if os.path.lexists(folder) else None
 
 
+write_wav = lambda path, rate, data: (wavfile.write(str(path), rate, data), path)[1]
+
+
 def must_not_run(what):
     def fail(*args, **kwargs):
         pytest.fail(f"{what} was reached: the input was not refused before it")
 
     return fail
-
-
-def write_wav(path, rate, data):
-    wavfile.write(str(path), rate, data)
-    return path
 
 
 def previous_set(folder, names):

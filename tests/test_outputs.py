@@ -328,7 +328,7 @@ def test_files_take_the_umask_which_is_left_as_it_was(tmp_path, monkeypatch):
         paths = outputs.write_set(tmp_path, {"m.tflite": b"x", "m.json": b"{}"})
         assert {stat.S_IMODE(os.stat(p).st_mode) for p in paths} == {0o640}
         monkeypatch.setattr(outputs, "open", lambda *a: open("/nonexistent"), raising=False)
-        assert outputs._mode() == 0o640  # without /proc: read by setting it, then set back
-        assert os.umask(0o027) == 0o027
+        # without /proc: read by setting it, then set back
+        assert (outputs._mode(), os.umask(0o027)) == (0o640, 0o027)
     finally:
         os.umask(old)
