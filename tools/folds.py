@@ -254,7 +254,7 @@ def report(docs):
         "| curve | version | role | network | changes |",
         "|---|---|---|---|---|",
         *(
-            f"| {d['name']} | {d['version']} | {d['role']} | {d['architecture']} | "
+            f"| {d['name']} | {d['version']} | {d['role']} | {d.get('architecture', '')} | "
             f"{json.dumps(d.get('changes') or {})} |"
             for d in docs
         ),
