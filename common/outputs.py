@@ -119,8 +119,10 @@ def folder_lock(out_dir):
                 yield
             finally:
                 _unlock(lock, path)
+                lock = None  # its finalizer runs here, signals held: one raised in it is lost
     except BaseException:  # a stop signal between two steps: no lock file left
-        _unlock(lock, path)
+        if lock is not None:
+            _unlock(lock, path)
         raise
 
 

@@ -1,9 +1,7 @@
 """common.outputs.write_set (docs/robustness.md, 4): each file staged, then renamed with the stop
-signals held, the JSON (every other file's sha256: the commit record) last. A writer killed
-between two renames leaves new files beside the old JSON, which every reader (modelfile.open_model)
-refuses in one line until the next run writes a whole set. Stopped or killed writers are forked
-children; the models are tiny real .tflite files built with ai-edge-litert's schema (the
-interpreter runs them; no TensorFlow import, 10 to 15 s here).
+signals held, the JSON (every other file's sha256: the commit record) last. A writer killed between
+two renames leaves new files beside the old JSON, refused in one line by every reader until the
+next run writes a whole set. Writers are forked children; the models tiny real .tflite files.
 """
 
 import errno
@@ -83,9 +81,8 @@ def _t(cls, **fields):
 
 
 def tiny_tflite(seed, version=3):
-    """A tiny keyword spotter, a real .tflite: the 16 kHz MFCC input [1, 49, 10, 1], one
-    FULLY_CONNECTED layer (weights drawn from `seed`) to 8 outputs, the scripts' metadata entry;
-    `version`: the schema version it declares (the interpreter runs 3)."""
+    """A real .tflite: MFCC input, one FULLY_CONNECTED (weights from `seed`) to 8 outputs, the
+    scripts' metadata; `version`: the schema version it declares (the interpreter runs 3)."""
     import flatbuffers
     from ai_edge_litert import schema_py_generated as fb
 
@@ -141,8 +138,11 @@ def in_child(function, *args):
 
 def finish(pid, pipe):
     """(its exit status, minus the signal that killed it; what it wrote on stderr)."""
+    kill = threading.Timer(120, os.kill, (pid, signal.SIGKILL))  # a lost signal fails, not hangs
+    kill.start()
     with pipe:
         err = pipe.read()
+    kill.cancel()
     return os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]), err
 
 
