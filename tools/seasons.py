@@ -16,9 +16,8 @@ from common.constraints import of_exercise
 from common.litert import Model
 
 from . import declared
+from .bench import ROOT, SHARED
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-SHARED = os.path.join(ROOT, "..", "shared", "data")
 SEASONS = ("jena_mpi_roof_2024_jun_sep.csv", "jena_climate_2009_sample.csv")  # in ../shared/data
 
 
