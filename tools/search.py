@@ -342,11 +342,8 @@ def rows_of(study):
 def left_running(study, storage):
     """A line for each trial left RUNNING: its last heartbeat and when it becomes stale."""
     trials = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,))
-    table = sqlalchemy.table(
-        "trial_heartbeats",
-        sqlalchemy.column("trial_id"),
-        sqlalchemy.column("heartbeat", sqlalchemy.DateTime),
-    )
+    heartbeat = sqlalchemy.column("heartbeat", sqlalchemy.DateTime)
+    table = sqlalchemy.table("trial_heartbeats", sqlalchemy.column("trial_id"), heartbeat)
     with storage.engine.connect() as connection:
         beats = dict(connection.execute(sqlalchemy.select(table)).all()) if trials else {}
     every, grace = storage.heartbeat_interval, storage.grace_period
