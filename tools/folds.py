@@ -13,6 +13,7 @@ seed, and saves each record as soon as it is measured: an interrupted curve resu
 
 import argparse
 import collections
+import contextlib
 import dataclasses
 import json
 import math
@@ -324,10 +325,8 @@ def _change(text):
     field, _, value = text.partition("=")
     if not value or field not in {f.name for f in dataclasses.fields(kws.KWSVersion)}:
         raise argparse.ArgumentTypeError(f"{text!r}: expected FIELD=VALUE with a KWSVersion field")
-    try:
+    with contextlib.suppress(ValueError):  # not JSON: the text itself
         value = json.loads(value)
-    except ValueError:
-        pass  # not JSON: the text itself
     return field, tuple(value) if field in ("filters", "first_stride") else value
 
 
