@@ -74,12 +74,11 @@ def run_script(e, args, data):
     argv = ["--out-dir", args.out_dir, "--seed", str(args.seed)]
     argv += ["--quiet"] if args.quiet else []
     argv += ["--epochs", str(args.epochs)] if args.epochs else []
+    command = [sys.executable, os.path.join(ROOT, e.script), *argv, *data[e.exercise]]
     started = time.perf_counter()
     for retry in (True, False):
         try:
-            status = subprocess.call(
-                [sys.executable, os.path.join(ROOT, e.script), *argv, *data[e.exercise]]
-            )
+            status = subprocess.call(command)
             break
         except OSError as err:
             status = f"could not be started ({err})"
