@@ -88,8 +88,7 @@ def lines(model_path, fp, rows=None, what=""):
             f"arena: {fp['arena_bytes']:,} B (TFLM's recording allocator, 64-bit host; "
             f"the model {loads} in exactly that arena)"
         )
-    for board in BOARDS:
-        out.append(f"  {board[0]:<24} {fit(fp['flash_bytes'], fp['arena_bytes'], board)}")
+    out += [f"  {b[0]:<24} {fit(fp['flash_bytes'], fp['arena_bytes'], b)}" for b in BOARDS]
     if not rows:
         return out
     step = fp["output_step"]
