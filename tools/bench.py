@@ -266,10 +266,8 @@ def main(argv=None):
     rows = {}
     for version in args.versions:
         ours = declared.DECLARED[version]
-        rows[version] = [
-            row_of(baselines[version], "original report"),
-            row_of(ours, "this project"),
-        ]
+        roles = [(baselines[version], "original report"), (ours, "this project")]
+        rows[version] = [row_of(spec, role) for spec, role in roles]
         if ours.entry.exercise == "ex1":  # persistence on the same test windows
             mae = forecast.persistence_mae(data_of(ours).windows["test"])
             metrics = {"mae_t": [float(mae[0])], "mae_rh": [float(mae[1])]}
