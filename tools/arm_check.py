@@ -73,20 +73,13 @@ class Suite:
         return f"{self.release}-{self.arch}"
 
 
+PI32 = {"from_pypi": ("tflite-runtime",), "debian": ("python3-numpy", "python3-scipy")}
 SUITES = {
     s.name: s
     for s in (
         Suite("trixie", "arm64", "cortex-a76"),
         Suite("bookworm", "arm64", "cortex-a72"),
-        Suite(
-            "bookworm",
-            "armhf",
-            "cortex-a15",
-            requirements="requirements-pi32.txt",
-            from_pypi=("tflite-runtime",),
-            debian=("python3-numpy", "python3-scipy"),
-            strict=False,
-        ),
+        Suite("bookworm", "armhf", "cortex-a15", "requirements-pi32.txt", strict=False, **PI32),
     )
 }
 
@@ -116,8 +109,7 @@ def cached(folder, key, build):
 
 
 def debian_archive():
-    """The archive of this host's apt (its main suite's URI), or None for mmdebstrap's default,
-    which adds the -security suite, whose index a mirror may be syncing."""
+    """The URI of this host's apt main suite, or None (mmdebstrap's default, with -security)."""
     targets = call(["apt-get", "indextargets", "--format", "$(REPO_URI) $(CODENAME)"], "apt-get")
     for line in targets.stdout.splitlines():
         uri, _, codename = line.partition(" ")
@@ -127,24 +119,14 @@ def debian_archive():
 
 
 def build_root(suite, root, packages):
-    """Debian's `packages` unpacked by mmdebstrap without running anything (merged /usr), with
-    the BLAS and LAPACK links their maintainer scripts would make and an ARM /proc/cpuinfo."""
+    """Debian's `packages` unpacked (nothing run), with the BLAS/LAPACK links and ARM cpuinfo."""
     archive = debian_archive()
-    call(
-        [
-            "mmdebstrap",
-            "--quiet",
-            "--variant=extract",
-            f"--architectures={suite.arch}",
-            "--mode=root",
-            "--hook-dir=/usr/share/mmdebstrap/hooks/merged-usr",
-            "--include=" + ",".join(packages),
-            suite.release,
-            root,
-            *([f"deb {archive} {suite.release} main"] if archive else []),
-        ],
-        f"mmdebstrap {suite.release} {suite.arch}",
-    )
+    options = ["--quiet", "--variant=extract", f"--architectures={suite.arch}", "--mode=root"]
+    hooks = "/usr/share/mmdebstrap/hooks/merged-usr"
+    options += [f"--hook-dir={hooks}", "--include=" + ",".join(packages)]
+    mirror = [f"deb {archive} {suite.release} main"] if archive else []
+    what = f"mmdebstrap {suite.release} {suite.arch}"
+    call(["mmdebstrap", *options, suite.release, root, *mirror], what)
     for kind in ("blas", "lapack"):
         for source in glob.glob(os.path.join(root, "usr", "lib", "*", kind, f"lib{kind}.so.3")):
             link = os.path.join(os.path.dirname(os.path.dirname(source)), f"lib{kind}.so.3")
@@ -165,8 +147,7 @@ def requirement_lines(suite):
 
 
 def install_wheels(suite, root, lines):
-    """The wheels of `lines` for the suite's platform and Python, downloaded into the cache and
-    installed into <root>/opt/pi-site by this host's pip (no guest program can start another)."""
+    """The wheels of `lines` for the suite, installed into <root>/opt/pi-site by this host's pip."""
     arch, version = WHEEL_ARCH[suite.arch], PYTHON[suite.release]
     platforms = [f"manylinux_2_{n}_{arch}" for n in range(GLIBC[suite.release], 16, -1)]
     platforms.append(f"manylinux2014_{arch}")
@@ -177,10 +158,8 @@ def install_wheels(suite, root, lines):
     wheels = os.path.join(CACHE, "wheels", f"cp{version.replace('.', '')}-{arch}")
     site = os.path.join(root, "opt", "pi-site")
     pip = [sys.executable, "-m", "pip", "--disable-pip-version-check", "--quiet"]
-    call(
-        [*pip, "download", "--dest", wheels, *target, *lines],
-        f"pip download for {suite.name} (cp{version}, {arch})",
-    )
+    what = f"pip download for {suite.name} (cp{version}, {arch})"
+    call([*pip, "download", "--dest", wheels, *target, *lines], what)
     install = [*pip, "install", "--no-index", "--no-compile", "--find-links", wheels]
     call([*install, "--target", site, *target, *lines], f"pip install for {suite.name}")
     if version == HOST_PYTHON:  # bytecode is the same on any machine: compiled here, not emulated
@@ -189,8 +168,7 @@ def install_wheels(suite, root, lines):
 
 
 def prepare(suite):
-    """The command and environment of the suite's guest Python, and the seconds its root and
-    wheels took (built, or from the cache)."""
+    """(command, environment) of the suite's guest Python, and the seconds preparing it took."""
     started = time.perf_counter()
     root = os.path.join(CACHE, "roots", suite.name)
     packages = ["python3", "base-files", "libstdc++6", *suite.debian]
@@ -205,8 +183,7 @@ def prepare(suite):
 
 
 def runs_of(models, wav_dir, latency_runs, alone_dir):
-    """The kws_inference.py command lines: for each model, latency mode on its .tflite.zip (its
-    JSON beside it), then --wav on a copy of its .tflite alone, as a student copies it to a Pi."""
+    """kws_inference.py argvs: each model's latency mode, then --wav on a copy of it alone."""
     os.makedirs(alone_dir, exist_ok=True)
     argvs = []
     for m in models:
@@ -219,8 +196,7 @@ def runs_of(models, wav_dir, latency_runs, alone_dir):
 
 
 def run_driver(command, argvs, env=None):
-    """Run DRIVER with `command` (a Python, maybe under qemu): [(argv, status, the object that
-    kws_inference.py --json printed, or None)], numpy's and scipy's versions, stderr, seconds."""
+    """DRIVER run by `command`: [(argv, status, its --json or None)], versions, stderr, seconds."""
     started = time.perf_counter()
     driver = [*command, "-c", DRIVER, json.dumps(argvs)]
     r = subprocess.run(driver, cwd=ROOT, capture_output=True, text=True, env=env)
@@ -254,27 +230,22 @@ def compare(x86, arm, where=EMULATED):
     for (argv, status, out), (_, ref_status, ref) in zip(arm, x86):
         model = os.path.basename(argv[1]) + (" (alone)" if "--wav" in argv else "")
         if status != 0 or ref_status != 0 or out is None:
-            problems.append(
-                f"{model} {' '.join(argv[2:])}: exit status {status} (x86: {ref_status})"
-            )
+            flags = " ".join(argv[2:])
+            problems.append(f"{model} {flags}: exit status {status} (x86: {ref_status})")
             continue
         if (out["frontend"], out["labels"]) != (ref["frontend"], ref["labels"]):
-            problems.append(
-                f"{model}: another front end or labels than on x86: {out['frontend']}, {out['labels']}"
-            )
+            other = f"{out['frontend']}, {out['labels']}"
+            problems.append(f"{model}: another front end or labels than on x86: {other}")
         if "--wav" not in argv:
             ms = [r["latency"]["inference_ms"]["mean"] for r in (out, ref)]
-            lines.append(
-                f"  {model} latency mode: exit 0, Inference Latency {ms[0]:.2f}ms ({where}; x86 LiteRT: {ms[1]:.2f}ms)"
-            )
+            latency = f"Inference Latency {ms[0]:.2f}ms ({where}; x86 LiteRT: {ms[1]:.2f}ms)"
+            lines.append(f"  {model} latency mode: exit 0, {latency}")
             lines.append(f"    {kws_inference.limit_line(out)}")
             continue
         rows, ref_rows = wav_rows(out), wav_rows(ref)
         same = sum(rows.get(p, (None,))[0] == lab for p, (lab, _) in ref_rows.items())
-        diff = max(
-            (abs(rows[p][1] - s) for p, (_, s) in ref_rows.items() if p in rows),
-            default=float("nan"),
-        )
+        diffs = [abs(rows[p][1] - s) for p, (_, s) in ref_rows.items() if p in rows]
+        diff = max(diffs, default=float("nan"))
         accuracy = [r["wav"]["accuracy"] for r in (out, ref)]
         accuracy = ["-" if a is None else f"{100 * a:.2f}" for a in accuracy]
         n = len(ref_rows)
@@ -289,8 +260,7 @@ def compare(x86, arm, where=EMULATED):
 
 
 def check(label, argvs, x86, guest=None):
-    """(header, problems, lines) of the runs in another Python against x86's: a suite's guest
-    (`guest`: a future of prepare()) or, without one, the Python of this host at `label`."""
+    """(header, problems, lines) of the runs in a guest (a prepare() future) or Python `label`."""
     try:
         command, env, prepared = guest.result() if guest else ([label], None, 0)
         runs, versions, _, seconds = run_driver(command, argvs, env)
@@ -342,22 +312,15 @@ def parse_args(argv):
     p.add_argument("--models", help="folder of kws_*.tflite (default: build them, --epochs 1)")
     p.add_argument("--shared", default=SHARED, help="the shared data (default: ../shared/data)")
     p.add_argument("--suites", nargs="*", default=list(SUITES), choices=list(SUITES))
-    p.add_argument(
-        "--also-python",
-        nargs="*",
-        default=[],
-        metavar="PYTHON",
-        help="other Pythons of this host to compare the same way, reported without failing "
-        "(e.g. a venv with tflite-runtime: docs/raspberry-pi.md)",
-    )
+    also = "other Pythons of this host to compare the same way, reported without failing "
+    also += "(e.g. a venv with tflite-runtime: docs/raspberry-pi.md)"
+    p.add_argument("--also-python", nargs="*", default=[], metavar="PYTHON", help=also)
     p.add_argument("--wavs", help="a <label>/<file>.wav folder or split file (default: test split)")
     every = "models on every N-th file, N from 1 to 1,000 (default: 4)"
     p.add_argument("--every", type=cli.within(1, 1000), default=4, help=every)
-    p.add_argument(
-        "--cpu",
-        help="qemu -cpu for every suite (default: each suite's Pi CPU); e.g. max, "
-        "which Debian 12's qemu 7.2 emulates wrongly for LiteRT",
-    )
+    cpu = "qemu -cpu for every suite (default: each suite's Pi CPU); e.g. max, "
+    cpu += "which Debian 12's qemu 7.2 emulates wrongly for LiteRT"
+    p.add_argument("--cpu", help=cpu)
     runs = f"timed runs of each model, 1 to {cli.MAX_RUNS:,} (default: 20)"
     p.add_argument("--latency-runs", type=cli.within(1, cli.MAX_RUNS), default=20, help=runs)
     return p.parse_args(argv)

@@ -162,8 +162,7 @@ def table(rows_by_version):
 
 
 def board_table(rows_by_version):
-    """Markdown: each model's flash and TFLM arena beside tools.mcu's boards (without
-    tflite-micro: flash only, and the table says so)."""
+    """Markdown: each model's flash and TFLM arena beside tools.mcu's boards (arena if installed)."""
     from common import tflm
 
     from . import mcu
@@ -214,7 +213,8 @@ def picture(rows_by_version):
     return plots.bench_png(points, limits, title=title)
 
 
-def shown(path):  # as the README writes it: relative to the repository root
+def shown(path):
+    """`path` relative to the repository root, as the README writes it."""
     return os.path.relpath(path, ROOT)
 
 
@@ -228,11 +228,9 @@ def parse_args(argv):
         default = os.path.join(SHARED, name)
         p.add_argument(flag, default=default, help=f"{what} (default: ../shared/data/{name})")
     p.add_argument("--versions", default=",".join(VERSIONS), help="e.g. ex1_b,ex2_c (default: all)")
-    p.add_argument(
-        "--out",
-        default=os.path.join(ROOT, "docs", "results", "BENCHMARK.md"),
-        help="the page (default: docs/results/BENCHMARK.md; the picture goes beside it, .png)",
-    )
+    page = "the page (default: docs/results/BENCHMARK.md; the picture goes beside it, .png)"
+    out = os.path.join(ROOT, "docs", "results", "BENCHMARK.md")
+    p.add_argument("--out", default=out, help=page)
     for ex in ("ex1", "ex2"):
         what = f"training epochs of every {ex} model (default: each one's own; 1 for a smoke run)"
         p.add_argument(f"--epochs-{ex}", type=cli.positive_int, help=what)
@@ -268,10 +266,8 @@ def main(argv=None):
     rows = {}
     for version in args.versions:
         ours = declared.DECLARED[version]
-        rows[version] = [
-            row_of(baselines[version], "original report"),
-            row_of(ours, "this project"),
-        ]
+        roles = [(baselines[version], "original report"), (ours, "this project")]
+        rows[version] = [row_of(spec, role) for spec, role in roles]
         if ours.entry.exercise == "ex1":  # persistence on the same test windows
             mae = forecast.persistence_mae(data_of(ours).windows["test"])
             metrics = {"mae_t": [float(mae[0])], "mae_rh": [float(mae[1])]}

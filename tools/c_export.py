@@ -18,17 +18,14 @@ BYTES_PER_LINE = 12
 
 
 def identifier(name):
-    """A C identifier from a file stem: itself when it is one ('kws_a'), else its characters
-    outside [A-Za-z0-9_] replaced and a hash of the name added, so that two names never share
-    one ('kws-a' -> 'kws_a_<8 hex digits>', 'kws.a' -> 'kws_a_<others>')."""
+    """A C identifier from a file stem: itself if it is one, else made one, its hash added."""
     ident = re.sub(r"\W", "_", name, flags=re.ASCII)
     ident = ident if re.match(r"[A-Za-z_]", ident) else f"m_{ident}"
     return ident if ident == name else f"{ident}_{sha256(os.fsencode(name))[:8]}"
 
 
 def c_string(text):
-    """`text` as a C string literal: printable ASCII as is; other characters, and \\ " ?, as
-    octal escapes of their bytes (UTF-8; a file name's undecodable bytes as they were)."""
+    """`text` as a C string literal: printable ASCII as is, the rest (and \\ " ?) octal bytes."""
     octal = lambda c: "".join(f"\\{b:03o}" for b in os.fsencode(c))  # noqa: E731
     return '"' + "".join(c if " " <= c <= "~" and c not in '\\"?' else octal(c) for c in text) + '"'
 

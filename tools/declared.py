@@ -21,11 +21,9 @@ def seed_recipes():
     seed = dict(filters=(96, 64, 64), qat_epochs=0, bn_momentum=0.1, bn_reestimate=False)
     kws_16k = kws.KWSVersion("ex2_a", MFCC_16K, stem="seed_kws_16k", **seed)
     kws_8k = kws.KWSVersion("ex2_c", MFCC_8K, extra_depthwise=1, stem="seed_kws_8k", **seed)
-    mlp = "Dense(16)-Dense(24)-Dense(12)"
+    cnn, mlp = "Conv1D(16,k3)-Dense(24)-Dense(12)", "Dense(16)-Dense(24)-Dense(12)"
     return {
-        "ex1_a": forecast.seed_recipe(
-            "ex1_a", "Conv1D(16,k3)-Dense(24)-Dense(12)", lambda: forecast_cnn(16, 24)
-        ),
+        "ex1_a": forecast.seed_recipe("ex1_a", cnn, lambda: forecast_cnn(16, 24)),
         "ex1_b": forecast.seed_recipe("ex1_b", mlp, lambda: forecast_mlp((16, 24))),
         "ex2_a": kws_16k,
         "ex2_b": kws_16k,  # a and b share the 16 kHz baseline

@@ -19,8 +19,7 @@ from common.litert import Model
 
 
 def split_inputs(described, data_dir, split):
-    """(features, label ids, what they are) of a split file's wavs through the numpy front end
-    the keyword spotter `described` carries (tools.mcu reads them so too)."""
+    """(features, label ids, what) of a split file's wavs, through `described`'s front end."""
     from common import kws_data
 
     labels, cfg = list(described.labels), described.frontend
@@ -54,9 +53,8 @@ def evaluate_forecast(described, runner, data, all_windows=False):
         windows, which = jena.split_windows(series)["test"], "the test split (last 10 %)"
     mae = forecast.forecast_mae(runner, norm(windows.inputs), windows.labels)
     base = forecast.persistence_mae(windows)
-    print(
-        f"{len(windows):,} windows ({which} of {series.path}; {windows.dropped:,} dropped for gaps)"
-    )
+    dropped = f"{windows.dropped:,} dropped for gaps"
+    print(f"{len(windows):,} windows ({which} of {series.path}; {dropped})")
     print(f"model       MAE T {mae[0]:.4f} °C, RH {mae[1]:.4f} %")
     print(f"persistence MAE T {base[0]:.4f} °C, RH {base[1]:.4f} %")
     print(f"ratio       T {mae[0] / base[0]:.3f}, RH {mae[1] / base[1]:.3f} (model / persistence)")

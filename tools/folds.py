@@ -13,6 +13,7 @@ seed, and saves each record as soon as it is measured: an interrupted curve resu
 
 import argparse
 import collections
+import contextlib
 import dataclasses
 import json
 import math
@@ -189,8 +190,7 @@ def points(doc, key="int8"):
 
 
 def lead(doc, other, key="int8"):
-    """`doc`'s lead over `other` (accuracy, 0-1) on their paired (fold, seed) records: (mean,
-    standard error) at each size and of its change from the second-largest size to the largest."""
+    """`doc`'s paired lead over `other`: (mean, se) at each size and of its last change."""
     theirs = {_key(r): r[key] for r in other["records"]}
     diff = {_key(r): r[key] - theirs[_key(r)] for r in doc["records"] if _key(r) in theirs}
     sizes = sorted({size for _, size, _ in diff})
@@ -212,8 +212,7 @@ def project(p1, p2, files):
 
 
 def laws(doc):
-    """(exponent between the two largest sizes, (predicted, measured) largest size from the
-    smaller two, projection to the official training size), or None under three sizes."""
+    """(exponent, (predicted, measured) at the largest size, projection to 6,400 files) or None."""
     p = points(doc)
     if len(p) < 3:
         return None
@@ -222,8 +221,7 @@ def laws(doc):
 
 
 def adopts(candidate, declared, recipe, key="int8"):
-    """The adoption rule: a candidate replaces the declared version if it is ahead of it at the
-    two largest sizes and its lead over the recipe shrinks by at most one standard error there."""
+    """The rule: ahead of the declared version at the two largest sizes, lead over recipe holds."""
     ahead = [m for m, _ in lead(candidate, declared, key).per_size[-2:]]
     change, se = lead(candidate, recipe, key).change
     is_ahead = len(ahead) == 2 and min(ahead) > 0
@@ -231,10 +229,10 @@ def adopts(candidate, declared, recipe, key="int8"):
     points_ahead = ", ".join(f"{100 * m:+.2f} pt" for m in ahead)
     reasons = (
         f"ahead of the declared version at the two largest sizes: {points_ahead} "
-        + ("(yes)" if is_ahead else "(no)"),
+        f"({'yes' if is_ahead else 'no'})",
         f"lead over the original report's model from the second-largest to the largest size "
-        f"{100 * change:+.2f} pt "
-        f"(standard error {100 * se:.2f} pt): " + ("holds" if holds else "shrinks"),
+        f"{100 * change:+.2f} pt (standard error {100 * se:.2f} pt): "
+        + ("holds" if holds else "shrinks"),
     )
     return Adoption(bool(is_ahead and holds), reasons)
 
@@ -327,10 +325,8 @@ def _change(text):
     field, _, value = text.partition("=")
     if not value or field not in {f.name for f in dataclasses.fields(kws.KWSVersion)}:
         raise argparse.ArgumentTypeError(f"{text!r}: expected FIELD=VALUE with a KWSVersion field")
-    try:
+    with contextlib.suppress(ValueError):  # not JSON: the text itself
         value = json.loads(value)
-    except ValueError:
-        pass  # not JSON: the text itself
     return field, tuple(value) if field in ("filters", "first_stride") else value
 
 
@@ -340,9 +336,8 @@ def run(argv=None):
     p = cli.Parser(prog="python -m tools.folds", description=__doc__.split("\n\n")[0])
     p.add_argument("--version", choices=["ex2_a", "ex2_b", "ex2_c"], help="the version to score")
     p.add_argument("--recipe", action="store_true", help="the original report's recipe for it")
-    p.add_argument(
-        "--set", action="append", type=_change, metavar="FIELD=VALUE", help="KWSVersion field, JSON"
-    )
+    change = dict(action="append", type=_change, metavar="FIELD=VALUE")
+    p.add_argument("--set", help="KWSVersion field, JSON", **change)
     p.add_argument("--name", help="the curve's name in reports")
     p.add_argument("--data", help="the wav folder (as the scripts' --data)")
     p.add_argument("--split-dir", default=kws.COURSE_SPLIT_DIR, help="splits (train + val pooled)")
@@ -380,7 +375,7 @@ def run(argv=None):
     role = "recipe" if args.recipe else "candidate" if changes else "declared"
     both = role == "recipe" and args.version != "ex2_c"  # ex2_a and ex2_b share a recipe
     fields = {f.name: getattr(spec, f.name) for f in dataclasses.fields(spec) if f.init}
-    del fields["stem"]
+    del fields["stem"]  # the file name only
     identity = {"declaration": fields, "folds": args.folds, "fold_seed": args.fold_seed}
     identity.update(fractions=list(args.fractions), epochs=args.epochs)
     header = {

@@ -11,28 +11,17 @@ import pandas as pd
 
 from common import cli, jena, outputs
 
+# fmt: off
 COLUMNS = [  # the official file's
-    "Date Time",
-    "p (mbar)",
-    "T (degC)",
-    "Tpot (K)",
-    "Tdew (degC)",
-    "rh (%)",
-    "VPmax (mbar)",
-    "VPact (mbar)",
-    "VPdef (mbar)",
-    "sh (g/kg)",
-    "H2OC (mmol/mol)",
-    "rho (g/m**3)",
-    "wv (m/s)",
-    "max. wv (m/s)",
-    "wd (deg)",
+    "Date Time", "p (mbar)", "T (degC)", "Tpot (K)", "Tdew (degC)", "rh (%)", "VPmax (mbar)",
+    "VPact (mbar)", "VPdef (mbar)", "sh (g/kg)", "H2OC (mmol/mol)", "rho (g/m**3)", "wv (m/s)",
+    "max. wv (m/s)", "wd (deg)",
 ]
+# fmt: on
 
 
 def synthetic_frame(rows=jena.JENA_ROWS, seed=0):
-    """Jena rows of 10-minute steps from 01.01.2009 00:10: T and RH a yearly and a daily cycle
-    plus a random walk, the other columns noise."""
+    """Jena rows every 10 min from 01.01.2009 00:10: T, RH cycles and a random walk; noise else."""
     rng = np.random.default_rng(seed)
     steps = np.arange(rows)
     year, day = 2 * np.pi * steps / (365.25 * 144), 2 * np.pi * steps / 144
@@ -48,8 +37,7 @@ def synthetic_frame(rows=jena.JENA_ROWS, seed=0):
 
 
 def synthetic_wav_folder(out, names, wavs):
-    """Write `out/<label>/<file>.wav` for each of `names`: a copy of a real wav of the folder
-    `wavs` of the same label (cycling through them); returns how many."""
+    """Write `out/<label>/<file>.wav` for each of `names`, copies of `wavs`' files; how many."""
     from common.kws_data import resolve_data_dir
 
     source = resolve_data_dir(wavs)
@@ -69,12 +57,9 @@ def synthetic_wav_folder(out, names, wavs):
 def run(argv=None):
     p = cli.Parser(prog="python -m tools.fullsize", description=__doc__.split("\n\n")[0])
     p.add_argument("--out", help="the Jena CSV to write (name it SYNTHETIC_...)")
-    p.add_argument(
-        "--rows",
-        type=cli.within(1, 10 * jena.JENA_ROWS),
-        default=jena.JENA_ROWS,
-        help=f"rows of the CSV, 1 to {10 * jena.JENA_ROWS:,} (default: {jena.JENA_ROWS:,}, the official file's)",
-    )
+    most = 10 * jena.JENA_ROWS
+    rows = f"rows of the CSV, 1 to {most:,} (default: {jena.JENA_ROWS:,}, the official file's)"
+    p.add_argument("--rows", type=cli.within(1, most), default=jena.JENA_ROWS, help=rows)
     p.add_argument("--kws-out", help="the keyword-spotting folder to write (name it SYNTHETIC_...)")
     p.add_argument("--files", help="the official file list, <label>/<file>.wav a line")
     p.add_argument("--wavs", help="a folder of real <label>/<file>.wav to copy from")

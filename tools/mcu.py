@@ -28,9 +28,7 @@ RANDOM_INPUTS = 64
 
 
 def footprint(data):
-    """What a board needs for the model bytes `data`: {'flash_bytes', 'ops' {name: [count,
-    covered]}, 'arena_bytes' (None when TFLM cannot run it), 'arena_checked' (it loads in
-    exactly that arena), 'output_step' (tflm.output_step), 'tflm' (the build)}."""
+    """What a board needs for the model `data`: flash, ops, TFLM arena (None if it cannot run)."""
     covered = tflm.coverage(data)
     ops = {name: [count, covered[name]] for name, count in tflm.operators(data).items()}
     arena = checked = None
@@ -63,8 +61,7 @@ def fit(flash, ram, board):
 
 
 def compare(data, inputs, label_ids=None):
-    """TFLM beside each of COMPARED on `inputs` [N, ...] (features): {kernels: {'equal_labels',
-    'max_score_difference', 'accuracy' (None without `label_ids`)}}, 'tflm' for TFLM's own."""
+    """TFLM beside each of COMPARED on `inputs`: {kernels: equal labels, score diff, accuracy}."""
     outputs = {k: Model(data, kernels=k).run_all(inputs) for k in ("tflm", *COMPARED)}
     labels = {k: np.argmax(v, axis=1) for k, v in outputs.items()}
     return {
@@ -91,8 +88,7 @@ def lines(model_path, fp, rows=None, what=""):
             f"arena: {fp['arena_bytes']:,} B (TFLM's recording allocator, 64-bit host; "
             f"the model {loads} in exactly that arena)"
         )
-    for board in BOARDS:
-        out.append(f"  {board[0]:<24} {fit(fp['flash_bytes'], fp['arena_bytes'], board)}")
+    out += [f"  {b[0]:<24} {fit(fp['flash_bytes'], fp['arena_bytes'], b)}" for b in BOARDS]
     if not rows:
         return out
     step = fp["output_step"]
@@ -101,9 +97,8 @@ def lines(model_path, fp, rows=None, what=""):
     row = "  {:<12}{:>14}{:>23}{:>17}{:>15}".format
     pct = lambda v: "-" if v is None else f"{100 * v:.2f} %"
     tflm = pct(rows["tflm"]["accuracy"])
-    out.append(
-        row("LiteRT kernels", "equal labels", "max score diff", "accuracy LiteRT", "accuracy TFLM")
-    )
+    head = ("LiteRT kernels", "equal labels", "max score diff", "accuracy LiteRT", "accuracy TFLM")
+    out.append(row(*head))
     for k in COMPARED:
         r = rows[k]
         diff = f"{r['max_score_difference']:.4f}"

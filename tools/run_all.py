@@ -38,8 +38,7 @@ def offline_hint():
 
 
 def check_data(args):
-    """The scripts' data options, {exercise: [flags]}, checked (and the official data downloaded
-    into ./data when no copy is given) before the first script."""
+    """The scripts' data flags, {exercise: [flags]}, checked (or downloaded into ./data)."""
     from common import jena, kws, kws_data
 
     shared = args.shared
@@ -71,20 +70,15 @@ def check_data(args):
 
 
 def run_script(e, args, data):
-    """Run one script in its own process: (exit status, or why it could not be started; the
-    Result it wrote or None; seconds). A script that cannot be started (e.g. `[Errno 11]` on a
-    loaded machine) is tried once more after a pause."""
+    """One script in its own process (tried twice): (exit status or why, its Result, seconds)."""
     argv = ["--out-dir", args.out_dir, "--seed", str(args.seed)]
-    if args.quiet:
-        argv.append("--quiet")
-    if args.epochs:
-        argv += ["--epochs", str(args.epochs)]
+    argv += ["--quiet"] if args.quiet else []
+    argv += ["--epochs", str(args.epochs)] if args.epochs else []
+    command = [sys.executable, os.path.join(ROOT, e.script), *argv, *data[e.exercise]]
     started = time.perf_counter()
     for retry in (True, False):
         try:
-            status = subprocess.call(
-                [sys.executable, os.path.join(ROOT, e.script), *argv, *data[e.exercise]]
-            )
+            status = subprocess.call(command)
             break
         except OSError as err:
             status = f"could not be started ({err})"
@@ -113,25 +107,18 @@ def library_versions():
 
 def parse_args(argv):
     p = cli.Parser(prog="python -m tools.run_all", description=__doc__.split("\n\n")[0])
-    p.add_argument(
-        "--shared",
-        help="a folder laid out as ../shared/data (default: ./data, the official data downloaded "
-        "there)",
+    data = (
+        "a folder laid out as ../shared/data (default: ./data, the official data downloaded there)"
     )
+    p.add_argument("--shared", help=data)
     p.add_argument("--jena", help=f"exercise 1's Jena CSV (default with --shared: {SHARED_JENA})")
     p.add_argument("--out-dir", default="models", help="the scripts' output (default: models)")
     p.add_argument("--results", help="the results page (default: <out-dir>/RESULTS.md)")
-    p.add_argument(
-        "--write-incomplete",
-        action="store_true",
-        help="write an existing --results page even when a script did not finish",
-    )
+    incomplete = "write an existing --results page even when a script did not finish"
+    p.add_argument("--write-incomplete", action="store_true", help=incomplete)
     p.add_argument("--seed", type=cli.seed, default=0, help="every script's seed (default: 0)")
-    p.add_argument(
-        "--epochs",
-        type=cli.positive_int,
-        help="training epochs of every script (default: each version's own; 1 for a smoke run)",
-    )
+    epochs = "training epochs of every script (default: each version's own; 1 for a smoke run)"
+    p.add_argument("--epochs", type=cli.positive_int, help=epochs)
     p.add_argument("--quiet", action="store_true", help="no Keras progress bars")
     args = p.parse_args(argv)
     args.keep = bool(args.results) and not args.write_incomplete  # a page of the repository

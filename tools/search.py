@@ -265,8 +265,7 @@ def storage_error(url, error):
 
 @contextlib.contextmanager
 def schema_lock(url):
-    """Held while Optuna makes its tables, so that processes starting at once on a fresh
-    database make them once: a PostgreSQL advisory lock, or a lock on an SQLite file's folder."""
+    """Held while Optuna makes its tables: a PostgreSQL advisory lock, or an SQLite folder's."""
     url = sqlalchemy.engine.make_url(url)
     if url.get_backend_name() == "postgresql":
         engine = sqlalchemy.create_engine(url, poolclass=sqlalchemy.pool.NullPool)
@@ -341,14 +340,10 @@ def rows_of(study):
 
 
 def left_running(study, storage):
-    """A line for each trial left RUNNING (on another host, or by one killed): its last heartbeat
-    and when Optuna's heartbeat settings make it stale (failed, then retried by the next call)."""
+    """A line for each trial left RUNNING: its last heartbeat and when it becomes stale."""
     trials = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,))
-    table = sqlalchemy.table(
-        "trial_heartbeats",
-        sqlalchemy.column("trial_id"),
-        sqlalchemy.column("heartbeat", sqlalchemy.DateTime),
-    )
+    heartbeat = sqlalchemy.column("heartbeat", sqlalchemy.DateTime)
+    table = sqlalchemy.table("trial_heartbeats", sqlalchemy.column("trial_id"), heartbeat)
     with storage.engine.connect() as connection:
         beats = dict(connection.execute(sqlalchemy.select(table)).all()) if trials else {}
     every, grace = storage.heartbeat_interval, storage.grace_period
@@ -423,8 +418,7 @@ def markdown(parts, study_name, rows, refs, seconds, running=()):
 
 
 def picture(parts, rows, refs):
-    """Quality against zipped size: feasible trials coloured, the others grey (infeasible
-    ones along the bottom, at their size), the references as stars, the bounds as lines."""
+    """PNG: quality against zipped size, the references as stars, the bounds as lines."""
     version, scale = parts.version, 100 if parts.maximize else 1
     kb = lambda some: [r["zip_bytes"] / 1024 for r in some]
     y = lambda some, key="quality": [r[key] * scale for r in some]
@@ -439,23 +433,19 @@ def picture(parts, rows, refs):
         front = pareto(rows, parts.maximize)
         ax.plot(kb(front), y(front), "-", color="tab:blue", alpha=0.5, label="Pareto front")
     if stopped:
-        label = "stopped early (float, fold 1)"
-        ax.scatter(
-            kb(stopped), y(stopped, "last_epoch_value"), marker="x", color="silver", label=label
-        )
+        grey = dict(marker="x", color="silver", label="stopped early (float, fold 1)")
+        ax.scatter(kb(stopped), y(stopped, "last_epoch_value"), **grey)
     if infeasible:
         bottom = dict(transform=ax.get_xaxis_transform(), markersize=14, color="grey")
-        ax.plot(
-            kb(infeasible), [0] * len(infeasible), "|", label="infeasible (at its size)", **bottom
-        )
+        label = "infeasible (at its size)"
+        ax.plot(kb(infeasible), [0] * len(infeasible), "|", label=label, **bottom)
     for role, r in refs.items():
         color = "tab:red" if role == "current" else "tab:orange"
         label = ORIGINAL if role == "seed recipe" else role
         ax.plot(kb([r]), y([r]), "*", markersize=14, color=color, label=label, zorder=4)
     line = dict(color="black", linewidth=1)
-    ax.axvline(
-        search_space.max_zip_bytes(version) / 1024, linestyle="--", label="size bound", **line
-    )
+    bound = search_space.max_zip_bytes(version) / 1024
+    ax.axvline(bound, linestyle="--", label="size bound", **line)
     if parts.maximize:
         label = "accuracy limit (on the course's test split)"
         ax.axhline(100 * entry(version).limits["accuracy"], linestyle=":", label=label, **line)
@@ -502,8 +492,7 @@ def parse_args(argv):
 
 
 def main(argv=None):
-    """The whole search; returns the exit status. The output folder, the data and the storage
-    are checked before TensorFlow loads (one error line naming the file)."""
+    """The whole search (every input checked before TensorFlow loads); the exit status."""
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     args = parse_args(argv)
     args.out_dir = outputs.check_out_dir(args.out_dir)

@@ -16,9 +16,8 @@ from common.constraints import of_exercise
 from common.litert import Model
 
 from . import declared
+from .bench import ROOT, SHARED
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-SHARED = os.path.join(ROOT, "..", "shared", "data")
 SEASONS = ("jena_mpi_roof_2024_jun_sep.csv", "jena_climate_2009_sample.csv")  # in ../shared/data
 
 
@@ -28,8 +27,7 @@ def cell(mae, base):
 
 
 def row(version, csv, results, norm, others):
-    """The table row of a version trained on `csv` (a Result per seed); `others`: every window of
-    each other file, scored with the training file's normalization `norm`."""
+    """The table row of a version trained on `csv` (a Result per seed), scored on `others` too."""
     test = [[r.metrics.mae_t, r.metrics.mae_rh] for r in results]
     base = [results[0].details["baseline"]["persistence"][k] for k in ("mae_t", "mae_rh")]
     models = [Model(r.files[f"{r.name}.tflite"]) for r in results]
@@ -37,10 +35,8 @@ def row(version, csv, results, norm, others):
     for other, windows in others.items():
         mae = [forecast.forecast_mae(m, norm(windows.inputs), windows.labels) for m in models]
         mean = cell(np.mean(mae, axis=0), forecast.persistence_mae(windows))
-        worst = np.max(mae, axis=0)
-        cross.append(
-            f"{os.path.basename(other)}: {mean}, highest over seeds {worst[0]:.3f} / {worst[1]:.3f}"
-        )
+        worst = "highest over seeds {:.3f} / {:.3f}".format(*np.max(mae, axis=0))
+        cross.append(f"{os.path.basename(other)}: {mean}, {worst}")
     sizes = [r.sizes["zip_bytes"] for r in results]
     return (
         f"| {version} | {os.path.basename(csv)} | {cell(test[0], base)} "
@@ -51,18 +47,12 @@ def row(version, csv, results, norm, others):
 
 def run(argv=None):
     p = cli.Parser(prog="python -m tools.seasons", description=__doc__.split("\n\n")[0])
-    p.add_argument(
-        "--csv",
-        nargs="+",
-        default=[os.path.join(SHARED, name) for name in SEASONS],
-        help="Jena CSVs, each a season (default: ../shared/data's two real files)",
-    )
+    csvs = [os.path.join(SHARED, name) for name in SEASONS]
+    what = "Jena CSVs, each a season (default: ../shared/data's two real files)"
+    p.add_argument("--csv", nargs="+", default=csvs, help=what)
     p.add_argument("--seeds", type=cli.seeds, default="0,1,2", help="seeds (default: 0,1,2)")
-    p.add_argument(
-        "--out",
-        default=os.path.join(ROOT, "docs", "results", "SEASONS.md"),
-        help="the table (default: docs/results/SEASONS.md)",
-    )
+    out = os.path.join(ROOT, "docs", "results", "SEASONS.md")
+    p.add_argument("--out", default=out, help="the table (default: docs/results/SEASONS.md)")
     args = p.parse_args(argv)
     # every file read and checked before the first training
     loaded = {csv: forecast.load(None, argparse.Namespace(data=csv)) for csv in args.csv}
