@@ -1,5 +1,4 @@
-"""The one reader of a model, `open_model`, which every reader calls: its bytes, the metadata it
-carries and the JSON beside it, checked, without TensorFlow or a TFLite schema module."""
+"""`open_model`, the one reader of a model: its bytes, metadata and JSON, checked (no TensorFlow)."""
 
 import dataclasses
 import json
@@ -63,9 +62,8 @@ def json_path(model_path):
 
 
 def open_model(path, flags=None, ignore_metadata=False, kind=None):
-    """The model at `path`, checked, with what describes it; every problem is one DataError naming
-    the file. `flags`: {FrontEnd field: value} of a command line (resize <= 0: none); `kind`:
-    "kws", "forecast", None for either, "any" for the bytes alone when nothing describes them."""
+    """The model at `path`, checked, with what describes it; a problem is one DataError. `flags`:
+    {FrontEnd field: value} (resize <= 0: none); `kind`: "kws", "forecast", None (either), "any"."""
     data = read_model_bytes(path)
     input_shape, outputs = shapes(data, path)
     meta, report = metadata(data, path), read_report(path, data)
@@ -93,10 +91,8 @@ def open_model(path, flags=None, ignore_metadata=False, kind=None):
                 f"{json_path(path)}: no JSON with a 'normalization' beside {path}; expected the "
                 "forecaster's JSON written with it (it holds the input normalization)"
             )
-        norm = report["normalization"]
-        return dataclasses.replace(
-            found, version=report["version"], normalization=norm, source="its JSON"
-        )
+        version, norm = report["version"], report["normalization"]
+        return dataclasses.replace(found, version=version, normalization=norm, source="its JSON")
     if meta is not None and not ignore_metadata:
         frontend = FrontEnd.from_dict(meta["frontend"])
         for field, value in flags.items():
@@ -161,8 +157,7 @@ def _check_agreement(path, meta, report):
 
 # ---------------------------------------------------------------- the JSON beside a model
 def read_report(path, data):
-    """The checked JSON beside the model at `path` (None when there is none): it must record
-    these very bytes (`tflite_sha256`, and the file's own sha256 in `files` where listed)."""
+    """The checked JSON beside the model at `path` (None when there is none), recording its bytes."""
     where, expected = json_path(path), "the JSON written with the model"
     if not os.path.lexists(where):  # anything else there is read (a FIFO: refused unopened)
         return None
@@ -192,8 +187,7 @@ def read_report(path, data):
 
 
 def parse_json(raw, where, expected, what="JSON file"):
-    """JSON bytes, strict (no NaN), at most MAX_JSON_BYTES long and MAX_DEPTH deep; else a
-    DataError naming `where` and what was `expected`."""
+    """JSON bytes, strict (no NaN), at most MAX_JSON_BYTES long and MAX_DEPTH deep; else a DataError."""
     if len(raw) > MAX_JSON_BYTES:
         raise DataError(
             f"{where}: over the bound of {MAX_JSON_BYTES:,} bytes for a {what}; expected {expected}"
@@ -228,8 +222,7 @@ def _number(value):
 
 
 def check_contents(found):
-    """The first thing wrong in the fields a reader uses (None when nothing is): the version,
-    and the front end and labels or the normalization."""
+    """The first thing wrong in the version, front end and labels or normalization (None: none)."""
     version = found.get("version")
     if not (isinstance(version, str) and version in VERSIONS):
         return f"'version' is {_short.repr(version)}; expected one of {', '.join(sorted(VERSIONS))}"
@@ -256,7 +249,7 @@ def check_contents(found):
         return "neither 'frontend' (keyword spotting) nor 'normalization' (forecasting)"
     norm = found["normalization"]
     ok = isinstance(norm, dict) and all(
-        isinstance(norm.get(k), list) and len(norm[k]) == 2 and all(_number(v) for v in norm[k])
+        isinstance(norm.get(k), list) and len(norm[k]) == 2 and all(map(_number, norm[k]))
         for k in ("mean", "std")
     )
     if not ok or min(norm["std"]) <= 0:
@@ -269,10 +262,8 @@ def check_contents(found):
 
 # ---------------------------------------------------------------- the flatbuffer
 # field indices in the TFLite schema (tensorflow/compiler/mlir/lite/schema/schema.fbs)
-MODEL_SUBGRAPHS, MODEL_BUFFERS, MODEL_METADATA = 2, 4, 6
-SUBGRAPH_TENSORS, SUBGRAPH_INPUTS, SUBGRAPH_OUTPUTS, TENSOR_SHAPE = 0, 1, 2, 0
-METADATA_NAME, METADATA_BUFFER = 0, 1
-BUFFER_DATA = 0
+MODEL_SUBGRAPHS, MODEL_BUFFERS, MODEL_METADATA, METADATA_NAME, METADATA_BUFFER = 2, 4, 6, 0, 1
+SUBGRAPH_TENSORS, SUBGRAPH_INPUTS, SUBGRAPH_OUTPUTS, TENSOR_SHAPE, BUFFER_DATA = 0, 1, 2, 0, 0
 
 
 def embed(tflite, version, frontend, labels):
@@ -314,10 +305,6 @@ class _Table:
         offset = _unpack("<H", self.buf, self.vtable + entry)
         return self.pos + offset if offset else None
 
-    def scalar(self, index, fmt):
-        at = self.field(index)
-        return 0 if at is None else _unpack(fmt, self.buf, at)
-
     def vector(self, index, size=4):
         """The positions of a vector field's items (none when absent)."""
         at = self.field(index)
@@ -331,6 +318,10 @@ class _Table:
         if items.stop > len(self.buf):
             raise ValueError("vector past the end of the file")
         return bytes(self.buf[items.start : items.stop])
+
+    def scalar(self, index, fmt):
+        at = self.field(index)
+        return 0 if at is None else _unpack(fmt, self.buf, at)
 
     def ints(self, index):
         return [_unpack("<i", self.buf, p) for p in self.vector(index)]
