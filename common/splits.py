@@ -30,8 +30,7 @@ def speaker_of(path):
 
 
 def read_file_list(path):
-    """`<label>/<file>.wav` of each line of a file list, leading folders and macOS metadata
-    left out."""
+    """`<label>/<file>.wav` of each line of a file list, leading folders and macOS metadata out."""
     try:
         text = read_file(path, MAX_LIST_BYTES, "a file list of lines <label>/<file>.wav").decode()
     except UnicodeDecodeError as e:
@@ -45,7 +44,7 @@ def read_file_list(path):
 
 def list_folder(folder):
     """`<label>/<file>.wav` of every wav in `folder` (or its mini_speech_commands/), macOS
-    metadata left out: the files a partial copy has."""
+    metadata left out."""
     if not os.path.isdir(folder):
         raise DataError(f"{folder}: no such folder; expected a folder of <label>/<file>.wav")
     inner = os.path.join(folder, "mini_speech_commands")
@@ -65,8 +64,7 @@ def _checked(source, files, what="line"):
 def assign_speakers(counts, order, targets):
     """The group of each speaker (given by its file count), taken in `order`, each whole to
     the group furthest below its target file count (the first on ties)."""
-    filled = np.zeros(len(targets))
-    group = np.zeros(len(counts), np.int64)
+    filled, group = np.zeros(len(targets)), np.zeros(len(counts), np.int64)
     for i in order:
         g = int(np.argmax(np.asarray(targets, np.float64) - filled))
         group[i], filled[g] = g, filled[g] + counts[i]
@@ -93,16 +91,15 @@ def split_by_speaker(files, seed=0, train=0.8, val=0.1):
     return {s: sorted(v) for s, v in out.items()}
 
 
-def format_lines(files):
-    return "".join(PREFIX + f + "\n" for f in sorted(files))
-
-
 def write_splits(splits, out_dir):
     """Write kws_split_<name>.txt for each split, as one set; return their paths."""
     from .outputs import check_out_dir, write_set
 
     check_out_dir(out_dir)
-    files = {f"kws_split_{name}.txt": format_lines(v).encode() for name, v in splits.items()}
+    files = {
+        f"kws_split_{name}.txt": "".join(PREFIX + f + "\n" for f in sorted(v)).encode()
+        for name, v in splits.items()
+    }
     return write_set(out_dir, files)
 
 
@@ -111,27 +108,17 @@ def run(argv=None):
 
     p = Parser(prog="python -m common.splits", description=__doc__.split("\n")[0])
     source = p.add_mutually_exclusive_group(required=True)
-    source.add_argument(
-        "--files", help="a list of <label>/<file>.wav, one a line (e.g. the 8,000 official names)"
-    )
-    source.add_argument(
-        "--data", help="a folder of <label>/<file>.wav: split the files it has (a partial copy)"
-    )
-    p.add_argument(
-        "--out-dir",
-        default=".",
-        help="where kws_split_{train,val,test}.txt go (default: the working folder)",
-    )
+    text = "a list of <label>/<file>.wav, one a line (e.g. the 8,000 official names)"
+    source.add_argument("--files", help=text)
+    text = "a folder of <label>/<file>.wav: split the files it has (a partial copy)"
+    source.add_argument("--data", help=text)
+    text = "where kws_split_{train,val,test}.txt go (default: the working folder)"
+    p.add_argument("--out-dir", default=".", help=text)
     p.add_argument("--seed", type=seed, default=0, help="shuffles the speakers (default: 0)")
-    p.add_argument(
-        "--train", type=float, default=0.8, help="share of the files for training (default: 0.8)"
-    )
-    p.add_argument(
-        "--val",
-        type=float,
-        default=0.1,
-        help="share for validation (default: 0.1); the rest is the test split",
-    )
+    text = "share of the files for training (default: 0.8)"
+    p.add_argument("--train", type=float, default=0.8, help=text)
+    text = "share for validation (default: 0.1); the rest is the test split"
+    p.add_argument("--val", type=float, default=0.1, help=text)
     args = p.parse_args(argv)
     files = read_file_list(args.files) if args.files else list_folder(args.data)
     splits = split_by_speaker(files, args.seed, args.train, args.val)
