@@ -53,8 +53,7 @@ def interpreter_words():
 
 
 def system(os_release="/etc/os-release"):
-    """{'os': the OS, userland bits, kernel, Python and interpreter in words, 'bits'}. The bits
-    are this Python's: a Pi 4 or 5 runs a 32-bit Raspberry Pi OS on a 64-bit kernel too."""
+    """{'os': the OS, userland bits, kernel, Python and interpreter in words, 'bits': Python's}."""
     name = platform.system()
     with contextlib.suppress(OSError), open(os_release, encoding="utf-8", errors="replace") as f:
         fields = dict(ln.rstrip("\n").split("=", 1) for ln in f if "=" in ln)
@@ -87,13 +86,12 @@ def limit_line(report):
         return (
             f"Pi limit: none for {version} (limits only ex2_b inference and ex2_c total); {ran_on}"
         )
-    parts = []
-    for r in rows:
-        verdict = r["verdict"]
-        if verdict == "not assessable":
-            verdict += ": not a Raspberry Pi, the limit is defined on one"
-        what = PI_LIMITS[r["metric"]][0]
-        parts.append(f"{what} {r['mean_ms']:.2f} ms (mean) < {r['limit']:g} ms: {verdict}")
+    off_pi = {"not assessable": "not assessable: not a Raspberry Pi, the limit is defined on one"}
+    parts = [
+        f"{PI_LIMITS[r['metric']][0]} {r['mean_ms']:.2f} ms (mean) < {r['limit']:g} ms: "
+        + off_pi.get(r["verdict"], r["verdict"])
+        for r in rows
+    ]
     hint = ""
     if host["bits"] == 32 and any(r["verdict"] == "FAIL" for r in rows):
         hint = " (a 32-bit OS runs tflite-runtime 2.14; a 64-bit Raspberry Pi OS runs LiteRT: docs/raspberry-pi.md)"
@@ -119,9 +117,8 @@ def wav_paths(wav, split, labels):
 
 
 def label_wavs(model, described, paths, truth=None):
-    """Label every readable wav: {'files': [{path, label, score, truth}], 'unreadable':
-    [messages], 'scored', 'right', 'accuracy', 'in_training'}. A file's true label is
-    `truth[i]` (a split's), else its folder's name when that is a label."""
+    """Label every readable wav: {'files': [{path, label, score, truth}], 'unreadable', 'scored',
+    'right', 'accuracy', 'in_training'}; true labels: `truth`, else the folders' names."""
     labels, files, unreadable = described.labels, [], []
     if truth is None:  # the folders' names
         truth = [os.path.basename(os.path.dirname(os.path.abspath(p))) for p in paths]
@@ -184,13 +181,12 @@ def parse_args(argv):
             p.add_argument(name, action=argparse.BooleanOptionalAction, help=text)
         else:
             p.add_argument(name, type=FLAG_TYPES.get(field, cli.positive_int), help=text)
-    p.add_argument(
-        "--ignore-metadata", action="store_true", help="run the course's defaults and the flags"
-    )
-    threads = f"interpreter threads, 1 to {cli.MAX_THREADS} (default 1)"
-    p.add_argument("--threads", type=cli.within(1, cli.MAX_THREADS), default=1, help=threads)
-    runs = f"timed runs, 1 to {cli.MAX_RUNS:,} (default 100)"
-    p.add_argument("--runs", type=cli.within(1, cli.MAX_RUNS), default=100, help=runs)
+    text = "run the course's defaults and the flags"
+    p.add_argument("--ignore-metadata", action="store_true", help=text)
+    text = f"interpreter threads, 1 to {cli.MAX_THREADS} (default 1)"
+    p.add_argument("--threads", type=cli.within(1, cli.MAX_THREADS), default=1, help=text)
+    text = f"timed runs, 1 to {cli.MAX_RUNS:,} (default 100)"
+    p.add_argument("--runs", type=cli.within(1, cli.MAX_RUNS), default=100, help=text)
     p.add_argument("--wav", help="a wav file or a folder (recursive): label every wav")
     p.add_argument("--split", help="with --wav DIR: score only the files this split file lists")
     p.add_argument("--json", action="store_true", help="print the run as one JSON object")
@@ -245,12 +241,10 @@ def run(argv):
             )
         return 0
     r = report["latency"]
-    inf, tot = r["inference_ms"], r["total_ms"]
-    print(f"Inference Latency {inf['mean']:.2f}ms")
-    print(f"Total Latency {tot['mean']:.2f}ms")
-    print(f"Inference p50 {inf['p50']:.2f}ms p90 {inf['p90']:.2f}ms ({r['runs']} runs)")
-    print(f"Total p50 {tot['p50']:.2f}ms p90 {tot['p90']:.2f}ms ({r['runs']} runs)")
-    print(limit_line(report))
+    kinds = (("Inference", r["inference_ms"]), ("Total", r["total_ms"]))
+    lines = [f"{what} Latency {ms['mean']:.2f}ms" for what, ms in kinds]
+    lines += [f"{w} p50 {m['p50']:.2f}ms p90 {m['p90']:.2f}ms ({r['runs']} runs)" for w, m in kinds]
+    print("\n".join([*lines, limit_line(report)]))
     return 0
 
 
