@@ -1,5 +1,4 @@
-"""Keyword-spotting data, checked before any training: the dataset folder, the split files and
-every wav they list (docs/data.md). numpy + scipy only (no TensorFlow import)."""
+"""Keyword-spotting data, checked before any training: the folder, the splits, their wavs."""
 
 import base64
 import binascii
@@ -59,8 +58,8 @@ def _check_extracted(folder):
 
 
 def resolve_data_dir(data=None, offline_hint=""):
-    """The folder of `<label>/<file>.wav`: `data` or `data/mini_speech_commands`. `data` None:
-    ./data, where the official archive is downloaded when absent."""
+    """The folder of `<label>/<file>.wav`: `data` or `data/mini_speech_commands` (None: ./data,
+    downloaded when absent)."""
     d = Path("data" if data is None else data)
     for candidate in (d, d / "mini_speech_commands"):
         if _has_labels(candidate):
@@ -75,8 +74,8 @@ def resolve_data_dir(data=None, offline_hint=""):
 
 
 def split_file(split_dir, which, split_flag=None):
-    """Path of split `which`: `kws_split_{which}.txt` (this repository's naming) or
-    `kws_{which}_split.txt` (the course's). `split_flag`: the caller's option, for the hint."""
+    """Path of split `which`: `kws_split_{which}.txt` (ours) or `kws_{which}_split.txt` (the
+    course's). `split_flag`: the caller's option, for the hint."""
     names = [f"kws_split_{which}.txt", f"kws_{which}_split.txt"]
     for n in names:
         if (Path(split_dir) / n).is_file():
@@ -132,22 +131,17 @@ def _fits(folder, data_dir):
 
 
 def fitting_splits(data_dir):
-    """The folders beside `data_dir` (its siblings and their subfolders) holding a split that
-    fits it (a partial copy), `<data>_split` first."""
+    """The folders beside `data_dir` holding a split that fits it, `<data>_split` first."""
     data_dir = Path(os.path.abspath(data_dir))  # as typed: symbolic links not followed
-    siblings = sorted(p for p in data_dir.parent.iterdir() if p.is_dir() and p != data_dir)
-    found = [
-        folder
-        for parent in (data_dir.parent, *siblings)
-        for folder in sorted(p for p in parent.iterdir() if p.is_dir() and p != data_dir)
-        if _fits(folder, data_dir)
-    ]
+    folders = lambda parent: sorted(p for p in parent.iterdir() if p.is_dir() and p != data_dir)
+    found = [f for parent in (data_dir.parent, *folders(data_dir.parent)) for f in folders(parent)]
+    found = [f for f in found if _fits(f, data_dir)]
     return sorted(found, key=lambda f: not f.name.startswith(data_dir.name))
 
 
 def missing_files_hint(data_dir, which, split_flag):
-    """What to do when a split lists files that `data_dir` lacks: the split beside the data
-    that fits it, or the command that makes one of the files it has."""
+    """What to do when a split lists files that `data_dir` lacks: a split that fits, or how to
+    make one."""
     fits = fitting_splits(data_dir)
     flag = f"{split_flag} " if split_flag else ""
     folder = split_flag in (None, "--split-dir")  # the option names a folder, not a file
@@ -162,8 +156,7 @@ def missing_files_hint(data_dir, which, split_flag):
 
 
 def read_split_file(path, data_dir, labels=LABELS, name="split", log=print, split_flag=None):
-    """The Split of one file, its lines resolved in `data_dir`; missing wavs are an error that
-    says what to do (`split_flag`: the caller's option for the split, named in the hint)."""
+    """The Split of one file, its lines resolved in `data_dir`; missing wavs are an error."""
     path = Path(path)
     unique = _split_names(path, labels, log)
     paths = [str(Path(data_dir) / label / file) for label, file in unique]
@@ -197,8 +190,7 @@ def read_splits(split_dir, data_dir, labels=LABELS, log=print, split_flag=None):
 
 
 def load_waves(splits, rate, log=print):
-    """Read every wav of every split at `rate` into Split.waves. Unreadable files are one
-    error listing them; files that are not 16 kHz mono 1 s are reported once."""
+    """Read every wav of every split at `rate` into Split.waves; unreadable files: one error."""
     fixes, odd, bad = collections.Counter(), 0, []
     for split in splits.values():
         split.waves = np.zeros([len(split.paths), int(rate)], np.float32)
@@ -226,13 +218,13 @@ def load_waves(splits, rate, log=print):
 
 def copies_of(train, test):
     """How many of `test`'s waveforms are sample for sample one of `train`'s."""
-    seen = {hashlib.blake2b(w.tobytes(), digest_size=16).digest() for w in train.waves}
-    return sum(hashlib.blake2b(w.tobytes(), digest_size=16).digest() in seen for w in test.waves)
+    digest = lambda w: hashlib.blake2b(w.tobytes(), digest_size=16).digest()
+    seen = set(map(digest, train.waves))
+    return sum(digest(w) in seen for w in test.waves)
 
 
 def unseen_speaker_mask(train, test):
-    """Boolean mask of the test files whose speaker has no file in the train split; None
-    when a file name does not tell its speaker."""
+    """Boolean mask of the test files whose speaker is not in train; None: speakers unknown."""
     seen, speakers = set(train.speakers), test.speakers
     if None in seen or None in speakers:
         return None
@@ -257,8 +249,7 @@ def training_files(split):
 
 
 def in_training(record, paths):
-    """Boolean mask of `paths` among the training files of a training_files() `record`, or
-    None when the record is not usable."""
+    """Boolean mask of `paths` among the files of a training_files() `record` (None: unusable)."""
     if not isinstance(record, dict) or record.get("method") != FINGERPRINT:
         return None
     try:
