@@ -1,6 +1,5 @@
-"""Run .tflite models and time them: the interpreter, a model runner, the one latency loop.
-No TensorFlow import unless no other interpreter is installed: this module runs on a Raspberry
-Pi with `ai-edge-litert` (64-bit OS) or `tflite-runtime` (32-bit OS)."""
+"""Run .tflite models and time them: the interpreter, a model runner, the one latency loop (no
+TensorFlow unless no other interpreter is installed: runs on a Raspberry Pi)."""
 
 import importlib
 import os
@@ -72,7 +71,7 @@ def make_interpreter(data, threads, kernels):
 
 class Model:
     """A model (bytes or a path) with float input and output, run with `kernels`; a FrontEnd
-    `cfg` adds `classify(waveform)`. `name` (default: the path) names it in errors."""
+    `cfg` adds `classify(waveform)`."""
 
     def __init__(self, model, cfg=None, threads=1, verbose=False, kernels="default", name=None):
         is_bytes = isinstance(model, (bytes, bytearray))
@@ -136,12 +135,10 @@ def latency_stats(ms):
 
 
 def measure_latency(model, cfg=None, runs=100, threads=1, warmup=5, seed=0, frontend=None):
-    """The one latency loop, the course's: each run 1 s of random 48 kHz signal -> resample ->
-    front end (`cfg`'s, or `frontend`) -> invoke; inference = invoke, total = all (None without
-    a front end: random input). {'inference_ms', 'total_ms': {mean, p50, p90}, 'runs'}."""
+    """The course's latency loop: 1 s of random 48 kHz signal -> resample -> front end -> invoke;
+    {'inference_ms', 'total_ms' (None without a front end): {mean, p50, p90}, 'runs'}."""
     m = model if isinstance(model, Model) else Model(model, cfg, threads)
-    cfg = cfg or m.cfg
-    frontend = frontend or m.frontend
+    cfg, frontend = cfg or m.cfg, frontend or m.frontend
     rng = np.random.RandomState(seed)
     inference, total = [], []
     for i in range(warmup + runs):
