@@ -1,6 +1,5 @@
-"""A run's output files, written as one set: staged, then renamed with the stop signals held,
-the JSON (every other file's sha256, the commit record) last; one writer at a time per folder
-(docs/robustness.md, 4)."""
+"""A run's output files, written as one set: staged, renamed with the stop signals held, the JSON
+last; one writer at a time per folder (docs/robustness.md, 4)."""
 
 import contextlib
 import errno
@@ -19,7 +18,7 @@ LEFTOVER = re.compile(r"\.ws-[A-Za-z0-9_]+\.tmp")  # staged: whatever the target
 
 def check_out_dir(path, flag="--out-dir"):
     """The absolute `path`, symbolic links followed, or a DataError naming `flag` when it cannot
-    hold the outputs (a file, under a file, a link loop or to nothing, not writable)."""
+    hold the outputs."""
     typed, path = os.fspath(path), os.path.abspath(os.fspath(path))  # messages: as typed
     probe = path
     while not os.path.lexists(probe):
@@ -59,8 +58,7 @@ def _mode():
 
 
 def write_set(out_dir, files):
-    """Write `files` ({name: bytes}) into `out_dir` as one set, a `.json` last; their paths. An
-    OSError without a file name (a full disk) is given the folder's."""
+    """Write `files` ({name: bytes}) into `out_dir` as one set, a `.json` last; their paths."""
     out_dir = os.path.abspath(os.fspath(out_dir))
     names = sorted(files, key=lambda n: n.endswith(".json"))  # the commit record last
     try:
@@ -95,8 +93,8 @@ def write_set(out_dir, files):
 
 @contextlib.contextmanager
 def folder_lock(out_dir):
-    """Hold the folder's write lock (waiting at most LOCK_WAIT_S for another writer) and the stop
-    signals until its release, when the lock file is removed: a set begun is written whole."""
+    """Hold the folder's write lock (at most LOCK_WAIT_S waited) and the stop signals until its
+    release, when the lock file is removed."""
     from filelock import FileLock, Timeout
 
     path = os.path.join(out_dir, LOCK_NAME)
