@@ -1,5 +1,4 @@
-"""What a run made and measured, as one typed object; its JSON, its printed verdict and its row
-in a results page are renderings of it (no TensorFlow import)."""
+"""What a run made and measured, as one typed object that its JSON and verdict render."""
 
 import dataclasses
 import importlib
@@ -20,8 +19,7 @@ def exercise(version):
 
 @dataclasses.dataclass
 class Result:
-    """One run: its files (name -> bytes), the model's sizes, metrics (the exercise's Metrics),
-    verdict, training history, and the exercise's record (`details`: data, training...)."""
+    """One run: its files (name -> bytes), sizes, metrics, verdict, history and `details`."""
 
     version: str
     name: str
@@ -36,8 +34,7 @@ class Result:
     files: dict = dataclasses.field(default_factory=dict, repr=False)
 
     def to_json(self):
-        """The JSON's object: every figure, the verdict, and the sha256 of every file of the set
-        (the JSON is the set's commit record, common/outputs.py)."""
+        """The JSON's object: every figure, the verdict, and the sha256 of every file of the set."""
         return finite(
             {
                 "version": self.version,
