@@ -1,5 +1,4 @@
-"""TensorFlow Lite for Microcontrollers (TFLM): the one module that imports `tflite-micro`, a
-nightly build pinned in requirements-mcu.txt (if its API moves, adapt it here, nowhere else)."""
+"""TensorFlow Lite for Microcontrollers: the one module importing `tflite-micro` (pinned nightly)."""
 
 import collections
 import contextlib
@@ -53,8 +52,7 @@ def _details(d, position):
 
 
 class Interpreter:
-    """TFLM's interpreter (a board's kernels) behind the LiteRT calls of common.litert.Model;
-    a model TFLM cannot load raises RuntimeError with TFLM's own message."""
+    """TFLM's interpreter behind the LiteRT calls of common.litert.Model (RuntimeError: no load)."""
 
     def __init__(self, data, arena_size=None):
         self._tflm, log = _load(data, arena_size)
@@ -84,8 +82,7 @@ class Interpreter:
         return self._tflm.get_output(index)
 
     def arena_bytes(self):
-        """The tensor arena the model used (TFLM's recording allocator after one invoke, on this
-        host's 64-bit pointers), in bytes."""
+        """The tensor arena the model used after one invoke, in bytes (this host's pointers)."""
         if not self._invoked:
             raise RuntimeError("arena_bytes: invoke the model once first")
         with captured_native_stderr() as log:
@@ -140,8 +137,7 @@ def output_step(data):
 
 
 def coverage(data):
-    """{op name: whether TFLM has a kernel for it}: TFLM names the first op it lacks while
-    loading; that op is swapped for ADD and the model loaded again, until none is missing."""
+    """{op name: whether TFLM has a kernel}: each op TFLM lacks is swapped for ADD, then reloaded."""
     import flatbuffers
 
     schema, model = _parse(data)
