@@ -1,5 +1,5 @@
-"""Pictures of a run (training curves beside the forecasts or the confusion matrix) and of the
-benchmark, as deterministic PNG bytes: the caller writes them with its other outputs."""
+"""Pictures of a run (training curves, forecasts or confusion matrix) and of the benchmark, as
+deterministic PNG bytes."""
 
 import io
 
@@ -60,8 +60,7 @@ def _curves(ax, history, name, key, title, ylabel, marks, scale=1.0, log=False):
     ):
         if span is not None:
             ax.axvspan(span[0] - 0.5, span[1] + 0.5, color=colour, alpha=alpha, label=label)
-    kept = marks["kept_epoch"]
-    if kept is not None:
+    if (kept := marks["kept_epoch"]) is not None:
         ax.axvline(kept, color="black", linestyle=":", label=f"kept (epoch {kept})")
     drawn = np.concatenate(drawn) if drawn else np.empty(0)
     if log and drawn.size and (drawn > 0).all():
@@ -157,8 +156,7 @@ def forecast_figure(
 
 
 def forecast_png(history, **kwargs) -> bytes:
-    """Training curves (loss, MAE T, MAE RH), then T and RH: truth, model forecasts and
-    persistence of [N, 6, 2] windows of the test split, titled with their MAE."""
+    """Training curves, then T and RH of [N, 6, 2] test windows: truth, forecasts, persistence."""
     return png(forecast_figure(history, **kwargs))
 
 
@@ -212,8 +210,8 @@ def _note(ax, text, xy, offset, colour, **where):
 
 
 def _place(fig, ax, notes):
-    """Annotate each (text, xy, colour) beside its point, at the first offset of _NEAR where it
-    stays inside the axes and overlaps no earlier note (else at the last one)."""
+    """Annotate each (text, xy, colour) at the first offset of _NEAR inside the axes and clear of
+    earlier notes (else at the last one)."""
     renderer = fig.canvas.get_renderer()
     ax.get_xlim(), ax.get_ylim()  # autoscale now, before measuring
     inside, placed = ax.get_window_extent(renderer), []
@@ -231,8 +229,7 @@ def _place(fig, ax, notes):
 
 
 def bench_png(rows, limits, *, title) -> bytes:
-    """Zipped size against MAE T, MAE RH and accuracy: a point per row with a size, a grey
-    dotted line per row without one (persistence), each version's limits dashed."""
+    """Zipped size against MAE T, MAE RH and accuracy: points, references dotted, limits dashed."""
     plt = pyplot()
     from matplotlib.lines import Line2D
 
@@ -269,10 +266,8 @@ def bench_png(rows, limits, *, title) -> bytes:
         ax.grid(alpha=0.3)
         panel_notes.append(notes)
     handles = [Line2D([], [], color=colour[v], marker="o", linestyle="", label=v) for v in versions]
-    handles += [
-        Line2D([], [], color="grey", linestyle="--", label="limit (version colour)"),
-        Line2D([], [], color="grey", linestyle=":", label="reference without size"),
-    ]
+    for style, label in (("--", "limit (version colour)"), (":", "reference without size")):
+        handles.append(Line2D([], [], color="grey", linestyle=style, label=label))
     top = {"loc": "upper center", "bbox_to_anchor": (0.5, 0.95)}
     fig.legend(handles=handles, ncol=len(handles), fontsize=9, **top)
     fig.suptitle(title)
