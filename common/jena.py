@@ -1,5 +1,5 @@
-"""Jena climate data: find (or download) the CSV, read T and RH with their gaps, and make the
-windows that touch no gap (docs/data.md). No TensorFlow import."""
+"""Jena climate data: the CSV (downloaded if need be), T and RH with their gaps, and the windows
+that touch no gap (docs/data.md)."""
 
 import dataclasses
 import hashlib
@@ -13,10 +13,8 @@ from .download import Archive, mirrored, obtain
 from .errors import DataError, no_such, read_file
 from .macos_files import is_macos_metadata
 
-JENA_URL = (
-    "https://storage.googleapis.com/tensorflow/tf-keras-datasets/jena_climate_2009_2016.csv.zip"
-)
 JENA_CSV = "jena_climate_2009_2016.csv"
+JENA_URL = f"https://storage.googleapis.com/tensorflow/tf-keras-datasets/{JENA_CSV}.zip"
 JENA_ROWS = 420_551
 JENA_BYTES = 43_153_776
 MAX_CSV_BYTES = 2**30  # 25 times the official file
@@ -32,8 +30,8 @@ INPUT_STEPS = LABEL_STEPS = 6
 
 
 def resolve_csv(data=None, offline_hint=""):
-    """Path of the Jena CSV: `data` if a file, else `<data>/jena_climate_2009_2016.csv`. `data`
-    None: ./data, where the official file is downloaded when absent."""
+    """Path of the Jena CSV: `data` if a file, else `<data>/jena_climate_2009_2016.csv` (None:
+    ./data, downloaded when absent)."""
     if data is None:
         csv = os.path.join("data", JENA_CSV)
         if os.path.isfile(csv):
@@ -49,13 +47,8 @@ def resolve_csv(data=None, offline_hint=""):
         raise DataError(
             f"{data}: {no_such(data, 'file or folder')}; expected the Jena CSV or a folder holding {JENA_CSV}"
         )
-    present = sorted(
-        f
-        for f in os.listdir(data)
-        if f.lower().endswith(".csv")
-        and not is_macos_metadata(f)
-        and os.path.isfile(os.path.join(data, f))
-    )
+    csv_file = lambda f: f.lower().endswith(".csv") and not is_macos_metadata(f)
+    present = sorted(f for f in os.listdir(data) if csv_file(f) and os.path.isfile(f"{data}/{f}"))
     if not present:
         raise DataError(f"{data}: no {JENA_CSV} in this folder; no CSV file there")
     raise DataError(
@@ -91,8 +84,8 @@ def verify_csv(csv, url=None):
 
 @dataclasses.dataclass
 class Series:
-    """T and RH of a CSV: `values` float32 [rows, 2], NaN at gaps; `breaks[i]`: row i does not
-    follow row i-1 by one 10-minute step; `times` datetime64 or None."""
+    """T and RH of a CSV: `values` float32 [rows, 2], NaN at gaps; `breaks[i]`: row i is not 10
+    minutes after row i-1; `times` datetime64 or None."""
 
     path: str
     values: np.ndarray
@@ -218,8 +211,7 @@ def make_windows(series, input_steps=INPUT_STEPS, label_steps=LABEL_STEPS):
     all_windows = all_windows.transpose(0, 2, 1)  # [N, width, 2]
     bad_row = np.isnan(series.values).any(axis=1).astype(np.int64)
     after_break = series.breaks[1:].astype(np.int64)
-    # a window starting at row i is bad if a row in [i, i+width) is a gap, or a row in
-    # (i, i+width) starts after a break
+    # a window at row i is bad if a row in [i, i+width) is a gap or one in (i, i+width) a break
     bad = np.convolve(bad_row, np.ones(width, np.int64), "valid")
     bad += np.convolve(after_break, np.ones(width - 1, np.int64), "valid")
     starts = np.flatnonzero(bad == 0)
@@ -230,8 +222,7 @@ def make_windows(series, input_steps=INPUT_STEPS, label_steps=LABEL_STEPS):
 
 
 def split_windows(series):
-    """{train, val, test: Windows} of the 70/20/10 split; too many gaps, or a split without a
-    usable window, is an error naming the file."""
+    """{train, val, test: Windows} of the 70/20/10 split; too many gaps, or an empty split: error."""
     out = dict(zip(("train", "val", "test"), map(make_windows, split_series(series))))
     report = gap_report(series, out)
     kept, dropped = report["windows_kept"], report["windows_dropped"]
