@@ -5,12 +5,11 @@ import json
 import math
 import os
 import re
-import reprlib
 import struct
 
 from .constraints import VERSIONS
 from .errors import DataError, read_file
-from .frontend_np import LABELS, FrontEnd
+from .frontend_np import LABELS, FrontEnd, _short
 from .tflite_io import MAX_MODEL_BYTES, ModelFileError, read_model_bytes, sha256
 
 NAME = "keyword_spotting"  # the metadata entry; others (the converter's) are left alone
@@ -32,8 +31,6 @@ MAX_DEPTH = 16  # objects and lists within each other (a model's JSON has 5)
 MAX_LABELS = 1000
 SHA256_HEX = re.compile(r"[0-9a-f]{64}")
 AGAIN = "run its script again, or remove the JSON"
-_short = reprlib.Repr()
-_short.maxstring = _short.maxother = 60
 
 
 @dataclasses.dataclass(frozen=True)
