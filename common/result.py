@@ -62,18 +62,10 @@ class Result:
         own = {f.name for f in dataclasses.fields(cls)} | {"passed", "limits", *SIZES}
         details = {k: v for k, v in d.items() if k not in own}
         details["training"] = {k: v for k, v in d["training"].items() if k != "history"}
-        return cls(
-            d["version"],
-            entry(d["version"]).name,
-            d["architecture"],
-            d["params"],
-            d["sparsity"],
-            {k: d[k] for k in SIZES},
-            exercise(d["version"]).Metrics(**d["metrics"]),
-            d["training"]["history"],
-            details,
-            Verdict.from_dict(d["verdict"]),
-        )
+        v, model = d["version"], (d["architecture"], d["params"], d["sparsity"])
+        sizes, metrics = {k: d[k] for k in SIZES}, exercise(v).Metrics(**d["metrics"])
+        history, verdict = d["training"]["history"], Verdict.from_dict(d["verdict"])
+        return cls(v, entry(v).name, *model, sizes, metrics, history, details, verdict)
 
     def verdict_text(self):
         """The verdict table with the rows measured without a limit, and the headline."""
