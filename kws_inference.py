@@ -37,8 +37,7 @@ FLAG_TYPES = {"mfcc": None, "resize": int, "lower_frequency": float, "upper_freq
 def machine(model_file="/proc/device-tree/model"):
     """(name, is a Raspberry Pi): the Pi's model from the device tree, else the platform."""
     with contextlib.suppress(OSError), open(model_file, "rb") as f:
-        model = f.read().rstrip(b"\0").decode(errors="replace").strip()
-        if model:
+        if model := f.read().rstrip(b"\0").decode(errors="replace").strip():
             return model, model.startswith("Raspberry Pi")
     return runtime.host(), False
 
@@ -81,8 +80,7 @@ def limit_line(report):
     """The measured latency against the version's Pi limit, and the machine and OS it ran on."""
     host, version = report["machine"], report["version"] or "this model"
     ran_on = f"ran on {host['name']}; {host['os']}"
-    rows = report["latency"]["pi_limits"]
-    if not rows:
+    if not (rows := report["latency"]["pi_limits"]):
         return (
             f"Pi limit: none for {version} (limits only ex2_b inference and ex2_c total); {ran_on}"
         )
@@ -107,8 +105,7 @@ def wav_paths(wav, split, labels):
         one = kws_data.read_split_file(split, folder, labels, log=log, split_flag="--split")
         return one.paths, [labels[i] for i in one.label_ids]
     if os.path.isdir(wav):
-        found = walk_files(wav, ".wav")
-        if not found:
+        if not (found := walk_files(wav, ".wav")):
             raise FileNotFoundError(f"{wav}: no .wav file in this folder")
         return found, None
     if not os.path.isfile(wav):
@@ -233,8 +230,7 @@ def run(argv):
     print(f"interpreter: {report['interpreter']}")
     if "wav" in report:
         print("\n".join(wav_lines(report, args.split)))
-        n = len(report["wav"]["unreadable"])
-        if n:
+        if n := len(report["wav"]["unreadable"]):
             raise DataError(
                 f"{args.wav}: {n} of {n + len(report['wav']['files'])} wav files unreadable "
                 "(listed above); expected readable wav files"
