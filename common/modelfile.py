@@ -103,8 +103,7 @@ def open_model(path, flags=None, ignore_metadata=False, kind=None):
         source = "front end from the model's metadata"
     else:
         frontend = dataclasses.replace(COURSE_DEFAULTS, fft_length=None, **flags)  # as its stft
-        problems = frontend.problems()
-        if problems:
+        if problems := frontend.problems():
             raise DataError(f"front end {frontend.to_dict()} (flags): {problems[0]}")
         version, labels = None, tuple(LABELS)
         why = "the model's metadata ignored" if ignore_metadata else "no metadata in the model"
@@ -177,8 +176,7 @@ def read_report(path, data):
             f"{actual[:12]}...): the set was cut short or mixed; expected the JSON written "
             f"with this model: {AGAIN}"
         )
-    problem = check_contents(report)
-    if problem:
+    if problem := check_contents(report):
         raise DataError(f"{where}: {problem}")
     return report
 
@@ -231,8 +229,7 @@ def check_contents(found):
         fe, labels = found["frontend"], found.get("labels")
         if not isinstance(fe, dict):
             return f"'frontend' is {_short.repr(fe)}; expected an object of front-end settings"
-        problems = FrontEnd.problems_of(fe)
-        if problems:
+        if problems := FrontEnd.problems_of(fe):
             return problems[0]
         if not (
             isinstance(labels, list)
@@ -304,8 +301,7 @@ class _Table:
 
     def vector(self, index, size=4):
         """The positions of a vector field's items (none when absent)."""
-        at = self.field(index)
-        if at is None:
+        if (at := self.field(index)) is None:
             return range(0)
         start = at + _unpack("<I", self.buf, at) + 4
         return range(start, start + size * _unpack("<I", self.buf, start - 4), size)
@@ -364,14 +360,12 @@ def shapes(tflite, path="the model"):
 
 def metadata(tflite, path="the model"):
     """The checked NAME entry of a .tflite as a dict, or None when it carries none."""
-    raw = read_entries(tflite, path).get(NAME)
-    if raw is None:
+    if (raw := read_entries(tflite, path).get(NAME)) is None:
         return None
     where = f"{path}: metadata '{NAME}'"
     found = parse_json(raw, where, "the model's version, front end and labels", what="JSON")
     if not (isinstance(found, dict) and "frontend" in found):
         raise ModelFileError(f"{where}: no 'frontend' object")
-    problem = check_contents(found)
-    if problem:
+    if problem := check_contents(found):
         raise ModelFileError(f"{where}: {problem}")
     return found
