@@ -152,8 +152,7 @@ def load_series(csv):
     """The T and RH columns of a Jena CSV as a Series; errors name the file and the column."""
     frame = _read_frame(csv)
     frame.columns = [str(c).strip() for c in frame.columns]
-    missing = [c for c in COLUMNS if c not in frame.columns]
-    if missing:
+    if missing := [c for c in COLUMNS if c not in frame.columns]:
         raise DataError(
             f"{csv}: missing column(s) {missing}; expected {list(COLUMNS)} "
             f"among {list(frame.columns)[:22]}"
