@@ -95,15 +95,13 @@ def _split_names(path, labels, log):
     except UnicodeDecodeError as e:
         raise DataError(f"{path}: unreadable split file ({e}); expected lines {LINE}") from None
     lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
-    metadata = [ln for ln in lines if is_macos_metadata(ln)]
-    if metadata:
+    if metadata := [ln for ln in lines if is_macos_metadata(ln)]:
         log(f"note: {path}: {len(metadata)} macOS metadata line(s) ignored (e.g. {metadata[0]})")
         lines = [ln for ln in lines if not is_macos_metadata(ln)]
     if not lines:
         raise DataError(f"{path}: empty split file; expected lines {LINE}")
     keys = [tuple(ln.replace("\\", "/").split("/")[-2:]) for ln in lines]
-    bad = [ln for ln, k in zip(lines, keys) if len(k) < 2 or k[0] not in labels]
-    if bad:
+    if bad := [ln for ln, k in zip(lines, keys) if len(k) < 2 or k[0] not in labels]:
         raise DataError(
             f"{path}: line {bad[0]!r} has no known label folder; expected {LINE} "
             f"with label in {' '.join(labels)}"
@@ -160,8 +158,7 @@ def read_split_file(path, data_dir, labels=LABELS, name="split", log=print, spli
     path = Path(path)
     unique = _split_names(path, labels, log)
     paths = [str(Path(data_dir) / label / file) for label, file in unique]
-    missing = [p for p in paths if not os.path.isfile(p)]
-    if missing:
+    if missing := [p for p in paths if not os.path.isfile(p)]:
         which = name if name in SPLITS else next((w for w in SPLITS if w in path.name), "test")
         raise DataError(
             f"{path}: {len(missing)} of {len(paths)} listed files missing under "
@@ -179,8 +176,7 @@ def read_splits(split_dir, data_dir, labels=LABELS, log=print, split_flag=None):
         path = split_file(split_dir, w, split_flag)
         splits[w] = read_split_file(path, data_dir, labels, w, log, split_flag)
     for a, b in itertools.combinations(SPLITS, 2):
-        both = sorted(set(splits[a].paths) & set(splits[b].paths))
-        if both:
+        if both := sorted(set(splits[a].paths) & set(splits[b].paths)):
             log(
                 f"warning: {splits[a].file} and {splits[b].file}: {len(both)} file(s) in both "
                 f"the {a} and the {b} split (e.g. {os.path.relpath(both[0], data_dir)}); "
