@@ -122,8 +122,7 @@ def run(argv=None):
     args = p.parse_args(argv)
     files = read_file_list(args.files) if args.files else list_folder(args.data)
     splits = split_by_speaker(files, args.seed, args.train, args.val)
-    empty = [name for name, v in splits.items() if not v]
-    if empty:
+    if empty := [name for name, v in splits.items() if not v]:
         speakers = len({speaker_of(f) for f in files})
         raise DataError(
             f"{args.files or args.data}: {len(files)} files of {speakers} speakers leave "
