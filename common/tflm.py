@@ -87,8 +87,7 @@ class Interpreter:
             raise RuntimeError("arena_bytes: invoke the model once first")
         with captured_native_stderr() as log:
             self._tflm.print_allocations()
-        found = ARENA_TOTAL.search(log[0])
-        if not found:
+        if not (found := ARENA_TOTAL.search(log[0])):
             raise RuntimeError(
                 f"tflite-micro {version()}: print_allocations() printed no 'Arena allocation "
                 f"total' line ({log[0][:200]!r}); the pinned build of {REQUIREMENTS} prints it"
