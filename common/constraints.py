@@ -159,8 +159,7 @@ class Verdict:
         return f"PASS: every limit met ({', '.join(passed)})"
 
     def table(self, version, also=()):
-        """The verdict table: a line per limit, `also` ((name, text) without a limit), the reasons
-        of the not-assessable limits, and the headline."""
+        """The verdict table: a line per limit, `also` ((name, text)), reasons and the headline."""
         lines = [
             f"Verdict for {version}",
             f"  {'metric':<26}{'measured':>20}  {'limit':>14}  result",
