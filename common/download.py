@@ -91,8 +91,7 @@ def mirrored(archive):
 
 
 def obtain(archive, folder, member, check, offline_hint=""):
-    """`<folder>/<member>`, downloaded and extracted from `archive` under its lock; a failure's
-    error ends with `offline_hint`."""
+    """`<folder>/<member>`, downloaded and extracted from `archive` under its lock."""
     archive = mirrored(archive)
     target, store = Path(folder) / member, Path(folder) / DOWNLOADS
     created = [d for d in (store, *store.parents) if not d.exists()]
@@ -135,8 +134,7 @@ def _lock(archive, folder, log=print):
 
 
 def fetch(archive, folder, log=print):
-    """Path of the verified archive in `<folder>/downloads/`, downloaded when absent; a failure
-    is one DataError and nothing is kept."""
+    """Path of the verified archive in `<folder>/downloads/`, downloaded when absent."""
     import pooch
     import requests
 
@@ -179,7 +177,7 @@ def fetch(archive, folder, log=print):
 
 
 def extract(archive, zip_path, folder, member, check=None):
-    """Extract `member` of the archive into a staging folder, `check` it, rename it into `folder`."""
+    """Extract `member` of the archive staged, `check` it, rename it into `folder`."""
     target = Path(folder) / member
     if target.exists():
         raise DataError(
