@@ -30,8 +30,7 @@ INPUT_STEPS = LABEL_STEPS = 6
 
 
 def resolve_csv(data=None, offline_hint=""):
-    """Path of the Jena CSV: `data` if a file, else `<data>/jena_climate_2009_2016.csv` (None:
-    ./data, downloaded when absent)."""
+    """Path of the Jena CSV: `data` if a file, else in `data` (None: ./data, downloaded)."""
     if data is None:
         csv = os.path.join("data", JENA_CSV)
         if os.path.isfile(csv):
@@ -82,8 +81,7 @@ def verify_csv(csv, url=None):
 
 @dataclasses.dataclass
 class Series:
-    """T and RH of a CSV: `values` float32 [rows, 2], NaN at gaps; `breaks[i]`: row i is not 10
-    minutes after row i-1; `times` datetime64 or None."""
+    """T and RH of a CSV: `values` [rows, 2], NaN at gaps; `breaks[i]`: not 10 min after row i-1."""
 
     path: str
     values: np.ndarray
@@ -216,7 +214,7 @@ def make_windows(series, input_steps=INPUT_STEPS, label_steps=LABEL_STEPS):
 
 
 def split_windows(series):
-    """{train, val, test: Windows} of the 70/20/10 split; too many gaps, or an empty split: error."""
+    """{train, val, test: Windows} of the 70/20/10 split; too many gaps or an empty split: error."""
     out = dict(zip(("train", "val", "test"), map(make_windows, split_series(series))))
     report = gap_report(series, out)
     kept, dropped = report["windows_kept"], report["windows_dropped"]
