@@ -55,8 +55,7 @@ def _check_extracted(folder):
 
 
 def resolve_data_dir(data=None, offline_hint=""):
-    """The folder of `<label>/<file>.wav`: `data` or `data/mini_speech_commands` (None: ./data,
-    downloaded when absent)."""
+    """The folder of `<label>/<file>.wav` in `data` (None: ./data, downloaded when absent)."""
     d = Path("data" if data is None else data)
     for candidate in (d, d / "mini_speech_commands"):
         if _has_labels(candidate):
@@ -70,8 +69,7 @@ def resolve_data_dir(data=None, offline_hint=""):
 
 
 def split_file(split_dir, which, split_flag=None):
-    """Path of split `which`: `kws_split_{which}.txt` (ours) or `kws_{which}_split.txt` (the
-    course's). `split_flag`: the caller's option, for the hint."""
+    """Path of split `which`: `kws_split_{which}.txt` (ours) or `kws_{which}_split.txt`."""
     names = [f"kws_split_{which}.txt", f"kws_{which}_split.txt"]
     for n in names:
         if (Path(split_dir) / n).is_file():
@@ -131,8 +129,7 @@ def fitting_splits(data_dir):
 
 
 def missing_files_hint(data_dir, which, split_flag):
-    """What to do when a split lists files that `data_dir` lacks: a split that fits, or how to
-    make one."""
+    """What to do when a split lists files that `data_dir` lacks: a split that fits, or make one."""
     fits = fitting_splits(data_dir)
     flag = f"{split_flag} " if split_flag else ""
     folder = split_flag in (None, "--split-dir")  # the option names a folder, not a file
