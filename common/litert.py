@@ -24,8 +24,7 @@ KERNELS = {
 
 
 def interpreter_class():
-    """(Interpreter class, where it comes from): ai-edge-litert, else tflite-runtime, else
-    TensorFlow's own tf.lite.Interpreter (deprecated, imported only as a last resort)."""
+    """(Interpreter class, where it comes from): ai-edge-litert, tflite-runtime or TensorFlow."""
     if not _INTERPRETER:
         try:
             from ai_edge_litert.interpreter import Interpreter
@@ -68,8 +67,7 @@ def make_interpreter(data, threads, kernels):
 
 
 class Model:
-    """A model (bytes or a path) with float input and output, run with `kernels`; a FrontEnd
-    `cfg` adds `classify(waveform)`."""
+    """A model (bytes or a path) with float input and output; a FrontEnd `cfg` adds `classify`."""
 
     def __init__(self, model, cfg=None, threads=1, verbose=False, kernels="default", name=None):
         is_bytes = isinstance(model, (bytes, bytearray))
