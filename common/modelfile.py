@@ -1,4 +1,4 @@
-"""`open_model`, the one reader of a model: its bytes, metadata and JSON, checked (no TensorFlow)."""
+"""`open_model`, the one reader of a model: bytes, metadata and JSON, checked (no TensorFlow)."""
 
 import dataclasses
 import json
@@ -144,7 +144,7 @@ def _check_agreement(path, meta, report):
 
 # ---------------------------------------------------------------- the JSON beside a model
 def read_report(path, data):
-    """The checked JSON beside the model at `path` (None when there is none), recording its bytes."""
+    """The checked JSON beside the model at `path` (None: none), recording its bytes."""
     where, expected = json_path(path), "the JSON written with the model"
     if not os.path.lexists(where):  # anything else there is read (a FIFO: refused unopened)
         return None
@@ -170,7 +170,7 @@ def read_report(path, data):
 
 
 def parse_json(raw, where, expected, what="JSON file"):
-    """JSON bytes, strict (no NaN), at most MAX_JSON_BYTES long and MAX_DEPTH deep; else a DataError."""
+    """JSON bytes, strict (no NaN), at most MAX_JSON_BYTES long, MAX_DEPTH deep (else DataError)."""
     if len(raw) > MAX_JSON_BYTES:
         raise DataError(
             f"{where}: over the bound of {MAX_JSON_BYTES:,} bytes for a {what}; expected {expected}"
