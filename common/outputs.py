@@ -17,8 +17,7 @@ LEFTOVER = re.compile(r"\.ws-[A-Za-z0-9_]+\.tmp")  # staged: whatever the target
 
 
 def check_out_dir(path, flag="--out-dir"):
-    """The absolute `path`, symbolic links followed, or a DataError naming `flag` when it cannot
-    hold the outputs."""
+    """The absolute `path`, links followed, or a DataError when it cannot hold the outputs."""
     typed, path = os.fspath(path), os.path.abspath(os.fspath(path))  # messages: as typed
     probe = path
     while not os.path.lexists(probe):
@@ -91,8 +90,7 @@ def write_set(out_dir, files):
 
 @contextlib.contextmanager
 def folder_lock(out_dir):
-    """Hold the folder's write lock (at most LOCK_WAIT_S waited) and the stop signals until its
-    release, when the lock file is removed."""
+    """Hold the folder's write lock (removed on release) and the stop signals until its release."""
     from filelock import FileLock, Timeout
 
     path = os.path.join(out_dir, LOCK_NAME)
