@@ -207,8 +207,7 @@ def _note(ax, text, xy, offset, colour, **where):
 
 
 def _place(fig, ax, notes):
-    """Annotate each (text, xy, colour) at the first offset of _NEAR inside the axes and clear of
-    earlier notes (else at the last one)."""
+    """Annotate each (text, xy, colour) at the first offset of _NEAR that fits, else the last."""
     renderer = fig.canvas.get_renderer()
     ax.get_xlim(), ax.get_ylim()  # autoscale now, before measuring
     inside, placed = ax.get_window_extent(renderer), []
