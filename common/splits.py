@@ -43,8 +43,7 @@ def read_file_list(path):
 
 
 def list_folder(folder):
-    """`<label>/<file>.wav` of every wav in `folder` (or its mini_speech_commands/), macOS
-    metadata left out."""
+    """`<label>/<file>.wav` of every wav in `folder` (or its mini_speech_commands/)."""
     if not os.path.isdir(folder):
         raise DataError(f"{folder}: no such folder; expected a folder of <label>/<file>.wav")
     inner = os.path.join(folder, "mini_speech_commands")
@@ -62,8 +61,7 @@ def _checked(source, files, what="line"):
 
 
 def assign_speakers(counts, order, targets):
-    """The group of each speaker (given by its file count), taken in `order`, each whole to
-    the group furthest below its target file count (the first on ties)."""
+    """The group of each speaker (by file count, in `order`): to the group furthest below target."""
     filled, group = np.zeros(len(targets)), np.zeros(len(counts), np.int64)
     for i in order:
         g = int(np.argmax(np.asarray(targets, np.float64) - filled))
