@@ -1,4 +1,4 @@
-"""TensorFlow Lite for Microcontrollers: the one module importing `tflite-micro` (pinned nightly)."""
+"""TensorFlow Lite for Microcontrollers: the one module importing `tflite-micro`."""
 
 import collections
 import contextlib
@@ -134,7 +134,7 @@ def output_step(data):
 
 
 def coverage(data):
-    """{op name: whether TFLM has a kernel}: each op TFLM lacks is swapped for ADD, then reloaded."""
+    """{op name: whether TFLM has a kernel}: each op it lacks swapped for ADD, reloaded."""
     import flatbuffers
 
     schema, model = _parse(data)
