@@ -94,8 +94,7 @@ def limit_line(report):
 
 
 def wav_paths(wav, split, labels):
-    """(the wavs to label, their true labels or None): the files of `split` under the folder
-    `wav`, else `wav` itself or every wav under it (macOS metadata, `._x.wav`, left out)."""
+    """(the wavs to label, their true labels or None): `split`'s files in `wav`, else its wavs."""
     if split:
         log = lambda m: print(m, file=sys.stderr)
         folder = kws_data.resolve_data_dir(wav)
