@@ -152,13 +152,9 @@ def fetch(archive, folder, log=print):
             raise WrongArchive()
 
     pooch.get_logger().setLevel("WARNING")
-    registry = pooch.create(
-        path=store,
-        base_url="",
-        registry={archive.name: f"sha256:{archive.sha256}" if archive.sha256 else None},
-        urls={archive.name: archive.url},
-        retry_if_failed=RETRIES,
-    )
+    known = {archive.name: f"sha256:{archive.sha256}" if archive.sha256 else None}
+    urls = {archive.name: archive.url}
+    registry = pooch.create(store, "", registry=known, urls=urls, retry_if_failed=RETRIES)
     target = store / archive.name
     if not (target.is_file() and pooch.file_hash(str(target)) == archive.sha256):
         log(f"downloading {archive.url} into {store}; expected: {archive.expected()}")
