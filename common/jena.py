@@ -232,11 +232,9 @@ def split_windows(series):
 
 def gap_report(series, windows):
     """A JSON-ready account of the gaps and the windows they cost ({split: Windows})."""
-    return {
-        "counts": dict(series.gaps),
-        "windows_dropped": int(sum(w.dropped for w in windows.values())),
-        "windows_kept": int(sum(len(w) for w in windows.values())),
-    }
+    dropped = int(sum(w.dropped for w in windows.values()))
+    kept = int(sum(len(w) for w in windows.values()))
+    return {"counts": dict(series.gaps), "windows_dropped": dropped, "windows_kept": kept}
 
 
 @dataclasses.dataclass
