@@ -221,11 +221,8 @@ def fingerprints(paths):
 def training_files(split):
     """The JSON record of the training split's file names: {files, method, fingerprints}."""
     packed = np.unique(fingerprints(split.paths)).astype(">u4").tobytes()
-    return {
-        "files": len(split.paths),
-        "method": FINGERPRINT,
-        "fingerprints": base64.b64encode(packed).decode("ascii"),
-    }
+    b64 = base64.b64encode(packed).decode("ascii")
+    return {"files": len(split.paths), "method": FINGERPRINT, "fingerprints": b64}
 
 
 def in_training(record, paths):
