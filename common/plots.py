@@ -44,15 +44,9 @@ def _curves(ax, history, name, key, title, ylabel, marks, scale=1.0, log=False):
     for prefix, style in (("", "-"), ("val_", "--")):
         values = np.asarray(history.get(prefix + key, []), dtype=float) * scale
         if values.size:
-            ax.plot(
-                np.arange(1, values.size + 1),
-                values,
-                color="tab:blue",
-                linestyle=style,
-                markersize=3,
-                marker="o" if values.size <= 20 else None,
-                label=f"{name} ({'val' if prefix else 'train'})",
-            )
+            x, label = np.arange(1, values.size + 1), f"{name} ({'val' if prefix else 'train'})"
+            kw = {"color": "tab:blue", "linestyle": style, "markersize": 3, "label": label}
+            ax.plot(x, values, marker="o" if values.size <= 20 else None, **kw)
             drawn.append(values[np.isfinite(values)])
     for span, colour, alpha, label in (
         (marks.get("pruning"), "tab:purple", 0.12, "pruning"),
