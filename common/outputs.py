@@ -49,8 +49,7 @@ def _mode():
         with open("/proc/self/status") as f:
             return 0o666 & ~next(int(ln.split()[1], 8) for ln in f if ln.startswith("Umask:"))
     except (OSError, StopIteration, ValueError, IndexError):
-        mask = os.umask(0)
-        os.umask(mask)
+        os.umask(mask := os.umask(0))
         return 0o666 & ~mask
 
 
