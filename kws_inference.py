@@ -142,12 +142,11 @@ def label_wavs(model, described, paths, truth=None):
 def wav_lines(report, split=None):
     """The --wav report as the course's lines: a line per file, the summary, notes."""
     w, n = report["wav"], len(report["wav"]["files"])
+    total = n + len(w["unreadable"])
     lines = [f"{f['path']} {f['label']} {f['score']:.3f}" for f in w["files"]]
     counts = collections.Counter(f["label"] for f in w["files"])
     predicted = ", ".join(f"{lab} {counts[lab]}" for lab in report["labels"] if counts[lab])
-    lines.append(
-        f"Summary: {n} of {n + len(w['unreadable'])} files labelled; predictions: {predicted}"
-    )
+    lines.append(f"Summary: {n} of {total} files labelled; predictions: {predicted}")
     if w["scored"]:
         where = f"files of {split}" if split else "files in label folders"
         lines.append(
