@@ -93,7 +93,7 @@ def parse(p, own, argv):
     args = p.parse_args(argv)
     if args.version != own.letter:
         other = [
-            e for e in VERSIONS.values() if (e.exercise, e.letter) == (own.exercise, args.version)
+            e for e in VERSIONS.values() if e.exercise == own.exercise and e.letter == args.version
         ]
         where = f"it is built by {other[0].script}" if other else "there is no such version"
         raise UsageError(
