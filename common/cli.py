@@ -111,8 +111,7 @@ def exit_status(main, argv=None):
         try:
             return main(argv)
         except (KeyboardInterrupt, Exception) as e:  # Ctrl-C, signals.Interrupted, errors
-            stop = _stop_behind(e)  # also a signal that hit code which wrapped it (an import)
-            if stop is not None:
+            if (stop := _stop_behind(e)) is not None:  # also one wrapped by code it hit
                 return _interrupted(stop)
             if not isinstance(e, (ValueError, OSError)):  # a bug: its traceback
                 raise
@@ -135,9 +134,8 @@ def _interrupted(stop):
     """One line, and the exit status 128 + the signal number, for a run stopped by `stop`."""
     signum = getattr(stop, "signum", signal.SIGINT)
     by = "" if signum == signal.SIGINT else f" by {signal.Signals(signum).name}"
-    what = "no output file was changed"
-    if isinstance(stop, signals.InterruptedAfterWriting):
-        what = "after the new output files were all written"
+    after = isinstance(stop, signals.InterruptedAfterWriting)
+    what = "after the new output files were all written" if after else "no output file was changed"
     print(f"interrupted{by}: {what}", file=sys.stderr)
     return 128 + int(signum)
 
