@@ -100,17 +100,6 @@ class Series:
         return Series(self.path, self.values[start:stop], breaks, times, self.gaps)
 
 
-def _read_frame(csv):
-    raw = _read(csv)
-    for encoding in ("utf-8", "latin-1"):  # the station's exports are latin-1 (°, ², µ)
-        try:
-            return pd.read_csv(io.BytesIO(raw), encoding=encoding, low_memory=False)
-        except UnicodeDecodeError:
-            continue
-        except Exception as e:
-            raise DataError(f"{csv}: not a readable CSV ({type(e).__name__}: {e})") from None
-
-
 def _column(csv, frame, name, gaps):
     """float64 values of one column, NaN at its gaps (counted in `gaps`); text is an error."""
     raw = frame[name]
@@ -144,7 +133,15 @@ def _column(csv, frame, name, gaps):
 
 def load_series(csv):
     """The T and RH columns of a Jena CSV as a Series; errors name the file and the column."""
-    frame = _read_frame(csv)
+    raw = _read(csv)
+    for encoding in ("utf-8", "latin-1"):  # the station's exports are latin-1 (°, ², µ)
+        try:
+            frame = pd.read_csv(io.BytesIO(raw), encoding=encoding, low_memory=False)
+            break
+        except UnicodeDecodeError:
+            continue
+        except Exception as e:
+            raise DataError(f"{csv}: not a readable CSV ({type(e).__name__}: {e})") from None
     frame.columns = [str(c).strip() for c in frame.columns]
     if missing := [c for c in COLUMNS if c not in frame.columns]:
         raise DataError(
