@@ -72,12 +72,6 @@ def _empty(ax, text):
     ax.text(0.5, 0.5, text, ha="center", va="center", transform=ax.transAxes, color="grey")
 
 
-def _segments(x, y):
-    """[N, 6] x and y -> flat arrays with a NaN after each window, for one plot call."""
-    pad = np.full((x.shape[0], 1), np.nan)
-    return np.hstack([x, pad]).ravel(), np.hstack([y, pad]).ravel()
-
-
 def _maes(model, persistence, unit):
     return f"model {_fmt(model, '.3f')} {unit}, persistence {_fmt(persistence, '.3f')} {unit}"
 
@@ -113,6 +107,7 @@ def forecast_figure(
     span = ""
     if times is not None and n:
         span = f" from {np.datetime_as_string(times[0], unit='m').replace('T', ' ')}"
+    pad = np.full((x.shape[0], 1), np.nan)  # a NaN after each window: one plot call for all
     for row, k, name, unit in ((1, 0, "T", "°C"), (2, 1, "RH", "%")):
         ax = fig.add_subplot(grid[row, :])
         ax.plot(x.ravel(), truth[:, :, k].ravel(), color="black", linewidth=1.0, label="truth")
@@ -120,7 +115,7 @@ def forecast_figure(
             (persistence, "tab:orange", "--", "persistence"),
             (forecast, "tab:blue", "-", "model forecast"),
         ):
-            segments = _segments(x, values[:, :, k])
+            segments = np.hstack([x, pad]).ravel(), np.hstack([values[:, :, k], pad]).ravel()
             ax.plot(*segments, color=colour, linewidth=1.5, linestyle=style, label=label)
         above = forecast[:, :, k] > 100 if name == "RH" else np.zeros_like(x, bool)
         if above.any():  # a relative humidity over 100 % cannot be: marked, not clipped
