@@ -130,10 +130,9 @@ def fitting_splits(data_dir):
 
 def missing_files_hint(data_dir, which, split_flag):
     """What to do when a split lists files that `data_dir` lacks: a split that fits, or make one."""
-    fits = fitting_splits(data_dir)
     flag = f"{split_flag} " if split_flag else ""
     folder = split_flag in (None, "--split-dir")  # the option names a folder, not a file
-    if fits:
+    if fits := fitting_splits(data_dir):
         target = fits[0] if folder else split_file(fits[0], which)
         return f"the split beside that folder lists only files it has: {flag}{shown(target)}"
     target = "my_split" if folder else f"my_split/kws_split_{which}.txt"
