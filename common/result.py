@@ -35,12 +35,10 @@ class Result:
 
     def to_json(self):
         """The JSON's object: every figure, the verdict, and the sha256 of every file of the set."""
+        own = {k: getattr(self, k) for k in ("version", "architecture", "params", "sparsity")}
         return finite(
             {
-                "version": self.version,
-                "architecture": self.architecture,
-                "params": self.params,
-                "sparsity": self.sparsity,
+                **own,
                 **self.sizes,
                 "metrics": dataclasses.asdict(self.metrics),
                 **{k: v for k, v in self.details.items() if k != "training"},
