@@ -37,8 +37,7 @@ FLAG_TYPES = {"mfcc": None, "resize": int, "lower_frequency": float, "upper_freq
 def machine(model_file="/proc/device-tree/model"):
     """(name, is a Raspberry Pi): the Pi's model from the device tree, else the platform."""
     with contextlib.suppress(OSError), open(model_file, "rb") as f:
-        model = f.read().rstrip(b"\0").decode(errors="replace").strip()
-        if model:
+        if model := f.read().rstrip(b"\0").decode(errors="replace").strip():
             return model, model.startswith("Raspberry Pi")
     return runtime.host(), False
 
@@ -53,17 +52,13 @@ def interpreter_words():
 
 
 def system(os_release="/etc/os-release"):
-    """{'os': the OS, userland bits, kernel, Python and interpreter in words, 'bits'}. The bits
-    are this Python's: a Pi 4 or 5 runs a 32-bit Raspberry Pi OS on a 64-bit kernel too."""
+    """{'os': the OS, userland bits, kernel, Python and interpreter in words, 'bits': Python's}."""
     name = platform.system()
     with contextlib.suppress(OSError), open(os_release, encoding="utf-8", errors="replace") as f:
         fields = dict(ln.rstrip("\n").split("=", 1) for ln in f if "=" in ln)
         name = fields.get("PRETTY_NAME", name).strip().strip('"')
     bits = struct.calcsize("P") * 8
-    words = (
-        f"{name}, {bits}-bit userland ({platform.machine()} kernel), Python "
-        f"{platform.python_version()}, {interpreter_words()}"
-    )
+    words = f"{name}, {bits}-bit userland ({platform.machine()} kernel), Python {platform.python_version()}, {interpreter_words()}"
     return {"os": words, "bits": bits}
 
 
@@ -82,18 +77,16 @@ def limit_line(report):
     """The measured latency against the version's Pi limit, and the machine and OS it ran on."""
     host, version = report["machine"], report["version"] or "this model"
     ran_on = f"ran on {host['name']}; {host['os']}"
-    rows = report["latency"]["pi_limits"]
-    if not rows:
+    if not (rows := report["latency"]["pi_limits"]):
         return (
             f"Pi limit: none for {version} (limits only ex2_b inference and ex2_c total); {ran_on}"
         )
-    parts = []
-    for r in rows:
-        verdict = r["verdict"]
-        if verdict == "not assessable":
-            verdict += ": not a Raspberry Pi, the limit is defined on one"
-        what = PI_LIMITS[r["metric"]][0]
-        parts.append(f"{what} {r['mean_ms']:.2f} ms (mean) < {r['limit']:g} ms: {verdict}")
+    off_pi = {"not assessable": "not assessable: not a Raspberry Pi, the limit is defined on one"}
+    parts = [
+        f"{PI_LIMITS[r['metric']][0]} {r['mean_ms']:.2f} ms (mean) < {r['limit']:g} ms: "
+        + off_pi.get(r["verdict"], r["verdict"])
+        for r in rows
+    ]
     hint = ""
     if host["bits"] == 32 and any(r["verdict"] == "FAIL" for r in rows):
         hint = " (a 32-bit OS runs tflite-runtime 2.14; a 64-bit Raspberry Pi OS runs LiteRT: docs/raspberry-pi.md)"
@@ -101,16 +94,14 @@ def limit_line(report):
 
 
 def wav_paths(wav, split, labels):
-    """(the wavs to label, their true labels or None): the files of `split` under the folder
-    `wav`, else `wav` itself or every wav under it (macOS metadata, `._x.wav`, left out)."""
+    """(the wavs to label, their true labels or None): `split`'s files in `wav`, else its wavs."""
     if split:
         log = lambda m: print(m, file=sys.stderr)
         folder = kws_data.resolve_data_dir(wav)
         one = kws_data.read_split_file(split, folder, labels, log=log, split_flag="--split")
         return one.paths, [labels[i] for i in one.label_ids]
     if os.path.isdir(wav):
-        found = walk_files(wav, ".wav")
-        if not found:
+        if not (found := walk_files(wav, ".wav")):
             raise FileNotFoundError(f"{wav}: no .wav file in this folder")
         return found, None
     if not os.path.isfile(wav):
@@ -119,9 +110,8 @@ def wav_paths(wav, split, labels):
 
 
 def label_wavs(model, described, paths, truth=None):
-    """Label every readable wav: {'files': [{path, label, score, truth}], 'unreadable':
-    [messages], 'scored', 'right', 'accuracy', 'in_training'}. A file's true label is
-    `truth[i]` (a split's), else its folder's name when that is a label."""
+    """Label every readable wav: {'files': [{path, label, score, truth}], 'unreadable', 'scored',
+    'right', 'accuracy', 'in_training'}; true labels: `truth`, else the folders' names."""
     labels, files, unreadable = described.labels, [], []
     if truth is None:  # the folders' names
         truth = [os.path.basename(os.path.dirname(os.path.abspath(p))) for p in paths]
@@ -152,12 +142,11 @@ def label_wavs(model, described, paths, truth=None):
 def wav_lines(report, split=None):
     """The --wav report as the course's lines: a line per file, the summary, notes."""
     w, n = report["wav"], len(report["wav"]["files"])
+    total = n + len(w["unreadable"])
     lines = [f"{f['path']} {f['label']} {f['score']:.3f}" for f in w["files"]]
     counts = collections.Counter(f["label"] for f in w["files"])
     predicted = ", ".join(f"{lab} {counts[lab]}" for lab in report["labels"] if counts[lab])
-    lines.append(
-        f"Summary: {n} of {n + len(w['unreadable'])} files labelled; predictions: {predicted}"
-    )
+    lines.append(f"Summary: {n} of {total} files labelled; predictions: {predicted}")
     if w["scored"]:
         where = f"files of {split}" if split else "files in label folders"
         lines.append(
@@ -184,13 +173,12 @@ def parse_args(argv):
             p.add_argument(name, action=argparse.BooleanOptionalAction, help=text)
         else:
             p.add_argument(name, type=FLAG_TYPES.get(field, cli.positive_int), help=text)
-    p.add_argument(
-        "--ignore-metadata", action="store_true", help="run the course's defaults and the flags"
-    )
-    threads = f"interpreter threads, 1 to {cli.MAX_THREADS} (default 1)"
-    p.add_argument("--threads", type=cli.within(1, cli.MAX_THREADS), default=1, help=threads)
-    runs = f"timed runs, 1 to {cli.MAX_RUNS:,} (default 100)"
-    p.add_argument("--runs", type=cli.within(1, cli.MAX_RUNS), default=100, help=runs)
+    text = "run the course's defaults and the flags"
+    p.add_argument("--ignore-metadata", action="store_true", help=text)
+    text = f"interpreter threads, 1 to {cli.MAX_THREADS} (default 1)"
+    p.add_argument("--threads", type=cli.within(1, cli.MAX_THREADS), default=1, help=text)
+    text = f"timed runs, 1 to {cli.MAX_RUNS:,} (default 100)"
+    p.add_argument("--runs", type=cli.within(1, cli.MAX_RUNS), default=100, help=text)
     p.add_argument("--wav", help="a wav file or a folder (recursive): label every wav")
     p.add_argument("--split", help="with --wav DIR: score only the files this split file lists")
     p.add_argument("--json", action="store_true", help="print the run as one JSON object")
@@ -208,16 +196,10 @@ def measure(args):
     cfg = described.frontend
     model = Model(described.data, cfg, args.threads, verbose=args.verbose, name=args.model)
     name, on_pi = machine()
-    report = {
-        "model": args.model,
-        "version": described.version,
-        "source": described.source,
-        "frontend": cfg.to_dict(),
-        "input_shape": cfg.input_shape,
-        "labels": list(described.labels),
-        "interpreter": interpreter_words(),
-        "machine": {"name": name, "raspberry_pi": on_pi, **system()},
-    }
+    report = {"model": args.model, "version": described.version, "source": described.source}
+    report |= {"frontend": cfg.to_dict(), "input_shape": cfg.input_shape}
+    report |= {"labels": list(described.labels), "interpreter": interpreter_words()}
+    report["machine"] = {"name": name, "raspberry_pi": on_pi, **system()}
     if args.wav:
         paths, truth = wav_paths(args.wav, args.split, described.labels)
         report["wav"] = label_wavs(model, described, paths, truth)
@@ -237,20 +219,16 @@ def run(argv):
     print(f"interpreter: {report['interpreter']}")
     if "wav" in report:
         print("\n".join(wav_lines(report, args.split)))
-        n = len(report["wav"]["unreadable"])
-        if n:
+        if n := len(report["wav"]["unreadable"]):
             raise DataError(
-                f"{args.wav}: {n} of {n + len(report['wav']['files'])} wav files unreadable "
-                "(listed above); expected readable wav files"
+                f"{args.wav}: {n} of {n + len(report['wav']['files'])} wav files unreadable (listed above); expected readable wav files"
             )
         return 0
     r = report["latency"]
-    inf, tot = r["inference_ms"], r["total_ms"]
-    print(f"Inference Latency {inf['mean']:.2f}ms")
-    print(f"Total Latency {tot['mean']:.2f}ms")
-    print(f"Inference p50 {inf['p50']:.2f}ms p90 {inf['p90']:.2f}ms ({r['runs']} runs)")
-    print(f"Total p50 {tot['p50']:.2f}ms p90 {tot['p90']:.2f}ms ({r['runs']} runs)")
-    print(limit_line(report))
+    kinds = (("Inference", r["inference_ms"]), ("Total", r["total_ms"]))
+    lines = [f"{what} Latency {ms['mean']:.2f}ms" for what, ms in kinds]
+    lines += [f"{w} p50 {m['p50']:.2f}ms p90 {m['p90']:.2f}ms ({r['runs']} runs)" for w, m in kinds]
+    print("\n".join([*lines, limit_line(report)]))
     return 0
 
 

@@ -1,8 +1,6 @@
 """Command-line pieces shared by the scripts and tools: the parser, the flag types, the exit.
-
-Every error, bad flags included, is one line on stderr (`error: <file>: <what is wrong; what
-was expected>`) and exit status 1; a stop signal, one line and 128 + its number (130 for Ctrl-C,
-143 for SIGTERM, 129 for SIGHUP). Statuses 0 and 2 are the verdict's (limits met / missed)."""
+Every error is one line on stderr and exit status 1; a stop signal, one line and 128 + its
+number. Statuses 0 and 2 are the verdict's (limits met / missed)."""
 
 import argparse
 import contextlib
@@ -79,19 +77,14 @@ def parser(e, description):
     p = Parser(prog=e.script, description=description)
     builds = f"{e.letter} (the course's command line; other letters are other scripts)"
     p.add_argument("--version", default=e.letter, help=f"the version this script builds: {builds}")
-    p.add_argument(
-        "--out-dir", default="models", help="where the output set is written (default: models)"
-    )
-    p.add_argument(
-        "--epochs",
-        type=within(1, MAX_EPOCHS),
-        help=f"training epochs, 1 to {MAX_EPOCHS:,} (default: the version's own)",
-    )
+    text = "where the output set is written (default: models)"
+    p.add_argument("--out-dir", default="models", help=text)
+    text = f"training epochs, 1 to {MAX_EPOCHS:,} (default: the version's own)"
+    p.add_argument("--epochs", type=within(1, MAX_EPOCHS), help=text)
     p.add_argument("--seed", type=seed, default=0, help="random seed, 0 to 2**32 - 1 (default: 0)")
     p.add_argument("--quiet", action="store_true", help="no Keras progress bars")
-    p.add_argument(
-        "--verbose", action="store_true", help="keep TensorFlow's own log lines (hidden by default)"
-    )
+    text = "keep TensorFlow's own log lines (hidden by default)"
+    p.add_argument("--verbose", action="store_true", help=text)
     return p
 
 
@@ -104,15 +97,13 @@ def parse(p, own, argv):
         ]
         where = f"it is built by {other[0].script}" if other else "there is no such version"
         raise UsageError(
-            f"{own.script}: --version {args.version}: {where}; this script builds "
-            f"version {own.letter}"
+            f"{own.script}: --version {args.version}: {where}; this script builds version {own.letter}"
         )
     return args
 
 
 def exit_status(main, argv=None):
-    """Run `main(argv)`; input errors and stop signals become one line and an exit status. A
-    file name that is not UTF-8 is printed with its bytes escaped."""
+    """Run `main(argv)`; input errors and stop signals become one line and an exit status."""
     for stream in (sys.stdout, sys.stderr):
         with contextlib.suppress(AttributeError):
             stream.reconfigure(errors="backslashreplace")
@@ -120,8 +111,7 @@ def exit_status(main, argv=None):
         try:
             return main(argv)
         except (KeyboardInterrupt, Exception) as e:  # Ctrl-C, signals.Interrupted, errors
-            stop = _stop_behind(e)  # also a signal that hit code which wrapped it (an import)
-            if stop is not None:
+            if (stop := _stop_behind(e)) is not None:  # also one wrapped by code it hit
                 return _interrupted(stop)
             if not isinstance(e, (ValueError, OSError)):  # a bug: its traceback
                 raise
@@ -144,9 +134,8 @@ def _interrupted(stop):
     """One line, and the exit status 128 + the signal number, for a run stopped by `stop`."""
     signum = getattr(stop, "signum", signal.SIGINT)
     by = "" if signum == signal.SIGINT else f" by {signal.Signals(signum).name}"
-    what = "no output file was changed"
-    if isinstance(stop, signals.InterruptedAfterWriting):
-        what = "after the new output files were all written"
+    after = isinstance(stop, signals.InterruptedAfterWriting)
+    what = "after the new output files were all written" if after else "no output file was changed"
     print(f"interrupted{by}: {what}", file=sys.stderr)
     return 128 + int(signum)
 

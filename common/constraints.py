@@ -1,8 +1,6 @@
-"""The five versions of the homework in one table (script, output name, limits), and the verdict
-of a run against them: each limit passes, fails, or is not assessable (defined on data or
-hardware this run lacks). Sizes are of the `.tflite.zip`, kB = 1024 B; mae_t / mae_rh in °C / %,
-accuracy a fraction, pi_* in ms on a Raspberry Pi. Limits are strict (accuracy >, the others <);
-a run passes (exit status 0, else 2) when no assessable limit fails."""
+"""The five versions of the homework (script, output name, limits) and a run's verdict: each limit
+passes, fails or is not assessable. Sizes: `.tflite.zip` bytes (kB = 1024 B); mae_t / mae_rh in
+°C / %, accuracy a fraction, pi_* in ms. Limits are strict (accuracy >, the others <)."""
 
 import dataclasses
 
@@ -51,14 +49,8 @@ def of_exercise(exercise):
 
 PASS, FAIL, NOT_ASSESSABLE = "pass", "fail", "not assessable"
 EXIT_PASSED, EXIT_ERROR, EXIT_LIMIT_MISSED = 0, 1, 2
-NAMES = {
-    "mae_t": "MAE T",
-    "mae_rh": "MAE RH",
-    "accuracy": "accuracy",
-    "zip_bytes": "size",
-    "pi_inference_ms": "Pi inference latency",
-    "pi_total_ms": "Pi total latency",
-}
+NAMES = {"mae_t": "MAE T", "mae_rh": "MAE RH", "accuracy": "accuracy", "zip_bytes": "size"}
+NAMES |= {"pi_inference_ms": "Pi inference latency", "pi_total_ms": "Pi total latency"}
 
 
 def fmt(metric, value):
@@ -108,10 +100,8 @@ class Verdict:
 
     @classmethod
     def of(cls, version_entry, measured, unassessable=None):
-        """`measured`: metric -> value (an assessable limit without a value fails);
-        `unassessable`: metric -> reason, for limits this run cannot assess."""
-        unassessable = unassessable or {}
-        checks = []
+        """`measured`: metric -> value (none: it fails); `unassessable`: metric -> reason."""
+        unassessable, checks = unassessable or {}, []
         for metric, limit in version_entry.limits.items():
             value = measured.get(metric)
             if metric in unassessable:
@@ -143,8 +133,7 @@ class Verdict:
         return EXIT_PASSED if self.passed else EXIT_LIMIT_MISSED
 
     def headline(self):
-        """A headline whose first word cannot be misread: FAIL (a limit missed), INCOMPLETE
-        (none missed, one not assessable on this data or host) or PASS (all assessed and met)."""
+        """A headline: FAIL (a limit missed), INCOMPLETE (one not assessable) or PASS (all met)."""
         failed, passed, misses, on_data, on_pi = [], [], [], [], []
         for c in self.checks:
             value, limit = fmt(c.metric, c.measured), f"{op(c.metric)} {fmt(c.metric, c.limit)}"
@@ -170,8 +159,7 @@ class Verdict:
         return f"PASS: every limit met ({', '.join(passed)})"
 
     def table(self, version, also=()):
-        """The verdict table: a line per limit, then `also` ((name, text) measured without a
-        limit), the reasons of the not-assessable limits, and the headline."""
+        """The verdict table: a line per limit, `also` ((name, text)), reasons and the headline."""
         lines = [
             f"Verdict for {version}",
             f"  {'metric':<26}{'measured':>20}  {'limit':>14}  result",
@@ -179,8 +167,7 @@ class Verdict:
         reasons = {}
         for c in self.checks:
             lines.append(
-                f"  {c.metric:<26}{fmt(c.metric, c.measured):>20}  {op(c.metric)} "
-                f"{fmt(c.metric, c.limit):>12}  {c.text()}"
+                f"  {c.metric:<26}{fmt(c.metric, c.measured):>20}  {op(c.metric)} {fmt(c.metric, c.limit):>12}  {c.text()}"
             )
             if c.reason:
                 reasons.setdefault((c.result, c.reason), []).append(c.metric)

@@ -1,7 +1,5 @@
-"""Checked downloads of the official archives (pooch: sha256 before the file takes its name),
-with the size checked too, one-line errors, and extraction staged so that nothing is ever left
-half done; one process downloads an archive at a time (a lock per archive). How a download
-goes, and ML4IOT_MIRROR, the variable that serves the archives from elsewhere: docs/data.md."""
+"""Checked downloads of the official archives (size and sha256), one-line errors, staged
+extraction, one process at a time per archive; ML4IOT_MIRROR and the rest: docs/data.md."""
 
 import contextlib
 import dataclasses
@@ -14,6 +12,7 @@ from pathlib import Path
 
 from .errors import DataError
 from .macos_files import is_macos_metadata
+from .outputs import _unlock
 
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"  # offline copies, ../shared
 DOWNLOADS = "downloads"  # <data>/downloads/<archive>: the verified archives
@@ -35,8 +34,8 @@ class Archive:
 
     def expected(self):
         size = [f"{self.size:,} bytes"] if self.size is not None else []
-        sha256 = [f"sha256 {self.sha256}"] if self.sha256 else []
-        return ", ".join(size + sha256) or "a zip archive (its size and sha256 are not published)"
+        size += [f"sha256 {self.sha256}"] if self.sha256 else []
+        return ", ".join(size) or "a zip archive (its size and sha256 are not published)"
 
 
 class WrongArchive(Exception):
@@ -92,9 +91,7 @@ def mirrored(archive):
 
 
 def obtain(archive, folder, member, check, offline_hint=""):
-    """`<folder>/<member>`, downloaded and extracted from `archive` (from $ML4IOT_MIRROR when
-    set) while holding the archive's lock; a failure's error ends with `offline_hint` (the
-    caller's way to pass a copy)."""
+    """`<folder>/<member>`, downloaded and extracted from `archive` under its lock."""
     archive = mirrored(archive)
     target, store = Path(folder) / member, Path(folder) / DOWNLOADS
     created = [d for d in (store, *store.parents) if not d.exists()]
@@ -116,13 +113,11 @@ def obtain(archive, folder, member, check, offline_hint=""):
 
 @contextlib.contextmanager
 def _lock(archive, folder, log=print):
-    """Hold `<folder>/.<archive>.lock`, waiting up to LOCK_WAIT_S for another download; the
-    lock file is removed before its release."""
+    """Hold `<folder>/.<archive>.lock` (waiting up to LOCK_WAIT_S), removed before its release."""
     from filelock import FileLock, Timeout
 
     Path(folder).mkdir(parents=True, exist_ok=True)
-    path = os.path.join(folder, f".{archive.name}.lock")
-    lock = FileLock(path)
+    lock = FileLock(path := os.path.join(folder, f".{archive.name}.lock"))
     try:
         try:
             lock.acquire(timeout=0)
@@ -132,19 +127,14 @@ def _lock(archive, folder, log=print):
         yield
     except Timeout:
         raise DataError(
-            f"{path}: another process has held this download for {LOCK_WAIT_S} s; expected "
-            "one download at a time: run again when it has finished"
+            f"{path}: another process has held this download for {LOCK_WAIT_S} s; expected one download at a time: run again when it has finished"
         ) from None
     finally:
-        if lock.is_locked:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(path)
-            lock.release()
+        _unlock(lock, path)
 
 
 def fetch(archive, folder, log=print):
-    """Path of the verified archive in `<folder>/downloads/`, downloaded when absent. A failure
-    is one DataError naming the URL, what was expected and what arrived; nothing is kept."""
+    """Path of the verified archive in `<folder>/downloads/`, downloaded when absent."""
     import pooch
     import requests
 
@@ -162,43 +152,32 @@ def fetch(archive, folder, log=print):
             raise WrongArchive()
 
     pooch.get_logger().setLevel("WARNING")
-    registry = pooch.create(
-        path=store,
-        base_url="",
-        registry={archive.name: f"sha256:{archive.sha256}" if archive.sha256 else None},
-        urls={archive.name: archive.url},
-        retry_if_failed=RETRIES,
-    )
+    known = {archive.name: f"sha256:{archive.sha256}" if archive.sha256 else None}
+    urls = {archive.name: archive.url}
+    registry = pooch.create(store, "", registry=known, urls=urls, retry_if_failed=RETRIES)
     target = store / archive.name
     if not (target.is_file() and pooch.file_hash(str(target)) == archive.sha256):
         log(f"downloading {archive.url} into {store}; expected: {archive.expected()}")
     try:
         return Path(registry.fetch(archive.name, downloader=checked_download))
-    except BaseException as e:
-        if isinstance(e, WrongArchive):
-            raise DataError(
-                f"{archive.url}: the download is not the expected archive: {arrived['size']:,} "
-                f"bytes, sha256 {arrived['sha256']} arrived; expected {archive.expected()} (a "
-                "cut download or a changed file; nothing was kept: run again to start over)"
-            ) from None
-        if isinstance(e, (requests.RequestException, ValueError, OSError)):
-            pinned = archive.size or archive.sha256
-            expected = f"; expected {archive.expected()}" if pinned else ""
-            raise DataError(
-                f"{archive.url}: download failed ({reason(e)}){expected} (nothing was "
-                "kept: run again to start over)"
-            ) from None
-        raise
+    except WrongArchive:
+        raise DataError(
+            f"{archive.url}: the download is not the expected archive: {arrived['size']:,} bytes, sha256 {arrived['sha256']} arrived; expected {archive.expected()} (a cut download or a changed file; nothing was kept: run again to start over)"
+        ) from None
+    except (requests.RequestException, ValueError, OSError) as e:
+        pinned = archive.size or archive.sha256
+        expected = f"; expected {archive.expected()}" if pinned else ""
+        raise DataError(
+            f"{archive.url}: download failed ({reason(e)}){expected} (nothing was kept: run again to start over)"
+        ) from None
 
 
 def extract(archive, zip_path, folder, member, check=None):
-    """Extract `member` of the archive (a folder or a file), macOS metadata left out, into a
-    staging folder, `check` it (raises DataError), then rename it into `folder`."""
+    """Extract `member` of the archive staged, `check` it, rename it into `folder`."""
     target = Path(folder) / member
     if target.exists():
         raise DataError(
-            f"{target}: exists but is not the complete data (a copy made by hand or by another "
-            f"tool?); expected it absent before extracting {zip_path}: move it away and run again"
+            f"{target}: exists but is not the complete data (a copy made by hand or by another tool?); expected it absent before extracting {zip_path}: move it away and run again"
         )
     _clear_leftovers(folder, STAGING + "*")
     staging = Path(tempfile.mkdtemp(prefix=STAGING, dir=folder))
@@ -212,8 +191,7 @@ def extract(archive, zip_path, folder, member, check=None):
             ]
             if not members:
                 raise DataError(
-                    f"{zip_path}: no {member} in this archive from {archive.url}; expected "
-                    f"{archive.expected()}; deleted: run again to download it again"
+                    f"{zip_path}: no {member} in this archive from {archive.url}; expected {archive.expected()}; deleted: run again to download it again"
                 )
             for m in members:
                 z.extract(m, staging)
@@ -224,8 +202,7 @@ def extract(archive, zip_path, folder, member, check=None):
         os.unlink(zip_path)
         if not isinstance(e, DataError):
             raise DataError(
-                f"{zip_path}: not a readable zip archive ({e}); expected the archive of "
-                f"{archive.url} ({archive.expected()}); deleted: run again to download it again"
+                f"{zip_path}: not a readable zip archive ({e}); expected the archive of {archive.url} ({archive.expected()}); deleted: run again to download it again"
             ) from None
         raise
     finally:

@@ -1,6 +1,5 @@
-"""The keyword-spotting front end's settings (FrontEnd) and a numpy implementation, without
-TensorFlow (for a Raspberry Pi): the course's STFT -> abs -> [mel -> log -> MFCC] or [bilinear
-resize], to float32 round-off (tests/test_course_frontend.py)."""
+"""The keyword-spotting front end's settings (FrontEnd) and the course's, in numpy (no TensorFlow):
+STFT -> abs -> [mel -> log -> MFCC] or [bilinear resize], to float32 round-off."""
 
 import dataclasses
 import math
@@ -9,23 +8,13 @@ import reprlib
 import numpy as np
 import scipy.fft
 
-# The keyword-spotting labels in the models' output order.
 LABELS = ["down", "go", "left", "no", "right", "stop", "up", "yes"]
 
 # Upper bounds of the settings a JSON or flags may give (docs/robustness.md): far above any
-# keyword-spotting front end (8 or 16 kHz, 40 mel bins, 10 coefficients, 32x32), low enough
-# that the front end's arrays stay within tens of MB (a Raspberry Pi's memory).
-BOUNDS = {
-    "rate": 48_000,
-    "frame_length": 48_000,
-    "frame_step": 48_000,
-    "fft_length": 65_536,
-    "num_mel_bins": 256,
-    "num_coefficients": 256,
-    "resize": 1_024,
-}
-# the spectrogram (frames x FFT points), mel or resize matrix: 16 MB of float32
-MAX_ARRAY_VALUES = 2**22
+# front end, low enough that its arrays stay within tens of MB (a Raspberry Pi's memory).
+BOUNDS = dict.fromkeys(("rate", "frame_length", "frame_step"), 48_000) | {"fft_length": 65_536}
+BOUNDS |= {"num_mel_bins": 256, "num_coefficients": 256, "resize": 1_024}
+MAX_ARRAY_VALUES = 2**22  # the spectrogram, mel or resize matrix: 16 MB of float32
 _short = reprlib.Repr()  # a value in a message: at most 60 characters
 _short.maxstring = _short.maxother = 60
 
@@ -75,9 +64,8 @@ class FrontEnd:
 
     @classmethod
     def from_dict(cls, d):
-        """From stored settings (a JSON's `frontend`), unknown keys ignored. A missing or null
-        `fft_length` is an older JSON's: its model was trained with tf.signal.stft's default,
-        the next power of two >= frame_length (1024 for 640), and keeps it."""
+        """From stored settings (a JSON's `frontend`), unknown keys ignored; a missing `fft_length`
+        (an older JSON's) is tf.signal.stft's default: the next power of two >= frame_length."""
         names = {f.name for f in dataclasses.fields(cls)}
         d = {k: v for k, v in d.items() if k in names}
         frame = d.get("frame_length", cls.frame_length)
@@ -86,8 +74,7 @@ class FrontEnd:
         return cls(**d)
 
     def problems(self):
-        """What makes these settings unusable (messages; none when fine): types, ranges, and
-        BOUNDS (what a JSON may make the front end allocate)."""
+        """What makes these settings unusable (messages; none when fine): types, ranges, BOUNDS."""
 
         def whole(name, low=1):
             v = getattr(self, name)
@@ -99,8 +86,7 @@ class FrontEnd:
             if not whole(n) and not (n == "resize" and self.resize is None):
                 null = "null or " if n == "resize" else ""
                 found.append(
-                    f"'{n}' is {_short.repr(getattr(self, n))}; expected {null}a whole number in "
-                    f"[1, {BOUNDS[n]:,}]"
+                    f"'{n}' is {_short.repr(getattr(self, n))}; expected {null}a whole number in [1, {BOUNDS[n]:,}]"
                 )
         if not isinstance(self.mfcc, bool):
             found.append(f"'mfcc' is {_short.repr(self.mfcc)}; expected true or false")
@@ -108,11 +94,8 @@ class FrontEnd:
             return found
         if not whole("fft_length", self.frame_length):
             return [
-                f"'fft_length' is {_short.repr(self.fft_length)}; expected a whole number in "
-                f"[frame_length, {BOUNDS['fft_length']:,}] (the course's: frame_length, "
-                f"{self.frame_length})"
+                f"'fft_length' is {_short.repr(self.fft_length)}; expected a whole number in [frame_length, {BOUNDS['fft_length']:,}] (the course's: frame_length, {self.frame_length})"
             ]
-        # the largest arrays the numpy front end makes
         arrays = [("spectrogram (frames x FFT points)", self.num_frames, self.fft_size)]
         if self.mfcc:
             arrays.append(("mel matrix (FFT bins x mel bins)", self.fft_bins, self.num_mel_bins))
@@ -120,13 +103,11 @@ class FrontEnd:
             arrays.append(("resize matrix (FFT bins x resize)", self.fft_bins, self.resize))
         if self.frame_length > self.rate:
             found.append(
-                f"'frame_length' {self.frame_length} is longer than the 1 s signal "
-                f"({self.rate} samples)"
+                f"'frame_length' {self.frame_length} is longer than the 1 s signal ({self.rate} samples)"
             )
         else:
             found += [
-                f"the {what} ({rows:,} x {cols:,} = {rows * cols:,} values) is over the bound "
-                f"of {MAX_ARRAY_VALUES:,}; expected smaller settings"
+                f"the {what} ({rows:,} x {cols:,} = {rows * cols:,} values) is over the bound of {MAX_ARRAY_VALUES:,}; expected smaller settings"
                 for what, rows, cols in arrays
                 if rows * cols > MAX_ARRAY_VALUES
             ]
@@ -135,13 +116,11 @@ class FrontEnd:
             numbers = all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in (lo, hi))
             if not (numbers and 0 <= lo < hi <= self.rate / 2):
                 found.append(
-                    f"'lower_frequency' {_short.repr(lo)} / 'upper_frequency' {_short.repr(hi)}: "
-                    f"expected 0 <= lower < upper <= rate / 2 = {self.rate / 2:g} Hz"
+                    f"'lower_frequency' {_short.repr(lo)} / 'upper_frequency' {_short.repr(hi)}: expected 0 <= lower < upper <= rate / 2 = {self.rate / 2:g} Hz"
                 )
             if self.num_coefficients > self.num_mel_bins:
                 found.append(
-                    f"'num_coefficients' {self.num_coefficients} > 'num_mel_bins' "
-                    f"{self.num_mel_bins}"
+                    f"'num_coefficients' {self.num_coefficients} > 'num_mel_bins' {self.num_mel_bins}"
                 )
         return found
 
@@ -156,27 +135,19 @@ class FrontEnd:
 
 # The exercises' front ends, the course's (40 mel bins, 10 MFCCs): 16 kHz (versions a, b;
 # 640-sample FFT, 321 bins) and 8 kHz after resample_poly (c; 320-sample FFT, 161 bins).
-MFCC_16K = FrontEnd(
-    rate=16000, frame_length=640, frame_step=320, lower_frequency=20, upper_frequency=4000
-)
-MFCC_8K = FrontEnd(
-    rate=8000, frame_length=320, frame_step=160, lower_frequency=20, upper_frequency=4000
-)
+MFCC_16K = FrontEnd(16000, 640, 320, lower_frequency=20, upper_frequency=4000)
+MFCC_8K = FrontEnd(8000, 320, 160, lower_frequency=20, upper_frequency=4000)
 
 
 def hann_window(n):
-    """tf.signal.hann_window(n) in float32 in TensorFlow's order (one rounded from float64
-    moves the MFCCs of quiet frames by up to 2e-4)."""
+    """tf.signal.hann_window(n), in float32, TensorFlow's order (float64: MFCCs off by 2e-4)."""
     arg = np.float32(2.0 * np.pi) * np.arange(n, dtype=np.float32) / np.float32(n)
     return np.float32(0.5) - np.float32(0.5) * np.cos(arg)
 
 
 def mel_weight_matrix(num_mel_bins, fft_bins, rate, lower, upper):
     """numpy twin of tf.signal.linear_to_mel_weight_matrix: [fft_bins, num_mel_bins], HTK mel."""
-
-    def mel(f):
-        return 1127.0 * np.log1p(np.asarray(f, np.float64) / 700.0)
-
+    mel = lambda f: 1127.0 * np.log1p(np.asarray(f, np.float64) / 700.0)
     freqs = mel(np.linspace(0.0, rate / 2.0, fft_bins)[1:])[:, None]
     edges = np.linspace(mel(lower), mel(upper), num_mel_bins + 2)
     lo, center, hi = edges[:-2], edges[1:-1], edges[2:]
@@ -188,8 +159,7 @@ def mel_weight_matrix(num_mel_bins, fft_bins, rate, lower, upper):
 
 def dct_matrix(num_mel_bins, num_coefficients):
     """[M, K] matrix of tf.signal.mfccs_from_log_mel_spectrograms: DCT-II / sqrt(2 M)."""
-    n = np.arange(num_mel_bins)[:, None]
-    k = np.arange(num_coefficients)[None, :]
+    n, k = np.arange(num_mel_bins)[:, None], np.arange(num_coefficients)[None, :]
     basis = 2.0 * np.cos(np.pi * k * (2 * n + 1) / (2 * num_mel_bins))
     return (basis / math.sqrt(2.0 * num_mel_bins)).astype(np.float32)
 
@@ -199,8 +169,7 @@ def resize_matrix(in_size, out_size):
     scale = in_size / out_size
     m = np.zeros((out_size, in_size), np.float64)
     for i in range(out_size):
-        x = (i + 0.5) * scale - 0.5
-        x0 = math.floor(x)
+        x0 = math.floor(x := (i + 0.5) * scale - 0.5)
         lo, hi, w = max(x0, 0), min(math.ceil(x), in_size - 1), x - x0
         m[i, lo] += 1.0 - w
         m[i, hi] += w
@@ -227,10 +196,9 @@ class NumpyFrontEnd:
         x = np.asarray(waveform, np.float32)
         frames = np.lib.stride_tricks.sliding_window_view(x, cfg.frame_length)[:: cfg.frame_step]
         spec = np.abs(scipy.fft.rfft(frames * self.window, n=cfg.fft_size, axis=-1))
+        feats = spec
         if cfg.mfcc:
             feats = np.log(spec @ self.mel + np.float32(1e-6)) @ self.dct
         elif cfg.resize:
             feats = self.rows @ spec @ self.cols
-        else:
-            feats = spec
         return feats.astype(np.float32, copy=False)[..., None]

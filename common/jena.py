@@ -1,5 +1,5 @@
-"""Jena climate data: find (or download) the CSV, read T and RH with their gaps, and make the
-windows that touch no gap (docs/data.md). No TensorFlow import."""
+"""Jena climate data: the CSV (downloaded if need be), T and RH with their gaps, and the windows
+that touch no gap (docs/data.md)."""
 
 import dataclasses
 import hashlib
@@ -13,10 +13,8 @@ from .download import Archive, mirrored, obtain
 from .errors import DataError, no_such, read_file
 from .macos_files import is_macos_metadata
 
-JENA_URL = (
-    "https://storage.googleapis.com/tensorflow/tf-keras-datasets/jena_climate_2009_2016.csv.zip"
-)
 JENA_CSV = "jena_climate_2009_2016.csv"
+JENA_URL = f"https://storage.googleapis.com/tensorflow/tf-keras-datasets/{JENA_CSV}.zip"
 JENA_ROWS = 420_551
 JENA_BYTES = 43_153_776
 MAX_CSV_BYTES = 2**30  # 25 times the official file
@@ -32,8 +30,7 @@ INPUT_STEPS = LABEL_STEPS = 6
 
 
 def resolve_csv(data=None, offline_hint=""):
-    """Path of the Jena CSV: `data` if a file, else `<data>/jena_climate_2009_2016.csv`. `data`
-    None: ./data, where the official file is downloaded when absent."""
+    """Path of the Jena CSV: `data` if a file, else in `data` (None: ./data, downloaded)."""
     if data is None:
         csv = os.path.join("data", JENA_CSV)
         if os.path.isfile(csv):
@@ -49,18 +46,12 @@ def resolve_csv(data=None, offline_hint=""):
         raise DataError(
             f"{data}: {no_such(data, 'file or folder')}; expected the Jena CSV or a folder holding {JENA_CSV}"
         )
-    present = sorted(
-        f
-        for f in os.listdir(data)
-        if f.lower().endswith(".csv")
-        and not is_macos_metadata(f)
-        and os.path.isfile(os.path.join(data, f))
-    )
+    csv_file = lambda f: f.lower().endswith(".csv") and not is_macos_metadata(f)
+    present = sorted(f for f in os.listdir(data) if csv_file(f) and os.path.isfile(f"{data}/{f}"))
     if not present:
         raise DataError(f"{data}: no {JENA_CSV} in this folder; no CSV file there")
     raise DataError(
-        f"{data}: no {JENA_CSV} in this folder; the CSV files there: {', '.join(present)}; "
-        f"pass one of them as the file ({os.path.join(data, present[0])})"
+        f"{data}: no {JENA_CSV} in this folder; the CSV files there: {', '.join(present)}; pass one of them as the file ({os.path.join(data, present[0])})"
     )
 
 
@@ -84,15 +75,13 @@ def verify_csv(csv, url=None):
         where = f"{url}: its {JENA_CSV} is" if url else f"{csv}:"
         after = " (the archive was deleted: run again to download it again)" if url else ""
         raise DataError(
-            f"{where} {size:,} bytes, sha256 {digest}; expected the official "
-            f"{JENA_BYTES:,} bytes, sha256 {JENA_SHA256}{after}"
+            f"{where} {size:,} bytes, sha256 {digest}; expected the official {JENA_BYTES:,} bytes, sha256 {JENA_SHA256}{after}"
         )
 
 
 @dataclasses.dataclass
 class Series:
-    """T and RH of a CSV: `values` float32 [rows, 2], NaN at gaps; `breaks[i]`: row i does not
-    follow row i-1 by one 10-minute step; `times` datetime64 or None."""
+    """T and RH of a CSV: `values` [rows, 2], NaN at gaps; `breaks[i]`: not 10 min after row i-1."""
 
     path: str
     values: np.ndarray
@@ -111,17 +100,6 @@ class Series:
         return Series(self.path, self.values[start:stop], breaks, times, self.gaps)
 
 
-def _read_frame(csv):
-    raw = _read(csv)
-    for encoding in ("utf-8", "latin-1"):  # the station's exports are latin-1 (°, ², µ)
-        try:
-            return pd.read_csv(io.BytesIO(raw), encoding=encoding, low_memory=False)
-        except UnicodeDecodeError:
-            continue
-        except Exception as e:
-            raise DataError(f"{csv}: not a readable CSV ({type(e).__name__}: {e})") from None
-
-
 def _column(csv, frame, name, gaps):
     """float64 values of one column, NaN at its gaps (counted in `gaps`); text is an error."""
     raw = frame[name]
@@ -134,9 +112,7 @@ def _column(csv, frame, name, gaps):
     )
     if garbage.size:
         raise DataError(
-            f"{csv}: column {name!r} has {garbage.size} non-numeric value(s), first "
-            f"at data row {garbage[0] + 1} ({raw.iloc[garbage[0]]!r}); expected "
-            "numbers (empty, NaN or the station's -9999 mark a missing value)"
+            f"{csv}: column {name!r} has {garbage.size} non-numeric value(s), first at data row {garbage[0] + 1} ({raw.iloc[garbage[0]]!r}); expected numbers (empty, NaN or the station's -9999 mark a missing value)"
         )
     low, high = PLAUSIBLE[name]
     with np.errstate(invalid="ignore"):
@@ -157,13 +133,19 @@ def _column(csv, frame, name, gaps):
 
 def load_series(csv):
     """The T and RH columns of a Jena CSV as a Series; errors name the file and the column."""
-    frame = _read_frame(csv)
+    raw = _read(csv)
+    for encoding in ("utf-8", "latin-1"):  # the station's exports are latin-1 (°, ², µ)
+        try:
+            frame = pd.read_csv(io.BytesIO(raw), encoding=encoding, low_memory=False)
+            break
+        except UnicodeDecodeError:
+            continue
+        except Exception as e:
+            raise DataError(f"{csv}: not a readable CSV ({type(e).__name__}: {e})") from None
     frame.columns = [str(c).strip() for c in frame.columns]
-    missing = [c for c in COLUMNS if c not in frame.columns]
-    if missing:
+    if missing := [c for c in COLUMNS if c not in frame.columns]:
         raise DataError(
-            f"{csv}: missing column(s) {missing}; expected {list(COLUMNS)} "
-            f"among {list(frame.columns)[:22]}"
+            f"{csv}: missing column(s) {missing}; expected {list(COLUMNS)} among {list(frame.columns)[:22]}"
         )
     gaps = {}
     values = np.stack([_column(csv, frame, name, gaps) for name in COLUMNS], axis=1)
@@ -218,8 +200,7 @@ def make_windows(series, input_steps=INPUT_STEPS, label_steps=LABEL_STEPS):
     all_windows = all_windows.transpose(0, 2, 1)  # [N, width, 2]
     bad_row = np.isnan(series.values).any(axis=1).astype(np.int64)
     after_break = series.breaks[1:].astype(np.int64)
-    # a window starting at row i is bad if a row in [i, i+width) is a gap, or a row in
-    # (i, i+width) starts after a break
+    # a window at row i is bad if a row in [i, i+width) is a gap or one in (i, i+width) a break
     bad = np.convolve(bad_row, np.ones(width, np.int64), "valid")
     bad += np.convolve(after_break, np.ones(width - 1, np.int64), "valid")
     starts = np.flatnonzero(bad == 0)
@@ -230,33 +211,27 @@ def make_windows(series, input_steps=INPUT_STEPS, label_steps=LABEL_STEPS):
 
 
 def split_windows(series):
-    """{train, val, test: Windows} of the 70/20/10 split; too many gaps, or a split without a
-    usable window, is an error naming the file."""
+    """{train, val, test: Windows} of the 70/20/10 split; too many gaps or an empty split: error."""
     out = dict(zip(("train", "val", "test"), map(make_windows, split_series(series))))
     report = gap_report(series, out)
     kept, dropped = report["windows_kept"], report["windows_dropped"]
     if dropped > MAX_DROPPED_SHARE * (kept + dropped):
         raise DataError(
-            f"{series.path}: {dropped:,} of {kept + dropped:,} windows touch a gap "
-            f"({', '.join(f'{k}: {v:,}' for k, v in series.gaps.items())}); expected at "
-            f"most {MAX_DROPPED_SHARE:.0%}: too little usable data"
+            f"{series.path}: {dropped:,} of {kept + dropped:,} windows touch a gap ({', '.join(f'{k}: {v:,}' for k, v in series.gaps.items())}); expected at most {MAX_DROPPED_SHARE:.0%}: too little usable data"
         )
     for name, w in out.items():
         if len(w) == 0:
             raise DataError(
-                f"{series.path}: the {name} split has no window without a gap; "
-                "expected 12 consecutive usable rows at least"
+                f"{series.path}: the {name} split has no window without a gap; expected 12 consecutive usable rows at least"
             )
     return out
 
 
 def gap_report(series, windows):
     """A JSON-ready account of the gaps and the windows they cost ({split: Windows})."""
-    return {
-        "counts": dict(series.gaps),
-        "windows_dropped": int(sum(w.dropped for w in windows.values())),
-        "windows_kept": int(sum(len(w) for w in windows.values())),
-    }
+    dropped = int(sum(w.dropped for w in windows.values()))
+    kept = int(sum(len(w) for w in windows.values()))
+    return {"counts": dict(series.gaps), "windows_dropped": dropped, "windows_kept": kept}
 
 
 @dataclasses.dataclass

@@ -1,5 +1,4 @@
-"""Keyword-spotting data, checked before any training: the dataset folder, the split files and
-every wav they list (docs/data.md). numpy + scipy only (no TensorFlow import)."""
+"""Keyword-spotting data, checked before any training: the folder, the splits, their wavs."""
 
 import base64
 import binascii
@@ -27,10 +26,7 @@ ARCHIVE = Archive(
 )
 SPLITS = ("train", "val", "test")
 LINE = "./data/mini_speech_commands/<label>/<file>.wav"
-FINGERPRINT = (
-    "sha256 of '<label>/<file>', first 4 bytes (big-endian), sorted, base64: "
-    "4 bytes a training file"
-)
+FINGERPRINT = "sha256 of '<label>/<file>', first 4 bytes (big-endian), sorted, base64: 4 bytes a training file"
 
 
 @dataclasses.dataclass
@@ -59,8 +55,7 @@ def _check_extracted(folder):
 
 
 def resolve_data_dir(data=None, offline_hint=""):
-    """The folder of `<label>/<file>.wav`: `data` or `data/mini_speech_commands`. `data` None:
-    ./data, where the official archive is downloaded when absent."""
+    """The folder of `<label>/<file>.wav` in `data` (None: ./data, downloaded when absent)."""
     d = Path("data" if data is None else data)
     for candidate in (d, d / "mini_speech_commands"):
         if _has_labels(candidate):
@@ -69,14 +64,12 @@ def resolve_data_dir(data=None, offline_hint=""):
         return obtain(ARCHIVE, d, "mini_speech_commands", _check_extracted, offline_hint)
     what = no_such(d, "folder") if not d.exists() else "no dataset there"
     raise DataError(
-        f"{data}: {what}; expected a folder of <label>/<file>.wav "
-        f"(labels {' '.join(LABELS)}) or a folder holding mini_speech_commands/"
+        f"{data}: {what}; expected a folder of <label>/<file>.wav (labels {' '.join(LABELS)}) or a folder holding mini_speech_commands/"
     )
 
 
 def split_file(split_dir, which, split_flag=None):
-    """Path of split `which`: `kws_split_{which}.txt` (this repository's naming) or
-    `kws_{which}_split.txt` (the course's). `split_flag`: the caller's option, for the hint."""
+    """Path of split `which`: `kws_split_{which}.txt` (ours) or `kws_{which}_split.txt`."""
     names = [f"kws_split_{which}.txt", f"kws_{which}_split.txt"]
     for n in names:
         if (Path(split_dir) / n).is_file():
@@ -84,8 +77,7 @@ def split_file(split_dir, which, split_flag=None):
     given = f" ({split_flag})" if split_flag else ""
     gone = "" if os.path.isdir(split_dir) else f", {no_such(split_dir, 'folder')}"
     raise DataError(
-        f"{split_dir}: no split file {' or '.join(names)}{gone}; expected a folder "
-        f"holding the three split files{given}"
+        f"{split_dir}: no split file {' or '.join(names)}{gone}; expected a folder holding the three split files{given}"
     )
 
 
@@ -96,25 +88,21 @@ def _split_names(path, labels, log):
     except UnicodeDecodeError as e:
         raise DataError(f"{path}: unreadable split file ({e}); expected lines {LINE}") from None
     lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
-    metadata = [ln for ln in lines if is_macos_metadata(ln)]
-    if metadata:
+    if metadata := [ln for ln in lines if is_macos_metadata(ln)]:
         log(f"note: {path}: {len(metadata)} macOS metadata line(s) ignored (e.g. {metadata[0]})")
         lines = [ln for ln in lines if not is_macos_metadata(ln)]
     if not lines:
         raise DataError(f"{path}: empty split file; expected lines {LINE}")
     keys = [tuple(ln.replace("\\", "/").split("/")[-2:]) for ln in lines]
-    bad = [ln for ln, k in zip(lines, keys) if len(k) < 2 or k[0] not in labels]
-    if bad:
+    if bad := [ln for ln, k in zip(lines, keys) if len(k) < 2 or k[0] not in labels]:
         raise DataError(
-            f"{path}: line {bad[0]!r} has no known label folder; expected {LINE} "
-            f"with label in {' '.join(labels)}"
+            f"{path}: line {bad[0]!r} has no known label folder; expected {LINE} with label in {' '.join(labels)}"
         )
     unique = list(dict.fromkeys(keys))
     if len(unique) < len(keys):
         dup = collections.Counter(keys).most_common(1)[0][0]
         log(
-            f"warning: {path}: {len(keys) - len(unique)} duplicate line(s) dropped "
-            f"(e.g. {'/'.join(dup)})"
+            f"warning: {path}: {len(keys) - len(unique)} duplicate line(s) dropped (e.g. {'/'.join(dup)})"
         )
     return unique
 
@@ -132,47 +120,34 @@ def _fits(folder, data_dir):
 
 
 def fitting_splits(data_dir):
-    """The folders beside `data_dir` (its siblings and their subfolders) holding a split that
-    fits it (a partial copy), `<data>_split` first."""
+    """The folders beside `data_dir` holding a split that fits it, `<data>_split` first."""
     data_dir = Path(os.path.abspath(data_dir))  # as typed: symbolic links not followed
-    siblings = sorted(p for p in data_dir.parent.iterdir() if p.is_dir() and p != data_dir)
-    found = [
-        folder
-        for parent in (data_dir.parent, *siblings)
-        for folder in sorted(p for p in parent.iterdir() if p.is_dir() and p != data_dir)
-        if _fits(folder, data_dir)
-    ]
+    folders = lambda parent: sorted(p for p in parent.iterdir() if p.is_dir() and p != data_dir)
+    found = [f for parent in (data_dir.parent, *folders(data_dir.parent)) for f in folders(parent)]
+    found = [f for f in found if _fits(f, data_dir)]
     return sorted(found, key=lambda f: not f.name.startswith(data_dir.name))
 
 
 def missing_files_hint(data_dir, which, split_flag):
-    """What to do when a split lists files that `data_dir` lacks: the split beside the data
-    that fits it, or the command that makes one of the files it has."""
-    fits = fitting_splits(data_dir)
+    """What to do when a split lists files that `data_dir` lacks: a split that fits, or make one."""
     flag = f"{split_flag} " if split_flag else ""
     folder = split_flag in (None, "--split-dir")  # the option names a folder, not a file
-    if fits:
+    if fits := fitting_splits(data_dir):
         target = fits[0] if folder else split_file(fits[0], which)
         return f"the split beside that folder lists only files it has: {flag}{shown(target)}"
     target = "my_split" if folder else f"my_split/kws_split_{which}.txt"
-    return (
-        f"for a partial copy, make a split of the files it has: python -m common.splits "
-        f"--data {shown(data_dir)} --out-dir my_split, then {flag}{target}"
-    )
+    return f"for a partial copy, make a split of the files it has: python -m common.splits --data {shown(data_dir)} --out-dir my_split, then {flag}{target}"
 
 
 def read_split_file(path, data_dir, labels=LABELS, name="split", log=print, split_flag=None):
-    """The Split of one file, its lines resolved in `data_dir`; missing wavs are an error that
-    says what to do (`split_flag`: the caller's option for the split, named in the hint)."""
+    """The Split of one file, its lines resolved in `data_dir`; missing wavs are an error."""
     path = Path(path)
     unique = _split_names(path, labels, log)
     paths = [str(Path(data_dir) / label / file) for label, file in unique]
-    missing = [p for p in paths if not os.path.isfile(p)]
-    if missing:
+    if missing := [p for p in paths if not os.path.isfile(p)]:
         which = name if name in SPLITS else next((w for w in SPLITS if w in path.name), "test")
         raise DataError(
-            f"{path}: {len(missing)} of {len(paths)} listed files missing under "
-            f"{data_dir}, first: {', '.join(missing[:3])}; "
+            f"{path}: {len(missing)} of {len(paths)} listed files missing under {data_dir}, first: {', '.join(missing[:3])}; "
             + missing_files_hint(data_dir, which, split_flag)
         )
     ids = np.array([labels.index(label) for label, _ in unique], np.int64)
@@ -186,19 +161,15 @@ def read_splits(split_dir, data_dir, labels=LABELS, log=print, split_flag=None):
         path = split_file(split_dir, w, split_flag)
         splits[w] = read_split_file(path, data_dir, labels, w, log, split_flag)
     for a, b in itertools.combinations(SPLITS, 2):
-        both = sorted(set(splits[a].paths) & set(splits[b].paths))
-        if both:
+        if both := sorted(set(splits[a].paths) & set(splits[b].paths)):
             log(
-                f"warning: {splits[a].file} and {splits[b].file}: {len(both)} file(s) in both "
-                f"the {a} and the {b} split (e.g. {os.path.relpath(both[0], data_dir)}); "
-                "the run goes on"
+                f"warning: {splits[a].file} and {splits[b].file}: {len(both)} file(s) in both the {a} and the {b} split (e.g. {os.path.relpath(both[0], data_dir)}); the run goes on"
             )
     return splits
 
 
 def load_waves(splits, rate, log=print):
-    """Read every wav of every split at `rate` into Split.waves. Unreadable files are one
-    error listing them; files that are not 16 kHz mono 1 s are reported once."""
+    """Read every wav of every split at `rate` into Split.waves; unreadable files: one error."""
     fixes, odd, bad = collections.Counter(), 0, []
     for split in splits.values():
         split.waves = np.zeros([len(split.paths), int(rate)], np.float32)
@@ -226,13 +197,13 @@ def load_waves(splits, rate, log=print):
 
 def copies_of(train, test):
     """How many of `test`'s waveforms are sample for sample one of `train`'s."""
-    seen = {hashlib.blake2b(w.tobytes(), digest_size=16).digest() for w in train.waves}
-    return sum(hashlib.blake2b(w.tobytes(), digest_size=16).digest() in seen for w in test.waves)
+    digest = lambda w: hashlib.blake2b(w.tobytes(), digest_size=16).digest()
+    seen = set(map(digest, train.waves))
+    return sum(digest(w) in seen for w in test.waves)
 
 
 def unseen_speaker_mask(train, test):
-    """Boolean mask of the test files whose speaker has no file in the train split; None
-    when a file name does not tell its speaker."""
+    """Boolean mask of the test files whose speaker is not in train; None: speakers unknown."""
     seen, speakers = set(train.speakers), test.speakers
     if None in seen or None in speakers:
         return None
@@ -249,16 +220,12 @@ def fingerprints(paths):
 def training_files(split):
     """The JSON record of the training split's file names: {files, method, fingerprints}."""
     packed = np.unique(fingerprints(split.paths)).astype(">u4").tobytes()
-    return {
-        "files": len(split.paths),
-        "method": FINGERPRINT,
-        "fingerprints": base64.b64encode(packed).decode("ascii"),
-    }
+    b64 = base64.b64encode(packed).decode("ascii")
+    return {"files": len(split.paths), "method": FINGERPRINT, "fingerprints": b64}
 
 
 def in_training(record, paths):
-    """Boolean mask of `paths` among the training files of a training_files() `record`, or
-    None when the record is not usable."""
+    """Boolean mask of `paths` among the files of a training_files() `record` (None: unusable)."""
     if not isinstance(record, dict) or record.get("method") != FINGERPRINT:
         return None
     try:

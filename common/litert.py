@@ -1,6 +1,5 @@
-"""Run .tflite models and time them: the interpreter, a model runner, the one latency loop.
-No TensorFlow import unless no other interpreter is installed: this module runs on a Raspberry
-Pi with `ai-edge-litert` (64-bit OS) or `tflite-runtime` (32-bit OS)."""
+"""Run .tflite models and time them: the interpreter, a model runner, the one latency loop (no
+TensorFlow unless no other interpreter is installed: runs on a Raspberry Pi)."""
 
 import importlib
 import os
@@ -25,8 +24,7 @@ KERNELS = {
 
 
 def interpreter_class():
-    """(Interpreter class, where it comes from): ai-edge-litert, else tflite-runtime, else
-    TensorFlow's own tf.lite.Interpreter (deprecated, imported only as a last resort)."""
+    """(Interpreter class, where it comes from): ai-edge-litert, tflite-runtime or TensorFlow."""
     if not _INTERPRETER:
         try:
             from ai_edge_litert.interpreter import Interpreter
@@ -42,8 +40,7 @@ def interpreter_class():
                     import tensorflow as tf
                 except ImportError:
                     raise ModelFileError(
-                        "no TFLite interpreter installed: pip install ai-edge-litert (64-bit OS) "
-                        "or tflite-runtime (32-bit Raspberry Pi OS)"
+                        "no TFLite interpreter installed: pip install ai-edge-litert (64-bit OS) or tflite-runtime (32-bit Raspberry Pi OS)"
                     ) from None
                 _INTERPRETER.append((tf.lite.Interpreter, "tensorflow (tf.lite.Interpreter)"))
     return _INTERPRETER[0]
@@ -63,16 +60,14 @@ def make_interpreter(data, threads, kernels):
         resolvers = getattr(importlib.import_module(Interpreter.__module__), "OpResolverType", None)
         if resolvers is None:
             raise ModelFileError(
-                f"{source}: this interpreter has no kernel choice "
-                f"(OpResolverType); the {kernels} kernels need ai-edge-litert"
+                f"{source}: this interpreter has no kernel choice (OpResolverType); the {kernels} kernels need ai-edge-litert"
             )
         options["experimental_op_resolver_type"] = getattr(resolvers, KERNELS[kernels])
     return Interpreter(model_content=bytes(data), num_threads=threads, **options)
 
 
 class Model:
-    """A model (bytes or a path) with float input and output, run with `kernels`; a FrontEnd
-    `cfg` adds `classify(waveform)`. `name` (default: the path) names it in errors."""
+    """A model (bytes or a path) with float input and output; a FrontEnd `cfg` adds `classify`."""
 
     def __init__(self, model, cfg=None, threads=1, verbose=False, kernels="default", name=None):
         is_bytes = isinstance(model, (bytes, bytearray))
@@ -86,8 +81,7 @@ class Model:
             raise
         except (ValueError, RuntimeError) as e:
             raise ModelFileError(
-                f"{name}: the interpreter cannot load it ({kernels} kernels: {e}); "
-                "expected a TFLite model this interpreter runs"
+                f"{name}: the interpreter cannot load it ({kernels} kernels: {e}); expected a TFLite model this interpreter runs"
             ) from None
         self.inp = self.interpreter.get_input_details()[0]
         self.out = self.interpreter.get_output_details()[0]
@@ -96,8 +90,7 @@ class Model:
         if cfg is not None:
             if self.input_shape != [1, *cfg.input_shape]:
                 raise ModelFileError(
-                    f"{name}: model input shape {self.input_shape} != front-end shape "
-                    f"{[1, *cfg.input_shape]}; expected the front end the model was trained with"
+                    f"{name}: model input shape {self.input_shape} != front-end shape {[1, *cfg.input_shape]}; expected the front end the model was trained with"
                 )
             self.frontend = NumpyFrontEnd(cfg)
 
@@ -136,12 +129,10 @@ def latency_stats(ms):
 
 
 def measure_latency(model, cfg=None, runs=100, threads=1, warmup=5, seed=0, frontend=None):
-    """The one latency loop, the course's: each run 1 s of random 48 kHz signal -> resample ->
-    front end (`cfg`'s, or `frontend`) -> invoke; inference = invoke, total = all (None without
-    a front end: random input). {'inference_ms', 'total_ms': {mean, p50, p90}, 'runs'}."""
+    """The course's latency loop: 1 s of random 48 kHz signal -> resample -> front end -> invoke;
+    {'inference_ms', 'total_ms' (None without a front end): {mean, p50, p90}, 'runs'}."""
     m = model if isinstance(model, Model) else Model(model, cfg, threads)
-    cfg = cfg or m.cfg
-    frontend = frontend or m.frontend
+    cfg, frontend = cfg or m.cfg, frontend or m.frontend
     rng = np.random.RandomState(seed)
     inference, total = [], []
     for i in range(warmup + runs):
@@ -159,8 +150,5 @@ def measure_latency(model, cfg=None, runs=100, threads=1, warmup=5, seed=0, fron
         if i >= warmup:
             inference.append(1e3 * (t2 - t1))
             total.append(1e3 * (t3 - t0))
-    return {
-        "inference_ms": latency_stats(inference),
-        "total_ms": latency_stats(total) if cfg is not None else None,
-        "runs": runs,
-    }
+    total = latency_stats(total) if cfg is not None else None
+    return {"inference_ms": latency_stats(inference), "total_ms": total, "runs": runs}

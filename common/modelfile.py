@@ -1,17 +1,15 @@
-"""The one reader of a model, `open_model`, which every reader calls: its bytes, the metadata it
-carries and the JSON beside it, checked, without TensorFlow or a TFLite schema module."""
+"""`open_model`, the one reader of a model: bytes, metadata and JSON, checked (no TensorFlow)."""
 
 import dataclasses
 import json
 import math
 import os
 import re
-import reprlib
 import struct
 
 from .constraints import VERSIONS
 from .errors import DataError, read_file
-from .frontend_np import LABELS, FrontEnd
+from .frontend_np import LABELS, FrontEnd, _short
 from .tflite_io import MAX_MODEL_BYTES, ModelFileError, read_model_bytes, sha256
 
 NAME = "keyword_spotting"  # the metadata entry; others (the converter's) are left alone
@@ -33,8 +31,6 @@ MAX_DEPTH = 16  # objects and lists within each other (a model's JSON has 5)
 MAX_LABELS = 1000
 SHA256_HEX = re.compile(r"[0-9a-f]{64}")
 AGAIN = "run its script again, or remove the JSON"
-_short = reprlib.Repr()
-_short.maxstring = _short.maxother = 60
 
 
 @dataclasses.dataclass(frozen=True)
@@ -63,9 +59,8 @@ def json_path(model_path):
 
 
 def open_model(path, flags=None, ignore_metadata=False, kind=None):
-    """The model at `path`, checked, with what describes it; every problem is one DataError naming
-    the file. `flags`: {FrontEnd field: value} of a command line (resize <= 0: none); `kind`:
-    "kws", "forecast", None for either, "any" for the bytes alone when nothing describes them."""
+    """The model at `path`, checked, with what describes it; a problem is one DataError. `flags`:
+    {FrontEnd field: value} (resize <= 0: none); `kind`: "kws", "forecast", None (either), "any"."""
     data = read_model_bytes(path)
     input_shape, outputs = shapes(data, path)
     meta, report = metadata(data, path), read_report(path, data)
@@ -80,8 +75,7 @@ def open_model(path, flags=None, ignore_metadata=False, kind=None):
     forecaster = meta is None and report is not None and "normalization" in report
     if forecaster and kind == "kws":
         raise DataError(
-            f"{path}: a forecaster (its JSON {json_path(path)} holds a normalization); "
-            "expected a keyword spotter"
+            f"{path}: a forecaster (its JSON {json_path(path)} holds a normalization); expected a keyword spotter"
         )
     if kind == "forecast" or forecaster:
         if meta is not None:
@@ -90,28 +84,22 @@ def open_model(path, flags=None, ignore_metadata=False, kind=None):
             )
         if not forecaster:
             raise DataError(
-                f"{json_path(path)}: no JSON with a 'normalization' beside {path}; expected the "
-                "forecaster's JSON written with it (it holds the input normalization)"
+                f"{json_path(path)}: no JSON with a 'normalization' beside {path}; expected the forecaster's JSON written with it (it holds the input normalization)"
             )
-        norm = report["normalization"]
-        return dataclasses.replace(
-            found, version=report["version"], normalization=norm, source="its JSON"
-        )
+        version, norm = report["version"], report["normalization"]
+        return dataclasses.replace(found, version=version, normalization=norm, source="its JSON")
     if meta is not None and not ignore_metadata:
         frontend = FrontEnd.from_dict(meta["frontend"])
         for field, value in flags.items():
             if getattr(frontend, field) != value and not (field == "resize" and frontend.mfcc):
                 raise DataError(
-                    f"{path}: {_as_flag(field, value)} contradicts the model's metadata ({field} "
-                    f"{getattr(frontend, field)!r}); expected the flag left out, or "
-                    "kws_inference.py --ignore-metadata to run the flags instead"
+                    f"{path}: {_as_flag(field, value)} contradicts the model's metadata ({field} {getattr(frontend, field)!r}); expected the flag left out, or kws_inference.py --ignore-metadata to run the flags instead"
                 )
         version, labels = meta["version"], tuple(meta["labels"])
         source = "front end from the model's metadata"
     else:
         frontend = dataclasses.replace(COURSE_DEFAULTS, fft_length=None, **flags)  # as its stft
-        problems = frontend.problems()
-        if problems:
+        if problems := frontend.problems():
             raise DataError(f"front end {frontend.to_dict()} (flags): {problems[0]}")
         version, labels = None, tuple(LABELS)
         why = "the model's metadata ignored" if ignore_metadata else "no metadata in the model"
@@ -119,14 +107,11 @@ def open_model(path, flags=None, ignore_metadata=False, kind=None):
         source = f"{why}: the course's {what}"
     if len(labels) != outputs:
         raise DataError(
-            f"{path}: {len(labels)} labels for {outputs} outputs; expected one label per output "
-            "of the model"
+            f"{path}: {len(labels)} labels for {outputs} outputs; expected one label per output of the model"
         )
     if input_shape != (1, *frontend.input_shape):
         raise DataError(
-            f"{path}: model input shape {list(input_shape)} != the front end's "
-            f"{[1, *frontend.input_shape]} ({source}); expected the front end the model was "
-            "trained with"
+            f"{path}: model input shape {list(input_shape)} != the front end's {[1, *frontend.input_shape]} ({source}); expected the front end the model was trained with"
         )
     return dataclasses.replace(
         found, version=version, frontend=frontend, labels=labels, source=source
@@ -153,16 +138,13 @@ def _check_agreement(path, meta, report):
     for field, says, carries in pairs:
         if says != carries:
             raise DataError(
-                f"{json_path(path)}: says {field} {says!r} where {path} carries {carries!r} in "
-                "its metadata; expected the JSON written with this model (the model's metadata "
-                f"is what runs): {AGAIN}"
+                f"{json_path(path)}: says {field} {says!r} where {path} carries {carries!r} in its metadata; expected the JSON written with this model (the model's metadata is what runs): {AGAIN}"
             )
 
 
 # ---------------------------------------------------------------- the JSON beside a model
 def read_report(path, data):
-    """The checked JSON beside the model at `path` (None when there is none): it must record
-    these very bytes (`tflite_sha256`, and the file's own sha256 in `files` where listed)."""
+    """The checked JSON beside the model at `path` (None: none), recording its bytes."""
     where, expected = json_path(path), "the JSON written with the model"
     if not os.path.lexists(where):  # anything else there is read (a FIFO: refused unopened)
         return None
@@ -172,8 +154,7 @@ def read_report(path, data):
     recorded = report.get("tflite_sha256")
     if not (isinstance(recorded, str) and SHA256_HEX.fullmatch(recorded)):
         raise DataError(
-            f"{where}: 'tflite_sha256' is {_short.repr(recorded)}; expected a sha256 as 64 "
-            "lowercase hexadecimal digits, as written with the model"
+            f"{where}: 'tflite_sha256' is {_short.repr(recorded)}; expected a sha256 as 64 lowercase hexadecimal digits, as written with the model"
         )
     files, actual = report.get("files"), sha256(data)
     listed = files.get(os.path.basename(path)) if isinstance(files, dict) else None
@@ -181,19 +162,15 @@ def read_report(path, data):
         recorded, actual = str(listed), sha256(read_file(path, MAX_MODEL_BYTES, "a model file"))
     if recorded != actual:
         raise DataError(
-            f"{where}: describes other bytes than {path} (sha256 {recorded[:12]}... != "
-            f"{actual[:12]}...): the set was cut short or mixed; expected the JSON written "
-            f"with this model: {AGAIN}"
+            f"{where}: describes other bytes than {path} (sha256 {recorded[:12]}... != {actual[:12]}...): the set was cut short or mixed; expected the JSON written with this model: {AGAIN}"
         )
-    problem = check_contents(report)
-    if problem:
+    if problem := check_contents(report):
         raise DataError(f"{where}: {problem}")
     return report
 
 
 def parse_json(raw, where, expected, what="JSON file"):
-    """JSON bytes, strict (no NaN), at most MAX_JSON_BYTES long and MAX_DEPTH deep; else a
-    DataError naming `where` and what was `expected`."""
+    """JSON bytes, strict (no NaN), at most MAX_JSON_BYTES long, MAX_DEPTH deep (else DataError)."""
     if len(raw) > MAX_JSON_BYTES:
         raise DataError(
             f"{where}: over the bound of {MAX_JSON_BYTES:,} bytes for a {what}; expected {expected}"
@@ -228,8 +205,7 @@ def _number(value):
 
 
 def check_contents(found):
-    """The first thing wrong in the fields a reader uses (None when nothing is): the version,
-    and the front end and labels or the normalization."""
+    """The first thing wrong in the version, front end and labels or normalization (None: none)."""
     version = found.get("version")
     if not (isinstance(version, str) and version in VERSIONS):
         return f"'version' is {_short.repr(version)}; expected one of {', '.join(sorted(VERSIONS))}"
@@ -241,8 +217,7 @@ def check_contents(found):
         fe, labels = found["frontend"], found.get("labels")
         if not isinstance(fe, dict):
             return f"'frontend' is {_short.repr(fe)}; expected an object of front-end settings"
-        problems = FrontEnd.problems_of(fe)
-        if problems:
+        if problems := FrontEnd.problems_of(fe):
             return problems[0]
         if not (
             isinstance(labels, list)
@@ -256,23 +231,18 @@ def check_contents(found):
         return "neither 'frontend' (keyword spotting) nor 'normalization' (forecasting)"
     norm = found["normalization"]
     ok = isinstance(norm, dict) and all(
-        isinstance(norm.get(k), list) and len(norm[k]) == 2 and all(_number(v) for v in norm[k])
+        isinstance(norm.get(k), list) and len(norm[k]) == 2 and all(map(_number, norm[k]))
         for k in ("mean", "std")
     )
     if not ok or min(norm["std"]) <= 0:
-        return (
-            f"'normalization' is {_short.repr(norm)}; expected {{'mean': [T, RH], 'std': [T, RH]}} "
-            "with finite values and std > 0"
-        )
+        return f"'normalization' is {_short.repr(norm)}; expected {{'mean': [T, RH], 'std': [T, RH]}} with finite values and std > 0"
     return None
 
 
 # ---------------------------------------------------------------- the flatbuffer
 # field indices in the TFLite schema (tensorflow/compiler/mlir/lite/schema/schema.fbs)
-MODEL_SUBGRAPHS, MODEL_BUFFERS, MODEL_METADATA = 2, 4, 6
-SUBGRAPH_TENSORS, SUBGRAPH_INPUTS, SUBGRAPH_OUTPUTS, TENSOR_SHAPE = 0, 1, 2, 0
-METADATA_NAME, METADATA_BUFFER = 0, 1
-BUFFER_DATA = 0
+MODEL_SUBGRAPHS, MODEL_BUFFERS, MODEL_METADATA, METADATA_NAME, METADATA_BUFFER = 2, 4, 6, 0, 1
+SUBGRAPH_TENSORS, SUBGRAPH_INPUTS, SUBGRAPH_OUTPUTS, TENSOR_SHAPE, BUFFER_DATA = 0, 1, 2, 0, 0
 
 
 def embed(tflite, version, frontend, labels):
@@ -314,14 +284,9 @@ class _Table:
         offset = _unpack("<H", self.buf, self.vtable + entry)
         return self.pos + offset if offset else None
 
-    def scalar(self, index, fmt):
-        at = self.field(index)
-        return 0 if at is None else _unpack(fmt, self.buf, at)
-
     def vector(self, index, size=4):
         """The positions of a vector field's items (none when absent)."""
-        at = self.field(index)
-        if at is None:
+        if (at := self.field(index)) is None:
             return range(0)
         start = at + _unpack("<I", self.buf, at) + 4
         return range(start, start + size * _unpack("<I", self.buf, start - 4), size)
@@ -331,6 +296,10 @@ class _Table:
         if items.stop > len(self.buf):
             raise ValueError("vector past the end of the file")
         return bytes(self.buf[items.start : items.stop])
+
+    def scalar(self, index, fmt):
+        at = self.field(index)
+        return 0 if at is None else _unpack(fmt, self.buf, at)
 
     def ints(self, index):
         return [_unpack("<i", self.buf, p) for p in self.vector(index)]
@@ -376,14 +345,12 @@ def shapes(tflite, path="the model"):
 
 def metadata(tflite, path="the model"):
     """The checked NAME entry of a .tflite as a dict, or None when it carries none."""
-    raw = read_entries(tflite, path).get(NAME)
-    if raw is None:
+    if (raw := read_entries(tflite, path).get(NAME)) is None:
         return None
     where = f"{path}: metadata '{NAME}'"
     found = parse_json(raw, where, "the model's version, front end and labels", what="JSON")
     if not (isinstance(found, dict) and "frontend" in found):
         raise ModelFileError(f"{where}: no 'frontend' object")
-    problem = check_contents(found)
-    if problem:
+    if problem := check_contents(found):
         raise ModelFileError(f"{where}: {problem}")
     return found

@@ -1,6 +1,5 @@
-"""A run's output files, written as one set: staged, then renamed with the stop signals held,
-the JSON (every other file's sha256, the commit record) last; one writer at a time per folder
-(docs/robustness.md, 4)."""
+"""A run's output files, written as one set: staged, renamed with the stop signals held, the JSON
+last; one writer at a time per folder (docs/robustness.md, 4)."""
 
 import contextlib
 import errno
@@ -18,8 +17,7 @@ LEFTOVER = re.compile(r"\.ws-[A-Za-z0-9_]+\.tmp")  # staged: whatever the target
 
 
 def check_out_dir(path, flag="--out-dir"):
-    """The absolute `path`, symbolic links followed, or a DataError naming `flag` when it cannot
-    hold the outputs (a file, under a file, a link loop or to nothing, not writable)."""
+    """The absolute `path`, links followed, or a DataError when it cannot hold the outputs."""
     typed, path = os.fspath(path), os.path.abspath(os.fspath(path))  # messages: as typed
     probe = path
     while not os.path.lexists(probe):
@@ -29,8 +27,7 @@ def check_out_dir(path, flag="--out-dir"):
     except OSError as e:  # a symbolic link loop, or a link to nothing
         why = "a symbolic link to nothing" if isinstance(e, FileNotFoundError) else e.strerror
         raise DataError(
-            f"{typed}: {flag} cannot be resolved ({why} at {probe}); "
-            "expected a folder (existing or new)"
+            f"{typed}: {flag} cannot be resolved ({why} at {probe}); expected a folder (existing or new)"
         ) from None
     if not os.path.isdir(real):
         where = "is a file" if probe == path else f"lies under the file {probe}"
@@ -41,8 +38,7 @@ def check_out_dir(path, flag="--out-dir"):
         os.unlink(tmp)
     except OSError as e:
         raise DataError(
-            f"{typed}: {flag} is not writable ({e.strerror} in {real}); "
-            "expected a folder this user can write to"
+            f"{typed}: {flag} is not writable ({e.strerror} in {real}); expected a folder this user can write to"
         ) from None
     return os.path.join(real, os.path.relpath(path, probe)) if probe != path else real
 
@@ -53,14 +49,12 @@ def _mode():
         with open("/proc/self/status") as f:
             return 0o666 & ~next(int(ln.split()[1], 8) for ln in f if ln.startswith("Umask:"))
     except (OSError, StopIteration, ValueError, IndexError):
-        mask = os.umask(0)
-        os.umask(mask)
+        os.umask(mask := os.umask(0))
         return 0o666 & ~mask
 
 
 def write_set(out_dir, files):
-    """Write `files` ({name: bytes}) into `out_dir` as one set, a `.json` last; their paths. An
-    OSError without a file name (a full disk) is given the folder's."""
+    """Write `files` ({name: bytes}) into `out_dir` as one set, a `.json` last; their paths."""
     out_dir = os.path.abspath(os.fspath(out_dir))
     names = sorted(files, key=lambda n: n.endswith(".json"))  # the commit record last
     try:
@@ -95,8 +89,7 @@ def write_set(out_dir, files):
 
 @contextlib.contextmanager
 def folder_lock(out_dir):
-    """Hold the folder's write lock (waiting at most LOCK_WAIT_S for another writer) and the stop
-    signals until its release, when the lock file is removed: a set begun is written whole."""
+    """Hold the folder's write lock (removed on release) and the stop signals until its release."""
     from filelock import FileLock, Timeout
 
     path = os.path.join(out_dir, LOCK_NAME)
@@ -109,9 +102,7 @@ def folder_lock(out_dir):
                 break
             if time.monotonic() > deadline:
                 raise DataError(
-                    f"{out_dir}: another run has been writing its output files here for "
-                    f"{LOCK_WAIT_S} s (it holds {LOCK_NAME}); expected one writer at a time: run "
-                    "again when it has finished"
+                    f"{out_dir}: another run has been writing its output files here for {LOCK_WAIT_S} s (it holds {LOCK_NAME}); expected one writer at a time: run again when it has finished"
                 )
             time.sleep(0.02)
         with stop_signals_held():  # a signal that came is raised once the lock is released

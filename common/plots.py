@@ -1,5 +1,5 @@
-"""Pictures of a run (training curves beside the forecasts or the confusion matrix) and of the
-benchmark, as deterministic PNG bytes: the caller writes them with its other outputs."""
+"""Pictures of a run (training curves, forecasts or confusion matrix) and of the benchmark, as
+deterministic PNG bytes."""
 
 import io
 
@@ -44,15 +44,9 @@ def _curves(ax, history, name, key, title, ylabel, marks, scale=1.0, log=False):
     for prefix, style in (("", "-"), ("val_", "--")):
         values = np.asarray(history.get(prefix + key, []), dtype=float) * scale
         if values.size:
-            ax.plot(
-                np.arange(1, values.size + 1),
-                values,
-                color="tab:blue",
-                linestyle=style,
-                markersize=3,
-                marker="o" if values.size <= 20 else None,
-                label=f"{name} ({'val' if prefix else 'train'})",
-            )
+            x, label = np.arange(1, values.size + 1), f"{name} ({'val' if prefix else 'train'})"
+            kw = {"color": "tab:blue", "linestyle": style, "markersize": 3, "label": label}
+            ax.plot(x, values, marker="o" if values.size <= 20 else None, **kw)
             drawn.append(values[np.isfinite(values)])
     for span, colour, alpha, label in (
         (marks.get("pruning"), "tab:purple", 0.12, "pruning"),
@@ -60,8 +54,7 @@ def _curves(ax, history, name, key, title, ylabel, marks, scale=1.0, log=False):
     ):
         if span is not None:
             ax.axvspan(span[0] - 0.5, span[1] + 0.5, color=colour, alpha=alpha, label=label)
-    kept = marks["kept_epoch"]
-    if kept is not None:
+    if (kept := marks["kept_epoch"]) is not None:
         ax.axvline(kept, color="black", linestyle=":", label=f"kept (epoch {kept})")
     drawn = np.concatenate(drawn) if drawn else np.empty(0)
     if log and drawn.size and (drawn > 0).all():
@@ -77,12 +70,6 @@ def _curves(ax, history, name, key, title, ylabel, marks, scale=1.0, log=False):
 
 def _empty(ax, text):
     ax.text(0.5, 0.5, text, ha="center", va="center", transform=ax.transAxes, color="grey")
-
-
-def _segments(x, y):
-    """[N, 6] x and y -> flat arrays with a NaN after each window, for one plot call."""
-    pad = np.full((x.shape[0], 1), np.nan)
-    return np.hstack([x, pad]).ravel(), np.hstack([y, pad]).ravel()
 
 
 def _maes(model, persistence, unit):
@@ -120,6 +107,7 @@ def forecast_figure(
     span = ""
     if times is not None and n:
         span = f" from {np.datetime_as_string(times[0], unit='m').replace('T', ' ')}"
+    pad = np.full((x.shape[0], 1), np.nan)  # a NaN after each window: one plot call for all
     for row, k, name, unit in ((1, 0, "T", "°C"), (2, 1, "RH", "%")):
         ax = fig.add_subplot(grid[row, :])
         ax.plot(x.ravel(), truth[:, :, k].ravel(), color="black", linewidth=1.0, label="truth")
@@ -127,7 +115,7 @@ def forecast_figure(
             (persistence, "tab:orange", "--", "persistence"),
             (forecast, "tab:blue", "-", "model forecast"),
         ):
-            segments = _segments(x, values[:, :, k])
+            segments = np.hstack([x, pad]).ravel(), np.hstack([values[:, :, k], pad]).ravel()
             ax.plot(*segments, color=colour, linewidth=1.5, linestyle=style, label=label)
         above = forecast[:, :, k] > 100 if name == "RH" else np.zeros_like(x, bool)
         if above.any():  # a relative humidity over 100 % cannot be: marked, not clipped
@@ -135,10 +123,7 @@ def forecast_figure(
             n_above = f"forecast above 100 % ({above.sum()} of {above.size} steps)"
             ax.plot(x[above], forecast[:, :, k][above], "x", color="red", label=n_above)
         plotted = (_mean(np.abs(a[:, :, k] - truth[:, :, k])) for a in (forecast, persistence))
-        text = (
-            f"{name}, test split: {n} consecutive 6-step forecasts{span}; "
-            f"MAE on these plotted windows: {_maes(*plotted, unit)}"
-        )
+        text = f"{name}, test split: {n} consecutive 6-step forecasts{span}; MAE on these plotted windows: {_maes(*plotted, unit)}"
         if split_mae:
             whole = _maes(split_mae["model"][k], split_mae["persistence"][k], unit)
             text += f"\nMAE on the whole test split ({split_mae['windows']:,} windows): {whole}"
@@ -157,8 +142,7 @@ def forecast_figure(
 
 
 def forecast_png(history, **kwargs) -> bytes:
-    """Training curves (loss, MAE T, MAE RH), then T and RH: truth, model forecasts and
-    persistence of [N, 6, 2] windows of the test split, titled with their MAE."""
+    """Training curves, then T and RH of [N, 6, 2] test windows: truth, forecasts, persistence."""
     return png(forecast_figure(history, **kwargs))
 
 
@@ -212,8 +196,7 @@ def _note(ax, text, xy, offset, colour, **where):
 
 
 def _place(fig, ax, notes):
-    """Annotate each (text, xy, colour) beside its point, at the first offset of _NEAR where it
-    stays inside the axes and overlaps no earlier note (else at the last one)."""
+    """Annotate each (text, xy, colour) at the first offset of _NEAR that fits, else the last."""
     renderer = fig.canvas.get_renderer()
     ax.get_xlim(), ax.get_ylim()  # autoscale now, before measuring
     inside, placed = ax.get_window_extent(renderer), []
@@ -231,8 +214,7 @@ def _place(fig, ax, notes):
 
 
 def bench_png(rows, limits, *, title) -> bytes:
-    """Zipped size against MAE T, MAE RH and accuracy: a point per row with a size, a grey
-    dotted line per row without one (persistence), each version's limits dashed."""
+    """Zipped size against MAE T, MAE RH and accuracy: points, references dotted, limits dashed."""
     plt = pyplot()
     from matplotlib.lines import Line2D
 
@@ -269,10 +251,8 @@ def bench_png(rows, limits, *, title) -> bytes:
         ax.grid(alpha=0.3)
         panel_notes.append(notes)
     handles = [Line2D([], [], color=colour[v], marker="o", linestyle="", label=v) for v in versions]
-    handles += [
-        Line2D([], [], color="grey", linestyle="--", label="limit (version colour)"),
-        Line2D([], [], color="grey", linestyle=":", label="reference without size"),
-    ]
+    for style, label in (("--", "limit (version colour)"), (":", "reference without size")):
+        handles.append(Line2D([], [], color="grey", linestyle=style, label=label))
     top = {"loc": "upper center", "bbox_to_anchor": (0.5, 0.95)}
     fig.legend(handles=handles, ncol=len(handles), fontsize=9, **top)
     fig.suptitle(title)

@@ -1,5 +1,4 @@
-"""What a run made and measured, as one typed object; its JSON, its printed verdict and its row
-in a results page are renderings of it (no TensorFlow import)."""
+"""What a run made and measured, as one typed object that its JSON and verdict render."""
 
 import dataclasses
 import importlib
@@ -20,8 +19,7 @@ def exercise(version):
 
 @dataclasses.dataclass
 class Result:
-    """One run: its files (name -> bytes), the model's sizes, metrics (the exercise's Metrics),
-    verdict, training history, and the exercise's record (`details`: data, training...)."""
+    """One run: its files (name -> bytes), sizes, metrics, verdict, history and `details`."""
 
     version: str
     name: str
@@ -36,14 +34,11 @@ class Result:
     files: dict = dataclasses.field(default_factory=dict, repr=False)
 
     def to_json(self):
-        """The JSON's object: every figure, the verdict, and the sha256 of every file of the set
-        (the JSON is the set's commit record, common/outputs.py)."""
+        """The JSON's object: every figure, the verdict, and the sha256 of every file of the set."""
+        own = {k: getattr(self, k) for k in ("version", "architecture", "params", "sparsity")}
         return finite(
             {
-                "version": self.version,
-                "architecture": self.architecture,
-                "params": self.params,
-                "sparsity": self.sparsity,
+                **own,
                 **self.sizes,
                 "metrics": dataclasses.asdict(self.metrics),
                 **{k: v for k, v in self.details.items() if k != "training"},
@@ -65,18 +60,10 @@ class Result:
         own = {f.name for f in dataclasses.fields(cls)} | {"passed", "limits", *SIZES}
         details = {k: v for k, v in d.items() if k not in own}
         details["training"] = {k: v for k, v in d["training"].items() if k != "history"}
-        return cls(
-            d["version"],
-            entry(d["version"]).name,
-            d["architecture"],
-            d["params"],
-            d["sparsity"],
-            {k: d[k] for k in SIZES},
-            exercise(d["version"]).Metrics(**d["metrics"]),
-            d["training"]["history"],
-            details,
-            Verdict.from_dict(d["verdict"]),
-        )
+        v, model = d["version"], (d["architecture"], d["params"], d["sparsity"])
+        sizes, metrics = {k: d[k] for k in SIZES}, exercise(v).Metrics(**d["metrics"])
+        history, verdict = d["training"]["history"], Verdict.from_dict(d["verdict"])
+        return cls(v, entry(v).name, *model, sizes, metrics, history, details, verdict)
 
     def verdict_text(self):
         """The verdict table with the rows measured without a limit, and the headline."""

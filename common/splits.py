@@ -30,8 +30,7 @@ def speaker_of(path):
 
 
 def read_file_list(path):
-    """`<label>/<file>.wav` of each line of a file list, leading folders and macOS metadata
-    left out."""
+    """`<label>/<file>.wav` of each line of a file list, leading folders and macOS metadata out."""
     try:
         text = read_file(path, MAX_LIST_BYTES, "a file list of lines <label>/<file>.wav").decode()
     except UnicodeDecodeError as e:
@@ -44,8 +43,7 @@ def read_file_list(path):
 
 
 def list_folder(folder):
-    """`<label>/<file>.wav` of every wav in `folder` (or its mini_speech_commands/), macOS
-    metadata left out: the files a partial copy has."""
+    """`<label>/<file>.wav` of every wav in `folder` (or its mini_speech_commands/)."""
     if not os.path.isdir(folder):
         raise DataError(f"{folder}: no such folder; expected a folder of <label>/<file>.wav")
     inner = os.path.join(folder, "mini_speech_commands")
@@ -63,10 +61,8 @@ def _checked(source, files, what="line"):
 
 
 def assign_speakers(counts, order, targets):
-    """The group of each speaker (given by its file count), taken in `order`, each whole to
-    the group furthest below its target file count (the first on ties)."""
-    filled = np.zeros(len(targets))
-    group = np.zeros(len(counts), np.int64)
+    """The group of each speaker (by file count, in `order`): to the group furthest below target."""
+    filled, group = np.zeros(len(targets)), np.zeros(len(counts), np.int64)
     for i in order:
         g = int(np.argmax(np.asarray(targets, np.float64) - filled))
         group[i], filled[g] = g, filled[g] + counts[i]
@@ -77,8 +73,7 @@ def split_by_speaker(files, seed=0, train=0.8, val=0.1):
     """{'train'|'val'|'test': sorted files}, no speaker in two splits."""
     if not (0 < train < 1 and val >= 0 and train + val <= 1):
         raise ValueError(
-            f"bad fractions --train {train} --val {val}; expected 0 < train < 1, "
-            "val >= 0, train + val <= 1"
+            f"bad fractions --train {train} --val {val}; expected 0 < train < 1, val >= 0, train + val <= 1"
         )
     by_speaker = defaultdict(list)
     for f in files:
@@ -93,16 +88,15 @@ def split_by_speaker(files, seed=0, train=0.8, val=0.1):
     return {s: sorted(v) for s, v in out.items()}
 
 
-def format_lines(files):
-    return "".join(PREFIX + f + "\n" for f in sorted(files))
-
-
 def write_splits(splits, out_dir):
     """Write kws_split_<name>.txt for each split, as one set; return their paths."""
     from .outputs import check_out_dir, write_set
 
     check_out_dir(out_dir)
-    files = {f"kws_split_{name}.txt": format_lines(v).encode() for name, v in splits.items()}
+    files = {
+        f"kws_split_{name}.txt": "".join(PREFIX + f + "\n" for f in sorted(v)).encode()
+        for name, v in splits.items()
+    }
     return write_set(out_dir, files)
 
 
@@ -111,37 +105,24 @@ def run(argv=None):
 
     p = Parser(prog="python -m common.splits", description=__doc__.split("\n")[0])
     source = p.add_mutually_exclusive_group(required=True)
-    source.add_argument(
-        "--files", help="a list of <label>/<file>.wav, one a line (e.g. the 8,000 official names)"
-    )
-    source.add_argument(
-        "--data", help="a folder of <label>/<file>.wav: split the files it has (a partial copy)"
-    )
-    p.add_argument(
-        "--out-dir",
-        default=".",
-        help="where kws_split_{train,val,test}.txt go (default: the working folder)",
-    )
+    text = "a list of <label>/<file>.wav, one a line (e.g. the 8,000 official names)"
+    source.add_argument("--files", help=text)
+    text = "a folder of <label>/<file>.wav: split the files it has (a partial copy)"
+    source.add_argument("--data", help=text)
+    text = "where kws_split_{train,val,test}.txt go (default: the working folder)"
+    p.add_argument("--out-dir", default=".", help=text)
     p.add_argument("--seed", type=seed, default=0, help="shuffles the speakers (default: 0)")
-    p.add_argument(
-        "--train", type=float, default=0.8, help="share of the files for training (default: 0.8)"
-    )
-    p.add_argument(
-        "--val",
-        type=float,
-        default=0.1,
-        help="share for validation (default: 0.1); the rest is the test split",
-    )
+    text = "share of the files for training (default: 0.8)"
+    p.add_argument("--train", type=float, default=0.8, help=text)
+    text = "share for validation (default: 0.1); the rest is the test split"
+    p.add_argument("--val", type=float, default=0.1, help=text)
     args = p.parse_args(argv)
     files = read_file_list(args.files) if args.files else list_folder(args.data)
     splits = split_by_speaker(files, args.seed, args.train, args.val)
-    empty = [name for name, v in splits.items() if not v]
-    if empty:
+    if empty := [name for name, v in splits.items() if not v]:
         speakers = len({speaker_of(f) for f in files})
         raise DataError(
-            f"{args.files or args.data}: {len(files)} files of {speakers} speakers leave "
-            f"the {' and '.join(empty)} split empty; expected enough speakers for three "
-            "splits (each speaker's files all go to one)"
+            f"{args.files or args.data}: {len(files)} files of {speakers} speakers leave the {' and '.join(empty)} split empty; expected enough speakers for three splits (each speaker's files all go to one)"
         )
     for path, v in zip(write_splits(splits, args.out_dir), splits.values()):
         speakers = len({speaker_of(f) for f in v})

@@ -1,5 +1,4 @@
-"""TensorFlow Lite for Microcontrollers (TFLM): the one module that imports `tflite-micro`, a
-nightly build pinned in requirements-mcu.txt (if its API moves, adapt it here, nowhere else)."""
+"""TensorFlow Lite for Microcontrollers: the one module importing `tflite-micro`."""
 
 import collections
 import contextlib
@@ -20,8 +19,7 @@ def package():
         import tflite_micro
     except ImportError:
         raise ModelFileError(
-            f"{REQUIREMENTS}: tflite-micro is not installed; expected `pip install -r "
-            f"{REQUIREMENTS}` (TFLM's interpreter, Linux x86_64, Python 3.11)"
+            f"{REQUIREMENTS}: tflite-micro is not installed; expected `pip install -r {REQUIREMENTS}` (TFLM's interpreter, Linux x86_64, Python 3.11)"
         ) from None
     return tflite_micro
 
@@ -53,8 +51,7 @@ def _details(d, position):
 
 
 class Interpreter:
-    """TFLM's interpreter (a board's kernels) behind the LiteRT calls of common.litert.Model;
-    a model TFLM cannot load raises RuntimeError with TFLM's own message."""
+    """TFLM's interpreter behind the LiteRT calls of common.litert.Model (RuntimeError: no load)."""
 
     def __init__(self, data, arena_size=None):
         self._tflm, log = _load(data, arena_size)
@@ -84,17 +81,14 @@ class Interpreter:
         return self._tflm.get_output(index)
 
     def arena_bytes(self):
-        """The tensor arena the model used (TFLM's recording allocator after one invoke, on this
-        host's 64-bit pointers), in bytes."""
+        """The tensor arena the model used after one invoke, in bytes (this host's pointers)."""
         if not self._invoked:
             raise RuntimeError("arena_bytes: invoke the model once first")
         with captured_native_stderr() as log:
             self._tflm.print_allocations()
-        found = ARENA_TOTAL.search(log[0])
-        if not found:
+        if not (found := ARENA_TOTAL.search(log[0])):
             raise RuntimeError(
-                f"tflite-micro {version()}: print_allocations() printed no 'Arena allocation "
-                f"total' line ({log[0][:200]!r}); the pinned build of {REQUIREMENTS} prints it"
+                f"tflite-micro {version()}: print_allocations() printed no 'Arena allocation total' line ({log[0][:200]!r}); the pinned build of {REQUIREMENTS} prints it"
             )
         return int(found.group(1))
 
@@ -140,8 +134,7 @@ def output_step(data):
 
 
 def coverage(data):
-    """{op name: whether TFLM has a kernel for it}: TFLM names the first op it lacks while
-    loading; that op is swapped for ADD and the model loaded again, until none is missing."""
+    """{op name: whether TFLM has a kernel}: each op it lacks swapped for ADD, reloaded."""
     import flatbuffers
 
     schema, model = _parse(data)
