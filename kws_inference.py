@@ -58,7 +58,10 @@ def system(os_release="/etc/os-release"):
         fields = dict(ln.rstrip("\n").split("=", 1) for ln in f if "=" in ln)
         name = fields.get("PRETTY_NAME", name).strip().strip('"')
     bits = struct.calcsize("P") * 8
-    words = f"{name}, {bits}-bit userland ({platform.machine()} kernel), Python {platform.python_version()}, {interpreter_words()}"
+    words = (
+        f"{name}, {bits}-bit userland ({platform.machine()} kernel), Python "
+        f"{platform.python_version()}, {interpreter_words()}"
+    )
     return {"os": words, "bits": bits}
 
 
@@ -221,7 +224,8 @@ def run(argv):
         print("\n".join(wav_lines(report, args.split)))
         if n := len(report["wav"]["unreadable"]):
             raise DataError(
-                f"{args.wav}: {n} of {n + len(report['wav']['files'])} wav files unreadable (listed above); expected readable wav files"
+                f"{args.wav}: {n} of {n + len(report['wav']['files'])} wav files unreadable "
+                "(listed above); expected readable wav files"
             )
         return 0
     r = report["latency"]

@@ -97,7 +97,8 @@ def parse(p, own, argv):
         ]
         where = f"it is built by {other[0].script}" if other else "there is no such version"
         raise UsageError(
-            f"{own.script}: --version {args.version}: {where}; this script builds version {own.letter}"
+            f"{own.script}: --version {args.version}: {where}; this script builds "
+            f"version {own.letter}"
         )
     return args
 

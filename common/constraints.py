@@ -167,7 +167,8 @@ class Verdict:
         reasons = {}
         for c in self.checks:
             lines.append(
-                f"  {c.metric:<26}{fmt(c.metric, c.measured):>20}  {op(c.metric)} {fmt(c.metric, c.limit):>12}  {c.text()}"
+                f"  {c.metric:<26}{fmt(c.metric, c.measured):>20}  {op(c.metric)} "
+                f"{fmt(c.metric, c.limit):>12}  {c.text()}"
             )
             if c.reason:
                 reasons.setdefault((c.result, c.reason), []).append(c.metric)

@@ -127,7 +127,8 @@ def _lock(archive, folder, log=print):
         yield
     except Timeout:
         raise DataError(
-            f"{path}: another process has held this download for {LOCK_WAIT_S} s; expected one download at a time: run again when it has finished"
+            f"{path}: another process has held this download for {LOCK_WAIT_S} s; expected "
+            "one download at a time: run again when it has finished"
         ) from None
     finally:
         _unlock(lock, path)
@@ -162,13 +163,16 @@ def fetch(archive, folder, log=print):
         return Path(registry.fetch(archive.name, downloader=checked_download))
     except WrongArchive:
         raise DataError(
-            f"{archive.url}: the download is not the expected archive: {arrived['size']:,} bytes, sha256 {arrived['sha256']} arrived; expected {archive.expected()} (a cut download or a changed file; nothing was kept: run again to start over)"
+            f"{archive.url}: the download is not the expected archive: {arrived['size']:,} "
+            f"bytes, sha256 {arrived['sha256']} arrived; expected {archive.expected()} (a "
+            "cut download or a changed file; nothing was kept: run again to start over)"
         ) from None
     except (requests.RequestException, ValueError, OSError) as e:
         pinned = archive.size or archive.sha256
         expected = f"; expected {archive.expected()}" if pinned else ""
         raise DataError(
-            f"{archive.url}: download failed ({reason(e)}){expected} (nothing was kept: run again to start over)"
+            f"{archive.url}: download failed ({reason(e)}){expected} (nothing was "
+            "kept: run again to start over)"
         ) from None
 
 
@@ -177,7 +181,8 @@ def extract(archive, zip_path, folder, member, check=None):
     target = Path(folder) / member
     if target.exists():
         raise DataError(
-            f"{target}: exists but is not the complete data (a copy made by hand or by another tool?); expected it absent before extracting {zip_path}: move it away and run again"
+            f"{target}: exists but is not the complete data (a copy made by hand or by another "
+            f"tool?); expected it absent before extracting {zip_path}: move it away and run again"
         )
     _clear_leftovers(folder, STAGING + "*")
     staging = Path(tempfile.mkdtemp(prefix=STAGING, dir=folder))
@@ -191,7 +196,8 @@ def extract(archive, zip_path, folder, member, check=None):
             ]
             if not members:
                 raise DataError(
-                    f"{zip_path}: no {member} in this archive from {archive.url}; expected {archive.expected()}; deleted: run again to download it again"
+                    f"{zip_path}: no {member} in this archive from {archive.url}; expected "
+                    f"{archive.expected()}; deleted: run again to download it again"
                 )
             for m in members:
                 z.extract(m, staging)
@@ -202,7 +208,8 @@ def extract(archive, zip_path, folder, member, check=None):
         os.unlink(zip_path)
         if not isinstance(e, DataError):
             raise DataError(
-                f"{zip_path}: not a readable zip archive ({e}); expected the archive of {archive.url} ({archive.expected()}); deleted: run again to download it again"
+                f"{zip_path}: not a readable zip archive ({e}); expected the archive of "
+                f"{archive.url} ({archive.expected()}); deleted: run again to download it again"
             ) from None
         raise
     finally:

@@ -86,7 +86,8 @@ class FrontEnd:
             if not whole(n) and not (n == "resize" and self.resize is None):
                 null = "null or " if n == "resize" else ""
                 found.append(
-                    f"'{n}' is {_short.repr(getattr(self, n))}; expected {null}a whole number in [1, {BOUNDS[n]:,}]"
+                    f"'{n}' is {_short.repr(getattr(self, n))}; expected {null}a whole number in "
+                    f"[1, {BOUNDS[n]:,}]"
                 )
         if not isinstance(self.mfcc, bool):
             found.append(f"'mfcc' is {_short.repr(self.mfcc)}; expected true or false")
@@ -94,7 +95,9 @@ class FrontEnd:
             return found
         if not whole("fft_length", self.frame_length):
             return [
-                f"'fft_length' is {_short.repr(self.fft_length)}; expected a whole number in [frame_length, {BOUNDS['fft_length']:,}] (the course's: frame_length, {self.frame_length})"
+                f"'fft_length' is {_short.repr(self.fft_length)}; expected a whole number in "
+                f"[frame_length, {BOUNDS['fft_length']:,}] (the course's: frame_length, "
+                f"{self.frame_length})"
             ]
         arrays = [("spectrogram (frames x FFT points)", self.num_frames, self.fft_size)]
         if self.mfcc:
@@ -103,11 +106,13 @@ class FrontEnd:
             arrays.append(("resize matrix (FFT bins x resize)", self.fft_bins, self.resize))
         if self.frame_length > self.rate:
             found.append(
-                f"'frame_length' {self.frame_length} is longer than the 1 s signal ({self.rate} samples)"
+                f"'frame_length' {self.frame_length} is longer than the 1 s signal "
+                f"({self.rate} samples)"
             )
         else:
             found += [
-                f"the {what} ({rows:,} x {cols:,} = {rows * cols:,} values) is over the bound of {MAX_ARRAY_VALUES:,}; expected smaller settings"
+                f"the {what} ({rows:,} x {cols:,} = {rows * cols:,} values) is over the bound "
+                f"of {MAX_ARRAY_VALUES:,}; expected smaller settings"
                 for what, rows, cols in arrays
                 if rows * cols > MAX_ARRAY_VALUES
             ]
@@ -116,11 +121,13 @@ class FrontEnd:
             numbers = all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in (lo, hi))
             if not (numbers and 0 <= lo < hi <= self.rate / 2):
                 found.append(
-                    f"'lower_frequency' {_short.repr(lo)} / 'upper_frequency' {_short.repr(hi)}: expected 0 <= lower < upper <= rate / 2 = {self.rate / 2:g} Hz"
+                    f"'lower_frequency' {_short.repr(lo)} / 'upper_frequency' {_short.repr(hi)}: "
+                    f"expected 0 <= lower < upper <= rate / 2 = {self.rate / 2:g} Hz"
                 )
             if self.num_coefficients > self.num_mel_bins:
                 found.append(
-                    f"'num_coefficients' {self.num_coefficients} > 'num_mel_bins' {self.num_mel_bins}"
+                    f"'num_coefficients' {self.num_coefficients} > 'num_mel_bins' "
+                    f"{self.num_mel_bins}"
                 )
         return found
 

@@ -51,7 +51,8 @@ def resolve_csv(data=None, offline_hint=""):
     if not present:
         raise DataError(f"{data}: no {JENA_CSV} in this folder; no CSV file there")
     raise DataError(
-        f"{data}: no {JENA_CSV} in this folder; the CSV files there: {', '.join(present)}; pass one of them as the file ({os.path.join(data, present[0])})"
+        f"{data}: no {JENA_CSV} in this folder; the CSV files there: {', '.join(present)}; "
+        f"pass one of them as the file ({os.path.join(data, present[0])})"
     )
 
 
@@ -75,7 +76,8 @@ def verify_csv(csv, url=None):
         where = f"{url}: its {JENA_CSV} is" if url else f"{csv}:"
         after = " (the archive was deleted: run again to download it again)" if url else ""
         raise DataError(
-            f"{where} {size:,} bytes, sha256 {digest}; expected the official {JENA_BYTES:,} bytes, sha256 {JENA_SHA256}{after}"
+            f"{where} {size:,} bytes, sha256 {digest}; expected the official "
+            f"{JENA_BYTES:,} bytes, sha256 {JENA_SHA256}{after}"
         )
 
 
@@ -112,7 +114,9 @@ def _column(csv, frame, name, gaps):
     )
     if garbage.size:
         raise DataError(
-            f"{csv}: column {name!r} has {garbage.size} non-numeric value(s), first at data row {garbage[0] + 1} ({raw.iloc[garbage[0]]!r}); expected numbers (empty, NaN or the station's -9999 mark a missing value)"
+            f"{csv}: column {name!r} has {garbage.size} non-numeric value(s), first "
+            f"at data row {garbage[0] + 1} ({raw.iloc[garbage[0]]!r}); expected "
+            "numbers (empty, NaN or the station's -9999 mark a missing value)"
         )
     low, high = PLAUSIBLE[name]
     with np.errstate(invalid="ignore"):
@@ -145,7 +149,8 @@ def load_series(csv):
     frame.columns = [str(c).strip() for c in frame.columns]
     if missing := [c for c in COLUMNS if c not in frame.columns]:
         raise DataError(
-            f"{csv}: missing column(s) {missing}; expected {list(COLUMNS)} among {list(frame.columns)[:22]}"
+            f"{csv}: missing column(s) {missing}; expected {list(COLUMNS)} "
+            f"among {list(frame.columns)[:22]}"
         )
     gaps = {}
     values = np.stack([_column(csv, frame, name, gaps) for name in COLUMNS], axis=1)
@@ -217,12 +222,15 @@ def split_windows(series):
     kept, dropped = report["windows_kept"], report["windows_dropped"]
     if dropped > MAX_DROPPED_SHARE * (kept + dropped):
         raise DataError(
-            f"{series.path}: {dropped:,} of {kept + dropped:,} windows touch a gap ({', '.join(f'{k}: {v:,}' for k, v in series.gaps.items())}); expected at most {MAX_DROPPED_SHARE:.0%}: too little usable data"
+            f"{series.path}: {dropped:,} of {kept + dropped:,} windows touch a gap "
+            f"({', '.join(f'{k}: {v:,}' for k, v in series.gaps.items())}); expected at "
+            f"most {MAX_DROPPED_SHARE:.0%}: too little usable data"
         )
     for name, w in out.items():
         if len(w) == 0:
             raise DataError(
-                f"{series.path}: the {name} split has no window without a gap; expected 12 consecutive usable rows at least"
+                f"{series.path}: the {name} split has no window without a gap; "
+                "expected 12 consecutive usable rows at least"
             )
     return out
 

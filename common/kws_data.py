@@ -26,7 +26,10 @@ ARCHIVE = Archive(
 )
 SPLITS = ("train", "val", "test")
 LINE = "./data/mini_speech_commands/<label>/<file>.wav"
-FINGERPRINT = "sha256 of '<label>/<file>', first 4 bytes (big-endian), sorted, base64: 4 bytes a training file"
+FINGERPRINT = (
+    "sha256 of '<label>/<file>', first 4 bytes (big-endian), sorted, base64: "
+    "4 bytes a training file"
+)
 
 
 @dataclasses.dataclass
@@ -64,7 +67,8 @@ def resolve_data_dir(data=None, offline_hint=""):
         return obtain(ARCHIVE, d, "mini_speech_commands", _check_extracted, offline_hint)
     what = no_such(d, "folder") if not d.exists() else "no dataset there"
     raise DataError(
-        f"{data}: {what}; expected a folder of <label>/<file>.wav (labels {' '.join(LABELS)}) or a folder holding mini_speech_commands/"
+        f"{data}: {what}; expected a folder of <label>/<file>.wav "
+        f"(labels {' '.join(LABELS)}) or a folder holding mini_speech_commands/"
     )
 
 
@@ -77,7 +81,8 @@ def split_file(split_dir, which, split_flag=None):
     given = f" ({split_flag})" if split_flag else ""
     gone = "" if os.path.isdir(split_dir) else f", {no_such(split_dir, 'folder')}"
     raise DataError(
-        f"{split_dir}: no split file {' or '.join(names)}{gone}; expected a folder holding the three split files{given}"
+        f"{split_dir}: no split file {' or '.join(names)}{gone}; expected a folder "
+        f"holding the three split files{given}"
     )
 
 
@@ -96,13 +101,15 @@ def _split_names(path, labels, log):
     keys = [tuple(ln.replace("\\", "/").split("/")[-2:]) for ln in lines]
     if bad := [ln for ln, k in zip(lines, keys) if len(k) < 2 or k[0] not in labels]:
         raise DataError(
-            f"{path}: line {bad[0]!r} has no known label folder; expected {LINE} with label in {' '.join(labels)}"
+            f"{path}: line {bad[0]!r} has no known label folder; expected {LINE} "
+            f"with label in {' '.join(labels)}"
         )
     unique = list(dict.fromkeys(keys))
     if len(unique) < len(keys):
         dup = collections.Counter(keys).most_common(1)[0][0]
         log(
-            f"warning: {path}: {len(keys) - len(unique)} duplicate line(s) dropped (e.g. {'/'.join(dup)})"
+            f"warning: {path}: {len(keys) - len(unique)} duplicate line(s) dropped "
+            f"(e.g. {'/'.join(dup)})"
         )
     return unique
 
@@ -136,7 +143,10 @@ def missing_files_hint(data_dir, which, split_flag):
         target = fits[0] if folder else split_file(fits[0], which)
         return f"the split beside that folder lists only files it has: {flag}{shown(target)}"
     target = "my_split" if folder else f"my_split/kws_split_{which}.txt"
-    return f"for a partial copy, make a split of the files it has: python -m common.splits --data {shown(data_dir)} --out-dir my_split, then {flag}{target}"
+    return (
+        f"for a partial copy, make a split of the files it has: python -m common.splits "
+        f"--data {shown(data_dir)} --out-dir my_split, then {flag}{target}"
+    )
 
 
 def read_split_file(path, data_dir, labels=LABELS, name="split", log=print, split_flag=None):
@@ -147,7 +157,8 @@ def read_split_file(path, data_dir, labels=LABELS, name="split", log=print, spli
     if missing := [p for p in paths if not os.path.isfile(p)]:
         which = name if name in SPLITS else next((w for w in SPLITS if w in path.name), "test")
         raise DataError(
-            f"{path}: {len(missing)} of {len(paths)} listed files missing under {data_dir}, first: {', '.join(missing[:3])}; "
+            f"{path}: {len(missing)} of {len(paths)} listed files missing under "
+            f"{data_dir}, first: {', '.join(missing[:3])}; "
             + missing_files_hint(data_dir, which, split_flag)
         )
     ids = np.array([labels.index(label) for label, _ in unique], np.int64)
@@ -163,7 +174,9 @@ def read_splits(split_dir, data_dir, labels=LABELS, log=print, split_flag=None):
     for a, b in itertools.combinations(SPLITS, 2):
         if both := sorted(set(splits[a].paths) & set(splits[b].paths)):
             log(
-                f"warning: {splits[a].file} and {splits[b].file}: {len(both)} file(s) in both the {a} and the {b} split (e.g. {os.path.relpath(both[0], data_dir)}); the run goes on"
+                f"warning: {splits[a].file} and {splits[b].file}: {len(both)} file(s) in both "
+                f"the {a} and the {b} split (e.g. {os.path.relpath(both[0], data_dir)}); "
+                "the run goes on"
             )
     return splits
 

@@ -40,7 +40,8 @@ def interpreter_class():
                     import tensorflow as tf
                 except ImportError:
                     raise ModelFileError(
-                        "no TFLite interpreter installed: pip install ai-edge-litert (64-bit OS) or tflite-runtime (32-bit Raspberry Pi OS)"
+                        "no TFLite interpreter installed: pip install ai-edge-litert (64-bit OS) "
+                        "or tflite-runtime (32-bit Raspberry Pi OS)"
                     ) from None
                 _INTERPRETER.append((tf.lite.Interpreter, "tensorflow (tf.lite.Interpreter)"))
     return _INTERPRETER[0]
@@ -60,7 +61,8 @@ def make_interpreter(data, threads, kernels):
         resolvers = getattr(importlib.import_module(Interpreter.__module__), "OpResolverType", None)
         if resolvers is None:
             raise ModelFileError(
-                f"{source}: this interpreter has no kernel choice (OpResolverType); the {kernels} kernels need ai-edge-litert"
+                f"{source}: this interpreter has no kernel choice "
+                f"(OpResolverType); the {kernels} kernels need ai-edge-litert"
             )
         options["experimental_op_resolver_type"] = getattr(resolvers, KERNELS[kernels])
     return Interpreter(model_content=bytes(data), num_threads=threads, **options)
@@ -81,7 +83,8 @@ class Model:
             raise
         except (ValueError, RuntimeError) as e:
             raise ModelFileError(
-                f"{name}: the interpreter cannot load it ({kernels} kernels: {e}); expected a TFLite model this interpreter runs"
+                f"{name}: the interpreter cannot load it ({kernels} kernels: {e}); "
+                "expected a TFLite model this interpreter runs"
             ) from None
         self.inp = self.interpreter.get_input_details()[0]
         self.out = self.interpreter.get_output_details()[0]
@@ -90,7 +93,8 @@ class Model:
         if cfg is not None:
             if self.input_shape != [1, *cfg.input_shape]:
                 raise ModelFileError(
-                    f"{name}: model input shape {self.input_shape} != front-end shape {[1, *cfg.input_shape]}; expected the front end the model was trained with"
+                    f"{name}: model input shape {self.input_shape} != front-end shape "
+                    f"{[1, *cfg.input_shape]}; expected the front end the model was trained with"
                 )
             self.frontend = NumpyFrontEnd(cfg)
 

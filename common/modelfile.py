@@ -75,7 +75,8 @@ def open_model(path, flags=None, ignore_metadata=False, kind=None):
     forecaster = meta is None and report is not None and "normalization" in report
     if forecaster and kind == "kws":
         raise DataError(
-            f"{path}: a forecaster (its JSON {json_path(path)} holds a normalization); expected a keyword spotter"
+            f"{path}: a forecaster (its JSON {json_path(path)} holds a normalization); "
+            "expected a keyword spotter"
         )
     if kind == "forecast" or forecaster:
         if meta is not None:
@@ -84,7 +85,8 @@ def open_model(path, flags=None, ignore_metadata=False, kind=None):
             )
         if not forecaster:
             raise DataError(
-                f"{json_path(path)}: no JSON with a 'normalization' beside {path}; expected the forecaster's JSON written with it (it holds the input normalization)"
+                f"{json_path(path)}: no JSON with a 'normalization' beside {path}; expected the "
+                "forecaster's JSON written with it (it holds the input normalization)"
             )
         version, norm = report["version"], report["normalization"]
         return dataclasses.replace(found, version=version, normalization=norm, source="its JSON")
@@ -93,7 +95,9 @@ def open_model(path, flags=None, ignore_metadata=False, kind=None):
         for field, value in flags.items():
             if getattr(frontend, field) != value and not (field == "resize" and frontend.mfcc):
                 raise DataError(
-                    f"{path}: {_as_flag(field, value)} contradicts the model's metadata ({field} {getattr(frontend, field)!r}); expected the flag left out, or kws_inference.py --ignore-metadata to run the flags instead"
+                    f"{path}: {_as_flag(field, value)} contradicts the model's metadata ({field} "
+                    f"{getattr(frontend, field)!r}); expected the flag left out, or "
+                    "kws_inference.py --ignore-metadata to run the flags instead"
                 )
         version, labels = meta["version"], tuple(meta["labels"])
         source = "front end from the model's metadata"
@@ -107,11 +111,14 @@ def open_model(path, flags=None, ignore_metadata=False, kind=None):
         source = f"{why}: the course's {what}"
     if len(labels) != outputs:
         raise DataError(
-            f"{path}: {len(labels)} labels for {outputs} outputs; expected one label per output of the model"
+            f"{path}: {len(labels)} labels for {outputs} outputs; expected one label per output "
+            "of the model"
         )
     if input_shape != (1, *frontend.input_shape):
         raise DataError(
-            f"{path}: model input shape {list(input_shape)} != the front end's {[1, *frontend.input_shape]} ({source}); expected the front end the model was trained with"
+            f"{path}: model input shape {list(input_shape)} != the front end's "
+            f"{[1, *frontend.input_shape]} ({source}); expected the front end the model was "
+            "trained with"
         )
     return dataclasses.replace(
         found, version=version, frontend=frontend, labels=labels, source=source
@@ -138,7 +145,9 @@ def _check_agreement(path, meta, report):
     for field, says, carries in pairs:
         if says != carries:
             raise DataError(
-                f"{json_path(path)}: says {field} {says!r} where {path} carries {carries!r} in its metadata; expected the JSON written with this model (the model's metadata is what runs): {AGAIN}"
+                f"{json_path(path)}: says {field} {says!r} where {path} carries {carries!r} in "
+                "its metadata; expected the JSON written with this model (the model's metadata "
+                f"is what runs): {AGAIN}"
             )
 
 
@@ -154,7 +163,8 @@ def read_report(path, data):
     recorded = report.get("tflite_sha256")
     if not (isinstance(recorded, str) and SHA256_HEX.fullmatch(recorded)):
         raise DataError(
-            f"{where}: 'tflite_sha256' is {_short.repr(recorded)}; expected a sha256 as 64 lowercase hexadecimal digits, as written with the model"
+            f"{where}: 'tflite_sha256' is {_short.repr(recorded)}; expected a sha256 as 64 "
+            "lowercase hexadecimal digits, as written with the model"
         )
     files, actual = report.get("files"), sha256(data)
     listed = files.get(os.path.basename(path)) if isinstance(files, dict) else None
@@ -162,7 +172,9 @@ def read_report(path, data):
         recorded, actual = str(listed), sha256(read_file(path, MAX_MODEL_BYTES, "a model file"))
     if recorded != actual:
         raise DataError(
-            f"{where}: describes other bytes than {path} (sha256 {recorded[:12]}... != {actual[:12]}...): the set was cut short or mixed; expected the JSON written with this model: {AGAIN}"
+            f"{where}: describes other bytes than {path} (sha256 {recorded[:12]}... != "
+            f"{actual[:12]}...): the set was cut short or mixed; expected the JSON written "
+            f"with this model: {AGAIN}"
         )
     if problem := check_contents(report):
         raise DataError(f"{where}: {problem}")
@@ -235,7 +247,10 @@ def check_contents(found):
         for k in ("mean", "std")
     )
     if not ok or min(norm["std"]) <= 0:
-        return f"'normalization' is {_short.repr(norm)}; expected {{'mean': [T, RH], 'std': [T, RH]}} with finite values and std > 0"
+        return (
+            f"'normalization' is {_short.repr(norm)}; expected {{'mean': [T, RH], 'std': [T, RH]}} "
+            "with finite values and std > 0"
+        )
     return None
 
 

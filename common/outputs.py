@@ -27,7 +27,8 @@ def check_out_dir(path, flag="--out-dir"):
     except OSError as e:  # a symbolic link loop, or a link to nothing
         why = "a symbolic link to nothing" if isinstance(e, FileNotFoundError) else e.strerror
         raise DataError(
-            f"{typed}: {flag} cannot be resolved ({why} at {probe}); expected a folder (existing or new)"
+            f"{typed}: {flag} cannot be resolved ({why} at {probe}); "
+            "expected a folder (existing or new)"
         ) from None
     if not os.path.isdir(real):
         where = "is a file" if probe == path else f"lies under the file {probe}"
@@ -38,7 +39,8 @@ def check_out_dir(path, flag="--out-dir"):
         os.unlink(tmp)
     except OSError as e:
         raise DataError(
-            f"{typed}: {flag} is not writable ({e.strerror} in {real}); expected a folder this user can write to"
+            f"{typed}: {flag} is not writable ({e.strerror} in {real}); "
+            "expected a folder this user can write to"
         ) from None
     return os.path.join(real, os.path.relpath(path, probe)) if probe != path else real
 
@@ -102,7 +104,9 @@ def folder_lock(out_dir):
                 break
             if time.monotonic() > deadline:
                 raise DataError(
-                    f"{out_dir}: another run has been writing its output files here for {LOCK_WAIT_S} s (it holds {LOCK_NAME}); expected one writer at a time: run again when it has finished"
+                    f"{out_dir}: another run has been writing its output files here for "
+                    f"{LOCK_WAIT_S} s (it holds {LOCK_NAME}); expected one writer at a time: run "
+                    "again when it has finished"
                 )
             time.sleep(0.02)
         with stop_signals_held():  # a signal that came is raised once the lock is released

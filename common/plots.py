@@ -123,7 +123,10 @@ def forecast_figure(
             n_above = f"forecast above 100 % ({above.sum()} of {above.size} steps)"
             ax.plot(x[above], forecast[:, :, k][above], "x", color="red", label=n_above)
         plotted = (_mean(np.abs(a[:, :, k] - truth[:, :, k])) for a in (forecast, persistence))
-        text = f"{name}, test split: {n} consecutive 6-step forecasts{span}; MAE on these plotted windows: {_maes(*plotted, unit)}"
+        text = (
+            f"{name}, test split: {n} consecutive 6-step forecasts{span}; "
+            f"MAE on these plotted windows: {_maes(*plotted, unit)}"
+        )
         if split_mae:
             whole = _maes(split_mae["model"][k], split_mae["persistence"][k], unit)
             text += f"\nMAE on the whole test split ({split_mae['windows']:,} windows): {whole}"

@@ -73,7 +73,8 @@ def split_by_speaker(files, seed=0, train=0.8, val=0.1):
     """{'train'|'val'|'test': sorted files}, no speaker in two splits."""
     if not (0 < train < 1 and val >= 0 and train + val <= 1):
         raise ValueError(
-            f"bad fractions --train {train} --val {val}; expected 0 < train < 1, val >= 0, train + val <= 1"
+            f"bad fractions --train {train} --val {val}; expected 0 < train < 1, "
+            "val >= 0, train + val <= 1"
         )
     by_speaker = defaultdict(list)
     for f in files:
@@ -122,7 +123,9 @@ def run(argv=None):
     if empty := [name for name, v in splits.items() if not v]:
         speakers = len({speaker_of(f) for f in files})
         raise DataError(
-            f"{args.files or args.data}: {len(files)} files of {speakers} speakers leave the {' and '.join(empty)} split empty; expected enough speakers for three splits (each speaker's files all go to one)"
+            f"{args.files or args.data}: {len(files)} files of {speakers} speakers leave "
+            f"the {' and '.join(empty)} split empty; expected enough speakers for three "
+            "splits (each speaker's files all go to one)"
         )
     for path, v in zip(write_splits(splits, args.out_dir), splits.values()):
         speakers = len({speaker_of(f) for f in v})

@@ -19,7 +19,8 @@ def package():
         import tflite_micro
     except ImportError:
         raise ModelFileError(
-            f"{REQUIREMENTS}: tflite-micro is not installed; expected `pip install -r {REQUIREMENTS}` (TFLM's interpreter, Linux x86_64, Python 3.11)"
+            f"{REQUIREMENTS}: tflite-micro is not installed; expected `pip install -r "
+            f"{REQUIREMENTS}` (TFLM's interpreter, Linux x86_64, Python 3.11)"
         ) from None
     return tflite_micro
 
@@ -88,7 +89,8 @@ class Interpreter:
             self._tflm.print_allocations()
         if not (found := ARENA_TOTAL.search(log[0])):
             raise RuntimeError(
-                f"tflite-micro {version()}: print_allocations() printed no 'Arena allocation total' line ({log[0][:200]!r}); the pinned build of {REQUIREMENTS} prints it"
+                f"tflite-micro {version()}: print_allocations() printed no 'Arena allocation "
+                f"total' line ({log[0][:200]!r}); the pinned build of {REQUIREMENTS} prints it"
             )
         return int(found.group(1))
 
