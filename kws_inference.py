@@ -176,12 +176,21 @@ def parse_args(argv):
             p.add_argument(name, action=argparse.BooleanOptionalAction, help=text)
         else:
             p.add_argument(name, type=FLAG_TYPES.get(field, cli.positive_int), help=text)
-    text = "run the course's defaults and the flags"
-    p.add_argument("--ignore-metadata", action="store_true", help=text)
-    text = f"interpreter threads, 1 to {cli.MAX_THREADS} (default 1)"
-    p.add_argument("--threads", type=cli.within(1, cli.MAX_THREADS), default=1, help=text)
-    text = f"timed runs, 1 to {cli.MAX_RUNS:,} (default 100)"
-    p.add_argument("--runs", type=cli.within(1, cli.MAX_RUNS), default=100, help=text)
+    p.add_argument(
+        "--ignore-metadata", action="store_true", help="run the course's defaults and the flags"
+    )
+    p.add_argument(
+        "--threads",
+        type=cli.within(1, cli.MAX_THREADS),
+        default=1,
+        help=f"interpreter threads, 1 to {cli.MAX_THREADS} (default 1)",
+    )
+    p.add_argument(
+        "--runs",
+        type=cli.within(1, cli.MAX_RUNS),
+        default=100,
+        help=f"timed runs, 1 to {cli.MAX_RUNS:,} (default 100)",
+    )
     p.add_argument("--wav", help="a wav file or a folder (recursive): label every wav")
     p.add_argument("--split", help="with --wav DIR: score only the files this split file lists")
     p.add_argument("--json", action="store_true", help="print the run as one JSON object")

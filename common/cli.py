@@ -77,14 +77,19 @@ def parser(e, description):
     p = Parser(prog=e.script, description=description)
     builds = f"{e.letter} (the course's command line; other letters are other scripts)"
     p.add_argument("--version", default=e.letter, help=f"the version this script builds: {builds}")
-    text = "where the output set is written (default: models)"
-    p.add_argument("--out-dir", default="models", help=text)
-    text = f"training epochs, 1 to {MAX_EPOCHS:,} (default: the version's own)"
-    p.add_argument("--epochs", type=within(1, MAX_EPOCHS), help=text)
+    p.add_argument(
+        "--out-dir", default="models", help="where the output set is written (default: models)"
+    )
+    p.add_argument(
+        "--epochs",
+        type=within(1, MAX_EPOCHS),
+        help=f"training epochs, 1 to {MAX_EPOCHS:,} (default: the version's own)",
+    )
     p.add_argument("--seed", type=seed, default=0, help="random seed, 0 to 2**32 - 1 (default: 0)")
     p.add_argument("--quiet", action="store_true", help="no Keras progress bars")
-    text = "keep TensorFlow's own log lines (hidden by default)"
-    p.add_argument("--verbose", action="store_true", help=text)
+    p.add_argument(
+        "--verbose", action="store_true", help="keep TensorFlow's own log lines (hidden by default)"
+    )
     return p
 
 

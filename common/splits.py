@@ -106,17 +106,27 @@ def run(argv=None):
 
     p = Parser(prog="python -m common.splits", description=__doc__.split("\n")[0])
     source = p.add_mutually_exclusive_group(required=True)
-    text = "a list of <label>/<file>.wav, one a line (e.g. the 8,000 official names)"
-    source.add_argument("--files", help=text)
-    text = "a folder of <label>/<file>.wav: split the files it has (a partial copy)"
-    source.add_argument("--data", help=text)
-    text = "where kws_split_{train,val,test}.txt go (default: the working folder)"
-    p.add_argument("--out-dir", default=".", help=text)
+    source.add_argument(
+        "--files", help="a list of <label>/<file>.wav, one a line (e.g. the 8,000 official names)"
+    )
+    source.add_argument(
+        "--data", help="a folder of <label>/<file>.wav: split the files it has (a partial copy)"
+    )
+    p.add_argument(
+        "--out-dir",
+        default=".",
+        help="where kws_split_{train,val,test}.txt go (default: the working folder)",
+    )
     p.add_argument("--seed", type=seed, default=0, help="shuffles the speakers (default: 0)")
-    text = "share of the files for training (default: 0.8)"
-    p.add_argument("--train", type=float, default=0.8, help=text)
-    text = "share for validation (default: 0.1); the rest is the test split"
-    p.add_argument("--val", type=float, default=0.1, help=text)
+    p.add_argument(
+        "--train", type=float, default=0.8, help="share of the files for training (default: 0.8)"
+    )
+    p.add_argument(
+        "--val",
+        type=float,
+        default=0.1,
+        help="share for validation (default: 0.1); the rest is the test split",
+    )
     args = p.parse_args(argv)
     files = read_file_list(args.files) if args.files else list_folder(args.data)
     splits = split_by_speaker(files, args.seed, args.train, args.val)
