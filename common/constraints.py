@@ -84,12 +84,17 @@ class Check:
     limit: float
     reason: str | None = None
 
+    @property
+    def would_miss(self):
+        """Not assessable, but this run's value misses the limit: never to be read as a pass."""
+        measured = self.result == NOT_ASSESSABLE and self.measured is not None
+        return measured and not meets(self.metric, self.measured, self.limit)
+
     def text(self):
         """The result column; a measured not-assessable limit says if the value meets it."""
         if self.result != NOT_ASSESSABLE or self.measured is None:
             return self.result
-        side = "meets" if meets(self.metric, self.measured, self.limit) else "MISSES"
-        return f"not assessable (this run's value {side} it)"
+        return f"not assessable (this run's value {'MISSES' if self.would_miss else 'meets'} it)"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -143,8 +148,8 @@ class Verdict:
                 passed.append(NAMES[c.metric])
             elif c.metric.startswith("pi_"):
                 on_pi.append(NAMES[c.metric])
-            elif c.measured is not None and not meets(c.metric, c.measured, c.limit):
-                misses.append(f"{NAMES[c.metric]} {value} would miss {limit}")  # named: not a pass
+            elif c.would_miss:
+                misses.append(f"{NAMES[c.metric]} {value} would miss {limit}")
             else:
                 on_data.append(NAMES[c.metric])
         how = "not assessable on this data"
