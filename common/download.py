@@ -12,7 +12,7 @@ from pathlib import Path
 
 from .errors import DataError
 from .macos_files import is_macos_metadata
-from .outputs import _unlock
+from .outputs import release_lock
 
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"  # offline copies, ../shared
 DOWNLOADS = "downloads"  # <data>/downloads/<archive>: the verified archives
@@ -131,7 +131,7 @@ def _lock(archive, folder, log=print):
             "one download at a time: run again when it has finished"
         ) from None
     finally:
-        _unlock(lock, path)
+        release_lock(lock, path)
 
 
 def fetch(archive, folder, log=print):

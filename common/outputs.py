@@ -113,15 +113,16 @@ def folder_lock(out_dir):
             try:
                 yield
             finally:
-                _unlock(lock, path)
+                release_lock(lock, path)
                 lock = None  # its finalizer runs here, signals held: one raised in it is lost
     except BaseException:  # a stop signal between two steps: no lock file left
         if lock is not None:
-            _unlock(lock, path)
+            release_lock(lock, path)
         raise
 
 
-def _unlock(lock, path):
+def release_lock(lock, path):
+    """Remove the lock file, then release `lock` (a filelock held on `path`): nothing stays."""
     if lock.is_locked:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(path)
