@@ -51,10 +51,8 @@ class Row:
 def build_row(spec, args, data, role):
     """One model, trained once per seed in this process (no file written)."""
     epochs = args.epochs_ex1 if spec.entry.exercise == "ex1" else args.epochs_ex2
-    runs = []
-    for seed in args.seeds:
-        with runtime.quiet_native_stderr():
-            runs.append(pipeline.build(spec, data, args, seed, epochs))
+    with runtime.quiet_native_stderr():
+        runs = [pipeline.build(spec, data, args, seed, epochs) for seed in args.seeds]
     first = runs[0]
     return Row(
         role,
@@ -161,42 +159,6 @@ def table(rows_by_version):
     return "\n".join(lines)
 
 
-def board_table(rows_by_version):
-    """Markdown: each model's flash and TFLM arena beside tools.mcu's boards (arena if installed)."""
-    from common import tflm
-
-    from . import mcu
-
-    try:
-        tflm.package()
-        missing = None
-    except ValueError as e:
-        missing = str(e)
-    boards = " | ".join(name for name, _, _ in mcu.BOARDS)
-    lines = [
-        f"| version | model | flash B (.tflite) | arena B (TFLM) | {boards} |",
-        "|---|---|---|---|" + "---|" * len(mcu.BOARDS),
-    ]
-    for version, block in rows_by_version.items():
-        for row in (r for r in block if r.model is not None):
-            fp = None if missing else mcu.footprint(row.model)
-            arena = None if fp is None else fp["arena_bytes"]
-            if arena is not None:
-                shown_arena = f"{arena:,}"
-            elif fp is None:
-                shown_arena = "not measured"
-            else:
-                ops = [op for op, (_, covered) in fp["ops"].items() if not covered]
-                shown_arena = "no TFLM kernel for " + ", ".join(ops)
-            fits = " | ".join(mcu.fit(len(row.model), arena, board) for board in mcu.BOARDS)
-            lines.append(
-                f"| {version} | {row.role} | {len(row.model):,} | {shown_arena} | {fits} |"
-            )
-    if missing:
-        lines += ["", f"Arena not measured: {missing}."]
-    return "\n".join(lines)
-
-
 def picture(rows_by_version):
     points = []
     for version, block in rows_by_version.items():
@@ -291,13 +253,6 @@ def main(argv=None):
             "also as a ratio to persistence on the same test windows.",
             "",
             table(rows),
-            "",
-            "Microcontroller: the flash the model takes and the tensor arena TensorFlow Lite for "
-            "Microcontrollers needs for it (`python -m tools.mcu`, seed "
-            f"{args.seeds[0]}'s model), beside two common boards; TFLM's own code and the audio "
-            "buffers are not counted (docs/microcontroller.md).",
-            "",
-            board_table(rows),
             "",
             f"![size against quality]({os.path.basename(png)})",
             "",
