@@ -210,17 +210,13 @@ def test_the_unpruned_forecasters_zero_weights_are_structural():
     assert compress.describe(model, pruned=True)["sparsity"] == round(24 / 144, 4)
 
 
-def test_synthetic_full_size_file_is_readable_and_never_official(tmp_path):
-    from tools import fullsize
-
-    out = tmp_path / "SYNTHETIC.csv"
-    assert fullsize.run(["--out", str(out), "--rows", "3000"]) == 0
-    s = jena.load_series(out)
-    assert len(s) == 3000 and s.gaps == {} and not s.breaks.any()
-    assert list(pd.read_csv(out, nrows=1).columns) == fullsize.COLUMNS
-    assert not jena.is_official(out)
-    assert forecast.unassessable(s)["mae_t"].startswith(
-        "defined on the official jena_climate_2009_2016.csv (420,551 rows, 2009-2016); this run: 3,000 rows"
+def test_another_jena_file_is_never_official(shared_data):
+    csv = shared_data / "jena_climate_2009_sample.csv"
+    s = jena.load_series(csv)
+    assert not jena.is_official(csv)
+    assert forecast.unassessable(s)["mae_t"] == (
+        "defined on the official jena_climate_2009_2016.csv (420,551 rows, 2009-2016); "
+        f"this run: {len(s):,} rows of jena_climate_2009_sample.csv"
     )
 
 
