@@ -7,7 +7,7 @@ import socket
 
 import pytest
 
-from common import download, forecast, jena, kws
+from common import cli, download, forecast, jena, kws
 from common.constraints import TABLE, Verdict
 from common.result import Result
 from tools import run_all
@@ -54,7 +54,7 @@ def test_summary_and_page_beside_the_models(shared_data, tmp_path, monkeypatch, 
     out_dir = tmp_path / "models"
     calls = fake_scripts(monkeypatch, out_dir, {"ex1_a.py": 2})
     argv = ["--shared", shared_data, "--out-dir", out_dir, "--quiet", "--epochs", "1"]
-    assert run_all.main([str(a) for a in argv]) == 2  # a limit missed, no error
+    assert cli.exit_status(run_all.run, [str(a) for a in argv]) == 2  # a limit missed, no error
     text = capsys.readouterr().out
     miss = "MAE RH 2.2000 % would miss < {} % (not assessable on this data); MAE T not assessable on this data"
     assert f"FAIL: size 9,999 B (limit < 2,048 B); {miss.format('1.8000')}" in text
@@ -81,7 +81,9 @@ def test_a_script_that_cannot_start_is_retried_named_and_passed(
     out_dir = tmp_path / "models"
     monkeypatch.setattr(run_all, "RETRY_PAUSE_S", 0)
     calls = fake_scripts(monkeypatch, out_dir, {"ex1_b.py": -1, "ex2_a.py": -2})
-    assert run_all.main(["--shared", str(shared_data), "--out-dir", str(out_dir)]) == 1
+    assert (
+        cli.exit_status(run_all.run, ["--shared", str(shared_data), "--out-dir", str(out_dir)]) == 1
+    )
     out, err = capsys.readouterr()
     assert [c[1].split("/")[-1] for c in calls] == [
         "ex1_a.py", "ex1_b.py", "ex1_b.py", "ex2_a.py", "ex2_a.py", "ex2_b.py", "ex2_c.py"
@@ -107,7 +109,7 @@ def test_a_failed_run_leaves_a_given_page_unless_told(
     fake_scripts(monkeypatch, out_dir, {"ex2_c.py": 1})
     argv = ["--shared", shared_data, "--out-dir", out_dir, "--results", results]
     argv += ["--write-incomplete"] if write else []
-    assert run_all.main([str(a) for a in argv]) == 1
+    assert cli.exit_status(run_all.run, [str(a) for a in argv]) == 1
     captured = capsys.readouterr()
     assert "ERROR: exit status 1, see above" in captured.out  # the console summary says it
     page = "marks them" if write else "not written (--write-incomplete writes it)"
@@ -130,7 +132,7 @@ def test_data_and_folders_checked_before_the_first_script(
     (tmp_path / "file").write_text("")
     calls = fake_scripts(monkeypatch, tmp_path / "models", {})
     argv = [a.format(tmp=tmp_path, shared=shared_data) for a in args.split()]
-    assert run_all.main(argv) == 1
+    assert cli.exit_status(run_all.run, argv) == 1
     err, message = capsys.readouterr().err, message.format(tmp=tmp_path, jena=run_all.SHARED_JENA)
     assert err.startswith(f"error: {message}") and err.count("\n") == 1, err
     assert calls == []
@@ -147,7 +149,7 @@ def test_offline_without_a_copy_is_one_error_before_any_script(tmp_path, monkeyp
     archive = download.Archive(f"http://127.0.0.1:{port}/jena.zip", "jena.zip")
     monkeypatch.setattr(jena, "ARCHIVE", archive)
     calls = fake_scripts(monkeypatch, tmp_path / "models", {})
-    assert run_all.main([]) == 1
+    assert cli.exit_status(run_all.run, []) == 1
     err = capsys.readouterr().err
     assert err.startswith(
         f"error: http://127.0.0.1:{port}/jena.zip: download failed (Failed to "

@@ -181,18 +181,18 @@ def _mean_se(values):
     return (float(v.mean()) if len(v) else math.nan), float(se)
 
 
-def points(doc, key="int8"):
-    """The curve: a Point per size, in order, over its (fold, seed) records."""
+def points(doc):
+    """The curve: a Point per size, in order, over its (fold, seed) int8 records."""
     sizes = sorted({r["size"] for r in doc["records"]})
     groups = [[r for r in doc["records"] if r["size"] == s] for s in sizes]
     files = [float(np.mean([r["train_files"] for r in rs])) for rs in groups]
-    return [Point(f, *_mean_se([r[key] for r in rs]), len(rs)) for f, rs in zip(files, groups)]
+    return [Point(f, *_mean_se([r["int8"] for r in rs]), len(rs)) for f, rs in zip(files, groups)]
 
 
-def lead(doc, other, key="int8"):
-    """`doc`'s paired lead over `other`: (mean, se) at each size and of its last change."""
-    theirs = {_key(r): r[key] for r in other["records"]}
-    diff = {_key(r): r[key] - theirs[_key(r)] for r in doc["records"] if _key(r) in theirs}
+def lead(doc, other):
+    """`doc`'s paired int8 lead over `other`: (mean, se) at each size and of its last change."""
+    theirs = {_key(r): r["int8"] for r in other["records"]}
+    diff = {_key(r): r["int8"] - theirs[_key(r)] for r in doc["records"] if _key(r) in theirs}
     sizes = sorted({size for _, size, _ in diff})
     per_size = tuple(_mean_se([v for k, v in diff.items() if k[1] == s]) for s in sizes)
     small, big = sizes[-2:] if len(sizes) > 1 else (None, None)
@@ -220,10 +220,10 @@ def laws(doc):
     return exponent(p[-2], p[-1]), back, project(p[-2], p[-1], OFFICIAL_TRAIN_FILES)
 
 
-def adopts(candidate, declared, recipe, key="int8"):
+def adopts(candidate, declared, recipe):
     """The rule: ahead of the declared version at the two largest sizes, lead over recipe holds."""
-    ahead = [m for m, _ in lead(candidate, declared, key).per_size[-2:]]
-    change, se = lead(candidate, recipe, key).change
+    ahead = [m for m, _ in lead(candidate, declared).per_size[-2:]]
+    change, se = lead(candidate, recipe).change
     is_ahead = len(ahead) == 2 and min(ahead) > 0
     holds = change >= -se
     points_ahead = ", ".join(f"{100 * m:+.2f} pt" for m in ahead)
@@ -363,8 +363,8 @@ def run(argv=None):
         if args.png:
             Path(args.png).write_bytes(picture(docs, args.title))
         return 0
-    if not (args.version and args.out) or args.folds < 2:
-        p.error("expected --version, --out and at least 2 --folds (a curve), or --report FILES")
+    if not (args.version and args.out):
+        p.error("expected --version and --out (a curve), or --report FILES")
     changes = dict(args.set or [])
     _, pairs = load_pairs(args, args.fold_seed)  # every file checked before TensorFlow loads
     runtime.tensorflow()

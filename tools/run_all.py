@@ -180,10 +180,5 @@ def run(argv=None):
     return constraints.EXIT_ERROR if failed else max(statuses)
 
 
-def main(argv=None):
-    """The whole run; errors are one line on stderr and exit status 1."""
-    return cli.exit_status(run, argv)
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(cli.exit_status(run))

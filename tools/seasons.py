@@ -62,10 +62,8 @@ def run(argv=None):
     for e in of_exercise("ex1"):
         spec = declared.DECLARED[e.version]
         for csv in args.csv:
-            results = []
-            for seed in args.seeds:
-                with runtime.quiet_native_stderr():
-                    results.append(pipeline.build(spec, loaded[csv], None, seed))
+            with runtime.quiet_native_stderr():
+                results = [pipeline.build(spec, loaded[csv], None, seed) for seed in args.seeds]
             others = {o: every[o] for o in args.csv if o != csv}
             rows.append(row(e.version, csv, results, loaded[csv].norm, others))
     minutes = (time.perf_counter() - started) / 60
