@@ -138,7 +138,7 @@ def _read(path):
     return json.loads(read_file(path, 2**26, "a curve's JSON written by tools.folds"))
 
 
-def run_curve(spec, pairs, args, header, log=print):
+def run_curve(spec, pairs, args, header):
     """The curve of `spec`: every (fold, size, seed) not yet in `args.out`, saved one by one."""
     from common import speech
 
@@ -150,14 +150,13 @@ def run_curve(spec, pairs, args, header, log=print):
     gen, epochs = speech.SignalGenerator(spec.frontend), spec.epochs_for(args.epochs)
     for fold, (train_s, val_s) in enumerate(pairs):
         for size, part in enumerate(nested_subsets(train_s, args.fractions, args.fold_seed)):
-            todo = [seed for seed in args.seeds if (fold, size, seed) not in have]
-            for seed in todo:
+            for seed in [s for s in args.seeds if (fold, size, s) not in have]:
                 r = {"fold": fold, "size": size, "seed": seed}
                 r.update(score(spec, gen, part, val_s, seed, *epochs))
                 doc["records"].append(r)
                 tmp.write_text(json.dumps(doc, indent=1))
                 tmp.replace(out)
-                log(
+                print(
                     f"{doc['name']}: fold {fold + 1}, size {size + 1} ({r['train_files']} files), "
                     f"seed {seed}: int8 {100 * r['int8']:.2f} %, float {100 * r['float']:.2f} %"
                 )
