@@ -144,9 +144,8 @@ def table(rows_by_version):
     for version, block in rows_by_version.items():
         sized = next(r for r in block if r.zip_bytes_max)
         for row in block:
-            size = dash(row.zip_bytes_max, ",")
-            if row.zip_bytes_max is not None:
-                size += f" ({ratio(row.zip_bytes_max, sized.zip_bytes_max)})"
+            z = row.zip_bytes_max
+            size = "-" if z is None else f"{z:,} ({ratio(z, sized.zip_bytes_max)})"
             invoke = latency(row, "invoke_ms", 4, sized.latency.get("invoke_ms"))
             course = None if row is sized else sized.latency.get("course_total_ms")
             total = latency(row, "total_ms", 3, course)
