@@ -1,6 +1,7 @@
 """Run .tflite models and time them: the interpreter, a model runner, the one latency loop (no
 TensorFlow unless no other interpreter is installed: runs on a Raspberry Pi)."""
 
+import contextlib
 import importlib
 import os
 import time
@@ -14,6 +15,11 @@ from .wav import resample
 
 SOURCE_RATE = 48000  # latency mode: a 1 s signal at 48 kHz, as from a microphone
 _INTERPRETER = []  # (Interpreter class, where it comes from), once found
+INTERPRETERS = (  # (module, where it comes from), the first installed is used
+    ("ai_edge_litert.interpreter", "ai-edge-litert"),
+    ("tflite_runtime.interpreter", "tflite-runtime"),
+    ("tensorflow.lite.python.interpreter", "tensorflow (tf.lite.Interpreter)"),
+)
 # kernel choice -> the interpreter's OpResolverType ("tflm": TFLM's interpreter instead)
 KERNELS = {
     "default": None,  # what a plain Interpreter(...) runs: XNNPACK delegate + optimized kernels
@@ -25,25 +31,16 @@ KERNELS = {
 
 def interpreter_class():
     """(Interpreter class, where it comes from): ai-edge-litert, tflite-runtime or TensorFlow."""
+    for module, origin in INTERPRETERS:
+        if _INTERPRETER:
+            break
+        with contextlib.suppress(ImportError):
+            _INTERPRETER.append((importlib.import_module(module).Interpreter, origin))
     if not _INTERPRETER:
-        try:
-            from ai_edge_litert.interpreter import Interpreter
-
-            _INTERPRETER.append((Interpreter, "ai-edge-litert"))
-        except ImportError:
-            try:
-                from tflite_runtime.interpreter import Interpreter
-
-                _INTERPRETER.append((Interpreter, "tflite-runtime"))
-            except ImportError:
-                try:
-                    import tensorflow as tf
-                except ImportError:
-                    raise ModelFileError(
-                        "no TFLite interpreter installed: pip install ai-edge-litert (64-bit OS) "
-                        "or tflite-runtime (32-bit Raspberry Pi OS)"
-                    ) from None
-                _INTERPRETER.append((tf.lite.Interpreter, "tensorflow (tf.lite.Interpreter)"))
+        raise ModelFileError(
+            "no TFLite interpreter installed: pip install ai-edge-litert (64-bit OS) "
+            "or tflite-runtime (32-bit Raspberry Pi OS)"
+        )
     return _INTERPRETER[0]
 
 

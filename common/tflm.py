@@ -111,16 +111,6 @@ def _op_name(opcode, schema):
     return names.get(package().runtime.get_builtin_code_from_operator_code(opcode), "UNKNOWN")
 
 
-def operators(data):
-    """{op name: count} of the model's operators, in order of first use (all subgraphs)."""
-    schema, model = _parse(data)
-    counts = collections.Counter()
-    for subgraph in model.subgraphs or []:
-        for op in subgraph.operators or []:
-            counts[_op_name(model.operatorCodes[op.opcodeIndex], schema)] += 1
-    return dict(counts)
-
-
 def output_step(data):
     """The output's quantization step: its scale, or that of the int8 tensor it comes from."""
     schema, model = _parse(data)
@@ -136,10 +126,13 @@ def output_step(data):
 
 
 def coverage(data):
-    """{op name: whether TFLM has a kernel}: each op it lacks swapped for ADD, reloaded."""
+    """{op name: [count, whether TFLM has a kernel]} of the model's operators, in order of first
+    use (all subgraphs): each op TFLM lacks swapped for ADD, reloaded."""
     import flatbuffers
 
     schema, model = _parse(data)
+    codes = [op.opcodeIndex for graph in model.subgraphs or [] for op in graph.operators or []]
+    counts = collections.Counter(_op_name(model.operatorCodes[i], schema) for i in codes)
     missing, current = set(), bytes(data)
     for _ in range(len(model.operatorCodes) + 1):
         interpreter, log = _load(current)
@@ -154,4 +147,4 @@ def coverage(data):
         builder = flatbuffers.Builder(2 * len(current))
         builder.Finish(model.Pack(builder), file_identifier=b"TFL3")
         current = bytes(builder.Output())
-    return {name: name not in missing for name in operators(data)}
+    return {name: [count, name not in missing] for name, count in counts.items()}
