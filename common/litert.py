@@ -86,14 +86,7 @@ class Model:
         self.inp = self.interpreter.get_input_details()[0]
         self.out = self.interpreter.get_output_details()[0]
         self.input_shape = [int(d) for d in self.inp["shape"]]
-        self.cfg, self.frontend = cfg, None
-        if cfg is not None:
-            if self.input_shape != [1, *cfg.input_shape]:
-                raise ModelFileError(
-                    f"{name}: model input shape {self.input_shape} != front-end shape "
-                    f"{[1, *cfg.input_shape]}; expected the front end the model was trained with"
-                )
-            self.frontend = NumpyFrontEnd(cfg)
+        self.cfg, self.frontend = cfg, None if cfg is None else NumpyFrontEnd(cfg)
 
     def set_input(self, x):
         x = np.asarray(x, np.float32)[None]

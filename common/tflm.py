@@ -25,11 +25,6 @@ def package():
     return tflite_micro
 
 
-def version():
-    """The build in use, e.g. '0.dev20261023182759-g8f6596d' (nightly date, source commit)."""
-    return package().__version__
-
-
 def _load(data, arena_size=None):
     """(TFLM interpreter or None, what TFLM printed); arena_size None: 10 x the model's bytes."""
     runtime = package().runtime
@@ -89,7 +84,7 @@ class Interpreter:
             self._tflm.print_allocations()
         if not (found := ARENA_TOTAL.search(log[0])):
             raise RuntimeError(
-                f"tflite-micro {version()}: print_allocations() printed no 'Arena allocation "
+                f"tflite-micro {package().__version__}: print_allocations() printed no 'Arena allocation "
                 f"total' line ({log[0][:200]!r}); the pinned build of {REQUIREMENTS} prints it"
             )
         return int(found.group(1))

@@ -44,7 +44,7 @@ def footprint(data):
         "arena_bytes": arena,
         "arena_checked": checked,
         "output_step": tflm.output_step(data),
-        "tflm": tflm.version(),
+        "tflm": tflm.package().__version__,
     }
 
 
