@@ -259,8 +259,9 @@ def compare(x86, arm):
     return lines, problems
 
 
-def check(label, argvs, x86, guest):
-    """(header, problems, lines) of the runs in a guest (a prepare() future)."""
+def check(suite, argvs, x86, guest):
+    """(header, problems, lines) of the runs in the suite's guest (a prepare() future)."""
+    label = f"{suite.name} (qemu -cpu {suite.cpu})"
     try:
         command, env, prepared = guest.result()
         runs, versions, _, seconds = run_driver(command, argvs, env)
@@ -360,18 +361,15 @@ def main(argv=None):
             f"x86 reference: {len(models)} models ({', '.join(map(os.path.basename, models))}), "
             f"{len(wav_rows(x86[1][2]))} wavs, {x86_versions} ({seconds:.0f} s)"
         )
-        checks = [
-            (s.name, s.strict, pool.submit(check, f"{s.name} (qemu -cpu {s.cpu})", argvs, x86, g))
-            for s, g in zip(suites, guests)
-        ]
-        for name, strict, future in checks:  # in the order asked
+        checks = [pool.submit(check, s, argvs, x86, g) for s, g in zip(suites, guests)]
+        for suite, future in zip(suites, checks):  # in the order asked
             header, problems, lines = future.result()
-            verdict = "FAIL" if strict else "DIFFERS (reported, not failing)"
+            verdict = "FAIL" if suite.strict else "DIFFERS (reported, not failing)"
             print(f"{header}: {verdict if problems else 'PASS'}")
             for line in lines + [f"  problem: {p}" for p in problems]:
                 print(line)
-            if problems and strict:
-                failed.append(name)
+            if problems and suite.strict:
+                failed.append(suite.name)
     verdict = "FAIL: " + ", ".join(failed) if failed else "PASS"
     print(f"ARM check: {verdict} ({time.perf_counter() - started:.0f} s)")
     return 1 if failed else 0
