@@ -2,6 +2,7 @@
 TensorFlow unless no other interpreter is installed: runs on a Raspberry Pi)."""
 
 import contextlib
+import functools
 import importlib
 import os
 import time
@@ -14,7 +15,6 @@ from .tflite_io import ModelFileError, read_model_bytes
 from .wav import resample
 
 SOURCE_RATE = 48000  # latency mode: a 1 s signal at 48 kHz, as from a microphone
-_INTERPRETER = []  # (Interpreter class, where it comes from), once found
 INTERPRETERS = (  # (module, where it comes from), the first installed is used
     ("ai_edge_litert.interpreter", "ai-edge-litert"),
     ("tflite_runtime.interpreter", "tflite-runtime"),
@@ -29,19 +29,16 @@ KERNELS = {
 }
 
 
+@functools.cache
 def interpreter_class():
     """(Interpreter class, where it comes from): ai-edge-litert, tflite-runtime or TensorFlow."""
     for module, origin in INTERPRETERS:
-        if _INTERPRETER:
-            break
         with contextlib.suppress(ImportError):
-            _INTERPRETER.append((importlib.import_module(module).Interpreter, origin))
-    if not _INTERPRETER:
-        raise ModelFileError(
-            "no TFLite interpreter installed: pip install ai-edge-litert (64-bit OS) "
-            "or tflite-runtime (32-bit Raspberry Pi OS)"
-        )
-    return _INTERPRETER[0]
+            return importlib.import_module(module).Interpreter, origin
+    raise ModelFileError(
+        "no TFLite interpreter installed: pip install ai-edge-litert (64-bit OS) "
+        "or tflite-runtime (32-bit Raspberry Pi OS)"
+    )
 
 
 def make_interpreter(data, threads, kernels):
