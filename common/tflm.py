@@ -84,8 +84,9 @@ class Interpreter:
             self._tflm.print_allocations()
         if not (found := ARENA_TOTAL.search(log[0])):
             raise RuntimeError(
-                f"tflite-micro {package().__version__}: print_allocations() printed no 'Arena allocation "
-                f"total' line ({log[0][:200]!r}); the pinned build of {REQUIREMENTS} prints it"
+                f"tflite-micro {package().__version__}: print_allocations() printed no 'Arena "
+                f"allocation total' line ({log[0][:200]!r}); the pinned build of {REQUIREMENTS} "
+                "prints it"
             )
         return int(found.group(1))
 
