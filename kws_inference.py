@@ -179,18 +179,12 @@ def parse_args(argv):
     p.add_argument(
         "--ignore-metadata", action="store_true", help="run the course's defaults and the flags"
     )
-    p.add_argument(
-        "--threads",
-        type=cli.within(1, cli.MAX_THREADS),
-        default=1,
-        help=f"interpreter threads, 1 to {cli.MAX_THREADS} (default 1)",
-    )
-    p.add_argument(
-        "--runs",
-        type=cli.within(1, cli.MAX_RUNS),
-        default=100,
-        help=f"timed runs, 1 to {cli.MAX_RUNS:,} (default 100)",
-    )
+    for flag, what, top, default in (
+        ("--threads", "interpreter threads", cli.MAX_THREADS, 1),
+        ("--runs", "timed runs", cli.MAX_RUNS, 100),
+    ):
+        text = f"{what}, 1 to {top:,} (default {default})"
+        p.add_argument(flag, type=cli.within(1, top), default=default, help=text)
     p.add_argument("--wav", help="a wav file or a folder (recursive): label every wav")
     p.add_argument("--split", help="with --wav DIR: score only the files this split file lists")
     p.add_argument("--json", action="store_true", help="print the run as one JSON object")

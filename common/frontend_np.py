@@ -140,8 +140,7 @@ class FrontEnd:
             return [f"front-end settings {_short.repr(d)} unusable ({e})"]
 
 
-# The exercises' front ends, the course's (40 mel bins, 10 MFCCs): 16 kHz (versions a, b;
-# 640-sample FFT, 321 bins) and 8 kHz after resample_poly (c; 320-sample FFT, 161 bins).
+# The exercises' front ends: 16 kHz (versions a, b) and 8 kHz after resample_poly (c).
 MFCC_16K = FrontEnd(16000, 640, 320, lower_frequency=20, upper_frequency=4000)
 MFCC_8K = FrontEnd(8000, 320, 160, lower_frequency=20, upper_frequency=4000)
 

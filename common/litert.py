@@ -1,6 +1,8 @@
 """Run .tflite models and time them: the interpreter, a model runner, the one latency loop (no
 TensorFlow unless no other interpreter is installed: runs on a Raspberry Pi)."""
 
+import contextlib
+import functools
 import importlib
 import os
 import time
@@ -13,7 +15,11 @@ from .tflite_io import ModelFileError, read_model_bytes
 from .wav import resample
 
 SOURCE_RATE = 48000  # latency mode: a 1 s signal at 48 kHz, as from a microphone
-_INTERPRETER = []  # (Interpreter class, where it comes from), once found
+INTERPRETERS = (  # (module, where it comes from), the first installed is used
+    ("ai_edge_litert.interpreter", "ai-edge-litert"),
+    ("tflite_runtime.interpreter", "tflite-runtime"),
+    ("tensorflow.lite.python.interpreter", "tensorflow (tf.lite.Interpreter)"),
+)
 # kernel choice -> the interpreter's OpResolverType ("tflm": TFLM's interpreter instead)
 KERNELS = {
     "default": None,  # what a plain Interpreter(...) runs: XNNPACK delegate + optimized kernels
@@ -23,28 +29,16 @@ KERNELS = {
 }
 
 
+@functools.cache
 def interpreter_class():
     """(Interpreter class, where it comes from): ai-edge-litert, tflite-runtime or TensorFlow."""
-    if not _INTERPRETER:
-        try:
-            from ai_edge_litert.interpreter import Interpreter
-
-            _INTERPRETER.append((Interpreter, "ai-edge-litert"))
-        except ImportError:
-            try:
-                from tflite_runtime.interpreter import Interpreter
-
-                _INTERPRETER.append((Interpreter, "tflite-runtime"))
-            except ImportError:
-                try:
-                    import tensorflow as tf
-                except ImportError:
-                    raise ModelFileError(
-                        "no TFLite interpreter installed: pip install ai-edge-litert (64-bit OS) "
-                        "or tflite-runtime (32-bit Raspberry Pi OS)"
-                    ) from None
-                _INTERPRETER.append((tf.lite.Interpreter, "tensorflow (tf.lite.Interpreter)"))
-    return _INTERPRETER[0]
+    for module, origin in INTERPRETERS:
+        with contextlib.suppress(ImportError):
+            return importlib.import_module(module).Interpreter, origin
+    raise ModelFileError(
+        "no TFLite interpreter installed: pip install ai-edge-litert (64-bit OS) "
+        "or tflite-runtime (32-bit Raspberry Pi OS)"
+    )
 
 
 def make_interpreter(data, threads, kernels):
@@ -89,14 +83,7 @@ class Model:
         self.inp = self.interpreter.get_input_details()[0]
         self.out = self.interpreter.get_output_details()[0]
         self.input_shape = [int(d) for d in self.inp["shape"]]
-        self.cfg, self.frontend = cfg, None
-        if cfg is not None:
-            if self.input_shape != [1, *cfg.input_shape]:
-                raise ModelFileError(
-                    f"{name}: model input shape {self.input_shape} != front-end shape "
-                    f"{[1, *cfg.input_shape]}; expected the front end the model was trained with"
-                )
-            self.frontend = NumpyFrontEnd(cfg)
+        self.cfg, self.frontend = cfg, None if cfg is None else NumpyFrontEnd(cfg)
 
     def set_input(self, x):
         x = np.asarray(x, np.float32)[None]

@@ -83,11 +83,10 @@ def sha256(data):
 def zip_bytes_of(name, data):
     """A reproducible deflate zip (level 9, fixed date) holding `data` as member `name`."""
     buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=9) as zf:
+    with zipfile.ZipFile(buf, "w") as zf:
         info = zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0))
-        info.compress_type = zipfile.ZIP_DEFLATED
         info.external_attr = 0o644 << 16
-        zf.writestr(info, data, compresslevel=9)
+        zf.writestr(info, data, zipfile.ZIP_DEFLATED, 9)
     return buf.getvalue()
 
 

@@ -25,11 +25,6 @@ def package():
     return tflite_micro
 
 
-def version():
-    """The build in use, e.g. '0.dev20261023182759-g8f6596d' (nightly date, source commit)."""
-    return package().__version__
-
-
 def _load(data, arena_size=None):
     """(TFLM interpreter or None, what TFLM printed); arena_size None: 10 x the model's bytes."""
     runtime = package().runtime
@@ -89,8 +84,9 @@ class Interpreter:
             self._tflm.print_allocations()
         if not (found := ARENA_TOTAL.search(log[0])):
             raise RuntimeError(
-                f"tflite-micro {version()}: print_allocations() printed no 'Arena allocation "
-                f"total' line ({log[0][:200]!r}); the pinned build of {REQUIREMENTS} prints it"
+                f"tflite-micro {package().__version__}: print_allocations() printed no 'Arena "
+                f"allocation total' line ({log[0][:200]!r}); the pinned build of {REQUIREMENTS} "
+                "prints it"
             )
         return int(found.group(1))
 
@@ -111,16 +107,6 @@ def _op_name(opcode, schema):
     return names.get(package().runtime.get_builtin_code_from_operator_code(opcode), "UNKNOWN")
 
 
-def operators(data):
-    """{op name: count} of the model's operators, in order of first use (all subgraphs)."""
-    schema, model = _parse(data)
-    counts = collections.Counter()
-    for subgraph in model.subgraphs or []:
-        for op in subgraph.operators or []:
-            counts[_op_name(model.operatorCodes[op.opcodeIndex], schema)] += 1
-    return dict(counts)
-
-
 def output_step(data):
     """The output's quantization step: its scale, or that of the int8 tensor it comes from."""
     schema, model = _parse(data)
@@ -136,10 +122,13 @@ def output_step(data):
 
 
 def coverage(data):
-    """{op name: whether TFLM has a kernel}: each op it lacks swapped for ADD, reloaded."""
+    """{op name: [count, whether TFLM has a kernel]} of the model's operators, in order of first
+    use (all subgraphs): each op TFLM lacks swapped for ADD, reloaded."""
     import flatbuffers
 
     schema, model = _parse(data)
+    codes = [op.opcodeIndex for graph in model.subgraphs or [] for op in graph.operators or []]
+    counts = collections.Counter(_op_name(model.operatorCodes[i], schema) for i in codes)
     missing, current = set(), bytes(data)
     for _ in range(len(model.operatorCodes) + 1):
         interpreter, log = _load(current)
@@ -154,4 +143,4 @@ def coverage(data):
         builder = flatbuffers.Builder(2 * len(current))
         builder.Finish(model.Pack(builder), file_identifier=b"TFL3")
         current = bytes(builder.Output())
-    return {name: name not in missing for name in operators(data)}
+    return {name: [count, name not in missing] for name, count in counts.items()}

@@ -294,7 +294,7 @@ def test_latency_loop_times_what_it_says(models, monkeypatch):
 
 
 def test_interpreter_falls_back_to_tensorflow(monkeypatch):
-    monkeypatch.setattr(litert, "_INTERPRETER", [])
+    monkeypatch.setattr(litert, "interpreter_class", litert.interpreter_class.__wrapped__)
     for name in ("ai_edge_litert", "tflite_runtime"):
         monkeypatch.setitem(sys.modules, name, None)
         monkeypatch.setitem(sys.modules, f"{name}.interpreter", None)

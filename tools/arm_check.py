@@ -224,7 +224,7 @@ def os_words(results):
     return next((r["machine"]["os"] for _, _, r in results if r), "?")
 
 
-def compare(x86, arm, where=EMULATED):
+def compare(x86, arm):
     """Report lines and problems (a list; a strict suite fails on any)."""
     lines, problems = [], []
     for (argv, status, out), (_, ref_status, ref) in zip(arm, x86):
@@ -238,7 +238,7 @@ def compare(x86, arm, where=EMULATED):
             problems.append(f"{model}: another front end or labels than on x86: {other}")
         if "--wav" not in argv:
             ms = [r["latency"]["inference_ms"]["mean"] for r in (out, ref)]
-            latency = f"Inference Latency {ms[0]:.2f}ms ({where}; x86 LiteRT: {ms[1]:.2f}ms)"
+            latency = f"Inference Latency {ms[0]:.2f}ms ({EMULATED}; x86 LiteRT: {ms[1]:.2f}ms)"
             lines.append(f"  {model} latency mode: exit 0, {latency}")
             lines.append(f"    {kws_inference.limit_line(out)}")
             continue
@@ -259,16 +259,17 @@ def compare(x86, arm, where=EMULATED):
     return lines, problems
 
 
-def check(label, argvs, x86, guest=None):
-    """(header, problems, lines) of the runs in a guest (a prepare() future) or Python `label`."""
+def check(suite, argvs, x86, guest):
+    """(header, problems, lines) of the runs in the suite's guest (a prepare() future)."""
+    label = f"{suite.name} (qemu -cpu {suite.cpu})"
     try:
-        command, env, prepared = guest.result() if guest else ([label], None, 0)
+        command, env, prepared = guest.result()
         runs, versions, _, seconds = run_driver(command, argvs, env)
     except CheckError as e:
         return label, [str(e)], []
-    lines, problems = compare(x86, runs, EMULATED if guest else "this host")
-    timing = f"prepared in {prepared:.0f} s, emulated runs" if guest else "runs"
-    return f"{label}: {os_words(runs)}; {versions}; {timing} {seconds:.0f} s", problems, lines
+    lines, problems = compare(x86, runs)
+    timing = f"prepared in {prepared:.0f} s, emulated runs {seconds:.0f} s"
+    return f"{label}: {os_words(runs)}; {versions}; {timing}", problems, lines
 
 
 def build_models(shared, out, every):
@@ -312,15 +313,9 @@ def parse_args(argv):
     p.add_argument("--models", help="folder of kws_*.tflite (default: build them, --epochs 1)")
     p.add_argument("--shared", default=SHARED, help="the shared data (default: ../shared/data)")
     p.add_argument("--suites", nargs="*", default=list(SUITES), choices=list(SUITES))
-    also = "other Pythons of this host to compare the same way, reported without failing "
-    also += "(e.g. a venv with tflite-runtime: docs/raspberry-pi.md)"
-    p.add_argument("--also-python", nargs="*", default=[], metavar="PYTHON", help=also)
     p.add_argument("--wavs", help="a <label>/<file>.wav folder or split file (default: test split)")
     every = "models on every N-th file, N from 1 to 1,000 (default: 4)"
     p.add_argument("--every", type=cli.within(1, 1000), default=4, help=every)
-    cpu = "qemu -cpu for every suite (default: each suite's Pi CPU); e.g. max, "
-    cpu += "which Debian 12's qemu 7.2 emulates wrongly for LiteRT"
-    p.add_argument("--cpu", help=cpu)
     runs = f"timed runs of each model, 1 to {cli.MAX_RUNS:,} (default: 20)"
     p.add_argument("--latency-runs", type=cli.within(1, cli.MAX_RUNS), default=20, help=runs)
     return p.parse_args(argv)
@@ -341,8 +336,6 @@ def main(argv=None):
     if args.wavs and not os.path.exists(args.wavs):
         raise CheckError(f"{args.wavs}: no such folder or split file (--wavs)")
     suites = [SUITES[name] for name in args.suites]
-    if args.cpu:
-        suites = [dataclasses.replace(s, cpu=args.cpu) for s in suites]
     for tool in ["mmdebstrap", *sorted({QEMU[s.arch] for s in suites})]:
         if not shutil.which(tool):
             raise CheckError(
@@ -368,19 +361,15 @@ def main(argv=None):
             f"x86 reference: {len(models)} models ({', '.join(map(os.path.basename, models))}), "
             f"{len(wav_rows(x86[1][2]))} wavs, {x86_versions} ({seconds:.0f} s)"
         )
-        checks = [
-            (s.name, s.strict, pool.submit(check, f"{s.name} (qemu -cpu {s.cpu})", argvs, x86, g))
-            for s, g in zip(suites, guests)
-        ]
-        checks += [(p, False, pool.submit(check, p, argvs, x86)) for p in args.also_python]
-        for name, strict, future in checks:  # in the order asked
+        checks = [pool.submit(check, s, argvs, x86, g) for s, g in zip(suites, guests)]
+        for suite, future in zip(suites, checks):  # in the order asked
             header, problems, lines = future.result()
-            verdict = "FAIL" if strict else "DIFFERS (reported, not failing)"
+            verdict = "FAIL" if suite.strict else "DIFFERS (reported, not failing)"
             print(f"{header}: {verdict if problems else 'PASS'}")
             for line in lines + [f"  problem: {p}" for p in problems]:
                 print(line)
-            if problems and strict:
-                failed.append(name)
+            if problems and suite.strict:
+                failed.append(suite.name)
     verdict = "FAIL: " + ", ".join(failed) if failed else "PASS"
     print(f"ARM check: {verdict} ({time.perf_counter() - started:.0f} s)")
     return 1 if failed else 0

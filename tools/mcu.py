@@ -29,10 +29,9 @@ RANDOM_INPUTS = 64
 
 def footprint(data):
     """What a board needs for the model `data`: flash, ops, TFLM arena (None if it cannot run)."""
-    covered = tflm.coverage(data)
-    ops = {name: [count, covered[name]] for name, count in tflm.operators(data).items()}
+    ops = tflm.coverage(data)
     arena = checked = None
-    if all(covered.values()):
+    if all(covered for _, covered in ops.values()):
         interpreter = tflm.Interpreter(data)
         inp = interpreter.get_input_details()[0]
         interpreter.set_tensor(inp["index"], np.zeros(inp["shape"], inp["dtype"]))
@@ -45,7 +44,7 @@ def footprint(data):
         "arena_bytes": arena,
         "arena_checked": checked,
         "output_step": tflm.output_step(data),
-        "tflm": tflm.version(),
+        "tflm": tflm.package().__version__,
     }
 
 
