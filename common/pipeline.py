@@ -69,7 +69,7 @@ def run(spec, argv=None):
         result = build(spec, data, args, args.seed, args.epochs, 0 if args.quiet else "auto")
     files = {**result.files, f"{result.name}.json": result.json_bytes()}
     written = outputs.write_set(out_dir, files)
-    print(result.verdict_text())
+    print(result.verdict.table(result.version, ex.also(result)))
     print(f"wrote {', '.join(os.path.basename(w) for w in written)} in {out_dir}")
     return result
 
