@@ -171,8 +171,7 @@ class InterruptedAfterWriting(Interrupted):
 
 @contextlib.contextmanager
 def _handling(signums, handler):
-    """`handler` for each of `signums` during the block (in the main thread only, where Python
-    allows handlers), the previous handlers restored after it."""
+    """`handler` for each of `signums` during the block (main thread only), then the previous."""
     previous = {}
     with contextlib.suppress(ValueError):  # not the main thread
         for signum in signums:
@@ -185,8 +184,7 @@ def _handling(signums, handler):
 
 
 def raise_on_stop_signals():
-    """A context in which SIGTERM (systemd, docker, `timeout`) and SIGHUP (a closed terminal)
-    raise Interrupted, as Ctrl-C raises KeyboardInterrupt, so that such a run cleans up."""
+    """A context in which SIGTERM and SIGHUP raise Interrupted, so that such a run cleans up."""
 
     def stop(signum, frame):
         raise Interrupted(signum)
@@ -199,8 +197,7 @@ def raise_on_stop_signals():
 
 @contextlib.contextmanager
 def stop_signals_held(then=InterruptedAfterWriting):
-    """Hold the stop signals that are not ignored back until the block ends; then, if one came
-    and the block succeeded, raise `then` (an Interrupted class) with it."""
+    """Hold the stop signals back until the block ends; then raise `then` with one that came."""
     caught = []
     handled = [n for n in STOP_SIGNALS if signal.getsignal(n) not in (signal.SIG_IGN, None)]
     with _handling(handled, lambda n, frame: caught.append(n)):
