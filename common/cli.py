@@ -94,10 +94,8 @@ def parse(p, own, argv):
     """Parse and check `--version` against the letter of the script's own Entry."""
     args = p.parse_args(argv)
     if args.version != own.letter:
-        other = [
-            e for e in VERSIONS.values() if e.exercise == own.exercise and e.letter == args.version
-        ]
-        where = f"it is built by {other[0].script}" if other else "there is no such version"
+        other = VERSIONS.get(f"{own.exercise}_{args.version}")
+        where = f"it is built by {other.script}" if other else "there is no such version"
         raise UsageError(
             f"{own.script}: --version {args.version}: {where}; this script builds "
             f"version {own.letter}"

@@ -168,8 +168,7 @@ def fetch(archive, folder):
             "cut download or a changed file; nothing was kept: run again to start over)"
         ) from None
     except (requests.RequestException, ValueError, OSError) as e:
-        pinned = archive.size or archive.sha256
-        expected = f"; expected {archive.expected()}" if pinned else ""
+        expected = f"; expected {archive.expected()}" if archive.size or archive.sha256 else ""
         raise DataError(
             f"{archive.url}: download failed ({reason(e)}){expected} (nothing was "
             "kept: run again to start over)"

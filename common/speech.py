@@ -70,8 +70,6 @@ class SignalGenerator:
     def make_dataset(self, waves, label_ids, train, batch_size=32, augment=None, seed=0):
         """Batched, prefetched dataset; shuffled (seeded) and augmented only when `train`
         (`augment`: the keyword arguments of augment_and_frontend)."""
-        if len(waves) != len(label_ids):
-            raise ValueError(f"{len(waves)} waveforms but {len(label_ids)} labels")
         if len(waves) == 0:
             raise ValueError("no files to build a dataset from")
         cfg, aug = self.cfg, {k: v for k, v in (augment or {}).items() if v and train}
