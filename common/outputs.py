@@ -7,6 +7,7 @@ import contextlib
 import errno
 import os
 import re
+import secrets
 import signal
 import tempfile
 import time
@@ -15,6 +16,7 @@ from .errors import DataError
 
 LOCK_NAME = ".write-set.lock"
 LOCK_WAIT_S = 120  # a set takes milliseconds to write: a longer wait means a stuck writer
+BINARY = getattr(os, "O_BINARY", 0)  # Windows: no newline translation
 LEFTOVER = re.compile(r"\.ws-[A-Za-z0-9_]+\.tmp")  # staged: whatever the target name's length
 
 
@@ -47,16 +49,6 @@ def check_out_dir(path, flag="--out-dir"):
     return os.path.join(real, os.path.relpath(path, probe)) if probe != path else real
 
 
-def _mode():
-    """0666 less the umask (read without changing it where /proc tells it)."""
-    try:
-        with open("/proc/self/status") as f:
-            return 0o666 & ~next(int(ln.split()[1], 8) for ln in f if ln.startswith("Umask:"))
-    except (OSError, StopIteration, ValueError, IndexError):
-        os.umask(mask := os.umask(0))
-        return 0o666 & ~mask
-
-
 def write_set(out_dir, files):
     """Write `files` ({name: bytes}) into `out_dir` as one set, a `.json` last; their paths."""
     out_dir = os.path.abspath(os.fspath(out_dir))
@@ -69,13 +61,13 @@ def write_set(out_dir, files):
                     os.unlink(os.path.join(out_dir, leftover))
             staged = {}
             try:
-                for name in names:
-                    fd, staged[name] = tempfile.mkstemp(dir=out_dir, prefix=".ws-", suffix=".tmp")
+                for name in names:  # created as open() does: 0666 less the umask
+                    staged[name] = os.path.join(out_dir, f".ws-{secrets.token_hex(8)}.tmp")
+                    fd = os.open(staged[name], os.O_WRONLY | os.O_CREAT | os.O_EXCL | BINARY, 0o666)
                     with os.fdopen(fd, "wb") as f:
                         f.write(files[name])
                         f.flush()
                         os.fsync(f.fileno())
-                    os.chmod(staged[name], _mode())
                 for name in names:
                     os.replace(staged[name], os.path.join(out_dir, name))
                     del staged[name]
