@@ -38,9 +38,7 @@ def check_out_dir(path, flag="--out-dir"):
         where = "is a file" if probe == path else f"lies under the file {probe}"
         raise DataError(f"{typed}: {flag} {where}; expected a folder (existing or new)")
     try:
-        fd, tmp = tempfile.mkstemp(dir=real, prefix=".probe-")
-        os.close(fd)
-        os.unlink(tmp)
+        tempfile.TemporaryFile(dir=real).close()
     except OSError as e:
         raise DataError(
             f"{typed}: {flag} is not writable ({e.strerror} in {real}); "
