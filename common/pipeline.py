@@ -8,7 +8,6 @@ import dataclasses
 import os
 
 from . import cli, constraints, outputs, runtime
-from .constraints import Verdict
 from .result import Result, exercise
 
 
@@ -49,7 +48,7 @@ def build(spec, data, args, seed=0, epochs=None, verbose=0):
         metrics=metrics,
         history=t.history,
         details=details,
-        verdict=Verdict.of(spec.entry, measured, unassessable),
+        verdict=constraints.Verdict.of(spec.entry, measured, unassessable),
         files={**files, f"{spec.name}.png": picture},
     )
 
