@@ -1,10 +1,6 @@
-"""Shared building blocks of the homework: data, models, compression, evaluation, verdict.
-
-Importing `common` only sets environment variables, before any TensorFlow import:
-TF_USE_LEGACY_KERAS=1 (tfmot needs Keras 2, i.e. tf_keras), a quieter TF log, one BLAS thread.
-It imports no TensorFlow itself, so that kws_inference.py (which uses
-common.tflite_io and common.frontend_np) runs on a Raspberry Pi without TensorFlow.
-"""
+"""Shared building blocks of the homework. Importing `common` only sets environment variables,
+before any TensorFlow import: TF_USE_LEGACY_KERAS=1 (tfmot needs Keras 2, i.e. tf_keras), a
+quieter TF log, one BLAS thread; no TensorFlow import, so kws_inference.py runs on a Pi."""
 
 import os
 

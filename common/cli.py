@@ -9,7 +9,7 @@ import re
 import signal
 import sys
 
-from . import constraints, signals
+from . import constraints, outputs
 from .errors import DataError
 from .constraints import VERSIONS
 
@@ -54,14 +54,11 @@ SEED_LIMIT = 2**32  # numpy's and TensorFlow's seeds: 0 <= seed < 2**32
 def seed(text):
     """A random seed, 0 <= seed < 2**32 (argparse type)."""
     try:
-        value = int(text)
-    except ValueError:
-        value = -1
-    if not 0 <= value < SEED_LIMIT:
+        return positive_int(text, 0, SEED_LIMIT - 1)
+    except argparse.ArgumentTypeError:
         raise argparse.ArgumentTypeError(
             f"{text!r} is not allowed; expected a whole number in [0, {SEED_LIMIT - 1}]"
-        )
-    return value
+        ) from None
 
 
 def seeds(text):
@@ -97,10 +94,8 @@ def parse(p, own, argv):
     """Parse and check `--version` against the letter of the script's own Entry."""
     args = p.parse_args(argv)
     if args.version != own.letter:
-        other = [
-            e for e in VERSIONS.values() if e.exercise == own.exercise and e.letter == args.version
-        ]
-        where = f"it is built by {other[0].script}" if other else "there is no such version"
+        other = VERSIONS.get(f"{own.exercise}_{args.version}")
+        where = f"it is built by {other.script}" if other else "there is no such version"
         raise UsageError(
             f"{own.script}: --version {args.version}: {where}; this script builds "
             f"version {own.letter}"
@@ -113,10 +108,10 @@ def exit_status(main, argv=None):
     for stream in (sys.stdout, sys.stderr):
         with contextlib.suppress(AttributeError):
             stream.reconfigure(errors="backslashreplace")
-    with signals.raise_on_stop_signals():
+    with outputs.raise_on_stop_signals():
         try:
             return main(argv)
-        except (KeyboardInterrupt, Exception) as e:  # Ctrl-C, signals.Interrupted, errors
+        except (KeyboardInterrupt, Exception) as e:  # Ctrl-C, outputs.Interrupted, errors
             if (stop := _stop_behind(e)) is not None:  # also one wrapped by code it hit
                 return _interrupted(stop)
             if not isinstance(e, (ValueError, OSError)):  # a bug: its traceback
@@ -140,7 +135,7 @@ def _interrupted(stop):
     """One line, and the exit status 128 + the signal number, for a run stopped by `stop`."""
     signum = getattr(stop, "signum", signal.SIGINT)
     by = "" if signum == signal.SIGINT else f" by {signal.Signals(signum).name}"
-    after = isinstance(stop, signals.InterruptedAfterWriting)
+    after = isinstance(stop, outputs.InterruptedAfterWriting)
     what = "after the new output files were all written" if after else "no output file was changed"
     print(f"interrupted{by}: {what}", file=sys.stderr)
     return 128 + int(signum)

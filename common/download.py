@@ -112,7 +112,7 @@ def obtain(archive, folder, member, check, offline_hint=""):
 
 
 @contextlib.contextmanager
-def _lock(archive, folder, log=print):
+def _lock(archive, folder):
     """Hold `<folder>/.<archive>.lock` (waiting up to LOCK_WAIT_S), removed before its release."""
     from filelock import FileLock, Timeout
 
@@ -122,7 +122,7 @@ def _lock(archive, folder, log=print):
         try:
             lock.acquire(timeout=0)
         except Timeout:
-            log(f"waiting: another process is downloading {archive.name} into {folder}")
+            print(f"waiting: another process is downloading {archive.name} into {folder}")
             lock.acquire(timeout=LOCK_WAIT_S)
         yield
     except Timeout:
@@ -134,7 +134,7 @@ def _lock(archive, folder, log=print):
         release_lock(lock, path)
 
 
-def fetch(archive, folder, log=print):
+def fetch(archive, folder):
     """Path of the verified archive in `<folder>/downloads/`, downloaded when absent."""
     import pooch
     import requests
@@ -158,7 +158,7 @@ def fetch(archive, folder, log=print):
     registry = pooch.create(store, "", registry=known, urls=urls, retry_if_failed=RETRIES)
     target = store / archive.name
     if not (target.is_file() and pooch.file_hash(str(target)) == archive.sha256):
-        log(f"downloading {archive.url} into {store}; expected: {archive.expected()}")
+        print(f"downloading {archive.url} into {store}; expected: {archive.expected()}")
     try:
         return Path(registry.fetch(archive.name, downloader=checked_download))
     except WrongArchive:
@@ -168,15 +168,14 @@ def fetch(archive, folder, log=print):
             "cut download or a changed file; nothing was kept: run again to start over)"
         ) from None
     except (requests.RequestException, ValueError, OSError) as e:
-        pinned = archive.size or archive.sha256
-        expected = f"; expected {archive.expected()}" if pinned else ""
+        expected = f"; expected {archive.expected()}" if archive.size or archive.sha256 else ""
         raise DataError(
             f"{archive.url}: download failed ({reason(e)}){expected} (nothing was "
             "kept: run again to start over)"
         ) from None
 
 
-def extract(archive, zip_path, folder, member, check=None):
+def extract(archive, zip_path, folder, member, check):
     """Extract `member` of the archive staged, `check` it, rename it into `folder`."""
     target = Path(folder) / member
     if target.exists():
@@ -201,8 +200,7 @@ def extract(archive, zip_path, folder, member, check=None):
                 )
             for m in members:
                 z.extract(m, staging)
-        if check is not None:
-            check(staging / member)
+        check(staging / member)
         os.replace(staging / member, target)
     except (DataError, zipfile.BadZipFile, EOFError) as e:  # any check failed: a rerun downloads
         os.unlink(zip_path)

@@ -1,5 +1,4 @@
-"""The error of input data that cannot be used; its message names the file and the problem.
-The scripts turn it into one line on stderr and exit status 1 (common.cli.run). `read_file`: the
+"""DataError, turned into one line and exit status 1 by common.cli.exit_status; `read_file`: the
 one bounded read of a whole file."""
 
 import os
@@ -16,9 +15,8 @@ class DataError(ValueError):
 
 
 def read_file(path, limit, expected):
-    """The bytes of the regular file `path` (a link to one is fine), read to at most `limit`
-    (+1 byte: a size from stat says nothing of /dev/zero); else a DataError naming it and what
-    was `expected`. Anything else (a FIFO, a device, a folder) is refused without being opened."""
+    """The bytes of the regular file `path` (a FIFO, a device, a folder: refused unopened), read
+    to `limit` + 1 bytes (stat's size says nothing of /dev/zero); else a DataError."""
     try:
         if not stat.S_ISREG(os.stat(path).st_mode):
             raise DataError(f"{path}: not a regular file; expected {expected}")

@@ -15,8 +15,7 @@ def is_macos_metadata(path):
 
 
 def walk_files(folder, suffix=""):
-    """Sorted paths of the files under `folder` whose name ends in `suffix` (any case), macOS
-    metadata left out."""
+    """Sorted paths of the files under `folder` ending in `suffix` (any case), but macOS's."""
     found = []
     for d, dirs, files in os.walk(folder):
         dirs[:] = [x for x in dirs if x != MACOSX_FOLDER]

@@ -1,18 +1,22 @@
 """A run's output files, written as one set: staged, renamed with the stop signals held, the JSON
-last; one writer at a time per folder (docs/robustness.md, 4)."""
+last; one writer at a time per folder (docs/robustness.md, 4). The stop signals: SIGTERM and
+SIGHUP act like Ctrl-C (SIGINT); one the process was started ignoring (SIGHUP under nohup, SIGINT
+in a background job) stays ignored; threads other than the main one: no change."""
 
 import contextlib
 import errno
 import os
 import re
+import secrets
+import signal
 import tempfile
 import time
 
 from .errors import DataError
-from .signals import Interrupted, stop_signals_held
 
 LOCK_NAME = ".write-set.lock"
 LOCK_WAIT_S = 120  # a set takes milliseconds to write: a longer wait means a stuck writer
+BINARY = getattr(os, "O_BINARY", 0)  # Windows: no newline translation
 LEFTOVER = re.compile(r"\.ws-[A-Za-z0-9_]+\.tmp")  # staged: whatever the target name's length
 
 
@@ -34,25 +38,13 @@ def check_out_dir(path, flag="--out-dir"):
         where = "is a file" if probe == path else f"lies under the file {probe}"
         raise DataError(f"{typed}: {flag} {where}; expected a folder (existing or new)")
     try:
-        fd, tmp = tempfile.mkstemp(dir=real, prefix=".probe-")
-        os.close(fd)
-        os.unlink(tmp)
+        tempfile.TemporaryFile(dir=real).close()
     except OSError as e:
         raise DataError(
             f"{typed}: {flag} is not writable ({e.strerror} in {real}); "
             "expected a folder this user can write to"
         ) from None
     return os.path.join(real, os.path.relpath(path, probe)) if probe != path else real
-
-
-def _mode():
-    """0666 less the umask (read without changing it where /proc tells it)."""
-    try:
-        with open("/proc/self/status") as f:
-            return 0o666 & ~next(int(ln.split()[1], 8) for ln in f if ln.startswith("Umask:"))
-    except (OSError, StopIteration, ValueError, IndexError):
-        os.umask(mask := os.umask(0))
-        return 0o666 & ~mask
 
 
 def write_set(out_dir, files):
@@ -67,13 +59,13 @@ def write_set(out_dir, files):
                     os.unlink(os.path.join(out_dir, leftover))
             staged = {}
             try:
-                for name in names:
-                    fd, staged[name] = tempfile.mkstemp(dir=out_dir, prefix=".ws-", suffix=".tmp")
+                for name in names:  # created as open() does: 0666 less the umask
+                    staged[name] = os.path.join(out_dir, f".ws-{secrets.token_hex(8)}.tmp")
+                    fd = os.open(staged[name], os.O_WRONLY | os.O_CREAT | os.O_EXCL | BINARY, 0o666)
                     with os.fdopen(fd, "wb") as f:
                         f.write(files[name])
                         f.flush()
                         os.fsync(f.fileno())
-                    os.chmod(staged[name], _mode())
                 for name in names:
                     os.replace(staged[name], os.path.join(out_dir, name))
                     del staged[name]
@@ -148,3 +140,57 @@ def write_file(path, data):
     """One file, atomically (a set of one)."""
     folder, name = os.path.split(os.path.abspath(os.fspath(path)))
     return write_set(folder, {name: data})[0]
+
+
+STOP_SIGNALS = tuple(
+    getattr(signal, n) for n in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, n)
+)
+
+
+class Interrupted(KeyboardInterrupt):
+    """A stop signal turned into an exception; `signum` says which."""
+
+    def __init__(self, signum=signal.SIGINT):
+        super().__init__(signum)
+        self.signum = signum
+
+
+class InterruptedAfterWriting(Interrupted):
+    """A stop signal arrived while the output set was being written: the new set is complete."""
+
+
+@contextlib.contextmanager
+def _handling(signums, handler):
+    """`handler` for each of `signums` during the block (main thread only), then the previous."""
+    previous = {}
+    with contextlib.suppress(ValueError):  # not the main thread
+        for signum in signums:
+            previous[signum] = signal.signal(signum, handler)
+    try:
+        yield
+    finally:
+        for signum, old in previous.items():
+            signal.signal(signum, old)
+
+
+def raise_on_stop_signals():
+    """A context in which SIGTERM and SIGHUP raise Interrupted, so that such a run cleans up."""
+
+    def stop(signum, frame):
+        raise Interrupted(signum)
+
+    defaults = [
+        n for n in STOP_SIGNALS if n != signal.SIGINT and signal.getsignal(n) == signal.SIG_DFL
+    ]
+    return _handling(defaults, stop)
+
+
+@contextlib.contextmanager
+def stop_signals_held(then=InterruptedAfterWriting):
+    """Hold the stop signals back until the block ends; then raise `then` with one that came."""
+    caught = []
+    handled = [n for n in STOP_SIGNALS if signal.getsignal(n) not in (signal.SIG_IGN, None)]
+    with _handling(handled, lambda n, frame: caught.append(n)):
+        yield
+    if caught:
+        raise then(caught[0])

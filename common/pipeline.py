@@ -8,7 +8,6 @@ import dataclasses
 import os
 
 from . import cli, constraints, outputs, runtime
-from .constraints import Verdict
 from .result import Result, exercise
 
 
@@ -49,7 +48,7 @@ def build(spec, data, args, seed=0, epochs=None, verbose=0):
         metrics=metrics,
         history=t.history,
         details=details,
-        verdict=Verdict.of(spec.entry, measured, unassessable),
+        verdict=constraints.Verdict.of(spec.entry, measured, unassessable),
         files={**files, f"{spec.name}.png": picture},
     )
 
@@ -69,7 +68,7 @@ def run(spec, argv=None):
         result = build(spec, data, args, args.seed, args.epochs, 0 if args.quiet else "auto")
     files = {**result.files, f"{result.name}.json": result.json_bytes()}
     written = outputs.write_set(out_dir, files)
-    print(result.verdict_text())
+    print(result.verdict.table(result.version, ex.also(result)))
     print(f"wrote {', '.join(os.path.basename(w) for w in written)} in {out_dir}")
     return result
 

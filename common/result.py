@@ -65,10 +65,6 @@ class Result:
         history, verdict = d["training"]["history"], Verdict.from_dict(d["verdict"])
         return cls(v, entry(v).name, *model, sizes, metrics, history, details, verdict)
 
-    def verdict_text(self):
-        """The verdict table with the rows measured without a limit, and the headline."""
-        return self.verdict.table(self.version, exercise(self.version).also(self))
-
     def figures(self):
         """The run's quality figures in the verdict table's units, in a line."""
         return exercise(self.version).figures(self)

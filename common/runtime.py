@@ -21,8 +21,7 @@ def show_phases():
 
 @contextlib.contextmanager
 def captured_native_stderr():
-    """Capture what C/C++ code writes to stderr (descriptor 2) in the block, Python warnings
-    silenced: yields a list that holds the text once the block has ended."""
+    """Yield a list holding, once the block ends, its descriptor-2 output (warnings silenced)."""
     text = []
     sys.stderr.flush()
     saved = os.dup(2)
@@ -41,8 +40,7 @@ def captured_native_stderr():
 
 
 def quiet_native_stderr(verbose=False):
-    """A context that hides what native code writes to stderr (absl, oneDNN, CUDA probing, the
-    converter's log), unless `verbose`."""
+    """A context that hides native code's stderr (absl, oneDNN, CUDA), unless `verbose`."""
     return contextlib.nullcontext() if verbose else captured_native_stderr()
 
 

@@ -1,6 +1,5 @@
 """Keyword-spotting features in TensorFlow: the front end, augmentation, tf.data pipelines."""
 
-import dataclasses
 import functools
 
 import numpy as np
@@ -36,35 +35,20 @@ def tf_frontend(waveform, cfg):
     return feats
 
 
-@dataclasses.dataclass
-class Augment:
-    """Training-time augmentation of the waveform; zero disables each part."""
-
-    shift_ms: float = 0.0  # random time shift in [-shift_ms, shift_ms], zero fill
-    gain_db: float = 0.0  # random gain uniform in [-gain_db, gain_db] dB (recording level)
-
-    @classmethod
-    def of(cls, a):
-        """None, a dict or an Augment -> Augment or None (when it does nothing)."""
-        if a is None:
-            return None
-        a = a if isinstance(a, cls) else cls(**a)
-        return a if any(dataclasses.astuple(a)) else None
-
-
 @tf.autograph.experimental.do_not_convert  # plain TF ops
-def augment_and_frontend(waveform, cfg, aug, seed):
-    """Shift and scale one waveform at random (stateless, from a scalar `seed`); tf_frontend."""
+def augment_and_frontend(waveform, cfg, seed, shift_ms=0.0, gain_db=0.0):
+    """tf_frontend of one waveform shifted by up to ±`shift_ms` (zero fill) and scaled by up to
+    ±`gain_db` dB at random (stateless, from a scalar `seed`); zero disables each."""
     seed = tf.stack([seed, tf.zeros_like(seed)])
     seeds = tf.random.experimental.stateless_split(seed, 5)  # [0]: shift, [4]: gain (as ever)
     n = tf.shape(waveform)[0]
-    if aug.shift_ms:
-        s = int(aug.shift_ms * cfg.rate / 1000)
+    if shift_ms:
+        s = int(shift_ms * cfg.rate / 1000)
         shift = tf.random.stateless_uniform([], seeds[0], -s, s + 1, dtype=tf.int32)
         padded = tf.pad(waveform, [[s, s]])
         waveform = padded[s - shift : s - shift + n]
-    if aug.gain_db:
-        db = tf.random.stateless_uniform([], seeds[4], -aug.gain_db, aug.gain_db)
+    if gain_db:
+        db = tf.random.stateless_uniform([], seeds[4], -gain_db, gain_db)
         waveform = waveform * tf.pow(10.0, db / 20.0)
     return tf_frontend(waveform, cfg)
 
@@ -84,26 +68,25 @@ class SignalGenerator:
         return np.concatenate([x.numpy() for x in ds.batch(batch_size)])
 
     def make_dataset(self, waves, label_ids, train, batch_size=32, augment=None, seed=0):
-        """Batched, prefetched dataset; shuffled (seeded) and augmented only when `train`."""
-        if len(waves) != len(label_ids):
-            raise ValueError(f"{len(waves)} waveforms but {len(label_ids)} labels")
+        """Batched, prefetched dataset; shuffled (seeded) and augmented only when `train`
+        (`augment`: the keyword arguments of augment_and_frontend)."""
         if len(waves) == 0:
             raise ValueError("no files to build a dataset from")
-        cfg, aug = self.cfg, Augment.of(augment) if train else None
+        cfg, aug = self.cfg, {k: v for k, v in (augment or {}).items() if v and train}
         ds = tf.data.Dataset.from_tensor_slices(
             (np.asarray(waves, np.float32), np.asarray(label_ids, np.int64))
         )
         auto = tf.data.AUTOTUNE
-        if aug is None:
+        if not aug:
             ds = ds.map(
                 lambda x, y: (tf_frontend(x, cfg), y), num_parallel_calls=auto, deterministic=True
             ).cache()
         if train:
             ds = ds.shuffle(len(waves), seed=seed, reshuffle_each_iteration=True)
-        if aug is not None:
+        if aug:
             seeds = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True)
             ds = tf.data.Dataset.zip((ds, seeds)).map(
-                lambda xy, s: (augment_and_frontend(xy[0], cfg, aug, s), xy[1]),
+                lambda xy, s: (augment_and_frontend(xy[0], cfg, s, **aug), xy[1]),
                 num_parallel_calls=auto,
                 deterministic=True,
             )

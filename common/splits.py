@@ -13,8 +13,10 @@ from collections import defaultdict
 
 import numpy as np
 
+from .cli import Parser, exit_status, seed
 from .errors import DataError, read_file
 from .macos_files import is_macos_metadata, walk_files
+from .outputs import check_out_dir, write_set
 
 PREFIX = "./data/mini_speech_commands/"
 SPLITS = ("train", "val", "test")
@@ -91,8 +93,6 @@ def split_by_speaker(files, seed=0, train=0.8, val=0.1):
 
 def write_splits(splits, out_dir):
     """Write kws_split_<name>.txt for each split, as one set; return their paths."""
-    from .outputs import check_out_dir, write_set
-
     check_out_dir(out_dir)
     files = {
         f"kws_split_{name}.txt": "".join(PREFIX + f + "\n" for f in sorted(v)).encode()
@@ -102,8 +102,6 @@ def write_splits(splits, out_dir):
 
 
 def run(argv=None):
-    from .cli import Parser, seed
-
     p = Parser(prog="python -m common.splits", description=__doc__.split("\n")[0])
     source = p.add_mutually_exclusive_group(required=True)
     source.add_argument(
@@ -144,8 +142,6 @@ def run(argv=None):
 
 
 def main(argv=None):
-    from .cli import exit_status
-
     return exit_status(run, argv)
 
 
