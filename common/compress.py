@@ -190,10 +190,7 @@ def _drop_unused_tensors(subgraph):
     used = {i for op in subgraph.operators for i in (*op.inputs, *op.outputs) if i >= 0}
     used |= set(subgraph.inputs) | set(subgraph.outputs)
     subgraph.tensors, new = _keep(subgraph.tensors, used)
-
-    def remap(ids):
-        return np.array([new[i] if i >= 0 else i for i in ids], np.int32)
-
+    remap = lambda ids: np.array([new[i] if i >= 0 else i for i in ids], np.int32)
     for op in subgraph.operators:
         op.inputs, op.outputs = remap(op.inputs), remap(op.outputs)
     subgraph.inputs, subgraph.outputs = remap(subgraph.inputs), remap(subgraph.outputs)

@@ -185,10 +185,8 @@ def persistence_mae(windows):
 def picture_windows(test):
     """Non-overlapping test windows (every 6th) covering about a week, contiguous in time."""
     idx = np.arange(0, len(test), jena.LABEL_STEPS)
-    if len(idx) > 1:  # keep the first run of windows 6 rows apart
-        breaks = np.flatnonzero(np.diff(test.starts[idx]) != jena.LABEL_STEPS)
-        idx = idx[: breaks[0] + 1] if breaks.size else idx
-    return idx[:PICTURE_WINDOWS]
+    breaks = np.flatnonzero(np.diff(test.starts[idx]) != jena.LABEL_STEPS)  # keep the first run
+    return (idx[: breaks[0] + 1] if breaks.size else idx)[:PICTURE_WINDOWS]
 
 
 @dataclasses.dataclass(frozen=True)

@@ -331,12 +331,9 @@ def evaluate(spec, data, t, args):
 
 def is_course_split(splits):
     """Whether the splits list exactly the course's files, those the accuracy limits assume."""
-    for which, split in splits.items():
-        course = kws_data.split_file(COURSE_SPLIT_DIR, which).read_text().split()
-        ours = {tuple(p.split(os.sep)[-2:]) for p in split.paths}
-        if {tuple(n.split("/")[-2:]) for n in course} != ours:
-            return False
-    return True
+    names = lambda paths, sep: {tuple(p.split(sep)[-2:]) for p in paths}
+    course = lambda which: kws_data.split_file(COURSE_SPLIT_DIR, which).read_text().split()
+    return all(names(s.paths, os.sep) == names(course(w), "/") for w, s in splits.items())
 
 
 def unassessable(spec, data, latency):
