@@ -111,10 +111,7 @@ def quantize(model, representative_inputs, mode="int8", per_channel=True):
     if mode not in MODES:
         raise ValueError(f"quantization mode {mode!r}; expected 'int8' or '16x8'")
 
-    def representative():
-        for x in representative_inputs:
-            yield [np.asarray(x, np.float32)[None, ...]]
-
+    representative = lambda: ([np.asarray(x, np.float32)[None]] for x in representative_inputs)
     # A batch of 1 (what a device runs) makes every shape static: no ops compute the batch size.
     spec = tf.TensorSpec([1, *model.input_shape[1:]], tf.float32)
     call = tf.function(lambda x: model(x, training=False), autograph=False)

@@ -223,12 +223,11 @@ def split_windows(series):
             f"({', '.join(f'{k}: {v:,}' for k, v in series.gaps.items())}); expected at "
             f"most {MAX_DROPPED_SHARE:.0%}: too little usable data"
         )
-    for name, w in out.items():
-        if len(w) == 0:
-            raise DataError(
-                f"{series.path}: the {name} split has no window without a gap; "
-                "expected 12 consecutive usable rows at least"
-            )
+    if empty := [name for name, w in out.items() if len(w) == 0]:
+        raise DataError(
+            f"{series.path}: the {empty[0]} split has no window without a gap; "
+            "expected 12 consecutive usable rows at least"
+        )
     return out
 
 
