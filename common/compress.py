@@ -22,9 +22,8 @@ def decay_after(epoch_start=12):
 def pruning_schedule(
     steps_per_epoch, epochs, initial_sparsity=0.3, final_sparsity=0.9, begin=0.25, end=0.75
 ):
-    """tfmot PolynomialDecay over the fraction [begin, end] of `epochs` (the original report's
-    epochs 5 to 15 of 20 are 0.25-0.75). The mask is updated every 100 steps (fewer for short
-    runs: at least 10 updates), last on the end step: the final sparsity is always reached."""
+    """tfmot PolynomialDecay over the fraction [begin, end] of `epochs`, the mask updated every 100
+    steps (at least 10 updates), last on the end step: the final sparsity is always reached."""
     first, last = round(steps_per_epoch * epochs * begin), round(steps_per_epoch * epochs * end)
     frequency = max(1, min(100, (last - first) // 10))
     last = first + (last - first) // frequency * frequency
@@ -37,7 +36,7 @@ def pruning_schedule(
     )
 
 
-def _fine_tune(model, compile_args, train_ds, val_ds, epochs, callbacks, verbose):
+def fit(model, compile_args, train_ds, val_ds, epochs, callbacks, verbose):
     """Compile and fit `model`; its history {metric: [per epoch]}."""
     model.compile(**compile_args)
     fit = model.fit(
@@ -54,7 +53,7 @@ def prune_and_finetune(
     schedule = pruning_schedule(int(train_ds.cardinality()), epochs, **schedule)
     pruned = tfmot.sparsity.keras.prune_low_magnitude(model, pruning_schedule=schedule)
     callbacks = [tfmot.sparsity.keras.UpdatePruningStep(), *callbacks]
-    history = _fine_tune(pruned, compile_args, train_ds, val_ds, epochs, callbacks, verbose)
+    history = fit(pruned, compile_args, train_ds, val_ds, epochs, callbacks, verbose)
     return tfmot.sparsity.keras.strip_pruning(pruned), history
 
 
@@ -67,7 +66,7 @@ def quantization_aware(model, train_ds, val_ds, compile_args, epochs, callbacks=
         if isinstance(layer, tf.keras.layers.BatchNormalization):
             layer.trainable = False
     aware = tfmot.quantization.keras.quantize_model(base)
-    history = _fine_tune(aware, compile_args, train_ds, val_ds, epochs, list(callbacks), verbose)
+    history = fit(aware, compile_args, train_ds, val_ds, epochs, list(callbacks), verbose)
     return aware, history
 
 
@@ -78,14 +77,13 @@ def reestimate_batchnorm(model, inputs, batch_size=256):
         if not isinstance(layer, tf.keras.layers.BatchNormalization):
             continue
         feed = tf.keras.Model(model.inputs, layer.input)
-        total = total_sq = 0.0
-        count = 0
+        total = total_sq = count = 0
         for start in range(0, len(inputs), batch_size):
             x = feed(inputs[start : start + batch_size], training=False).numpy().astype(np.float64)
             x = x.reshape(-1, x.shape[-1])
-            total = total + x.sum(axis=0)
-            total_sq = total_sq + (x * x).sum(axis=0)
-            count = count + len(x)
+            total += x.sum(axis=0)
+            total_sq += (x * x).sum(axis=0)
+            count += len(x)
         mean = total / count
         variance = np.maximum(total_sq / count - mean * mean, 0.0)
         layer.moving_mean.assign(mean.astype(np.float32))
@@ -113,10 +111,7 @@ def quantize(model, representative_inputs, mode="int8", per_channel=True):
     if mode not in MODES:
         raise ValueError(f"quantization mode {mode!r}; expected 'int8' or '16x8'")
 
-    def representative():
-        for x in representative_inputs:
-            yield [np.asarray(x, np.float32)[None, ...]]
-
+    representative = lambda: ([np.asarray(x, np.float32)[None]] for x in representative_inputs)
     # A batch of 1 (what a device runs) makes every shape static: no ops compute the batch size.
     spec = tf.TensorSpec([1, *model.input_shape[1:]], tf.float32)
     call = tf.function(lambda x: model(x, training=False), autograph=False)
@@ -192,18 +187,14 @@ def _drop_unused_tensors(subgraph):
     used = {i for op in subgraph.operators for i in (*op.inputs, *op.outputs) if i >= 0}
     used |= set(subgraph.inputs) | set(subgraph.outputs)
     subgraph.tensors, new = _keep(subgraph.tensors, used)
-
-    def remap(ids):
-        return np.array([new[i] if i >= 0 else i for i in ids], np.int32)
-
+    remap = lambda ids: np.array([new[i] if i >= 0 else i for i in ids], np.int32)
     for op in subgraph.operators:
         op.inputs, op.outputs = remap(op.inputs), remap(op.outputs)
     subgraph.inputs, subgraph.outputs = remap(subgraph.inputs), remap(subgraph.outputs)
 
 
 def describe(model, pruned):
-    """The parameter count, and the sparsity pruning left (null when no pruning ran: an
-    unpruned model can hold structural zeros, e.g. 24 of th_b's 144 weights)."""
+    """The parameter count, and the sparsity pruning left (None unpruned: zeros are structural)."""
     return {
         "params": int(model.count_params()),
         "sparsity": round(sparsity(model), 4) if pruned else None,

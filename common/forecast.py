@@ -1,6 +1,5 @@
-"""Exercise 1, forecasting: the version's declaration (`ForecastVersion`), training, pruning,
-folding the units into the output layers, calibration, persistence, and the exercise's parts of
-the run (common/pipeline.py)."""
+"""Exercise 1, forecasting: `ForecastVersion`, training, pruning, folding the units into the
+output layers, calibration, persistence, and the exercise's parts of a run (common/pipeline.py)."""
 
 import dataclasses
 import os
@@ -44,8 +43,7 @@ class ForecastVersion(Version):
 
 
 def seed_recipe(version, architecture, build):
-    """The original report's recipe: a plain model on raw MSE, 20 + 20 epochs, pruned from 0.3
-    to 0.9, full-int8 per channel; calibrated as this project calibrates."""
+    """The original report's recipe (pruned, full-int8), calibrated as this project calibrates."""
     return ForecastVersion(
         version,
         architecture,
@@ -152,15 +150,12 @@ def train(spec, windows, norm, epochs, tune, seed, verbose):
     model = spec.build(norm.mean, norm.std)
     if spec.lstsq_init:
         lstsq_init(model, x, y, norm)
-    callbacks = []
-    if spec.decay_from_epoch is not None:
-        callbacks.append(compress.decay_after(spec.decay_from_epoch))
-    model.compile(**regression_compile_args(spec, norm.std))
+    decay = spec.decay_from_epoch
+    callbacks = [] if decay is None else [compress.decay_after(decay)]
     runtime.PHASE.info(f"training: {epochs} epochs")
-    fit = model.fit(
-        train_ds, validation_data=val_ds, epochs=epochs, callbacks=callbacks, verbose=verbose
-    )
-    history, span = history_of(fit.history), None
+    compile_args = regression_compile_args(spec, norm.std)
+    history = compress.fit(model, compile_args, train_ds, val_ds, epochs, callbacks, verbose)
+    span = None
     if spec.pruning:
         pruning = {k: v for k, v in spec.pruning.items() if k != "epochs"}
         runtime.PHASE.info(f"pruning while fine-tuning: {tune} epochs")
@@ -168,10 +163,9 @@ def train(spec, windows, norm, epochs, tune, seed, verbose):
         model, tuned = compress.prune_and_finetune(
             model, train_ds, val_ds, compile_args, tune, list(callbacks), verbose, **pruning
         )
-        tuned = history_of(tuned)
         history = {k: history[k] + tuned.get(k, []) for k in history}
         span = (epochs + 1, epochs + tune)
-    return model, history, span
+    return model, history_of(history), span
 
 
 def mae_per_feature(labels, predictions):
@@ -191,10 +185,8 @@ def persistence_mae(windows):
 def picture_windows(test):
     """Non-overlapping test windows (every 6th) covering about a week, contiguous in time."""
     idx = np.arange(0, len(test), jena.LABEL_STEPS)
-    if len(idx) > 1:  # keep the first run of windows 6 rows apart
-        breaks = np.flatnonzero(np.diff(test.starts[idx]) != jena.LABEL_STEPS)
-        idx = idx[: breaks[0] + 1] if breaks.size else idx
-    return idx[:PICTURE_WINDOWS]
+    breaks = np.flatnonzero(np.diff(test.starts[idx]) != jena.LABEL_STEPS)  # keep the first run
+    return (idx[: breaks[0] + 1] if breaks.size else idx)[:PICTURE_WINDOWS]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -216,7 +208,6 @@ class Trained:
     picked: np.ndarray  # indices of the calibration windows
     seconds: float
     epochs: int
-    tune: int  # pruning fine-tuning epochs
     seed: int
 
     @property
@@ -225,16 +216,13 @@ class Trained:
 
 
 def convert(spec, model, train_inputs, norm, seed):
-    """The version's .tflite of a model (folded if the version folds, calibrated on normalized
-    `train_inputs`, container stripped), and the indices of the calibration windows."""
+    """The version's .tflite of a model (folded, calibrated, stripped); the calibration indices."""
     from . import compress
 
     calib, picked = calibration_set(spec, train_inputs, norm, seed)
     converted = fold_units(spec, model, norm) if spec.fold_units else model
-    tflite = compress.strip_container(
-        compress.quantize(converted, calib, spec.quantization, spec.per_channel)
-    )
-    return tflite, picked
+    tflite = compress.quantize(converted, calib, spec.quantization, spec.per_channel)
+    return compress.strip_container(tflite), picked
 
 
 # ---------------------------------------------------------------- the parts of a run
@@ -277,19 +265,17 @@ def load(spec, args):
 
 
 def fit(spec, data, epochs, tune, seed, verbose):
-    """Train on the train windows (validation shown, not selected on), then quantize with the
-    calibration set: a Trained. The test windows are not touched."""
+    """Train on the train windows (validation shown, not selected on), then quantize: a Trained."""
     started = time.perf_counter()
     model, history, span = train(spec, data.windows, data.norm, epochs, tune, seed, verbose)
     seconds = time.perf_counter() - started
     runtime.PHASE.info("conversion to 16x8 (int8 weights, int16 activations)")
     tflite, picked = convert(spec, model, data.norm(data.windows["train"].inputs), data.norm, seed)
-    return Trained(model, history, span, tflite, picked, seconds, epochs, tune, seed)
+    return Trained(model, history, span, tflite, picked, seconds, epochs, seed)
 
 
 def evaluate(spec, data, t, args=None):
-    """The .tflite on the test and validation windows beside persistence: (metrics, details,
-    picture, the limits not assessable)."""
+    """The .tflite on the test and validation windows beside persistence (pipeline's parts)."""
     from . import plots
     from .litert import Model
 
@@ -324,7 +310,7 @@ def evaluate(spec, data, t, args=None):
         },
         "training": {
             "epochs": t.epochs,
-            "pruning_epochs": t.tune if spec.pruning else 0,
+            "pruning_epochs": t.span[1] - t.span[0] + 1 if t.pruned else 0,
             "seed": t.seed,
             "loss": spec.loss,
             "pruning": spec.pruning,

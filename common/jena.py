@@ -31,17 +31,14 @@ INPUT_STEPS = LABEL_STEPS = 6
 
 def resolve_csv(data=None, offline_hint=""):
     """Path of the Jena CSV: `data` if a file, else in `data` (None: ./data, downloaded)."""
-    if data is None:
-        csv = os.path.join("data", JENA_CSV)
-        if os.path.isfile(csv):
-            return csv
-        check = lambda path: verify_csv(path, mirrored(ARCHIVE).url)
-        return str(obtain(ARCHIVE, "data", JENA_CSV, check, offline_hint))
-    if os.path.isfile(data):
+    if data is not None and os.path.isfile(data):
         return str(data)
-    csv = os.path.join(data, JENA_CSV)
+    csv = os.path.join("data" if data is None else data, JENA_CSV)
     if os.path.isfile(csv):
         return csv
+    if data is None:
+        check = lambda path: verify_csv(path, mirrored(ARCHIVE).url)
+        return str(obtain(ARCHIVE, "data", JENA_CSV, check, offline_hint))
     if not os.path.exists(data):
         raise DataError(
             f"{data}: {no_such(data, 'file or folder')}; expected the Jena CSV or a folder holding {JENA_CSV}"
@@ -226,12 +223,11 @@ def split_windows(series):
             f"({', '.join(f'{k}: {v:,}' for k, v in series.gaps.items())}); expected at "
             f"most {MAX_DROPPED_SHARE:.0%}: too little usable data"
         )
-    for name, w in out.items():
-        if len(w) == 0:
-            raise DataError(
-                f"{series.path}: the {name} split has no window without a gap; "
-                "expected 12 consecutive usable rows at least"
-            )
+    if empty := [name for name, w in out.items() if len(w) == 0]:
+        raise DataError(
+            f"{series.path}: the {empty[0]} split has no window without a gap; "
+            "expected 12 consecutive usable rows at least"
+        )
     return out
 
 

@@ -118,15 +118,10 @@ def train(spec, train_ds, val_ds, epochs, verbose="auto", callbacks=(), train_fe
     from . import compress
 
     model = build_model(spec)
-    model.compile(**classifier_compile_args(spec.learning_rate, spec.weight_decay))
+    compile_args = classifier_compile_args(spec.learning_rate, spec.weight_decay)
     callbacks = [keep_best(epochs), *callbacks]
-    fit = model.fit(
-        train_ds, validation_data=val_ds, epochs=epochs, callbacks=callbacks, verbose=verbose
-    )
-    history = {k: list(v) for k, v in fit.history.items()}
+    history = compress.fit(model, compile_args, train_ds, val_ds, epochs, callbacks, verbose)
     if spec.bn_reestimate:
-        if train_features is None:
-            raise ValueError(f"{spec.version}: bn_reestimate needs the training split's features")
         compress.reestimate_batchnorm(model, train_features)
     return model, history, 1 + int(np.argmax(history["val_accuracy"]))
 
@@ -145,9 +140,7 @@ def predict_labels(runner, waves):
     return np.array([int(np.argmax(runner.classify(w))) for w in waves], np.int64)
 
 
-def accuracy(predicted, label_ids, mask=None):
-    if mask is not None:
-        predicted, label_ids = predicted[mask], np.asarray(label_ids)[mask]
+def accuracy(predicted, label_ids):
     return float(np.mean(predicted == label_ids)) if len(predicted) else None
 
 
@@ -190,7 +183,7 @@ def fit_and_quantize(spec, gen, train_s, val_s, epochs, seed, verbose, callbacks
         )
         done = len(history["loss"])
         qat_span, kept = (done + 1, done + qat), done + 1 + int(np.argmax(tuned["val_accuracy"]))
-        history = {k: history[k] + list(tuned.get(k, [])) for k in history}
+        history = {k: history[k] + tuned.get(k, []) for k in history}
     seconds = time.perf_counter() - started
     runtime.PHASE.info("conversion to int8")
     calibration = gen.features(train_s.waves[calib]) if features is None else features[calib]
@@ -201,8 +194,7 @@ def fit_and_quantize(spec, gen, train_s, val_s, epochs, seed, verbose, callbacks
 
 
 def to_int8(spec, model, features):
-    """The version's int8 .tflite of a Keras model calibrated on `features`, container
-    stripped, carrying its version, front end and labels (common.modelfile)."""
+    """The version's int8 .tflite calibrated on `features`, stripped, with its metadata."""
     from . import compress
 
     tflite = compress.strip_container(compress.quantize(model, features, "int8", spec.per_channel))
@@ -261,9 +253,8 @@ def fit(spec, data, epochs, qat, seed, verbose):
     from . import speech
 
     gen = speech.SignalGenerator(spec.frontend)
-    return fit_and_quantize(
-        spec, gen, data.splits["train"], data.splits["val"], epochs, seed, verbose, qat=qat
-    )
+    train_s, val_s = data.splits["train"], data.splits["val"]
+    return fit_and_quantize(spec, gen, train_s, val_s, epochs, seed, verbose, qat=qat)
 
 
 def evaluate(spec, data, t, args):
@@ -279,10 +270,7 @@ def evaluate(spec, data, t, args):
     test_pred_reference = predict_labels(Model(t.tflite, cfg, kernels="reference"), test_s.waves)
     val_pred = predict_labels(runner, val_s.waves)
     val_features = gen.features(val_s.waves)
-    keras_val = np.argmax(t.model.predict(val_features, verbose=0), axis=1)
-    before_qat = (
-        np.argmax(t.float_model.predict(val_features, verbose=0), axis=1) if t.qat_span else None
-    )
+    keras_val = lambda model: np.argmax(model.predict(val_features, verbose=0), axis=1)
     unseen = kws_data.unseen_speaker_mask(train_s, test_s)
     latency = measure_latency(runner, runs=getattr(args, "latency_runs", 100))
     metrics = Metrics(
@@ -290,10 +278,10 @@ def evaluate(spec, data, t, args):
         accuracy(test_pred_reference, test_s.label_ids),
         float(np.mean(test_pred == test_pred_reference)),
         None if unseen is None else int(unseen.sum()),
-        None if unseen is None else accuracy(test_pred, test_s.label_ids, unseen),
+        None if unseen is None else accuracy(test_pred[unseen], test_s.label_ids[unseen]),
         accuracy(val_pred, val_s.label_ids),
-        accuracy(keras_val, val_s.label_ids),
-        None if before_qat is None else accuracy(before_qat, val_s.label_ids),
+        accuracy(keras_val(t.model), val_s.label_ids),
+        accuracy(keras_val(t.float_model), val_s.label_ids) if t.qat_span else None,
     )
     matrix = np.zeros((len(LABELS), len(LABELS)), np.int64)  # the test confusion matrix
     np.add.at(matrix, (np.asarray(test_s.label_ids), test_pred), 1)
@@ -342,19 +330,14 @@ def evaluate(spec, data, t, args):
 
 
 def is_course_split(splits):
-    """True when the splits list exactly the course's files (the repository's kws_split_*.txt),
-    those the accuracy limits are defined on."""
-    for which, split in splits.items():
-        course = kws_data.split_file(COURSE_SPLIT_DIR, which).read_text().split()
-        ours = {tuple(p.split(os.sep)[-2:]) for p in split.paths}
-        if {tuple(n.split("/")[-2:]) for n in course} != ours:
-            return False
-    return True
+    """Whether the splits list exactly the course's files, those the accuracy limits assume."""
+    names = lambda paths, sep: {tuple(p.split(sep)[-2:]) for p in paths}
+    course = lambda which: kws_data.split_file(COURSE_SPLIT_DIR, which).read_text().split()
+    return all(names(s.paths, os.sep) == names(course(w), "/") for w, s in splits.items())
 
 
 def unassessable(spec, data, latency):
-    """The limits this run cannot assess, with the reason: accuracy off the course's split of
-    the official files, the Pi's latency off a Pi."""
+    """The limits this run cannot assess and why: accuracy off the course's split, Pi latency."""
     reasons, splits = {}, data.splits
     if not is_course_split(splits):
         counts = " / ".join(f"{len(s.paths):,}" for s in splits.values())

@@ -81,13 +81,12 @@ def ds_cnn(
 
 
 class MultiOutputMAE(tf.keras.metrics.Metric):
-    """MAE of [B, steps, features] per feature, the exact mean over all windows of an epoch (a
+    """MAE of [B, steps, T and RH] per feature, the exact mean over all windows of an epoch (a
     short last batch weighs its share); forecast.mae_per_feature is its numpy twin."""
 
-    def __init__(self, name="mean_absolute_error", features=2, **kwargs):
+    def __init__(self, name="mean_absolute_error", **kwargs):
         super().__init__(name=name, **kwargs)
-        self.features = features
-        self.total = self.add_weight(name="total", shape=(features,), initializer="zeros")
+        self.total = self.add_weight(name="total", shape=(2,), initializer="zeros")
         self.count = self.add_weight(name="count", initializer="zeros")
 
     def update_state(self, y_true, y_pred, sample_weight=None):
@@ -99,9 +98,6 @@ class MultiOutputMAE(tf.keras.metrics.Metric):
     def result(self):
         return tf.math.divide_no_nan(self.total, self.count)
 
-    def reset_state(self):
-        self.total.assign(tf.zeros(self.features))
+    def reset_state(self):  # tf_keras' default assigns a scalar 0
+        self.total.assign(tf.zeros(2))
         self.count.assign(0.0)
-
-    def get_config(self):
-        return {**super().get_config(), "features": self.features}

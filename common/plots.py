@@ -38,8 +38,8 @@ def _fmt(value, spec):
     return format(value, spec) if np.isfinite(value) else "n/a"
 
 
-def _curves(ax, history, name, key, title, ylabel, marks, scale=1.0, log=False):
-    """The train and (dashed) validation curves of a history key, and `marks`: kept epoch, spans."""
+def _curves(ax, history, name, key, title, ylabel, marks, scale=1.0):
+    """Train and (dashed) validation curves of a history key (loss: log scale), and `marks`."""
     drawn = []
     for prefix, style in (("", "-"), ("val_", "--")):
         values = np.asarray(history.get(prefix + key, []), dtype=float) * scale
@@ -57,7 +57,7 @@ def _curves(ax, history, name, key, title, ylabel, marks, scale=1.0, log=False):
     if (kept := marks["kept_epoch"]) is not None:
         ax.axvline(kept, color="black", linestyle=":", label=f"kept (epoch {kept})")
     drawn = np.concatenate(drawn) if drawn else np.empty(0)
-    if log and drawn.size and (drawn > 0).all():
+    if key == "loss" and drawn.size and (drawn > 0).all():
         ax.set_yscale("log")
     if not drawn.size:
         _empty(ax, "no history")
@@ -86,27 +86,24 @@ def forecast_figure(
     truth, forecast, persistence = (
         np.asarray(a, dtype=float).reshape(-1, 6, 2) for a in (truth, forecast, persistence)
     )
-    n, steps = truth.shape[0], np.arange(6)
+    n, steps, span = truth.shape[0], np.arange(6), ""
     if times is None:
         x = np.arange(n)[:, None] * 6.0 + steps
     else:  # each window's time, at its first step
         times = np.asarray(times)  # datetime64
         x = mdates.date2num(times[:, None] + steps * np.timedelta64(STEP_MINUTES, "m"))
+        span = f" from {np.datetime_as_string(times[0], unit='m').replace('T', ' ')}" if n else ""
     fig = plt.figure(figsize=(14, 12))
     grid = fig.add_gridspec(3, 3, height_ratios=[1, 1.25, 1.25])
     marks = {"kept_epoch": kept_epoch, "pruning": pruning}
-    for col, (name, key, ylabel, log) in enumerate(
-        (
-            ("loss", "loss", "loss", True),
-            ("MAE T", "mae_t", "MAE T (°C)", False),
-            ("MAE RH", "mae_rh", "MAE RH (%)", False),
-        )
-    ):
+    curves = (
+        ("loss", "loss", "loss"),
+        ("MAE T", "mae_t", "MAE T (°C)"),
+        ("MAE RH", "mae_rh", "MAE RH (%)"),
+    )
+    for col, (name, key, ylabel) in enumerate(curves):
         heading = f"{name}: train and validation splits, per epoch"
-        _curves(fig.add_subplot(grid[0, col]), history, name, key, heading, ylabel, marks, log=log)
-    span = ""
-    if times is not None and n:
-        span = f" from {np.datetime_as_string(times[0], unit='m').replace('T', ' ')}"
+        _curves(fig.add_subplot(grid[0, col]), history, name, key, heading, ylabel, marks)
     pad = np.full((x.shape[0], 1), np.nan)  # a NaN after each window: one plot call for all
     for row, k, name, unit in ((1, 0, "T", "°C"), (2, 1, "RH", "%")):
         ax = fig.add_subplot(grid[row, :])
@@ -155,7 +152,7 @@ def kws_figure(history, *, kept_epoch, confusion, labels, title, qat=None):
     fig, axes = plt.subplots(1, 3, figsize=(16, 5.5), gridspec_kw={"width_ratios": [1, 1, 1.15]})
     marks = {"kept_epoch": kept_epoch, "qat": qat}
     heading = "loss: train and validation splits"
-    _curves(axes[0], history, "loss", "loss", heading, "loss", marks, log=True)
+    _curves(axes[0], history, "loss", "loss", heading, "loss", marks)
     heading = "accuracy (Keras model): train and validation splits"
     _curves(axes[1], history, "accuracy", "accuracy", heading, "accuracy (%)", marks, scale=100.0)
     conf = np.asarray(confusion, dtype=float).reshape(len(labels), len(labels))
