@@ -150,7 +150,7 @@ def test_a_trial_over_the_size_bound_ends_before_training(tiny_subset, monkeypat
     big = {"first_width": 96, "blocks": 3, "block_width": 96, "time_stride": 2, "qat_epochs": 5}
     trial = optuna.trial.FixedTrial({**KWS_PARAMS, **big, "coefficients": 13})
     with pytest.raises(optuna.TrialPruned, match="zip"):
-        search.objective(parts)(trial)
+        parts.objective(trial)
     assert trial.user_attrs["status"] == search.INFEASIBLE
     assert trial.user_attrs["zip_bytes"] > search_space.max_zip_bytes("ex2_a")
 
@@ -160,7 +160,7 @@ def test_latency_bound_is_the_ratio_to_the_reference_measured_alongside(tiny_sub
     measured in alternating rounds, is infeasible before training; under it, it goes on."""
     import optuna
     from common import litert
-    from tools import search, search_space
+    from tools import search_space
 
     parts = loaded("--version", "ex2_b", *kws_flags(tiny_subset), "--latency-runs", "3")
     reference = parts.seed[1]
@@ -176,7 +176,7 @@ def test_latency_bound_is_the_ratio_to_the_reference_measured_alongside(tiny_sub
     fake.ms = 0.6
     trial = optuna.trial.FixedTrial(KWS_PARAMS)
     with pytest.raises(optuna.TrialPruned, match="invoke 0.60x the seed DS-CNN's > 0.5x"):
-        search.objective(parts)(trial)
+        parts.objective(trial)
     assert order == ["candidate", "seed"] * 3
     assert trial.user_attrs["invoke_ratio"] == pytest.approx(0.6)
     fake.ms = 0.4
@@ -194,7 +194,7 @@ def test_a_repeated_proposal_reuses_the_earlier_result(tiny_subset, monkeypatch)
     study.enqueue_trial({**KWS_PARAMS, "epochs": 40})  # --epochs 1 fixes them: the same candidate
     trained, scores = [], [{"int8": 0.8, "float": 0.8, "zip_bytes": 9000}] * 2
     monkeypatch.setattr(folds, "score_kws", lambda *a, **k: trained.append(1) or scores)
-    study.optimize(search.objective(parts), n_trials=2)
+    study.optimize(parts.objective, n_trials=2)
     first, second = study.trials
     assert len(trained) == 1 and second.user_attrs["same_as"] == 0 and second.value == first.value
     assert [r["trial"] for r in search.pareto(search.rows_of(study))] == [0]

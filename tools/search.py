@@ -51,6 +51,30 @@ class Parts:
             for role, spec in (("current", current), ("seed recipe", seed))
         }
 
+    def objective(self, trial):
+        """Optuna's objective: a candidate's bounds, then (within them) its quality."""
+        spec = search_space.kws_candidate(trial, self.version, self.args.epochs)
+        trial.set_user_attr("declaration", search_space.declaration(spec))
+        same = finished_with(trial)
+        if same is not None:  # proposed again: the earlier trial's result
+            record(trial, {**same.user_attrs, "same_as": same.number})
+            if same.value is None:
+                raise optuna.TrialPruned(same.user_attrs.get("why", f"as trial {same.number}"))
+            return same.value
+        measured, why = self.bounds(spec)
+        record(trial, {"architecture": spec.architecture, **measured})
+        if why:
+            record(trial, {"status": INFEASIBLE, "why": why})
+            raise optuna.TrialPruned(why)
+        started = time.perf_counter()
+        result = self.quality(spec, trial)
+        result["seconds"] = round(time.perf_counter() - started, 1)
+        if why := too_big(self.version, result["zip_bytes"]):
+            result["why"] = f"trained {why}"
+        result["status"] = INFEASIBLE if why else FEASIBLE
+        record(trial, result)
+        return result["quality"]
+
     def bounds(self, spec):
         """Size and latency of the untrained candidate: ({measure: value}, why or None)."""
         rows, cols = search_space.feature_map(spec)
@@ -77,8 +101,7 @@ class Parts:
 
     @functools.cached_property
     def seed(self):
-        """The original report's model and its untrained int8: what the latency targets compare
-        with (built once, when first needed)."""
+        """The original report's model and its untrained int8, the latency targets' reference."""
         seed = declared.seed_recipes()[self.version]
         return seed, self.untrained_int8(seed)
 
@@ -142,35 +165,6 @@ def first_fold_pruning(trial):
 def record(trial, attrs):
     for k, v in attrs.items():
         trial.set_user_attr(k, v)
-
-
-def objective(parts):
-    """Optuna's objective: a candidate's bounds, then (within them) its quality."""
-
-    def run_trial(trial):
-        spec = search_space.kws_candidate(trial, parts.version, parts.args.epochs)
-        trial.set_user_attr("declaration", search_space.declaration(spec))
-        same = finished_with(trial)
-        if same is not None:  # proposed again: the earlier trial's result
-            record(trial, {**same.user_attrs, "same_as": same.number})
-            if same.value is None:
-                raise optuna.TrialPruned(same.user_attrs.get("why", f"as trial {same.number}"))
-            return same.value
-        measured, why = parts.bounds(spec)
-        record(trial, {"architecture": spec.architecture, **measured})
-        if why:
-            record(trial, {"status": INFEASIBLE, "why": why})
-            raise optuna.TrialPruned(why)
-        started = time.perf_counter()
-        result = parts.quality(spec, trial)
-        result["seconds"] = round(time.perf_counter() - started, 1)
-        if why := too_big(parts.version, result["zip_bytes"]):
-            result["why"] = f"trained {why}"
-        result["status"] = INFEASIBLE if why else FEASIBLE
-        record(trial, result)
-        return result["quality"]
-
-    return run_trial
 
 
 def finished_with(trial):
@@ -259,7 +253,7 @@ def work(parts, storage):
             print(f"{args.version}: scoring the current version and {ORIGINAL}", flush=True)
             study.set_user_attr("references", parts.references())
         callbacks = [] if args.quiet else [progress]
-        study.optimize(objective(parts), n_trials=args.trials, catch=(), callbacks=callbacks)
+        study.optimize(parts.objective, n_trials=args.trials, catch=(), callbacks=callbacks)
 
 
 def rows_of(study):
