@@ -579,7 +579,7 @@ def test_search_flags_and_storage_errors_are_one_line_status_1(tmp_path, capsys,
     from tools import search
 
     (tmp_path / "notes.txt").write_text("these are notes, not a database\n" * 100)
-    argv = f"--version ex1_a --trials 0 --out-dir {tmp_path}/o {flags}".format(tmp=tmp_path)
+    argv = f"--version ex2_a --trials 0 --out-dir {tmp_path}/o {flags}".format(tmp=tmp_path)
     status, got, _ = one_line(capsys, search.main, argv.split())
     assert status == 1 and got.startswith(f"error: {line.format(tmp=tmp_path)}"), got
     assert "secret" not in got

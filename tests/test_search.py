@@ -3,7 +3,6 @@ maps, a 1-trial search on tiny data that resumes from its storage, trials ended 
 latency before any training, a repeated proposal, the Pareto front. Several processes at once on
 one study (SQLite, PostgreSQL): test_search_pg.py."""
 
-import argparse
 import dataclasses
 import datetime
 import json
@@ -14,10 +13,7 @@ import pytest
 
 from conftest import run_python
 
-PRELUDE = (
-    "from common.kws import KWSVersion\nfrom common.frontend_np import FrontEnd\n"
-    "from common.forecast import ForecastVersion\n"
-)
+PRELUDE = "from common.kws import KWSVersion\nfrom common.frontend_np import FrontEnd\n"
 KWS_PARAMS = {  # a small DS-CNN candidate: one block, 10 coefficients
     "first_width": 24,
     "blocks": 1,
@@ -56,8 +52,7 @@ def loaded(*argv):
     from common import runtime
     from tools import search
 
-    parts = search.parts_of(search.parse_args([str(a) for a in argv]))
-    parts.load()
+    parts = search.Parts(search.parse_args([str(a) for a in argv]))
     runtime.tensorflow()
     return parts
 
@@ -121,31 +116,19 @@ def test_every_proposed_candidate_keeps_a_feature_map():
         study.tell(trial, 0.0)
 
 
-@pytest.mark.parametrize("version", ["ex1_a", "ex2_a", "ex2_c"])
+@pytest.mark.parametrize("version", ["ex2_a", "ex2_c"])
 def test_the_printed_declaration_declares_the_candidate(version):
     """What a search prints for a trial, run as a script would declare it, is that trial's
-    candidate: every field (the output stem aside), and for a forecaster the same model."""
+    candidate: every field (the output stem aside)."""
     import optuna
-    from tools import search, search_space
-
-    def layers(model):
-        return [(type(x).__name__, [w.shape for w in x.get_weights()]) for x in model.layers]
+    from tools import search_space
 
     study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=1))
-    mean, std = np.float32([9.0, 76.0]), np.float32([8.0, 16.0])
     for _ in range(12):
         trial = study.ask()
-        spec = search.parts_of(argparse.Namespace(version=version)).candidate(trial)
+        spec = search_space.kws_candidate(trial, version)
         version_declared = declared(search_space.declaration(spec))
-        if version.startswith("ex2"):
-            assert version_declared == dataclasses.replace(spec, stem=None), trial.params
-        else:
-            names = [f.name for f in dataclasses.fields(spec)]
-            names = [n for n in names if n not in ("build", "stem", "entry")]
-            values = [[getattr(v, n) for n in names] for v in (version_declared, spec)]
-            assert values[0] == values[1], trial.params
-            built = [v.build(mean, std) for v in (version_declared, spec)]
-            assert layers(built[0]) == layers(built[1]), trial.params
+        assert version_declared == dataclasses.replace(spec, stem=None), trial.params
         study.tell(trial, 0.0)
 
 
@@ -155,7 +138,6 @@ def test_sizes_are_those_of_the_file_the_script_writes():
 
     data = b"\x01\x02" * 500
     assert search.zip_len("ex2_a", data) == tflite_io.model_files("kws_a", data)[1]["zip_bytes"]
-    assert search.zip_len("ex1_b", data) == tflite_io.model_files("th_b", data)[1]["zip_bytes"]
 
 
 # ---------------------------------------------------------------- trials
@@ -168,7 +150,7 @@ def test_a_trial_over_the_size_bound_ends_before_training(tiny_subset, monkeypat
     big = {"first_width": 96, "blocks": 3, "block_width": 96, "time_stride": 2, "qat_epochs": 5}
     trial = optuna.trial.FixedTrial({**KWS_PARAMS, **big, "coefficients": 13})
     with pytest.raises(optuna.TrialPruned, match="zip"):
-        search.objective(parts)(trial)
+        parts.objective(trial)
     assert trial.user_attrs["status"] == search.INFEASIBLE
     assert trial.user_attrs["zip_bytes"] > search_space.max_zip_bytes("ex2_a")
 
@@ -178,14 +160,14 @@ def test_latency_bound_is_the_ratio_to_the_reference_measured_alongside(tiny_sub
     measured in alternating rounds, is infeasible before training; under it, it goes on."""
     import optuna
     from common import litert
-    from tools import search
+    from tools import search_space
 
     parts = loaded("--version", "ex2_b", *kws_flags(tiny_subset), "--latency-runs", "3")
-    reference = parts.latency_reference
+    reference = parts.seed[1]
     order = []
 
     def fake(model, cfg=None, runs=100, **_):
-        ours = model is not reference["tflite"]
+        ours = model is not reference
         order.append("candidate" if ours else "seed")
         return {"inference_ms": {"p50": fake.ms if ours else 1.0}, "total_ms": None, "runs": runs}
 
@@ -194,34 +176,28 @@ def test_latency_bound_is_the_ratio_to_the_reference_measured_alongside(tiny_sub
     fake.ms = 0.6
     trial = optuna.trial.FixedTrial(KWS_PARAMS)
     with pytest.raises(optuna.TrialPruned, match="invoke 0.60x the seed DS-CNN's > 0.5x"):
-        search.objective(parts)(trial)
+        parts.objective(trial)
     assert order == ["candidate", "seed"] * 3
     assert trial.user_attrs["invoke_ratio"] == pytest.approx(0.6)
     fake.ms = 0.4
-    measured, why = parts.bounds(parts.candidate(trial))
+    measured, why = parts.bounds(search_space.kws_candidate(trial, "ex2_b"))
     assert why is None and measured["invoke_ratio"] == pytest.approx(0.4)
 
 
-@pytest.mark.slow
-def test_a_repeated_proposal_reuses_the_earlier_result(shared_data, monkeypatch):
+def test_a_repeated_proposal_reuses_the_earlier_result(tiny_subset, monkeypatch):
     import optuna
-    from common import forecast
-    from tools import search
+    from tools import folds, search
 
-    csv = shared_data / "jena_climate_2009_sample.csv"
-    parts = loaded("--version", "ex1_b", "--data", csv, "--epochs", "1")
-    study = optuna.create_study(direction="minimize")
-    params = {"output": "change", "hidden": 0, "sparsity": 0.0, "quantization": "16x8"}
-    study.enqueue_trial(params)
-    study.enqueue_trial({**params, "sparsity": 0.5})  # nothing to prune: the same model
-    trained = []
-    real = forecast.fit
-    monkeypatch.setattr(forecast, "fit", lambda *a, **k: trained.append(1) or real(*a, **k))
-    study.optimize(search.objective(parts), n_trials=2)
+    parts = loaded("--version", "ex2_a", *kws_flags(tiny_subset))
+    study = optuna.create_study(direction="maximize")
+    study.enqueue_trial(KWS_PARAMS)
+    study.enqueue_trial({**KWS_PARAMS, "epochs": 40})  # --epochs 1 fixes them: the same candidate
+    trained, scores = [], [{"int8": 0.8, "float": 0.8, "zip_bytes": 9000}] * 2
+    monkeypatch.setattr(folds, "score_kws", lambda *a, **k: trained.append(1) or scores)
+    study.optimize(parts.objective, n_trials=2)
     first, second = study.trials
     assert len(trained) == 1 and second.user_attrs["same_as"] == 0 and second.value == first.value
-    rows = search.rows_of(study)
-    assert [r["trial"] for r in search.pareto(rows, maximize=False)] == [0]
+    assert [r["trial"] for r in search.pareto(search.rows_of(study))] == [0]
 
 
 def test_pareto_front_keeps_only_undominated_feasible_rows():
@@ -235,8 +211,7 @@ def test_pareto_front_keeps_only_undominated_feasible_rows():
         {"trial": 4, "status": FEASIBLE, "zip_bytes": 150, "quality": 0.79},  # dominated by 0
         {"trial": 5, "status": FEASIBLE, "zip_bytes": 100, "quality": 0.80},
     ]  # the same as 0
-    assert [r["trial"] for r in pareto(rows, maximize=True)] == [0, 1]
-    assert [r["trial"] for r in pareto(rows, maximize=False)] == [0, 4]
+    assert [r["trial"] for r in pareto(rows)] == [0, 1]
 
 
 # ---------------------------------------------------------------- the command
@@ -253,7 +228,7 @@ def ex2_search(tiny_subset, tmp_path_factory):
 @pytest.mark.slow
 def test_search_writes_its_table_picture_and_a_usable_declaration(ex2_search):
     import optuna
-    from tools import search
+    from tools import search_space
 
     first, _, out = ex2_search
     assert first.returncode == 0, first.stderr[-2000:]
@@ -273,7 +248,7 @@ def test_search_writes_its_table_picture_and_a_usable_declaration(ex2_search):
     best = max(done, key=lambda t: t["quality"])
     assert f"Trial {best['trial']}: " in md
     trial = optuna.trial.FixedTrial(best["params"])
-    spec = search.parts_of(argparse.Namespace(version="ex2_a")).candidate(trial, 1)
+    spec = search_space.kws_candidate(trial, "ex2_a", 1)
     source = md.split("```python\n")[1].split("```")[0]
     assert declared(source) == dataclasses.replace(spec, stem=None)
 
@@ -298,7 +273,8 @@ def test_search_resumes_from_its_storage_and_zero_trials_rewrite_its_report(ex2_
 @pytest.mark.parametrize(
     "argv, start, words",
     [
-        ("--version ex1_a --data {tmp}/missing.csv", "error:", "missing.csv"),
+        ("--version ex2_a --data {tmp}/missing", "error:", "missing"),
+        ("--version ex1_a", "error: python -m tools.search: argument --version", "'ex1_a'"),
         pytest.param(
             "--version ex2_c --trials 0",
             "error: sqlite:///",
@@ -322,10 +298,10 @@ def test_the_report_lists_trials_left_running_with_when_they_become_stale(tmp_pa
     from tools import search
 
     storage = search.open_storage(f"sqlite:///{tmp_path / 'search.db'}")
-    trial = optuna.create_study(study_name="ex1_a", storage=storage).ask()
+    trial = optuna.create_study(study_name="ex2_a", storage=storage).ask()
     storage.record_heartbeat(trial._trial_id)  # then the host is killed
-    assert search.main(["--version", "ex1_a", "--trials", "0", "--out-dir", str(tmp_path)]) == 0
-    md = (tmp_path / "ex1_a_search.md").read_text()
+    assert search.main(["--version", "ex2_a", "--trials", "0", "--out-dir", str(tmp_path)]) == 0
+    md = (tmp_path / "ex2_a_search.md").read_text()
     line = next(ln for ln in md.splitlines() if ln.startswith("- trial 0: last heartbeat "))
     assert "Left RUNNING, not counted above (1):" in md
     assert line.endswith(

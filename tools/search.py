@@ -20,8 +20,8 @@ import numpy as np
 import optuna
 import sqlalchemy
 
-from common import cli, forecast, kws, litert, outputs, runtime
-from common.constraints import VERSIONS, entry
+from common import cli, kws, litert, outputs, runtime
+from common.constraints import entry
 from common.errors import DataError
 from common.plots import png, pyplot
 from common.result import finite
@@ -33,16 +33,15 @@ FEASIBLE, INFEASIBLE, STOPPED = "feasible", "infeasible", "stopped early"
 DONE = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)
 SCHEMA_LOCK_KEY = 0x6B777331  # PostgreSQL advisory lock key ("kws1") held while the schema is made
 ORIGINAL = "original report"  # the name of the original report's model in tables and pictures
+LATENCY = ("invoke_ratio", "total_ratio")  # the latency targets' measures
 
 
 class Parts:
-    """One exercise's side of the search: its data, candidates, bounds and quality."""
+    """The search's data, bounds and quality: folds of train + val, size and latency, accuracy."""
 
     def __init__(self, args):
         self.args, self.version = args, args.version
-
-    def candidate(self, trial, epochs=None):
-        return self.propose(trial, self.version, epochs)
+        self.pool, self.pairs = folds.load_pairs(args, args.seed)
 
     def references(self):
         """The current version and the original report's recipe, scored as the trials are."""
@@ -52,16 +51,29 @@ class Parts:
             for role, spec in (("current", current), ("seed recipe", seed))
         }
 
-
-class KWSParts(Parts):
-    """Keyword spotting: folds of train + val, size and latency bounds, int8 accuracy."""
-
-    maximize = True
-    what = "mean int8 accuracy over the folds (min-max)"
-    propose = staticmethod(search_space.kws_candidate)
-
-    def load(self):
-        self.pool, self.pairs = folds.load_pairs(self.args, self.args.seed)
+    def objective(self, trial):
+        """Optuna's objective: a candidate's bounds, then (within them) its quality."""
+        spec = search_space.kws_candidate(trial, self.version, self.args.epochs)
+        trial.set_user_attr("declaration", search_space.declaration(spec))
+        same = finished_with(trial)
+        if same is not None:  # proposed again: the earlier trial's result
+            record(trial, {**same.user_attrs, "same_as": same.number})
+            if same.value is None:
+                raise optuna.TrialPruned(same.user_attrs.get("why", f"as trial {same.number}"))
+            return same.value
+        measured, why = self.bounds(spec)
+        record(trial, {"architecture": spec.architecture, **measured})
+        if why:
+            record(trial, {"status": INFEASIBLE, "why": why})
+            raise optuna.TrialPruned(why)
+        started = time.perf_counter()
+        result = self.quality(spec, trial)
+        result["seconds"] = round(time.perf_counter() - started, 1)
+        if why := too_big(self.version, result["zip_bytes"]):
+            result["why"] = f"trained {why}"
+        result["status"] = INFEASIBLE if why else FEASIBLE
+        record(trial, result)
+        return result["quality"]
 
     def bounds(self, spec):
         """Size and latency of the untrained candidate: ({measure: value}, why or None)."""
@@ -71,12 +83,13 @@ class KWSParts(Parts):
         tflite = self.untrained_int8(spec)
         measured = {"zip_bytes": zip_len(self.version, tflite)}
         why = too_big(self.version, measured["zip_bytes"])
-        ref = None if why else self.latency_reference  # built once, when first needed
-        if ref:
-            key, limit = ref["measure"], ref["limit"]
-            measured[key] = latency_ratio(spec, tflite, ref, self.args.latency_runs)
-            if measured[key] > limit:
-                why = f"{key.split('_')[0]} {measured[key]:.2f}x the {ref['what']} > {limit}x"
+        target = search_space.TARGETS[self.version]
+        key = next((k for k in LATENCY if k in target), None)  # ex2_b: invoke, ex2_c: total
+        if key and not why:
+            measured[key] = self.latency_ratio(spec, tflite, key)
+            if measured[key] > target[key]:
+                what = "seed DS-CNN's" if key == "invoke_ratio" else "course way's"
+                why = f"{key.split('_')[0]} {measured[key]:.2f}x the {what} > {target[key]}x"
         return measured, why
 
     def untrained_int8(self, spec):
@@ -87,20 +100,22 @@ class KWSParts(Parts):
         return kws.to_int8(spec, kws.build_model(spec), features)
 
     @functools.cached_property
-    def latency_reference(self):
-        """What the latency target compares with (ex2_b: invoke, ex2_c: total), or None."""
-        target = search_space.TARGETS[self.version]
-        measure = next((k for k in ("invoke_ratio", "total_ratio") if k in target), None)
-        if measure is None:
-            return None
+    def seed(self):
+        """The original report's model and its untrained int8, the latency targets' reference."""
         seed = declared.seed_recipes()[self.version]
-        return {
-            "measure": measure,
-            "limit": target[measure],
-            "tflite": self.untrained_int8(seed),
-            "frontend": seed.frontend,
-            "what": "seed DS-CNN's" if measure == "invoke_ratio" else "course way's",
-        }
+        return seed, self.untrained_int8(seed)
+
+    def latency_ratio(self, spec, tflite, key):
+        """The candidate's p50 over the seed's, medians of 3 alternating rounds in this process."""
+        runs, (seed, theirs) = self.args.latency_runs, self.seed
+        if key == "invoke_ratio":
+            mine = lambda: litert.measure_latency(tflite, runs=runs)["inference_ms"]["p50"]
+            ref = lambda: litert.measure_latency(theirs, runs=runs)["inference_ms"]["p50"]
+        else:
+            mine = lambda: litert.measure_latency(tflite, spec.frontend, runs)["total_ms"]["p50"]
+            ref = lambda: bench.course_total_ms(theirs, seed.frontend, runs)["p50"]
+        ours, base = zip(*[(mine(), ref()) for _ in range(3)])
+        return float(np.median(ours) / np.median(base))
 
     def quality(self, spec, trial=None):
         """int8 accuracy on each fold, trained on the others (folds.score_kws)."""
@@ -115,53 +130,11 @@ class KWSParts(Parts):
             "zip_bytes": max(s["zip_bytes"] for s in scores),
         }
 
-    @staticmethod
-    def text(r):
-        each = r.get("folds") or [r["quality"]]
-        return f"{100 * r['quality']:.2f} % ({100 * min(each):.2f}-{100 * max(each):.2f})"
 
-
-class ForecastParts(Parts):
-    """Forecasting: the CSV's windows, the size bound, the validation MAE over persistence's."""
-
-    maximize = False
-    what = "validation MAE / persistence's, mean of T and RH (each)"
-    propose = staticmethod(search_space.forecast_candidate)
-
-    def load(self):
-        self.data = forecast.load(None, self.args)
-        self.persistence_val = forecast.persistence_mae(self.data.windows["val"])
-
-    def bounds(self, spec):
-        norm = self.data.norm
-        train = norm(self.data.windows["train"].inputs)
-        tflite, _ = forecast.convert(spec, spec.build(norm.mean, norm.std), train, norm, seed=0)
-        size = zip_len(self.version, tflite)
-        return {"zip_bytes": size}, too_big(self.version, size)
-
-    def quality(self, spec, trial=None):
-        runtime.set_seed(self.args.seed)
-        t = forecast.fit(spec, self.data, *spec.epochs_for(self.args.epochs), self.args.seed, 0)
-        val, norm = self.data.windows["val"], self.data.norm
-        mae = forecast.forecast_mae(litert.Model(t.tflite), norm(val.inputs), val.labels)
-        ratios = [float(m / p) for m, p in zip(mae, self.persistence_val)]
-        return {
-            "quality": float(np.mean(ratios)),
-            "ratio_t": ratios[0],
-            "ratio_rh": ratios[1],
-            "val_mae_t": float(mae[0]),
-            "val_mae_rh": float(mae[1]),
-            "zip_bytes": zip_len(spec.version, t.tflite),
-        }
-
-    @staticmethod
-    def text(r):
-        return f"{r['quality']:.3f} (T {r['ratio_t']:.3f}, RH {r['ratio_rh']:.3f})"
-
-
-def parts_of(args):
-    """The search's part of the version's exercise (not yet loaded)."""
-    return {"ex1": ForecastParts, "ex2": KWSParts}[entry(args.version).exercise](args)
+def percent(r):
+    """A row's quality as the tables show it: the mean and (lowest-highest) fold, in %."""
+    each = r.get("folds") or [r["quality"]]
+    return f"{100 * r['quality']:.2f} % ({100 * min(each):.2f}-{100 * max(each):.2f})"
 
 
 def zip_len(version, tflite):
@@ -173,18 +146,6 @@ def too_big(version, zip_bytes):
     """Why a .tflite.zip of `zip_bytes` is over the version's bound, or None."""
     bound = search_space.max_zip_bytes(version)
     return f"zip {zip_bytes:,} B > {bound:,.0f} B" if zip_bytes > bound else None
-
-
-def latency_ratio(spec, tflite, ref, runs, rounds=3):
-    """The candidate's p50 over the reference's, medians of alternating rounds in this process."""
-    if ref["measure"] == "invoke_ratio":
-        mine = lambda: litert.measure_latency(tflite, runs=runs)["inference_ms"]["p50"]
-        theirs = lambda: litert.measure_latency(ref["tflite"], runs=runs)["inference_ms"]["p50"]
-    else:
-        mine = lambda: litert.measure_latency(tflite, spec.frontend, runs)["total_ms"]["p50"]
-        theirs = lambda: bench.course_total_ms(ref["tflite"], ref["frontend"], runs)["p50"]
-    ours, base = zip(*[(mine(), theirs()) for _ in range(rounds)])
-    return float(np.median(ours) / np.median(base))
 
 
 def first_fold_pruning(trial):
@@ -204,35 +165,6 @@ def first_fold_pruning(trial):
 def record(trial, attrs):
     for k, v in attrs.items():
         trial.set_user_attr(k, v)
-
-
-def objective(parts):
-    """Optuna's objective: a candidate's bounds, then (within them) its quality."""
-
-    def run_trial(trial):
-        spec = parts.candidate(trial, parts.args.epochs)
-        trial.set_user_attr("declaration", search_space.declaration(spec))
-        same = finished_with(trial)
-        if same is not None:  # proposed again: the earlier trial's result
-            record(trial, {**same.user_attrs, "same_as": same.number})
-            if same.value is None:
-                raise optuna.TrialPruned(same.user_attrs.get("why", f"as trial {same.number}"))
-            return same.value
-        measured, why = parts.bounds(spec)
-        record(trial, {"architecture": spec.architecture, **measured})
-        if why:
-            record(trial, {"status": INFEASIBLE, "why": why})
-            raise optuna.TrialPruned(why)
-        started = time.perf_counter()
-        result = parts.quality(spec, trial)
-        result["seconds"] = round(time.perf_counter() - started, 1)
-        if why := too_big(parts.version, result["zip_bytes"]):
-            result["why"] = f"trained {why}"
-        result["status"] = INFEASIBLE if why else FEASIBLE
-        record(trial, result)
-        return result["quality"]
-
-    return run_trial
 
 
 def finished_with(trial):
@@ -295,8 +227,9 @@ def open_storage(url):
         raise storage_error(url, e) from None
 
 
-def work(args, parts, storage):
+def work(parts, storage):
     """This call's trials on the study (made if need be), the references once a study."""
+    args = parts.args
     runtime.tensorflow(args.verbose)
 
     def progress(study, trial):
@@ -311,7 +244,7 @@ def work(args, parts, storage):
         study = optuna.create_study(
             study_name=args.study,
             storage=storage,
-            direction="maximize" if parts.maximize else "minimize",
+            direction="maximize",
             load_if_exists=True,
             sampler=optuna.samplers.TPESampler(seed=args.seed),
             pruner=optuna.pruners.MedianPruner(n_startup_trials=3, n_warmup_steps=5),
@@ -320,7 +253,7 @@ def work(args, parts, storage):
             print(f"{args.version}: scoring the current version and {ORIGINAL}", flush=True)
             study.set_user_attr("references", parts.references())
         callbacks = [] if args.quiet else [progress]
-        study.optimize(objective(parts), n_trials=args.trials, catch=(), callbacks=callbacks)
+        study.optimize(parts.objective, n_trials=args.trials, catch=(), callbacks=callbacks)
 
 
 def rows_of(study):
@@ -363,21 +296,19 @@ def scored(rows):
     return [r for r in rows if r["status"] == FEASIBLE and "same_as" not in r]
 
 
-def pareto(rows, maximize):
+def pareto(rows):
     """The feasible rows no other beats on size, latency ratio and quality (the first of equals)."""
-    sign = -1 if maximize else 1
     first = {}
     for r in sorted(scored(rows), key=lambda r: r["trial"]):
         latency = r.get("invoke_ratio", r.get("total_ratio", 0.0))
-        first.setdefault((r["zip_bytes"], latency, sign * r["quality"]), r)
+        first.setdefault((r["zip_bytes"], latency, -r["quality"]), r)
     # beaten: another row is as good or better on all three
     beaten = lambda k: any(o != k and all(a <= b for a, b in zip(o, k)) for o in first)
     return sorted((r for k, r in first.items() if not beaten(k)), key=lambda r: r["zip_bytes"])
 
 
-def markdown(parts, study_name, rows, refs, seconds, running=()):
+def markdown(version, study_name, rows, refs, seconds, running=()):
     """The study as a table: references, Pareto front, the best trial as a declaration."""
-    version, text = parts.version, parts.text
     counts = collections.Counter(r["status"] for r in rows if "same_as" not in r)
     repeats = sum("same_as" in r for r in rows)
     minutes = sum(r["trial_seconds"] for r in rows) / 60
@@ -390,7 +321,7 @@ def markdown(parts, study_name, rows, refs, seconds, running=()):
         f"{counts[INFEASIBLE]} infeasible, {counts[STOPPED]} stopped early, {repeats} repeated "
         f"proposals answered from the earlier trial), {minutes:.1f} min of trials; this call "
         f"{seconds / 60:.1f} min on {runtime.host()}.",
-        f"Quality: {parts.what}. Bounds: {', '.join(bounds)}.",
+        f"Quality: mean int8 accuracy over the folds (min-max). Bounds: {', '.join(bounds)}.",
         *(["", f"Left RUNNING, not counted above ({len(running)}):"] if running else []),
         *(f"- {line}" for line in running),
         "",
@@ -401,27 +332,26 @@ def markdown(parts, study_name, rows, refs, seconds, running=()):
     ]
     for role, r in refs.items():
         shown = ORIGINAL if role == "seed recipe" else role  # the stored key stays
-        lines.append(f"| {shown}: {r['architecture']} | {r['zip_bytes']:,} | {text(r)} |")
+        lines.append(f"| {shown}: {r['architecture']} | {r['zip_bytes']:,} | {percent(r)} |")
     lines += ["", "## Pareto front (feasible trials)", ""]
     lines += ["| trial | zip bytes | latency | quality | parameters |", "|---|---|---|---|---|"]
-    for r in pareto(rows, parts.maximize):
-        ratio = next((k for k in ("invoke_ratio", "total_ratio") if r.get(k) is not None), None)
+    for r in pareto(rows):
+        ratio = next((k for k in LATENCY if r.get(k) is not None), None)
         latency = f"{ratio.split('_')[0]} {r[ratio]:.2f}x" if ratio else "-"
         params = ", ".join(f"{k}={v}" for k, v in r["params"].items())
-        lines.append(f"| {r['trial']} | {r['zip_bytes']:,} | {latency} | {text(r)} | {params} |")
+        lines.append(f"| {r['trial']} | {r['zip_bytes']:,} | {latency} | {percent(r)} | {params} |")
     lines += ["", "## Best feasible trial", ""]
-    best = (max if parts.maximize else min)(scored(rows), key=lambda r: r["quality"], default=None)
+    best = max(scored(rows), key=lambda r: r["quality"], default=None)
     if best is None:
         return "\n".join(lines + ["None yet.", ""])
-    lines += [f"Trial {best['trial']}: {text(best)}, {best['zip_bytes']:,} B.", "", "```python"]
+    lines += [f"Trial {best['trial']}: {percent(best)}, {best['zip_bytes']:,} B.", "", "```python"]
     return "\n".join(lines + [best["declaration"], "```", ""])
 
 
-def picture(parts, rows, refs):
+def picture(version, rows, refs):
     """PNG: quality against zipped size, the references as stars, the bounds as lines."""
-    version, scale = parts.version, 100 if parts.maximize else 1
     kb = lambda some: [r["zip_bytes"] / 1024 for r in some]
-    y = lambda some, key="quality": [r[key] * scale for r in some]
+    y = lambda some, key="quality": [100 * r[key] for r in some]
     ok = [r for r in rows if r["status"] == FEASIBLE]
     stopped = [r for r in rows if r["status"] == STOPPED and r.get("last_epoch_value") is not None]
     infeasible = [r for r in rows if r["status"] == INFEASIBLE and "zip_bytes" in r]
@@ -430,7 +360,7 @@ def picture(parts, rows, refs):
     if ok:
         label = "feasible (colour: trial)"
         ax.scatter(kb(ok), y(ok), c=[r["trial"] for r in ok], cmap="viridis", label=label, zorder=3)
-        front = pareto(rows, parts.maximize)
+        front = pareto(rows)
         ax.plot(kb(front), y(front), "-", color="tab:blue", alpha=0.5, label="Pareto front")
     if stopped:
         grey = dict(marker="x", color="silver", label="stopped early (float, fold 1)")
@@ -446,15 +376,10 @@ def picture(parts, rows, refs):
     line = dict(color="black", linewidth=1)
     bound = search_space.max_zip_bytes(version) / 1024
     ax.axvline(bound, linestyle="--", label="size bound", **line)
-    if parts.maximize:
-        label = "accuracy limit (on the course's test split)"
-        ax.axhline(100 * entry(version).limits["accuracy"], linestyle=":", label=label, **line)
-        ax.set_ylabel("mean int8 accuracy over the folds (%)")
-        on = "speaker-grouped folds of train + val"
-    else:
-        ax.axhline(1.0, linestyle=":", label="persistence", **line)
-        ax.set_ylabel("validation MAE / persistence's (mean of T and RH)")
-        on = "the validation split"
+    label = "accuracy limit (on the course's test split)"
+    ax.axhline(100 * entry(version).limits["accuracy"], linestyle=":", label=label, **line)
+    ax.set_ylabel("mean int8 accuracy over the folds (%)")
+    on = "speaker-grouped folds of train + val"
     left_out = f" ({shapeless} with no feature map left, not drawn)" if shapeless else ""
     ax.set_title(f"{version}: constraint search, {len(rows)} trials, quality on {on}{left_out}")
     ax.set_xlabel("zipped size (kB, 1 kB = 1024 B)")
@@ -466,12 +391,13 @@ def picture(parts, rows, refs):
 def parse_args(argv):
     p = cli.Parser(prog="python -m tools.search", description=__doc__.split("\n")[0])
     add = p.add_argument
-    add("--version", required=True, choices=sorted(VERSIONS), help="whose limits bound the search")
+    versions = sorted(search_space.TARGETS)  # keyword spotting: the forecasters are not searched
+    add("--version", required=True, choices=versions, help="whose limits bound the search (ex2)")
     trials = f"new trials, 0 to {cli.MAX_TRIALS:,} (default: 20; 0: none)"
     add("--trials", type=cli.within(0, cli.MAX_TRIALS), default=20, help=trials)
-    add("--data", help="ex2: the wav folder (as the scripts' --data); ex1: the Jena CSV")
-    add("--split-dir", help="ex2: the split files (default: the course's)")
-    folds = f"ex2: speaker-grouped folds, 1 to {cli.MAX_FOLDS} (default: 3)"
+    add("--data", help="the wav folder (as the scripts' --data)")
+    add("--split-dir", help="the split files (default: the course's)")
+    folds = f"speaker-grouped folds, 1 to {cli.MAX_FOLDS} (default: 3)"
     add("--folds", type=cli.within(1, cli.MAX_FOLDS), default=3, help=folds)
     epochs = f"fix every candidate's epochs, 1 to {cli.MAX_EPOCHS:,} (a smoke test)"
     add("--epochs", type=cli.within(1, cli.MAX_EPOCHS), help=epochs)
@@ -497,16 +423,14 @@ def main(argv=None):
     args = parse_args(argv)
     args.out_dir = outputs.check_out_dir(args.out_dir)
     started = time.perf_counter()
-    parts = parts_of(args)
-    if args.trials:
-        parts.load()
+    parts = Parts(args) if args.trials else None  # its data checked before the storage opens
     if not args.storage:  # SQLite makes the file, not its folder
         os.makedirs(args.out_dir, exist_ok=True)
         args.storage = f"sqlite:///{os.path.join(args.out_dir, 'search.db')}"
     storage = open_storage(args.storage)
     try:
-        if args.trials:
-            work(args, parts, storage)
+        if parts:
+            work(parts, storage)
         study = optuna.load_study(study_name=args.study, storage=storage)
     except KeyError:
         raise DataError(
@@ -517,9 +441,10 @@ def main(argv=None):
         raise storage_error(args.storage, e) from None
     rows, refs = rows_of(study), study.user_attrs.get("references")
     running = left_running(study, storage)
-    md = markdown(parts, study.study_name, rows, refs or {}, time.perf_counter() - started, running)
+    seconds = time.perf_counter() - started
+    md = markdown(args.version, study.study_name, rows, refs or {}, seconds, running)
     found = json.dumps(finite({"references": refs, "trials": rows}), indent=1).encode()
-    files = {".md": md.encode(), ".png": picture(parts, rows, refs or {}), ".json": found}
+    files = {".md": md.encode(), ".png": picture(args.version, rows, refs or {}), ".json": found}
     outputs.write_set(args.out_dir, {f"{args.version}_search{k}": v for k, v in files.items()})
     print(md)
     return 0
