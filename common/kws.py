@@ -30,7 +30,7 @@ class KWSVersion(Version):
     first_stride: tuple = (2, 1)  # (time, frequency) stride of the first conv
     epochs: int = 20
     learning_rate: float = 1e-3
-    augment: dict | None = None  # keyword arguments of speech.augment_and_frontend, train split only
+    augment: dict | None = None  # speech.augment_and_frontend keywords; train split only
     per_channel: bool = True
     bn_momentum: float = 0.99  # BatchNormalization's (models.ds_cnn)
     bn_reestimate: bool = True  # its statistics re-estimated on the training split after training
