@@ -250,7 +250,7 @@ def test_every_json_field_read_is_typed_and_bounded(tmp_path, case):
     assert not message.startswith("says") or line.endswith(f" in its metadata; {RUNS}"), line
 
 
-def test_a_forecaster_travels_with_its_json(tmp_path):
+def test_a_forecaster_travels_with_its_json(tmp_path, capsys):
     t = tiny()
     report = fc(sha256(t["th"]))
     model, side = write_set(tmp_path, t["th"], report, name="th_a"), tmp_path / "th_a.json"
@@ -267,6 +267,8 @@ def test_a_forecaster_travels_with_its_json(tmp_path):
     assert refused(kws, kind="forecast") == (
         f"{kws}: a keyword spotter (it carries a front end); expected a forecaster"
     )
+    assert cli.exit_status(evaluate.run, [str(kws), "--data", "x.csv"]) == 1  # kws_inference.py's
+    assert f"with: python kws_inference.py --model {kws} --wav DIR" in capsys.readouterr().err
     side.unlink()
     assert refused(model, kind="forecast") == (
         f"{side}: no JSON with a 'normalization' beside {model}; expected the forecaster's JSON "
@@ -275,10 +277,9 @@ def test_a_forecaster_travels_with_its_json(tmp_path):
 
 
 # ---------------------------------------------------------------- every reader alike
-FLAG_READERS = ("kws_inference", "arm_check")  # evaluate, mcu and c_export take no front-end flag
+FLAG_READERS = ("kws_inference", "arm_check")  # mcu and c_export take no front-end flag
 IN_PROCESS = {
     "kws_inference": lambda m, flags, tmp: kws_inference.run(["--model", m, "--runs", "2", *flags]),
-    "evaluate": lambda m, flags, tmp: evaluate.run([m, "--data", tmp, "--split", f"{tmp}/x.txt"]),
     "mcu": lambda m, flags, tmp: mcu.run([m]),
     "mcu --data": lambda m, flags, tmp: mcu.run([m, "--data", tmp, "--split", f"{tmp}/x.txt"]),
     "c_export": lambda m, flags, tmp: c_export.run([m, "--out-dir", f"{tmp}/c"]),

@@ -12,9 +12,9 @@ import common  # noqa: F401
 
 import numpy as np
 
-from common import cli, modelfile, tflm
+from common import cli, kws_data, modelfile, tflm
+from common.frontend_np import NumpyFrontEnd
 from common.litert import Model
-from tools.evaluate import split_inputs
 
 KB = 1024
 # (name, flash bytes, RAM bytes): e.g. an nRF52840 (Arduino Nano 33 BLE Sense) / an ESP32-S3
@@ -25,6 +25,15 @@ BOARDS = (
 # LiteRT's kernels set beside TFLM's (common.litert.KERNELS), the reference ones first
 COMPARED = ("reference", "default", "optimized")
 RANDOM_INPUTS = 64
+
+
+def split_inputs(described, data_dir, split):
+    """(features, label ids, what) of a split file's wavs, through `described`'s front end."""
+    folder = kws_data.resolve_data_dir(data_dir)
+    one = kws_data.read_split_file(split, folder, list(described.labels), split_flag="--split")
+    kws_data.load_waves({"split": one}, described.frontend.rate)
+    features = np.stack(list(map(NumpyFrontEnd(described.frontend), one.waves)))
+    return features, one.label_ids, f"{len(one.paths)} files of {split}"
 
 
 def footprint(data):
