@@ -81,7 +81,8 @@ def open_model(path, flags=None, ignore_metadata=False, kind=None):
     if kind == "forecast" or forecaster:
         if meta is not None:
             raise DataError(
-                f"{path}: a keyword spotter (it carries a front end); expected a forecaster"
+                f"{path}: a keyword spotter (it carries a front end); expected a forecaster (score "
+                f"it with kws_inference.py --model {path} --wav DIR --split FILE)"
             )
         if not forecaster:
             raise DataError(

@@ -265,10 +265,11 @@ def test_a_forecaster_travels_with_its_json(tmp_path, capsys):
     )
     kws = write_set(tmp_path, t["a"])
     assert refused(kws, kind="forecast") == (
-        f"{kws}: a keyword spotter (it carries a front end); expected a forecaster"
+        f"{kws}: a keyword spotter (it carries a front end); expected a forecaster (score it "
+        f"with kws_inference.py --model {kws} --wav DIR --split FILE)"
     )
-    assert cli.exit_status(evaluate.run, [str(kws), "--data", "x.csv"]) == 1  # kws_inference.py's
-    assert f"with: python kws_inference.py --model {kws} --wav DIR" in capsys.readouterr().err
+    assert cli.exit_status(evaluate.run, [str(kws), "--data", "x.csv"]) == 1
+    assert capsys.readouterr().err == f"error: {refused(kws, kind='forecast')}\n"
     side.unlink()
     assert refused(model, kind="forecast") == (
         f"{side}: no JSON with a 'normalization' beside {model}; expected the forecaster's JSON "
