@@ -16,12 +16,18 @@ from common.errors import DataError
 from common.litert import Model
 
 
-def evaluate_forecast(described, runner, data, all_windows=False):
-    """MAE (T, RH) of a forecaster and of persistence on the same windows of a CSV."""
+def run(argv=None):
+    p = cli.Parser(prog="python -m tools.evaluate", description=__doc__.split("\n\n")[0])
+    p.add_argument("model", help=".tflite or .tflite.zip of a forecaster, its JSON beside it")
+    p.add_argument("--data", required=True, help="a Jena CSV")
+    p.add_argument("--all-windows", action="store_true", help="every window, not the test split")
+    args = p.parse_args(argv)
+    described = modelfile.open_model(args.model, kind="forecast")
+    runner = Model(described.data, name=args.model)  # a model it cannot load: before the data
     stats = described.normalization
     norm = jena.Normalization(np.float32(stats["mean"]), np.float32(stats["std"]))
-    series = jena.load_series(jena.resolve_csv(data))
-    if all_windows:
+    series = jena.load_series(jena.resolve_csv(args.data))
+    if args.all_windows:
         windows, which = jena.make_windows(series), "every window"
         if len(windows) == 0:
             raise DataError(f"{series.path}: no window without a gap")
@@ -34,17 +40,6 @@ def evaluate_forecast(described, runner, data, all_windows=False):
     print(f"model       MAE T {mae[0]:.4f} °C, RH {mae[1]:.4f} %")
     print(f"persistence MAE T {base[0]:.4f} °C, RH {base[1]:.4f} %")
     print(f"ratio       T {mae[0] / base[0]:.3f}, RH {mae[1] / base[1]:.3f} (model / persistence)")
-
-
-def run(argv=None):
-    p = cli.Parser(prog="python -m tools.evaluate", description=__doc__.split("\n\n")[0])
-    p.add_argument("model", help=".tflite or .tflite.zip of a forecaster, its JSON beside it")
-    p.add_argument("--data", required=True, help="a Jena CSV")
-    p.add_argument("--all-windows", action="store_true", help="every window, not the test split")
-    args = p.parse_args(argv)
-    described = modelfile.open_model(args.model, kind="forecast")
-    runner = Model(described.data, name=args.model)  # a model it cannot load: before the data
-    evaluate_forecast(described, runner, args.data, args.all_windows)
     return 0
 
 
