@@ -9,9 +9,8 @@ MACOSX_FOLDER = "__MACOSX"
 def is_macos_metadata(path):
     """True for a path inside `__MACOSX/`, an AppleDouble `._*` file or a `.DS_Store`."""
     parts = [p for p in str(path).replace("\\", "/").split("/") if p]
-    if not parts:
-        return False
-    return MACOSX_FOLDER in parts or parts[-1].startswith("._") or parts[-1] == ".DS_Store"
+    name = parts[-1] if parts else ""
+    return MACOSX_FOLDER in parts or name.startswith("._") or name == ".DS_Store"
 
 
 def walk_files(folder, suffix=""):
