@@ -15,7 +15,7 @@ from common.pipeline import main
 def build(mean, std, folded=False):
     from common.models import residual_forecaster
 
-    return residual_forecaster(mean, std, linear=True, hidden=(4,), folded=folded)
+    return residual_forecaster(mean, std, hidden=(4,), folded=folded)
 
 
 VERSION = ForecastVersion(

@@ -13,7 +13,7 @@ from common.pipeline import main
 def build(mean, std, folded=False):
     from common.models import residual_forecaster
 
-    return residual_forecaster(mean, std, linear=True, folded=folded)
+    return residual_forecaster(mean, std, folded=folded)
 
 
 VERSION = ForecastVersion(

@@ -49,16 +49,7 @@ def within(low, high):
 
 
 SEED_LIMIT = 2**32  # numpy's and TensorFlow's seeds: 0 <= seed < 2**32
-
-
-def seed(text):
-    """A random seed, 0 <= seed < 2**32 (argparse type)."""
-    try:
-        return positive_int(text, 0, SEED_LIMIT - 1)
-    except argparse.ArgumentTypeError:
-        raise argparse.ArgumentTypeError(
-            f"{text!r} is not allowed; expected a whole number in [0, {SEED_LIMIT - 1}]"
-        ) from None
+seed = within(0, SEED_LIMIT - 1)  # a random seed (argparse type)
 
 
 def seeds(text):

@@ -12,7 +12,7 @@ from ai_edge_litert.schema_py_generated import BuiltinOperator
 from tensorflow.lite.tools import flatbuffer_utils
 
 
-def decay_after(epoch_start=12):
+def decay_after(epoch_start):
     """Learning rate x exp(-0.1) at every epoch from `epoch_start` (0-based epoch index)."""
     return tf.keras.callbacks.LearningRateScheduler(
         lambda epoch, lr: lr * math.exp(-0.1) if epoch >= epoch_start else lr
@@ -108,9 +108,6 @@ def quantize(model, representative_inputs, mode="int8", per_channel=True):
     """Full-integer quantization (float32 input and output, batch 1) calibrated on float32
     `representative_inputs`; `mode` int8 or 16x8 (int16 activations: °C and % share a scale).
     `per_channel=False`: one scale per weight tensor (the scales weigh on tiny models)."""
-    if mode not in MODES:
-        raise ValueError(f"quantization mode {mode!r}; expected 'int8' or '16x8'")
-
     representative = lambda: ([np.asarray(x, np.float32)[None]] for x in representative_inputs)
     # A batch of 1 (what a device runs) makes every shape static: no ops compute the batch size.
     spec = tf.TensorSpec([1, *model.input_shape[1:]], tf.float32)
@@ -191,11 +188,3 @@ def _drop_unused_tensors(subgraph):
     for op in subgraph.operators:
         op.inputs, op.outputs = remap(op.inputs), remap(op.outputs)
     subgraph.inputs, subgraph.outputs = remap(subgraph.inputs), remap(subgraph.outputs)
-
-
-def describe(model, pruned):
-    """The parameter count, and the sparsity pruning left (None unpruned: zeros are structural)."""
-    return {
-        "params": int(model.count_params()),
-        "sparsity": round(sparsity(model), 4) if pruned else None,
-    }

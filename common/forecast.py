@@ -22,7 +22,7 @@ class ForecastVersion(Version):
     build: Callable  # (mean, std, folded) -> Keras model: normalized in, °C/% out
     epochs: int = 20
     learning_rate: float = 1e-3
-    decay_from_epoch: int | None = 12  # lr x exp(-0.1) per epoch from here (0-based)
+    decay_from_epoch: int = 12  # lr x exp(-0.1) per epoch from here (0-based)
     batch_size: int = 32
     loss: str = "mae"  # "mae" or "mse" ...
     loss_in_std_units: bool = True  # ... of the errors divided by the train std (T, RH alike)
@@ -150,8 +150,7 @@ def train(spec, windows, norm, epochs, tune, seed, verbose):
     model = spec.build(norm.mean, norm.std)
     if spec.lstsq_init:
         lstsq_init(model, x, y, norm)
-    decay = spec.decay_from_epoch
-    callbacks = [] if decay is None else [compress.decay_after(decay)]
+    callbacks = [compress.decay_after(spec.decay_from_epoch)]
     runtime.PHASE.info(f"training: {epochs} epochs")
     compile_args = regression_compile_args(spec, norm.std)
     history = compress.fit(model, compile_args, train_ds, val_ds, epochs, callbacks, verbose)
@@ -215,16 +214,6 @@ class Trained:
         return self.span is not None
 
 
-def convert(spec, model, train_inputs, norm, seed):
-    """The version's .tflite of a model (folded, calibrated, stripped); the calibration indices."""
-    from . import compress
-
-    calib, picked = calibration_set(spec, train_inputs, norm, seed)
-    converted = fold_units(spec, model, norm) if spec.fold_units else model
-    tflite = compress.quantize(converted, calib, spec.quantization, spec.per_channel)
-    return compress.strip_container(tflite), picked
-
-
 # ---------------------------------------------------------------- the parts of a run
 @dataclasses.dataclass
 class Data:
@@ -265,12 +254,19 @@ def load(spec, args):
 
 
 def fit(spec, data, epochs, tune, seed, verbose):
-    """Train on the train windows (validation shown, not selected on), then quantize: a Trained."""
+    """Train on the train windows (validation shown, not selected on), then the version's .tflite
+    (folded, calibrated, stripped): a Trained."""
+    from . import compress
+
     started = time.perf_counter()
     model, history, span = train(spec, data.windows, data.norm, epochs, tune, seed, verbose)
     seconds = time.perf_counter() - started
     runtime.PHASE.info("conversion to 16x8 (int8 weights, int16 activations)")
-    tflite, picked = convert(spec, model, data.norm(data.windows["train"].inputs), data.norm, seed)
+    calib, picked = calibration_set(spec, data.norm(data.windows["train"].inputs), data.norm, seed)
+    converted = fold_units(spec, model, data.norm) if spec.fold_units else model
+    tflite = compress.strip_container(
+        compress.quantize(converted, calib, spec.quantization, spec.per_channel)
+    )
     return Trained(model, history, span, tflite, picked, seconds, epochs, seed)
 
 
@@ -299,7 +295,7 @@ def evaluate(spec, data, t, args=None):
     )
     details = {
         "baseline": {"persistence": {"mae_t": float(base[0]), "mae_rh": float(base[1])}},
-        "normalization": norm.to_dict(),
+        "normalization": {"mean": norm.mean.tolist(), "std": norm.std.tolist()},
         "input_shape": [1, jena.INPUT_STEPS, 2],
         "quantization": {
             "mode": spec.quantization,

@@ -252,6 +252,3 @@ class Normalization:
 
     def __call__(self, x):
         return ((np.asarray(x, np.float32) - self.mean) / self.std).astype(np.float32)
-
-    def to_dict(self):
-        return {"mean": self.mean.tolist(), "std": self.std.tolist()}

@@ -5,45 +5,44 @@ import numpy as np
 import tensorflow as tf
 
 layers = tf.keras.layers
+STEPS, FEATURES = 6, 2  # the forecasters' input and output: 6 steps of T and RH
 
 
-def _forecaster(body, input_steps, output_steps, features):
+def _forecaster(body):
     """Input -> `body` layers -> Dense(steps*features) -> Reshape(steps, features)."""
-    head = [layers.Dense(output_steps * features), layers.Reshape((output_steps, features))]
-    return tf.keras.Sequential([layers.Input((input_steps, features)), *body, *head])
+    head = [layers.Dense(STEPS * FEATURES), layers.Reshape((STEPS, FEATURES))]
+    return tf.keras.Sequential([layers.Input((STEPS, FEATURES)), *body, *head])
 
 
-def forecast_cnn(filters=16, units=24, input_steps=6, output_steps=6, features=2, kernel_size=3):
-    """The original report's CNN: Conv1D -> Flatten -> Dense -> the output Dense."""
-    conv = layers.Conv1D(filters, kernel_size, activation="relu")
-    body = [conv, layers.Flatten(), layers.Dense(units, activation="relu")]
-    return _forecaster(body, input_steps, output_steps, features)
+def forecast_cnn(filters=16, units=24):
+    """The original report's CNN: Conv1D(k=3) -> Flatten -> Dense -> the output Dense."""
+    conv = layers.Conv1D(filters, 3, activation="relu")
+    return _forecaster([conv, layers.Flatten(), layers.Dense(units, activation="relu")])
 
 
-def forecast_mlp(units=(16, 24), input_steps=6, output_steps=6, features=2):
+def forecast_mlp(units=(16, 24)):
     """The original report's MLP: Flatten -> Dense... -> the output Dense."""
-    hidden = [layers.Dense(u, activation="relu") for u in units]
-    return _forecaster([layers.Flatten(), *hidden], input_steps, output_steps, features)
+    return _forecaster([layers.Flatten(), *(layers.Dense(u, activation="relu") for u in units)])
 
 
-def residual_forecaster(mean, std, linear=True, hidden=(), folded=False, steps=6, features=2):
+def residual_forecaster(mean, std, hidden=(), folded=False):
     """Normalized inputs [B, 6, 2] -> °C and %: (last step + change) * std + mean, the change
     from the differences to the last step only (never the level: trained in summer, it
-    forecasts winter), summed over a `linear` Dense(12) and a ReLU MLP of `hidden` widths.
+    forecasts winter), summed over a "linear" Dense(12) and a ReLU MLP of `hidden` widths.
     `folded`: std and mean folded in, out = change in °C/% + last * std (two ops fewer)."""
     mean, std = np.asarray(mean, np.float32), np.asarray(std, np.float32)
-    x = layers.Input((steps, features))
+    x = layers.Input((STEPS, FEATURES))
     last = layers.Lambda(lambda v: v[:, -1:, :], name="last")(x)
     diffs = layers.Subtract(name="diffs")([x, last])
     flat = layers.Flatten(name="flat")(diffs)
-    parts = [layers.Dense(steps * features, name="linear")(flat)] if linear else []
+    change = layers.Dense(STEPS * FEATURES, name="linear")(flat)
     if hidden:
         z = flat
         for i, width in enumerate(hidden):
             z = layers.Dense(width, activation="relu", name=f"hidden{i}")(z)
-        parts.append(layers.Dense(steps * features, use_bias=not linear, name="out")(z))
-    change = parts[0] if len(parts) == 1 else layers.Add(name="sum")(parts)
-    change = layers.Reshape((steps, features), name="change")(change)
+        out = layers.Dense(STEPS * FEATURES, use_bias=False, name="out")(z)
+        change = layers.Add(name="sum")([change, out])
+    change = layers.Reshape((STEPS, FEATURES), name="change")(change)
     if folded:
         level = layers.Lambda(lambda v: v * std, name="level")(last)
         return tf.keras.Model(x, layers.Add(name="forecast")([change, level]))

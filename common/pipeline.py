@@ -43,7 +43,8 @@ def build(spec, data, args, seed=0, epochs=None, verbose=0):
         spec.version,
         spec.name,
         spec.architecture,
-        **compress.describe(t.float_model, t.pruned),
+        int(t.float_model.count_params()),
+        round(compress.sparsity(t.float_model), 4) if t.pruned else None,  # None: zeros structural
         sizes=sizes,
         metrics=metrics,
         history=t.history,

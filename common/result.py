@@ -65,10 +65,6 @@ class Result:
         history, verdict = d["training"]["history"], Verdict.from_dict(d["verdict"])
         return cls(v, entry(v).name, *model, sizes, metrics, history, details, verdict)
 
-    def figures(self):
-        """The run's quality figures in the verdict table's units, in a line."""
-        return exercise(self.version).figures(self)
-
 
 def finite(obj):
     """`obj` with every NaN or infinite float replaced by None (JSON has no NaN)."""

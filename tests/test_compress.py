@@ -47,7 +47,7 @@ def test_16x8_keeps_degrees_and_percent_in_one_output_tensor():
     """The output mixes °C and % (one scale for both): int8 steps are about 0.5 units,
     16x8 steps 256 x finer. A residual forecaster with no change is persistence, exactly."""
     mean, std = np.float32([9.0, 76.0]), np.float32([8.0, 16.0])
-    model = models.residual_forecaster(mean, std, linear=True)
+    model = models.residual_forecaster(mean, std)
     zero = np.zeros((12, 12), np.float32)
     model.get_layer("linear").set_weights([zero, zero[0]])
     rng = np.random.default_rng(0)

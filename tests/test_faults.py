@@ -566,7 +566,7 @@ def test_a_model_the_interpreter_cannot_load_is_named_by_its_file(tmp_path, caps
     [
         ("--no-such-flag", "python -m tools.search: unrecognized arguments: --no-such-flag"),
         ("--folds 1", "python -m tools.search: --folds"),
-        ("--seed -1", "python -m tools.search: argument --seed: '-1' is not allowed"),
+        ("--seed -1", "python -m tools.search: argument --seed: -1 is not allowed"),
         ("--storage not-a-url", "not-a-url: "),
         ("--storage sqlite:///{tmp}/notes.txt", "sqlite:///{tmp}/notes.txt: "),  # not SQLite
         ("--storage mysql+nosuchdriver://u@127.0.0.1/db", "mysql+nosuchdriver://u@127.0.0.1/db: "),

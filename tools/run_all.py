@@ -19,7 +19,7 @@ import time
 from common import cli, constraints, outputs, runtime
 from common.constraints import TABLE
 from common.errors import DataError, no_such
-from common.result import Result
+from common.result import Result, exercise
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SHARED_JENA = "jena_mpi_roof_2024_jun_sep.csv"  # the larger real export (16,346 rows, summer)
@@ -142,7 +142,7 @@ def run(argv=None):
             verdict = f"ERROR: {why}"
         else:
             statuses.append(status)
-            size, figures = f"{result.sizes['zip_bytes']:,} B", result.figures()
+            size, figures = f"{result.sizes['zip_bytes']:,} B", exercise(e.version).figures(result)
             verdict = result.verdict.headline()
         lines.append(f"{e.script:<9} {size:>9}  {figures}  [{seconds:.0f} s]\n          {verdict}")
         rows.append(f"| {e.script} | {size} | {figures} | {verdict} | {seconds:.0f} s |")
