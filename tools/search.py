@@ -96,7 +96,7 @@ class Parts:
         """The candidate untrained, converted as the pipeline converts it (on 16 files)."""
         from common import speech
 
-        features = speech.SignalGenerator(spec.frontend).features(self.pool.waves[:16])
+        features = speech.features(spec.frontend, self.pool.waves[:16])
         return kws.to_int8(spec, kws.build_model(spec), features)
 
     @functools.cached_property
