@@ -108,13 +108,6 @@ def score(spec, part, val_s, seed, epochs, qat, callbacks=()):
     }
 
 
-def score_kws(spec, pairs, seed, epochs, qat, callbacks_of_fold=lambda i: ()):
-    """`spec` scored on each fold (train Split, validation Split) of `pairs`."""
-    return [
-        score(spec, t, v, seed, epochs, qat, callbacks_of_fold(i)) for i, (t, v) in enumerate(pairs)
-    ]
-
-
 def load_pairs(args, seed, log=print):
     """(the train + val files of `args.split_dir` as one Split, waves loaded; its fold pairs)."""
     from common import kws, kws_data
