@@ -162,18 +162,19 @@ class Trained:
 def fit_and_quantize(spec, train_s, val_s, epochs, qat, seed, verbose, callbacks=()):
     """Train on `train_s` (selecting on `val_s`), `qat` quantization-aware epochs, int8
     calibrated on a stratified sample of `train_s`: a Trained."""
-    from . import compress, speech
+    from . import compress
+    from .speech import features, make_dataset
 
     cfg = spec.frontend
-    train_ds = speech.make_dataset(
+    train_ds = make_dataset(
         cfg, train_s.waves, train_s.label_ids, train=True, augment=spec.augment, seed=seed
     )
-    val_ds = speech.make_dataset(cfg, val_s.waves, val_s.label_ids, train=False)
+    val_ds = make_dataset(cfg, val_s.waves, val_s.label_ids, train=False)
     calib = calibration_indices(train_s.label_ids, spec.calibration_per_label, seed)
     started = time.perf_counter()
-    features = speech.features(cfg, train_s.waves) if spec.bn_reestimate else None
+    train_x = features(cfg, train_s.waves) if spec.bn_reestimate else None
     runtime.PHASE.info(f"training: {epochs} epochs")
-    model, history, kept = train(spec, train_ds, val_ds, epochs, verbose, callbacks, features)
+    model, history, kept = train(spec, train_ds, val_ds, epochs, verbose, callbacks, train_x)
     float_model, qat_span = model, None
     if qat:
         runtime.PHASE.info(f"quantization-aware epochs: {qat}")
@@ -186,9 +187,7 @@ def fit_and_quantize(spec, train_s, val_s, epochs, qat, seed, verbose, callbacks
         history = {k: history[k] + tuned.get(k, []) for k in history}
     seconds = time.perf_counter() - started
     runtime.PHASE.info("conversion to int8")
-    calibration = (
-        speech.features(cfg, train_s.waves[calib]) if features is None else features[calib]
-    )
+    calibration = features(cfg, train_s.waves[calib]) if train_x is None else train_x[calib]
     tflite = to_int8(spec, model, calibration)
     return Trained(
         model, float_model, history, kept, qat_span, tflite, int(len(calib)), seconds, seed, epochs
