@@ -159,21 +159,22 @@ class Trained:
     epochs: int  # training epochs, quantization-aware ones not counted
 
 
-def fit_and_quantize(spec, gen, train_s, val_s, epochs, seed, verbose, callbacks=(), qat=None):
-    """Train on `train_s` (selecting on `val_s`), `qat` quantization-aware epochs (default: the
-    version's), int8 calibrated on a stratified sample of `train_s`: a Trained."""
+def fit_and_quantize(spec, train_s, val_s, epochs, qat, seed, verbose, callbacks=()):
+    """Train on `train_s` (selecting on `val_s`), `qat` quantization-aware epochs, int8
+    calibrated on a stratified sample of `train_s`: a Trained."""
     from . import compress
+    from .speech import features, make_dataset
 
-    qat = spec.qat_epochs if qat is None else qat
-    train_ds = gen.make_dataset(
-        train_s.waves, train_s.label_ids, train=True, augment=spec.augment, seed=seed
+    cfg = spec.frontend
+    train_ds = make_dataset(
+        cfg, train_s.waves, train_s.label_ids, train=True, augment=spec.augment, seed=seed
     )
-    val_ds = gen.make_dataset(val_s.waves, val_s.label_ids, train=False)
+    val_ds = make_dataset(cfg, val_s.waves, val_s.label_ids, train=False)
     calib = calibration_indices(train_s.label_ids, spec.calibration_per_label, seed)
     started = time.perf_counter()
-    features = gen.features(train_s.waves) if spec.bn_reestimate else None
+    train_x = features(cfg, train_s.waves) if spec.bn_reestimate else None
     runtime.PHASE.info(f"training: {epochs} epochs")
-    model, history, kept = train(spec, train_ds, val_ds, epochs, verbose, callbacks, features)
+    model, history, kept = train(spec, train_ds, val_ds, epochs, verbose, callbacks, train_x)
     float_model, qat_span = model, None
     if qat:
         runtime.PHASE.info(f"quantization-aware epochs: {qat}")
@@ -186,7 +187,7 @@ def fit_and_quantize(spec, gen, train_s, val_s, epochs, seed, verbose, callbacks
         history = {k: history[k] + tuned.get(k, []) for k in history}
     seconds = time.perf_counter() - started
     runtime.PHASE.info("conversion to int8")
-    calibration = gen.features(train_s.waves[calib]) if features is None else features[calib]
+    calibration = features(cfg, train_s.waves[calib]) if train_x is None else train_x[calib]
     tflite = to_int8(spec, model, calibration)
     return Trained(
         model, float_model, history, kept, qat_span, tflite, int(len(calib)), seconds, seed, epochs
@@ -250,11 +251,8 @@ def load(spec, args):
 
 def fit(spec, data, epochs, qat, seed, verbose):
     """`spec` trained on the train split, its epochs chosen on the validation split."""
-    from . import speech
-
-    gen = speech.SignalGenerator(spec.frontend)
-    train_s, val_s = data.splits["train"], data.splits["val"]
-    return fit_and_quantize(spec, gen, train_s, val_s, epochs, seed, verbose, qat=qat)
+    splits = data.splits
+    return fit_and_quantize(spec, splits["train"], splits["val"], epochs, qat, seed, verbose)
 
 
 def evaluate(spec, data, t, args):
@@ -264,12 +262,12 @@ def evaluate(spec, data, t, args):
     from .litert import Model, interpreter_class, measure_latency
 
     train_s, val_s, test_s = (data.splits[w] for w in kws_data.SPLITS)
-    cfg, gen = spec.frontend, speech.SignalGenerator(spec.frontend)
+    cfg = spec.frontend
     runner = Model(t.tflite, cfg)
     test_pred = predict_labels(runner, test_s.waves)
     test_pred_reference = predict_labels(Model(t.tflite, cfg, kernels="reference"), test_s.waves)
     val_pred = predict_labels(runner, val_s.waves)
-    val_features = gen.features(val_s.waves)
+    val_features = speech.features(cfg, val_s.waves)
     keras_val = lambda model: np.argmax(model.predict(val_features, verbose=0), axis=1)
     unseen = kws_data.unseen_speaker_mask(train_s, test_s)
     latency = measure_latency(runner, runs=getattr(args, "latency_runs", 100))

@@ -165,12 +165,12 @@ def read_split_file(path, data_dir, labels=LABELS, name="split", log=print, spli
     return Split(name, str(path), paths, ids)
 
 
-def read_splits(split_dir, data_dir, labels=LABELS, log=print, split_flag=None):
+def read_splits(split_dir, data_dir, log=print, split_flag=None):
     """{train, val, test: Split}; a file listed in two splits is a warning (the run goes on)."""
     splits = {}
     for w in SPLITS:
         path = split_file(split_dir, w, split_flag)
-        splits[w] = read_split_file(path, data_dir, labels, w, log, split_flag)
+        splits[w] = read_split_file(path, data_dir, LABELS, w, log, split_flag)
     for a, b in itertools.combinations(SPLITS, 2):
         if both := sorted(set(splits[a].paths) & set(splits[b].paths)):
             log(

@@ -5,8 +5,6 @@ import functools
 import numpy as np
 import tensorflow as tf
 
-from .frontend_np import FrontEnd
-
 
 @functools.lru_cache(maxsize=16)
 def _mel_matrix(num_mel_bins, fft_bins, rate, lower, upper):
@@ -53,41 +51,35 @@ def augment_and_frontend(waveform, cfg, seed, shift_ms=0.0, gain_db=0.0):
     return tf_frontend(waveform, cfg)
 
 
-class SignalGenerator:
-    """tf.data pipelines of (features, label_id) from waveforms, for a FrontEnd."""
+def features(cfg, waves, batch_size=64):
+    """Front-end features of every waveform [N, rate] -> [N, *cfg.input_shape]."""
+    ds = tf.data.Dataset.from_tensor_slices(np.asarray(waves, np.float32)).map(
+        lambda x: tf_frontend(x, cfg), num_parallel_calls=tf.data.AUTOTUNE, deterministic=True
+    )
+    return np.concatenate([x.numpy() for x in ds.batch(batch_size)])
 
-    def __init__(self, cfg: FrontEnd):
-        self.cfg = cfg
 
-    def features(self, waves, batch_size=64):
-        """Front-end features of every waveform [N, rate] -> [N, *cfg.input_shape]."""
-        cfg = self.cfg
-        ds = tf.data.Dataset.from_tensor_slices(np.asarray(waves, np.float32)).map(
-            lambda x: tf_frontend(x, cfg), num_parallel_calls=tf.data.AUTOTUNE, deterministic=True
+def make_dataset(cfg, waves, label_ids, train, batch_size=32, augment=None, seed=0):
+    """tf.data (features, label_id) batches, prefetched; shuffled (seeded) and augmented only when
+    `train` (`augment`: the keyword arguments of augment_and_frontend)."""
+    if len(waves) == 0:
+        raise ValueError("no files to build a dataset from")
+    aug = {k: v for k, v in (augment or {}).items() if v and train}
+    ds = tf.data.Dataset.from_tensor_slices(
+        (np.asarray(waves, np.float32), np.asarray(label_ids, np.int64))
+    )
+    auto = tf.data.AUTOTUNE
+    if not aug:
+        ds = ds.map(
+            lambda x, y: (tf_frontend(x, cfg), y), num_parallel_calls=auto, deterministic=True
+        ).cache()
+    if train:
+        ds = ds.shuffle(len(waves), seed=seed, reshuffle_each_iteration=True)
+    if aug:
+        seeds = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True)
+        ds = tf.data.Dataset.zip((ds, seeds)).map(
+            lambda xy, s: (augment_and_frontend(xy[0], cfg, s, **aug), xy[1]),
+            num_parallel_calls=auto,
+            deterministic=True,
         )
-        return np.concatenate([x.numpy() for x in ds.batch(batch_size)])
-
-    def make_dataset(self, waves, label_ids, train, batch_size=32, augment=None, seed=0):
-        """Batched, prefetched dataset; shuffled (seeded) and augmented only when `train`
-        (`augment`: the keyword arguments of augment_and_frontend)."""
-        if len(waves) == 0:
-            raise ValueError("no files to build a dataset from")
-        cfg, aug = self.cfg, {k: v for k, v in (augment or {}).items() if v and train}
-        ds = tf.data.Dataset.from_tensor_slices(
-            (np.asarray(waves, np.float32), np.asarray(label_ids, np.int64))
-        )
-        auto = tf.data.AUTOTUNE
-        if not aug:
-            ds = ds.map(
-                lambda x, y: (tf_frontend(x, cfg), y), num_parallel_calls=auto, deterministic=True
-            ).cache()
-        if train:
-            ds = ds.shuffle(len(waves), seed=seed, reshuffle_each_iteration=True)
-        if aug:
-            seeds = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True)
-            ds = tf.data.Dataset.zip((ds, seeds)).map(
-                lambda xy, s: (augment_and_frontend(xy[0], cfg, s, **aug), xy[1]),
-                num_parallel_calls=auto,
-                deterministic=True,
-            )
-        return ds.batch(batch_size).prefetch(auto)
+    return ds.batch(batch_size).prefetch(auto)

@@ -41,7 +41,7 @@ def test_the_scoring_fold_never_reaches_training_or_the_epoch_choice(subset, mon
     _, pairs = folds.load_pairs(args, seed=0, log=lambda *_: None)
     runtime.tensorflow()
     spec = kws.KWSVersion("ex2_a", MFCC_16K, filters=(16, 16), epochs=3, qat_epochs=0)
-    real = folds.score_kws(spec, pairs[:1], seed=0, epochs=3, qat=0)[0]
+    real = folds.score(spec, *pairs[0], seed=0, epochs=3, qat=0)
     tflites, fit = [], kws.fit_and_quantize
 
     def keep(*a, **k):
@@ -54,8 +54,8 @@ def test_the_scoring_fold_never_reaches_training_or_the_epoch_choice(subset, mon
     rng = np.random.RandomState(1)
     noise = rng.uniform(-1, 1, val_s.waves.shape).astype(np.float32)
     poisoned = dataclasses.replace(val_s, waves=noise, label_ids=rng.permutation(val_s.label_ids))
-    again = folds.score_kws(spec, [(train_s, val_s)], seed=0, epochs=3, qat=0)[0]
-    bad = folds.score_kws(spec, [(train_s, poisoned)], seed=0, epochs=3, qat=0)[0]
+    again = folds.score(spec, train_s, val_s, seed=0, epochs=3, qat=0)
+    bad = folds.score(spec, train_s, poisoned, seed=0, epochs=3, qat=0)
     assert tflites[0] == tflites[1]
     assert {**again, "seconds": 0} == {**real, "seconds": 0}  # the same but for the time
     assert bad["kept_epoch"] == real["kept_epoch"] and bad["zip_bytes"] == real["zip_bytes"]

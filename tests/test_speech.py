@@ -5,7 +5,7 @@ from common.frontend_np import LABELS, FrontEnd
 from common.wav import read_wav
 
 tf = pytest.importorskip("tensorflow")
-from common.speech import SignalGenerator, tf_frontend  # noqa: E402
+from common.speech import features, make_dataset, tf_frontend  # noqa: E402
 
 AUG = dict(shift_ms=100, gain_db=6)
 
@@ -35,7 +35,7 @@ def first_batch(ds):
 def test_shapes_and_labels(dataset, cfg, shape):
     waves, ids = dataset
     waves = waves[:, : cfg.rate]  # 1 s at the front end's rate
-    x, y = first_batch(SignalGenerator(cfg).make_dataset(waves, ids, train=False, batch_size=16))
+    x, y = first_batch(make_dataset(cfg, waves, ids, train=False, batch_size=16))
     assert cfg.input_shape == shape and x.shape == (16, *shape) and x.dtype == np.float32
     assert y.tolist() == ids and y.dtype == np.int64
 
@@ -45,10 +45,9 @@ def test_shapes_and_labels(dataset, cfg, shape):
 )
 def test_training_is_seeded_reshuffled_each_epoch_and_augmented_when_asked(dataset, cfg, augment):
     waves, ids = dataset
-    gen = SignalGenerator(cfg)
 
     def two_epochs():
-        ds = gen.make_dataset(waves, ids, train=True, batch_size=16, augment=augment, seed=3)
+        ds = make_dataset(cfg, waves, ids, train=True, batch_size=16, augment=augment, seed=3)
         return [(x.numpy(), y.numpy().tolist()) for x, y in ds.repeat(2)]
 
     (x1, y1), (x2, y2) = epochs = two_epochs()
@@ -56,19 +55,19 @@ def test_training_is_seeded_reshuffled_each_epoch_and_augmented_when_asked(datas
         np.testing.assert_array_equal(xa, xb)
         assert ya == yb
     assert y1 != y2 and sorted(y1) == sorted(ids)  # reshuffled each epoch
-    plain = first_batch(gen.make_dataset(waves, ids, train=False, batch_size=16))[0]
+    plain = first_batch(make_dataset(cfg, waves, ids, train=False, batch_size=16))[0]
     assert x1.shape == plain.shape and np.isfinite(x1).all()
     # the same features shuffled, other ones when augmented
     assert np.allclose(np.sort(x1.ravel()), np.sort(plain.ravel())) == (augment is None)
     if augment:  # no augmentation on evaluation datasets, even when asked
-        evald = gen.make_dataset(waves, ids, train=False, batch_size=16, augment=augment)
+        evald = make_dataset(cfg, waves, ids, train=False, batch_size=16, augment=augment)
         np.testing.assert_array_equal(first_batch(evald)[0], plain)
 
 
 def test_features_equal_the_front_end_of_each_waveform(shared_data):
     go = sorted((shared_data / "mini_speech_commands" / "go").glob("*.wav"))[:5]
     waves = np.stack([read_wav(p) for p in go])
-    feats = SignalGenerator(FrontEnd()).features(waves, batch_size=2)
+    feats = features(FrontEnd(), waves, batch_size=2)
     assert feats.shape == (5, 49, 10, 1)
     for w, f in zip(waves, feats):
         np.testing.assert_allclose(f, tf_frontend(tf.constant(w), FrontEnd()).numpy(), atol=1e-5)

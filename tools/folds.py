@@ -85,15 +85,16 @@ def nested_subsets(split, fractions, seed):
     ]
 
 
-def score(spec, gen, part, val_s, seed, epochs, qat=None, callbacks=()):
+def score(spec, part, val_s, seed, epochs, qat, callbacks=()):
     """The record of `spec` trained on `part` (epochs chosen on a part of it), scored on `val_s`."""
-    from common import kws, runtime, tflite_io
+    from common import kws, runtime, speech, tflite_io
     from common.litert import Model
 
     runtime.set_seed(seed)
     inner, select = holdout(part, INNER_PARTS, seed)
-    t = kws.fit_and_quantize(spec, gen, inner, select, epochs, seed, 0, callbacks, qat=qat)
-    keras = np.argmax(t.model.predict(gen.features(val_s.waves), verbose=0), axis=1)
+    t = kws.fit_and_quantize(spec, inner, select, epochs, qat, seed, 0, callbacks)
+    features = speech.features(spec.frontend, val_s.waves)
+    keras = np.argmax(t.model.predict(features, verbose=0), axis=1)
     int8 = kws.predict_labels(Model(t.tflite, spec.frontend), val_s.waves)
     return {
         "int8": kws.accuracy(int8, val_s.label_ids),
@@ -105,17 +106,6 @@ def score(spec, gen, part, val_s, seed, epochs, qat=None, callbacks=()):
         "speakers": len(set(part.speakers)),
         "seconds": round(t.seconds, 1),
     }
-
-
-def score_kws(spec, pairs, seed, epochs, qat=None, callbacks_of_fold=lambda i: ()):
-    """`spec` scored on each fold (train Split, validation Split) of `pairs`."""
-    from common import speech
-
-    gen = speech.SignalGenerator(spec.frontend)
-    return [
-        score(spec, gen, t, v, seed, epochs, qat, callbacks_of_fold(i))
-        for i, (t, v) in enumerate(pairs)
-    ]
 
 
 def load_pairs(args, seed, log=print):
@@ -140,19 +130,17 @@ def _read(path):
 
 def run_curve(spec, pairs, args, header):
     """The curve of `spec`: every (fold, size, seed) not yet in `args.out`, saved one by one."""
-    from common import speech
-
     out, tmp = Path(args.out), Path(f"{args.out}.tmp")
     doc = _read(out) if out.exists() else {**header, "records": []}
     if doc["identity"] != header["identity"]:
         raise ValueError(f"{out}: another curve (declaration or partition); expected a new --out")
     have = {_key(r) for r in doc["records"]}
-    gen, epochs = speech.SignalGenerator(spec.frontend), spec.epochs_for(args.epochs)
+    epochs = spec.epochs_for(args.epochs)
     for fold, (train_s, val_s) in enumerate(pairs):
         for size, part in enumerate(nested_subsets(train_s, args.fractions, args.fold_seed)):
             for seed in [s for s in args.seeds if (fold, size, s) not in have]:
                 r = {"fold": fold, "size": size, "seed": seed}
-                r.update(score(spec, gen, part, val_s, seed, *epochs))
+                r.update(score(spec, part, val_s, seed, *epochs))
                 doc["records"].append(r)
                 tmp.write_text(json.dumps(doc, indent=1))
                 tmp.replace(out)

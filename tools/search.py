@@ -96,7 +96,7 @@ class Parts:
         """The candidate untrained, converted as the pipeline converts it (on 16 files)."""
         from common import speech
 
-        features = speech.SignalGenerator(spec.frontend).features(self.pool.waves[:16])
+        features = speech.features(spec.frontend, self.pool.waves[:16])
         return kws.to_int8(spec, kws.build_model(spec), features)
 
     @functools.cached_property
@@ -118,10 +118,13 @@ class Parts:
         return float(np.median(ours) / np.median(base))
 
     def quality(self, spec, trial=None):
-        """int8 accuracy on each fold, trained on the others (folds.score_kws)."""
+        """int8 accuracy on each fold, trained on the others (folds.score)."""
         pruning = lambda i: [first_fold_pruning(trial)] if trial is not None and i == 0 else []
-        epochs = spec.epochs_for(self.args.epochs)
-        scores = folds.score_kws(spec, self.pairs, self.args.seed, *epochs, pruning)
+        epochs, seed = spec.epochs_for(self.args.epochs), self.args.seed
+        scores = [
+            folds.score(spec, t, v, seed, *epochs, pruning(i))
+            for i, (t, v) in enumerate(self.pairs)
+        ]
         int8 = [s["int8"] for s in scores]
         return {
             "quality": float(np.mean(int8)),
@@ -396,7 +399,7 @@ def parse_args(argv):
     trials = f"new trials, 0 to {cli.MAX_TRIALS:,} (default: 20; 0: none)"
     add("--trials", type=cli.within(0, cli.MAX_TRIALS), default=20, help=trials)
     add("--data", help="the wav folder (as the scripts' --data)")
-    add("--split-dir", help="the split files (default: the course's)")
+    add("--split-dir", default=kws.COURSE_SPLIT_DIR, help="the split files (default: the course's)")
     folds = f"speaker-grouped folds, 1 to {cli.MAX_FOLDS} (default: 3)"
     add("--folds", type=cli.within(1, cli.MAX_FOLDS), default=3, help=folds)
     epochs = f"fix every candidate's epochs, 1 to {cli.MAX_EPOCHS:,} (a smoke test)"
@@ -412,7 +415,6 @@ def parse_args(argv):
     args = p.parse_args(argv)
     if args.folds < 2:
         p.error("--folds: expected at least 2")
-    args.split_dir = args.split_dir or kws.COURSE_SPLIT_DIR
     args.study = args.study or args.version
     return args
 
