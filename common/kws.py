@@ -146,7 +146,7 @@ def accuracy(predicted, label_ids):
 
 @dataclasses.dataclass
 class Trained:
-    pruned = False  # no keyword-spotting version prunes (compress.describe)
+    pruned = False  # no keyword-spotting version prunes (pipeline.build)
     model: object  # the Keras model converted (quantization-aware when qat_span)
     float_model: object  # the float Keras model before any quantization
     history: dict  # {metric: [per epoch]}, quantization-aware epochs included
