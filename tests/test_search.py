@@ -11,7 +11,7 @@ import re
 import numpy as np
 import pytest
 
-from conftest import run_python
+from conftest import Started, run_python
 
 PRELUDE = "from common.kws import KWSVersion\nfrom common.frontend_np import FrontEnd\n"
 KWS_PARAMS = {  # a small DS-CNN candidate: one block, 10 coefficients
@@ -218,12 +218,12 @@ def test_pareto_front_keeps_only_undominated_feasible_rows():
 # ---------------------------------------------------------------- the command
 @pytest.fixture(scope="module")
 def ex2_search(tiny_subset, tmp_path_factory):
-    """One trial of ex2_a on every 24th file, 1 epoch, 2 folds; then one more from storage."""
+    """ex2_a on every 24th file, 1 epoch, 2 folds: two processes started at once on one fresh
+    study (seeds 0 and 1, one folder, its SQLite storage), a trial each."""
     out = tmp_path_factory.mktemp("search")
     argv = ["-m", "tools.search", "--version", "ex2_a", *kws_flags(tiny_subset), "--trials", "1"]
-    first = run_python(*argv, "--out-dir", out, "--quiet")
-    second = run_python(*argv, "--out-dir", out, "--quiet")
-    return first, second, out
+    both = [Started(*argv, "--out-dir", out, "--quiet", "--seed", i) for i in (0, 1)]
+    return [p.result() for p in both], out
 
 
 @pytest.mark.slow
@@ -231,8 +231,9 @@ def test_search_writes_its_table_picture_and_a_usable_declaration(ex2_search):
     import optuna
     from tools import search_space
 
-    first, _, out = ex2_search
-    assert first.returncode == 0, first.stderr[-2000:]
+    first, out = ex2_search
+    for r in first:  # both at once, neither refused nor broken by the other
+        assert r.returncode == 0 and "Traceback" not in r.stderr, r.stderr[-2000:]
     for name in ("ex2_a_search.md", "ex2_a_search.png", "ex2_a_search.json"):
         assert (out / name).stat().st_size > 0
     result = json.loads((out / "ex2_a_search.json").read_text())
@@ -255,20 +256,27 @@ def test_search_writes_its_table_picture_and_a_usable_declaration(ex2_search):
 
 
 @pytest.mark.slow
-def test_search_resumes_from_its_storage_and_zero_trials_rewrite_its_report(ex2_search):
+def test_search_resumes_from_its_storage_and_zero_trials_rewrite_its_report(
+    ex2_search, tiny_subset, monkeypatch
+):
     import optuna
+    from tools import folds, search
 
-    _, second, out = ex2_search
-    assert second.returncode == 0, second.stderr[-2000:]
-    assert "scoring the current version" not in second.stdout  # references kept from the first call
+    _, out = ex2_search
+    storage = search.open_storage(f"sqlite:///{out / 'search.db'}")
+    parts = loaded("--version", "ex2_a", *kws_flags(tiny_subset), "--trials", "1", "--quiet")
+    monkeypatch.setattr(parts, "references", lambda: pytest.fail("references scored again"))
+    score = {"int8": 0.8, "float": 0.8, "zip_bytes": 9000}
+    monkeypatch.setattr(folds, "score", lambda *a, **k: score)
+    search.work(parts, storage)  # a third trial, the references kept from the first calls
     (out / "ex2_a_search.md").unlink()
     r = run_python(
         "-m", "tools.search", "--version", "ex2_a", "--trials", "0", "--out-dir", out, "--quiet"
     )
     assert r.returncode == 0, r.stderr[-2000:]
-    assert "2 finished trials" in (out / "ex2_a_search.md").read_text()
-    study = optuna.load_study(study_name="ex2_a", storage=f"sqlite:///{out / 'search.db'}")
-    assert [t.number for t in study.trials] == [0, 1]
+    assert "3 finished trials" in (out / "ex2_a_search.md").read_text()
+    study = optuna.load_study(study_name="ex2_a", storage=storage)
+    assert [t.number for t in study.trials] == [0, 1, 2]
 
 
 @pytest.mark.parametrize(

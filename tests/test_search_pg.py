@@ -1,4 +1,4 @@
-"""Several search processes at once on one fresh study, on SQLite and on a real PostgreSQL
+"""Several search processes at once on one fresh storage, on SQLite and on a real PostgreSQL
 server that the module starts (a throwaway cluster in a temporary folder, listening on
 127.0.0.1 only, run as an unprivileged user when the tests run as root) and stops. The
 PostgreSQL cases are skipped, with the reason, where PostgreSQL's initdb / pg_ctl or the psycopg
@@ -149,19 +149,22 @@ def test_fresh_storage_opened_by_several_processes_at_once(fresh):
 
 
 @pytest.mark.slow
-def test_two_searches_at_once_on_a_fresh_study_both_get_their_trials(fresh, tiny_subset, tmp_path):
+def test_two_searches_at_once_on_a_fresh_study_both_get_their_trials(
+    postgres, tiny_subset, tmp_path
+):
     """Two `python -m tools.search` processes (other seeds; ex2_a on the tiny subset, 1 epoch, 2
-    folds, one trial each) started at once on one fresh study: both finish, the study holds both
-    trials. On SQLite as on one machine (one output folder and its default storage), on
-    PostgreSQL as on two machines (an output folder each, --storage)."""
+    folds, one trial each) started at once on one fresh PostgreSQL study, as on two machines (an
+    output folder each, --storage): both finish, the study holds both trials (the same on SQLite
+    in one folder: tests/test_search.py's ex2_search)."""
     import optuna
 
-    on_sqlite = fresh.startswith("sqlite")
-    outs = [tmp_path] * 2 if on_sqlite else [tmp_path / "host0", tmp_path / "host1"]
+    fresh, outs = postgres.fresh_database(), [tmp_path / "host0", tmp_path / "host1"]
     argv = ["-m", "tools.search", "--version", "ex2_a", "--epochs", "1", "--trials", "1"]
     argv += ["--data", tiny_subset[0], "--split-dir", tiny_subset[1], "--folds", "2", "--quiet"]
-    argv += [] if on_sqlite else ["--storage", fresh]
-    procs = [Started(*argv, "--seed", seed, "--out-dir", out) for seed, out in enumerate(outs)]
+    procs = [
+        Started(*argv, "--seed", i, "--out-dir", out, "--storage", fresh)
+        for i, out in enumerate(outs)
+    ]
     for r in [p.result() for p in procs]:
         assert r.returncode == 0 and "Traceback" not in r.stderr, r.stderr[-3000:]
     study = optuna.load_study(study_name="ex2_a", storage=fresh)
@@ -170,6 +173,5 @@ def test_two_searches_at_once_on_a_fresh_study_both_get_their_trials(fresh, tiny
     assert study.user_attrs["references"]["current"]["zip_bytes"] > 0
     refs = json.loads((outs[0] / "ex2_a_search.json").read_text())["references"]
     assert refs["current"]["quality"] > 0 and refs["current"]["zip_bytes"] > 0
-    if not on_sqlite:  # the host that finished last saw both (in one folder, the last to write)
-        tables = [(out / "ex2_a_search.md").read_text() for out in outs]
-        assert any("2 finished trials" in t for t in tables)
+    tables = [(out / "ex2_a_search.md").read_text() for out in outs]
+    assert any("2 finished trials" in t for t in tables)  # the host that finished last saw both
