@@ -202,10 +202,16 @@ def measure(args):
     cfg = described.frontend
     model = Model(described.data, cfg, args.threads, verbose=args.verbose, name=args.model)
     name, on_pi = machine()
-    report = {"model": args.model, "version": described.version, "source": described.source}
-    report |= {"frontend": cfg.to_dict(), "input_shape": cfg.input_shape}
-    report |= {"labels": list(described.labels), "interpreter": interpreter_words()}
-    report["machine"] = {"name": name, "raspberry_pi": on_pi, **system()}
+    report = {
+        "model": args.model,
+        "version": described.version,
+        "source": described.source,
+        "frontend": cfg.to_dict(),
+        "input_shape": cfg.input_shape,
+        "labels": list(described.labels),
+        "interpreter": interpreter_words(),
+        "machine": {"name": name, "raspberry_pi": on_pi, **system()},
+    }
     if args.wav:
         paths, truth = wav_paths(args.wav, args.split, described.labels)
         report["wav"] = label_wavs(model, described, paths, truth)

@@ -108,6 +108,8 @@ def quantize(model, representative_inputs, mode="int8", per_channel=True):
     """Full-integer quantization (float32 input and output, batch 1) calibrated on float32
     `representative_inputs`; `mode` int8 or 16x8 (int16 activations: °C and % share a scale).
     `per_channel=False`: one scale per weight tensor (the scales weigh on tiny models)."""
+    if mode not in MODES:
+        raise ValueError(f"quantization mode {mode!r}; expected 'int8' or '16x8'")
     representative = lambda: ([np.asarray(x, np.float32)[None]] for x in representative_inputs)
     # A batch of 1 (what a device runs) makes every shape static: no ops compute the batch size.
     spec = tf.TensorSpec([1, *model.input_shape[1:]], tf.float32)

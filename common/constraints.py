@@ -49,8 +49,14 @@ def of_exercise(exercise):
 
 PASS, FAIL, NOT_ASSESSABLE = "pass", "fail", "not assessable"
 EXIT_PASSED, EXIT_ERROR, EXIT_LIMIT_MISSED = 0, 1, 2
-NAMES = {"mae_t": "MAE T", "mae_rh": "MAE RH", "accuracy": "accuracy", "zip_bytes": "size"}
-NAMES |= {"pi_inference_ms": "Pi inference latency", "pi_total_ms": "Pi total latency"}
+NAMES = {
+    "mae_t": "MAE T",
+    "mae_rh": "MAE RH",
+    "accuracy": "accuracy",
+    "zip_bytes": "size",
+    "pi_inference_ms": "Pi inference latency",
+    "pi_total_ms": "Pi total latency",
+}
 
 
 def fmt(metric, value):

@@ -12,11 +12,18 @@ LABELS = ["down", "go", "left", "no", "right", "stop", "up", "yes"]
 
 # Upper bounds of the settings a JSON or flags may give (docs/robustness.md): far above any
 # front end, low enough that its arrays stay within tens of MB (a Raspberry Pi's memory).
-BOUNDS = dict.fromkeys(("rate", "frame_length", "frame_step"), 48_000) | {"fft_length": 65_536}
-BOUNDS |= {"num_mel_bins": 256, "num_coefficients": 256, "resize": 1_024}
+BOUNDS = {
+    "rate": 48_000,
+    "frame_length": 48_000,
+    "frame_step": 48_000,
+    "fft_length": 65_536,
+    "num_mel_bins": 256,
+    "num_coefficients": 256,
+    "resize": 1_024,
+}
 MAX_ARRAY_VALUES = 2**22  # the spectrogram, mel or resize matrix: 16 MB of float32
-_short = reprlib.Repr()  # a value in a message: at most 60 characters
-_short.maxstring = _short.maxother = 60
+SHORT = reprlib.Repr()  # a value in a message (here and in common.modelfile): 60 characters
+SHORT.maxstring = SHORT.maxother = 60
 
 
 @dataclasses.dataclass
@@ -86,16 +93,16 @@ class FrontEnd:
             if not whole(n) and not (n == "resize" and self.resize is None):
                 null = "null or " if n == "resize" else ""
                 found.append(
-                    f"'{n}' is {_short.repr(getattr(self, n))}; expected {null}a whole number in "
+                    f"'{n}' is {SHORT.repr(getattr(self, n))}; expected {null}a whole number in "
                     f"[1, {BOUNDS[n]:,}]"
                 )
         if not isinstance(self.mfcc, bool):
-            found.append(f"'mfcc' is {_short.repr(self.mfcc)}; expected true or false")
+            found.append(f"'mfcc' is {SHORT.repr(self.mfcc)}; expected true or false")
         if found:
             return found
         if not whole("fft_length", self.frame_length):
             return [
-                f"'fft_length' is {_short.repr(self.fft_length)}; expected a whole number in "
+                f"'fft_length' is {SHORT.repr(self.fft_length)}; expected a whole number in "
                 f"[frame_length, {BOUNDS['fft_length']:,}] (the course's: frame_length, "
                 f"{self.frame_length})"
             ]
@@ -121,7 +128,7 @@ class FrontEnd:
             numbers = all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in (lo, hi))
             if not (numbers and 0 <= lo < hi <= self.rate / 2):
                 found.append(
-                    f"'lower_frequency' {_short.repr(lo)} / 'upper_frequency' {_short.repr(hi)}: "
+                    f"'lower_frequency' {SHORT.repr(lo)} / 'upper_frequency' {SHORT.repr(hi)}: "
                     f"expected 0 <= lower < upper <= rate / 2 = {self.rate / 2:g} Hz"
                 )
             if self.num_coefficients > self.num_mel_bins:
@@ -137,12 +144,16 @@ class FrontEnd:
         try:
             return cls.from_dict(d).problems()
         except TypeError as e:
-            return [f"front-end settings {_short.repr(d)} unusable ({e})"]
+            return [f"front-end settings {SHORT.repr(d)} unusable ({e})"]
 
 
 # The exercises' front ends: 16 kHz (versions a, b) and 8 kHz after resample_poly (c).
-MFCC_16K = FrontEnd(16000, 640, 320, lower_frequency=20, upper_frequency=4000)
-MFCC_8K = FrontEnd(8000, 320, 160, lower_frequency=20, upper_frequency=4000)
+MFCC_16K = FrontEnd(
+    rate=16000, frame_length=640, frame_step=320, lower_frequency=20, upper_frequency=4000
+)
+MFCC_8K = FrontEnd(
+    rate=8000, frame_length=320, frame_step=160, lower_frequency=20, upper_frequency=4000
+)
 
 
 def hann_window(n):

@@ -9,7 +9,7 @@ import struct
 
 from .constraints import VERSIONS
 from .errors import DataError, read_file
-from .frontend_np import LABELS, FrontEnd, _short
+from .frontend_np import LABELS, FrontEnd, SHORT
 from .tflite_io import MAX_MODEL_BYTES, ModelFileError, read_model_bytes, sha256
 
 NAME = "keyword_spotting"  # the metadata entry; others (the converter's) are left alone
@@ -164,7 +164,7 @@ def read_report(path, data):
     recorded = report.get("tflite_sha256")
     if not (isinstance(recorded, str) and SHA256_HEX.fullmatch(recorded)):
         raise DataError(
-            f"{where}: 'tflite_sha256' is {_short.repr(recorded)}; expected a sha256 as 64 "
+            f"{where}: 'tflite_sha256' is {SHORT.repr(recorded)}; expected a sha256 as 64 "
             "lowercase hexadecimal digits, as written with the model"
         )
     files, actual = report.get("files"), sha256(data)
@@ -221,7 +221,7 @@ def check_contents(found):
     """The first thing wrong in the version, front end and labels or normalization (None: none)."""
     version = found.get("version")
     if not (isinstance(version, str) and version in VERSIONS):
-        return f"'version' is {_short.repr(version)}; expected one of {', '.join(sorted(VERSIONS))}"
+        return f"'version' is {SHORT.repr(version)}; expected one of {', '.join(sorted(VERSIONS))}"
     exercise = "ex2" if "frontend" in found else "ex1" if "normalization" in found else None
     if exercise and VERSIONS[version].exercise != exercise:
         what = "keyword spotter's front end" if exercise == "ex2" else "forecaster's normalization"
@@ -229,7 +229,7 @@ def check_contents(found):
     if "frontend" in found:
         fe, labels = found["frontend"], found.get("labels")
         if not isinstance(fe, dict):
-            return f"'frontend' is {_short.repr(fe)}; expected an object of front-end settings"
+            return f"'frontend' is {SHORT.repr(fe)}; expected an object of front-end settings"
         if problems := FrontEnd.problems_of(fe):
             return problems[0]
         if not (
@@ -238,7 +238,7 @@ def check_contents(found):
             and all(isinstance(x, str) and x for x in labels)
             and len(set(labels)) == len(labels)
         ):
-            return f"'labels' is {_short.repr(labels)}; expected a list of 1 to {MAX_LABELS} different label names"
+            return f"'labels' is {SHORT.repr(labels)}; expected a list of 1 to {MAX_LABELS} different label names"
         return None
     if "normalization" not in found:
         return "neither 'frontend' (keyword spotting) nor 'normalization' (forecasting)"
@@ -249,7 +249,7 @@ def check_contents(found):
     )
     if not ok or min(norm["std"]) <= 0:
         return (
-            f"'normalization' is {_short.repr(norm)}; expected {{'mean': [T, RH], 'std': [T, RH]}} "
+            f"'normalization' is {SHORT.repr(norm)}; expected {{'mean': [T, RH], 'std': [T, RH]}} "
             "with finite values and std > 0"
         )
     return None
@@ -257,8 +257,10 @@ def check_contents(found):
 
 # ---------------------------------------------------------------- the flatbuffer
 # field indices in the TFLite schema (tensorflow/compiler/mlir/lite/schema/schema.fbs)
-MODEL_SUBGRAPHS, MODEL_BUFFERS, MODEL_METADATA, METADATA_NAME, METADATA_BUFFER = 2, 4, 6, 0, 1
-SUBGRAPH_TENSORS, SUBGRAPH_INPUTS, SUBGRAPH_OUTPUTS, TENSOR_SHAPE, BUFFER_DATA = 0, 1, 2, 0, 0
+MODEL_SUBGRAPHS, MODEL_BUFFERS, MODEL_METADATA = 2, 4, 6
+SUBGRAPH_TENSORS, SUBGRAPH_INPUTS, SUBGRAPH_OUTPUTS, TENSOR_SHAPE = 0, 1, 2, 0
+METADATA_NAME, METADATA_BUFFER = 0, 1
+BUFFER_DATA = 0
 
 
 def embed(tflite, version, frontend, labels):

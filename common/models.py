@@ -85,7 +85,7 @@ class MultiOutputMAE(tf.keras.metrics.Metric):
 
     def __init__(self, name="mean_absolute_error", **kwargs):
         super().__init__(name=name, **kwargs)
-        self.total = self.add_weight(name="total", shape=(2,), initializer="zeros")
+        self.total = self.add_weight(name="total", shape=(FEATURES,), initializer="zeros")
         self.count = self.add_weight(name="count", initializer="zeros")
 
     def update_state(self, y_true, y_pred, sample_weight=None):
@@ -98,5 +98,5 @@ class MultiOutputMAE(tf.keras.metrics.Metric):
         return tf.math.divide_no_nan(self.total, self.count)
 
     def reset_state(self):  # tf_keras' default assigns a scalar 0
-        self.total.assign(tf.zeros(2))
+        self.total.assign(tf.zeros(FEATURES))
         self.count.assign(0.0)

@@ -60,10 +60,18 @@ class Result:
         own = {f.name for f in dataclasses.fields(cls)} | {"passed", "limits", *SIZES}
         details = {k: v for k, v in d.items() if k not in own}
         details["training"] = {k: v for k, v in d["training"].items() if k != "history"}
-        v, model = d["version"], (d["architecture"], d["params"], d["sparsity"])
-        sizes, metrics = {k: d[k] for k in SIZES}, exercise(v).Metrics(**d["metrics"])
-        history, verdict = d["training"]["history"], Verdict.from_dict(d["verdict"])
-        return cls(v, entry(v).name, *model, sizes, metrics, history, details, verdict)
+        return cls(
+            version=d["version"],
+            name=entry(d["version"]).name,
+            architecture=d["architecture"],
+            params=d["params"],
+            sparsity=d["sparsity"],
+            sizes={k: d[k] for k in SIZES},
+            metrics=exercise(d["version"]).Metrics(**d["metrics"]),
+            history=d["training"]["history"],
+            details=details,
+            verdict=Verdict.from_dict(d["verdict"]),
+        )
 
 
 def finite(obj):
