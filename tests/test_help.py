@@ -20,7 +20,7 @@ import pytest
 from conftest import ROOT
 
 SCRIPTS = ("ex1_a.py", "ex1_b.py", "ex2_a.py", "ex2_b.py", "ex2_c.py")
-TOOLS = ("run_all", "bench", "evaluate", "search", "seasons", "fullsize", "folds", "mcu")
+TOOLS = ("run_all", "bench", "evaluate", "search", "seasons", "folds", "mcu")
 MODULES = {m: f"python -m tools.{m}" for m in (*TOOLS, "c_export")}
 MODULES["splits"] = "python -m common.splits"
 
