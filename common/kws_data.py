@@ -15,7 +15,6 @@ from .download import Archive, obtain, shown
 from .errors import DataError, no_such, read_file
 from .frontend_np import LABELS
 from .macos_files import is_macos_metadata
-from .splits import MAX_LIST_BYTES, speaker_of
 from .wav import WavError, read_wav
 
 ARCHIVE = Archive(
@@ -26,10 +25,19 @@ ARCHIVE = Archive(
 )
 SPLITS = ("train", "val", "test")
 LINE = "./data/mini_speech_commands/<label>/<file>.wav"
+MAX_LIST_BYTES = 16 * 2**20  # a split file: 8,000 lines are 500 kB
 FINGERPRINT = (
     "sha256 of '<label>/<file>', first 4 bytes (big-endian), sorted, base64: "
     "4 bytes a training file"
 )
+
+
+def speaker_of(path):
+    """`down/004ae714_nohash_0.wav` -> `004ae714`."""
+    name = os.path.basename(path)
+    if "_nohash_" not in name:
+        raise ValueError(f"{path}: expected a file name <speaker>_nohash_<n>.wav")
+    return name.split("_nohash_")[0]
 
 
 @dataclasses.dataclass
@@ -136,16 +144,16 @@ def fitting_splits(data_dir):
 
 
 def missing_files_hint(data_dir, which, split_flag):
-    """What to do when a split lists files that `data_dir` lacks: a split that fits, or make one."""
+    """What to do when a split lists files that `data_dir` lacks: a split that fits, or what to pass."""
     flag = f"{split_flag} " if split_flag else ""
     folder = split_flag in (None, "--split-dir")  # the option names a folder, not a file
     if fits := fitting_splits(data_dir):
         target = fits[0] if folder else split_file(fits[0], which)
         return f"the split beside that folder lists only files it has: {flag}{shown(target)}"
-    target = "my_split" if folder else f"my_split/kws_split_{which}.txt"
+    target = "DIR" if folder else f"DIR/kws_split_{which}.txt"
     return (
-        f"for a partial copy, make a split of the files it has: python -m common.splits "
-        f"--data {shown(data_dir)} --out-dir my_split, then {flag}{target}"
+        f"for a partial copy, pass split files that list only the files it has: {flag}{target} "
+        "(the shared copy's are in mini_speech_commands_split, beside it)"
     )
 
 

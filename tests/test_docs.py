@@ -61,7 +61,7 @@ SPEC = {
     "common.wav.BASE_RATE": "Hz",
     "common.tflite_io.MAX_MODEL_BYTES": "B",
     "common.modelfile.MAX_JSON_BYTES": "B",
-    "common.splits.MAX_LIST_BYTES": "B",
+    "common.kws_data.MAX_LIST_BYTES": "B",
     "common.jena.MAX_CSV_BYTES": "B",
     "common.download.TIMEOUT_S": "s",
     "common.download.LOCK_WAIT_S": "s",

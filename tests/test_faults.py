@@ -6,7 +6,6 @@ and says whether TensorFlow was imported (training needs it). "Before it costs a
 shown by the order of the work: the step that would allocate fails the test if reached.
 """
 
-import errno
 import json
 import os
 import shutil
@@ -27,7 +26,7 @@ from common import cli, modelfile, outputs, tflite_io, wav
 from common.errors import DataError
 from common.frontend_np import LABELS, MFCC_8K, MFCC_16K, FrontEnd
 from conftest import ROOT, default_stop_signals, run_python
-from test_outputs import interrupted, one_line, patched, raising, tiny_tflite
+from test_outputs import interrupted, one_line, tiny_tflite
 
 SHARED = ROOT / ".." / "shared" / "data"
 WAVS = SHARED / "mini_speech_commands"
@@ -187,25 +186,6 @@ def mostly_missing_csv(t, inputs):
     return script_args(t, inputs, "ex1_a.py", data=bad), [bad, "gap"]
 
 
-def small_file_list(path):
-    lines = (need(SHARED) / "mini_speech_commands_files.txt").read_text().split()[::20]
-    path.write_text("\n".join(lines) + "\n")
-    return path
-
-
-def splits_cli(t, inputs, case):
-    files, out = t / "files.txt", t / "out"
-    names = [files] if case != "out-dir a file" else [out]
-    if case != "missing list":
-        small_file_list(files)
-    if case == "bad line":
-        files.write_text(files.read_text() + "yes/not-a-speaker-file.wav\n")
-        names.append("not-a-speaker-file.wav")
-    elif case == "out-dir a file":
-        out.write_text("in the way")
-    return ["-m", "common.splits", "--files", files, "--out-dir", out], names
-
-
 CASES = {  # id: (builder, its arguments): every way in, one case or more
     "ex2_a --epochs 0": (bad_flag, "ex2_a.py", "--epochs 0", "--epochs 0"),
     "ex2_a --latency-runs 0": (bad_flag, "ex2_a.py", "--latency-runs 0", "--latency-runs"),
@@ -233,9 +213,6 @@ CASES = {  # id: (builder, its arguments): every way in, one case or more
     "wav: a NaN sample in train": (bad_split, "ex2_c.py", "train", "yes/nan", "{wavs}/yes/nan_"),
     "wav: 1 Hz in val": (bad_split, "ex2_c.py", "val", "yes/one_hertz", "{wavs}/yes/one_hertz_"),
     "csv: 90 % of T missing": (mostly_missing_csv,),
-    "common.splits: no file list": (splits_cli, "missing list"),
-    "common.splits: a bad line": (splits_cli, "bad line"),
-    "common.splits: --out-dir a file": (splits_cli, "out-dir a file"),
 }
 
 
@@ -583,38 +560,3 @@ def test_search_flags_and_storage_errors_are_one_line_status_1(tmp_path, capsys,
     status, got, _ = one_line(capsys, search.main, argv.split())
     assert status == 1 and got.startswith(f"error: {line.format(tmp=tmp_path)}"), got
     assert "secret" not in got
-
-
-# ---------------------------------------------------- python -m common.splits writes a set
-
-
-@pytest.mark.parametrize("previous", [True, False], ids=["over an old set", "into a new folder"])
-@pytest.mark.parametrize("stop", ["full disk", "Ctrl-C"])
-def test_splits_stopped_while_staged_leave_one_whole_set(
-    tmp_path, monkeypatch, capsys, stop_signals, previous, stop
-):
-    from common import splits
-
-    files, out = small_file_list(tmp_path / "files.txt"), tmp_path / "out"
-    if previous:
-        write_split(out, {w: [f"old {w}"] for w in ("train", "val", "test")})
-    before = snapshot(out) or {}
-    full = raising(errno.ENOSPC, "No space left on device")
-    action = full if stop == "full disk" else lambda: signal.raise_signal(signal.SIGINT)
-    calls = patched(monkeypatch, "fsync", lambda n, a: n == 2, action)  # the 2nd file staged
-    status, line, _ = one_line(capsys, splits.run, ["--files", str(files), "--out-dir", str(out)])
-    monkeypatch.undo()
-    assert len(calls) >= 2, "not stopped while staging"
-    if stop == "full disk":  # the previous set, nothing staged left
-        assert (status, line) == (
-            1,
-            f"error: {out}: No space left on device (writing the output files)",
-        )
-        assert (snapshot(out) or {}) == before, "the previous set changed, or a staged file is left"
-    else:  # held: the new set is written whole, then the signal acts
-        assert (status, line) == (130, interrupted(signal.SIGINT, written=True))
-        after = snapshot(out)
-        assert (
-            sorted(after) == [f"kws_split_{w}.txt" for w in ("test", "train", "val")]
-            and after != before
-        )

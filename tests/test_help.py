@@ -3,10 +3,10 @@ that exists on the command it is about. The parsers are taken from the commands 
 (their own parse_args call is stopped); the messages are every string literal of common/*.py,
 tools/*.py (arm_check.py aside), kws_inference.py and ex*.py (f-strings with their literal
 parts): a flag belongs to the command the string names before it (`python -m tools.X`,
-`python -m common.splits`, `exN_v.py`, `kws_inference.py`) in the same clause (no `;`, `. `,
-backtick or line end between), else to the commands of the module it is in (a command's own
-module; forecast.py and kws.py: their scripts; cli.py, pipeline.py: the five scripts). A flag
-in any other module must come after the command it belongs to."""
+`exN_v.py`, `kws_inference.py`) in the same clause (no `;`, `. `, backtick or line end
+between), else to the commands of the module it is in (a command's own module; forecast.py and
+kws.py: their scripts; cli.py, pipeline.py: the five scripts). A flag in any other module must
+come after the command it belongs to."""
 
 import argparse
 import ast
@@ -22,7 +22,6 @@ from conftest import ROOT
 SCRIPTS = ("ex1_a.py", "ex1_b.py", "ex2_a.py", "ex2_b.py", "ex2_c.py")
 TOOLS = ("run_all", "bench", "evaluate", "search", "seasons", "folds", "mcu")
 MODULES = {m: f"python -m tools.{m}" for m in (*TOOLS, "c_export")}
-MODULES["splits"] = "python -m common.splits"
 
 
 class Grabbed(BaseException):

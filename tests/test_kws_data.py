@@ -1,6 +1,6 @@
 """Keyword-spotting data checks before any training: split files, duplicates, files in two
 splits, missing and unreadable wavs, wavs that are not 16 kHz mono 1 s; the stratified
-calibration sample; unseen speakers."""
+calibration sample; speakers, unseen ones; the repository's split files."""
 
 import re
 import collections
@@ -10,9 +10,10 @@ import numpy as np
 import pytest
 from scipy.io import wavfile
 
-from common import kws, kws_data, splits
+from common import kws, kws_data
 from common.errors import DataError
 from common.frontend_np import LABELS, MFCC_16K
+from conftest import ROOT
 
 PREFIX = "./data/mini_speech_commands/"
 
@@ -71,6 +72,30 @@ def test_read_splits_in_both_namings_and_what_they_leave_out(data, tmp_path, nam
     assert mask.tolist() == [True] * 4 + [False] * 3
 
 
+def test_speaker_of():
+    assert kws_data.speaker_of("down/004ae714_nohash_0.wav") == "004ae714"
+    assert kws_data.speaker_of("./data/mini_speech_commands/up/ab_cd_nohash_3.wav") == "ab_cd"
+    with pytest.raises(ValueError, match="nohash"):
+        kws_data.speaker_of("down/foo.wav")
+
+
+def test_top_level_split_files_are_the_courses_which_leak_speakers_and_ours_do_not(shared_data):
+    """The homework's limits are defined on the course's split: the repository ships it."""
+
+    def speakers(d, name):
+        return {kws_data.speaker_of(ln) for ln in (d / f"kws_split_{name}.txt").read_text().split()}
+
+    for name in ("train", "val", "test"):
+        ours = (ROOT / f"kws_split_{name}.txt").read_text().splitlines()
+        course = (shared_data / "course_splits" / f"kws_{name}_split.txt").read_text().splitlines()
+        assert ours == course and len(ours) == {"train": 6400, "val": 800, "test": 800}[name]
+    course_test = speakers(ROOT, "test")
+    assert len(course_test) == 585 and len(course_test & speakers(ROOT, "train")) == 541
+    d = ROOT / "splits" / "speaker_disjoint"
+    assert not speakers(d, "test") & speakers(d, "train")
+    assert not speakers(d, "val") & speakers(d, "train")
+
+
 def test_split_file_and_data_folder_errors(data, tmp_path, monkeypatch):
     d = write_splits(tmp_path / "u", ["cat/x_nohash_0.wav"])
     with pytest.raises(DataError, match="label folder"):
@@ -96,27 +121,17 @@ def test_split_file_and_data_folder_errors(data, tmp_path, monkeypatch):
         kws_data.split_file("none", "val")
 
 
-def test_missing_files_lead_to_the_split_that_fits_or_to_the_split_tool(data, tmp_path):
+def test_missing_files_lead_to_the_split_that_fits_or_say_what_to_pass(data, tmp_path):
     """A split listing files the folder lacks (the course's split on a partial copy): the
-    error names the split beside the data that fits it, else the command that makes one,
-    and that command's split is then read without error."""
+    error names the split beside the data that fits it, else says to pass one that fits."""
     course = write_splits(tmp_path / "course", ["yes/gone_nohash_0.wav"])
-    shown = kws_data.shown(data)
     missing = r"kws_split_train.txt: 1 of 9 listed files missing .*gone_nohash_0.wav"
     with pytest.raises(DataError, match=missing) as e:
         kws_data.read_splits(course, data, split_flag="--split-dir")
     assert str(e.value).endswith(
-        f"; for a partial copy, make a split of the files it has: python -m "
-        f"common.splits --data {shown} --out-dir my_split, then --split-dir my_split"
+        "; for a partial copy, pass split files that list only the files it has: --split-dir "
+        "DIR (the shared copy's are in mini_speech_commands_split, beside it)"
     )
-    out = tmp_path / "made"
-    assert splits.main(["--data", str(data), "--out-dir", str(out)]) == 1  # 2 speakers: too few
-    for k in range(3, 11):
-        for label in LABELS:
-            (data / label / f"{k:08x}_nohash_0.wav").write_bytes(b"")
-    assert splits.main(["--data", str(data), "--out-dir", str(out)]) == 0
-    made = kws_data.read_splits(out, data, log=lambda m: pytest.fail(m))
-    assert sum(len(s.paths) for s in made.values()) == 80 and all(s.paths for s in made.values())
     fits = write_splits(tmp_path / "mini_speech_commands_split")
     with pytest.raises(DataError) as e:
         kws_data.read_splits(course, data, split_flag="--split-dir")
