@@ -11,13 +11,11 @@ import matplotlib.dates as mdates
 import matplotlib.image
 import numpy as np
 import pytest
-from matplotlib.colors import to_rgba
 
 from conftest import ROOT
 from common import plots
 
 LABELS = ["down", "go", "left", "no", "right", "stop", "up", "yes"]
-BENCH_KEYS = ("version", "label", "zip_bytes", "mae_t", "mae_rh", "accuracy")
 NAN = float("nan")
 # 8 labels, 18 clips each, 11 of them right: 144 clips, 88 right, accuracy 61.11 %
 HAND_CONFUSION = 10 * np.eye(8, dtype=int) + 1
@@ -55,21 +53,6 @@ def kws_inputs():
     return dict(history=history, confusion=HAND_CONFUSION.copy(), labels=LABELS, **marks)
 
 
-def bench_inputs(*more_rows):
-    rows = [
-        ("ex1_a", "original report", 2300, 0.45, 1.9, None),
-        ("ex1_a", "this project", 1800, 0.31, 1.2, None),
-        ("ex1_a", "persistence", None, 0.6, 2.5, None),
-        ("ex2_a", "this project", 21000, None, None, 0.93),
-        *more_rows,
-    ]
-    limits = {
-        "ex1_a": {"mae_t": 0.5, "mae_rh": 1.8, "zip_bytes": 2048},
-        "ex2_a": {"accuracy": 0.90, "zip_bytes": 25600},
-    }
-    return dict(rows=[dict(zip(BENCH_KEYS, r)) for r in rows], limits=limits, title="benchmark")
-
-
 def draw(function, **kwargs):
     """Call `function`; fail on any RuntimeWarning or a figure left open; return the PNG bytes."""
     with warnings.catch_warnings(record=True) as caught:
@@ -91,7 +74,6 @@ def decode(data):
     [
         (plots.forecast_png, forecast_inputs, (1200, 1400)),
         (plots.kws_png, kws_inputs, (550, 1600)),
-        (plots.bench_png, bench_inputs, (600, 1600)),
     ],
 )
 def test_png_size_content_and_determinism(function, inputs, size):
@@ -201,43 +183,6 @@ def test_a_relative_humidity_forecast_above_100_percent_is_marked(plt):
     assert list(lines["100 %"].get_ydata()) == [100, 100] and above.get_color() == "red"
 
 
-def test_bench_picture_places_each_row_and_limit(monkeypatch, plt):
-    """The benchmark picture's axes, caught before rendering: each row with a size a point at
-    (kB, value) in its version's colour, persistence a dotted reference line, each version's
-    limits dashed lines in its colour."""
-    caught, real = [], plots.png
-    monkeypatch.setattr(plots, "png", lambda fig, *rect: caught.append(fig) or real(fig, *rect))
-    draw(plots.bench_png, **bench_inputs())
-    axes = caught[0].axes[:3]
-    assert [ax.get_title() for ax in axes] == ["ex1: MAE T", "ex1: MAE RH", "ex2: accuracy (%)"]
-    blue, orange = (to_rgba(plt.get_cmap("tab10")(i)) for i in (0, 1))  # ex1_a, ex2_a
-
-    def drawn(ax):
-        lines = [(ln, *map(tuple, ln.get_data()), to_rgba(ln.get_color())) for ln in ax.get_lines()]
-        points = sorted((x[0], y[0], c) for ln, x, y, c in lines if ln.get_marker() == "o")
-        dashed = sorted((x, y, c) for ln, x, y, c in lines if ln.get_linestyle() == "--")
-        dotted = [y[0] for ln, x, y, c in lines if ln.get_linestyle() == ":"]
-        return points, dashed, dotted, sorted(t.get_text() for t in ax.texts)
-
-    # sizes 2,300 / 1,800 / 21,000 B = 2.246 / 1.758 / 20.51 kB; size limits: ex1_a 2 kB, ex2_a 25
-    ex1_a = ["ex1_a original report", "ex1_a this project", "persistence (ex1_a)"]
-    for ax, (seed, this, persistence, limit) in zip(
-        axes, [(0.45, 0.31, 0.6, 0.5), (1.9, 1.2, 2.5, 1.8)]
-    ):
-        assert drawn(ax) == (
-            [(1800 / 1024, this, blue), (2300 / 1024, seed, blue)],
-            [((0.0, 1.0), (limit, limit), blue), ((2.0, 2.0), (0.0, 1.0), blue)],
-            [persistence],
-            ex1_a,
-        )
-    assert drawn(axes[2]) == (
-        [(21000 / 1024, 93.0, orange)],
-        [((0.0, 1.0), (90.0, 90.0), orange), ((25.0, 25.0), (0.0, 1.0), orange)],
-        [],
-        ["ex2_a this project"],
-    )
-
-
 def forecast_gaps():
     """None and NaN in the curves, a NaN forecast, no finite persistence RH (MAE n/a), no times."""
     inputs = forecast_inputs(12)
@@ -267,8 +212,6 @@ ROBUST = {
     "forecast no windows": (plots.forecast_png, short_history({}, **NO_WINDOWS)),
     "kws empty row": (plots.kws_png, kws_inputs() | ONE_EPOCH | {"confusion": NO_CLIPS_OF_NO}),
     "kws empty": (plots.kws_png, kws_inputs() | NOTHING),
-    "bench missing": (plots.bench_png, bench_inputs(("ex1_b", "failed", 3000, None, NAN, None))),
-    "bench empty": (plots.bench_png, dict(rows=[], limits={}, title="empty")),
 }
 
 
@@ -280,7 +223,7 @@ def test_robust_to_missing_values(function, inputs):
 def test_import_does_not_load_tensorflow():
     code = (
         "import sys; sys.path.insert(0, sys.argv[1]); from common import plots; "
-        "plots.bench_png([], {}, title='x'); "
+        "plots.png(plots.pyplot().figure()); "
         "assert 'tensorflow' not in sys.modules and 'keras' not in sys.modules, 'tf imported'"
     )
     subprocess.run([sys.executable, "-c", code, str(ROOT)], check=True, timeout=60)

@@ -1,5 +1,5 @@
 """Benchmark: naive baselines and the original report's recipes beside the five versions, trained
-in one run on the same data and seeds; a markdown page of tables and a picture.
+in one run on the same data and seeds; a markdown page of tables.
 
     python -m tools.bench --seeds 0,1,2        # the data of ../shared/data, see --help
 """
@@ -11,7 +11,7 @@ import time
 
 import numpy as np
 
-from common import cli, forecast, outputs, pipeline, plots, runtime
+from common import cli, forecast, outputs, pipeline, runtime
 from common.constraints import VERSIONS
 from common.litert import measure_latency
 from common.result import exercise
@@ -158,22 +158,6 @@ def table(rows_by_version):
     return "\n".join(lines)
 
 
-def picture(rows_by_version):
-    points = []
-    for version, block in rows_by_version.items():
-        for row in block:
-            point = {"version": version, "label": row.role, "zip_bytes": row.zip_bytes_max}
-            for k in {"mae_t", "mae_rh", "accuracy"} & set(row.metrics):
-                point[k] = float(np.mean(row.metrics[k]))
-            points.append(point)
-    limits = {v: VERSIONS[v].limits for v in rows_by_version}
-    title = (
-        "Size against quality on the test split of each run's data, mean over seeds (limits "
-        "dashed: defined on the official data)"
-    )
-    return plots.bench_png(points, limits, title=title)
-
-
 def shown(path):
     """`path` relative to the repository root, as the README writes it."""
     return os.path.relpath(path, ROOT)
@@ -189,7 +173,7 @@ def parse_args(argv):
         default = os.path.join(SHARED, name)
         p.add_argument(flag, default=default, help=f"{what} (default: ../shared/data/{name})")
     p.add_argument("--versions", default=",".join(VERSIONS), help="e.g. ex1_b,ex2_c (default: all)")
-    page = "the page (default: docs/results/BENCHMARK.md; the picture goes beside it, .png)"
+    page = "the page (default: docs/results/BENCHMARK.md)"
     out = os.path.join(ROOT, "docs", "results", "BENCHMARK.md")
     p.add_argument("--out", default=out, help=page)
     for ex in ("ex1", "ex2"):
@@ -235,7 +219,6 @@ def main(argv=None):
             rows[version].insert(0, Row("persistence", "last step repeated", metrics=metrics))
     measure_latencies(list(built.values()), args.runs)
     minutes = (time.perf_counter() - started) / 60
-    png = os.path.splitext(args.out)[0] + ".png"
     command = " ".join(["python -m tools.bench", *(sys.argv[1:] if argv is None else argv)])
     text = "\n".join(
         [
@@ -253,13 +236,10 @@ def main(argv=None):
             "",
             table(rows),
             "",
-            f"![size against quality]({os.path.basename(png)})",
-            "",
         ]
     )
     outputs.write_set(
-        os.path.dirname(os.path.abspath(args.out)),
-        {os.path.basename(args.out): text.encode(), os.path.basename(png): picture(rows)},
+        os.path.dirname(os.path.abspath(args.out)), {os.path.basename(args.out): text.encode()}
     )
     print(text)
     return 0
