@@ -52,7 +52,8 @@ class Parts:
 
     def objective(self, trial):
         """Optuna's objective: a candidate's bounds, then (within them) its quality."""
-        spec = search_space.kws_candidate(trial, self.version, self.args.epochs)
+        args = self.args
+        spec = search_space.kws_candidate(trial, self.version, args.epochs, args.qat_epochs)
         trial.set_user_attr("declaration", search_space.declaration(spec))
         same = finished_with(trial)
         if same is not None:  # proposed again: the earlier trial's result
@@ -119,9 +120,11 @@ class Parts:
     def quality(self, spec, trial=None):
         """int8 accuracy on each fold, trained on the others (folds.score)."""
         pruning = lambda i: [first_fold_pruning(trial)] if trial is not None and i == 0 else []
-        epochs, seed = spec.epochs_for(self.args.epochs), self.args.seed
+        epochs, qat = spec.epochs_for(self.args.epochs)
+        if self.args.qat_epochs is not None:  # the references' too, not only the candidates'
+            qat = self.args.qat_epochs
         scores = [
-            folds.score(spec, t, v, seed, *epochs, pruning(i))
+            folds.score(spec, t, v, self.args.seed, epochs, qat, pruning(i))
             for i, (t, v) in enumerate(self.pairs)
         ]
         int8 = [s["int8"] for s in scores]
@@ -363,6 +366,8 @@ def parse_args(argv):
     add("--folds", type=cli.within(1, cli.MAX_FOLDS), default=3, help=folds)
     epochs = f"fix every candidate's epochs, 1 to {cli.MAX_EPOCHS:,} (a smoke test)"
     add("--epochs", type=cli.within(1, cli.MAX_EPOCHS), help=epochs)
+    qat = f"fix every model's quantization-aware epochs, 0 to {cli.MAX_EPOCHS:,} (a smoke test)"
+    add("--qat-epochs", type=cli.within(0, cli.MAX_EPOCHS), help=qat)
     add("--out-dir", default="search_out", help="outputs, default storage (default: search_out)")
     add("--storage", help="an Optuna storage URL (default: sqlite:///<out-dir>/search.db)")
     add("--study", help="study name (default: the version)")
