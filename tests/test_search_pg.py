@@ -152,15 +152,16 @@ def test_fresh_storage_opened_by_several_processes_at_once(fresh):
 def test_two_searches_at_once_on_a_fresh_study_both_get_their_trials(
     postgres, tiny_subset, tmp_path
 ):
-    """Two `python -m tools.search` processes (other seeds; ex2_a on the tiny subset, 1 epoch, 2
-    folds, one trial each) started at once on one fresh PostgreSQL study, as on two machines (an
-    output folder each, --storage): both finish, the study holds both trials (the same on SQLite
-    in one folder: tests/test_search.py's ex2_search)."""
+    """Two `python -m tools.search` processes (other seeds; ex2_a on the tiny subset, 1 epoch, no
+    quantization-aware ones, 2 folds, one trial each) started at once on one fresh PostgreSQL
+    study, as on two machines (an output folder each, --storage): both finish, the study holds
+    both trials (the same on SQLite in one folder: tests/test_search.py's ex2_search)."""
     import optuna
 
     fresh, outs = postgres.fresh_database(), [tmp_path / "host0", tmp_path / "host1"]
-    argv = ["-m", "tools.search", "--version", "ex2_a", "--epochs", "1", "--trials", "1"]
-    argv += ["--data", tiny_subset[0], "--split-dir", tiny_subset[1], "--folds", "2", "--quiet"]
+    argv = ["-m", "tools.search", "--version", "ex2_a", "--trials", "1", "--quiet"]
+    argv += ["--epochs", "1", "--qat-epochs", "0"]
+    argv += ["--data", tiny_subset[0], "--split-dir", tiny_subset[1], "--folds", "2"]
     procs = [
         Started(*argv, "--seed", i, "--out-dir", out, "--storage", fresh)
         for i, out in enumerate(outs)

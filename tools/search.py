@@ -23,7 +23,6 @@ import sqlalchemy
 from common import cli, kws, litert, outputs, runtime
 from common.constraints import entry
 from common.errors import DataError
-from common.plots import png, pyplot
 from common.result import finite
 from common.tflite_io import zip_bytes_of
 
@@ -32,7 +31,7 @@ from . import bench, declared, folds, search_space
 FEASIBLE, INFEASIBLE, STOPPED = "feasible", "infeasible", "stopped early"
 DONE = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)
 SCHEMA_LOCK_KEY = 0x6B777331  # PostgreSQL advisory lock key ("kws1") held while the schema is made
-ORIGINAL = "original report"  # the name of the original report's model in tables and pictures
+ORIGINAL = "original report"  # the name of the original report's model in tables and messages
 LATENCY = ("invoke_ratio", "total_ratio")  # the latency targets' measures
 
 
@@ -53,7 +52,8 @@ class Parts:
 
     def objective(self, trial):
         """Optuna's objective: a candidate's bounds, then (within them) its quality."""
-        spec = search_space.kws_candidate(trial, self.version, self.args.epochs)
+        args = self.args
+        spec = search_space.kws_candidate(trial, self.version, args.epochs, args.qat_epochs)
         trial.set_user_attr("declaration", search_space.declaration(spec))
         same = finished_with(trial)
         if same is not None:  # proposed again: the earlier trial's result
@@ -120,9 +120,11 @@ class Parts:
     def quality(self, spec, trial=None):
         """int8 accuracy on each fold, trained on the others (folds.score)."""
         pruning = lambda i: [first_fold_pruning(trial)] if trial is not None and i == 0 else []
-        epochs, seed = spec.epochs_for(self.args.epochs), self.args.seed
+        epochs, qat = spec.epochs_for(self.args.epochs)
+        if self.args.qat_epochs is not None:  # the references' too, not only the candidates'
+            qat = self.args.qat_epochs
         scores = [
-            folds.score(spec, t, v, seed, *epochs, pruning(i))
+            folds.score(spec, t, v, self.args.seed, epochs, qat, pruning(i))
             for i, (t, v) in enumerate(self.pairs)
         ]
         int8 = [s["int8"] for s in scores]
@@ -351,46 +353,6 @@ def markdown(version, study_name, rows, refs, seconds, running=()):
     return "\n".join(lines + [best["declaration"], "```", ""])
 
 
-def picture(version, rows, refs):
-    """PNG: quality against zipped size, the references as stars, the bounds as lines."""
-    kb = lambda some: [r["zip_bytes"] / 1024 for r in some]
-    y = lambda some, key="quality": [100 * r[key] for r in some]
-    ok = [r for r in rows if r["status"] == FEASIBLE]
-    stopped = [r for r in rows if r["status"] == STOPPED and r.get("last_epoch_value") is not None]
-    infeasible = [r for r in rows if r["status"] == INFEASIBLE and "zip_bytes" in r]
-    shapeless = sum(r["status"] == INFEASIBLE and "zip_bytes" not in r for r in rows)
-    fig, ax = pyplot().subplots(figsize=(9, 6))
-    if ok:
-        label = "feasible (colour: trial)"
-        ax.scatter(kb(ok), y(ok), c=[r["trial"] for r in ok], cmap="viridis", label=label, zorder=3)
-        front = pareto(rows)
-        ax.plot(kb(front), y(front), "-", color="tab:blue", alpha=0.5, label="Pareto front")
-    if stopped:
-        grey = dict(marker="x", color="silver", label="stopped early (float, fold 1)")
-        ax.scatter(kb(stopped), y(stopped, "last_epoch_value"), **grey)
-    if infeasible:
-        bottom = dict(transform=ax.get_xaxis_transform(), markersize=14, color="grey")
-        label = "infeasible (at its size)"
-        ax.plot(kb(infeasible), [0] * len(infeasible), "|", label=label, **bottom)
-    for role, r in refs.items():
-        color = "tab:red" if role == "current" else "tab:orange"
-        label = ORIGINAL if role == "seed recipe" else role
-        ax.plot(kb([r]), y([r]), "*", markersize=14, color=color, label=label, zorder=4)
-    line = dict(color="black", linewidth=1)
-    bound = search_space.max_zip_bytes(version) / 1024
-    ax.axvline(bound, linestyle="--", label="size bound", **line)
-    label = "accuracy limit (on the course's test split)"
-    ax.axhline(100 * entry(version).limits["accuracy"], linestyle=":", label=label, **line)
-    ax.set_ylabel("mean int8 accuracy over the folds (%)")
-    on = "speaker-grouped folds of train + val"
-    left_out = f" ({shapeless} with no feature map left, not drawn)" if shapeless else ""
-    ax.set_title(f"{version}: constraint search, {len(rows)} trials, quality on {on}{left_out}")
-    ax.set_xlabel("zipped size (kB, 1 kB = 1024 B)")
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=8, loc="best")
-    return png(fig)
-
-
 def parse_args(argv):
     p = cli.Parser(prog="python -m tools.search", description=__doc__.split("\n")[0])
     add = p.add_argument
@@ -404,6 +366,8 @@ def parse_args(argv):
     add("--folds", type=cli.within(1, cli.MAX_FOLDS), default=3, help=folds)
     epochs = f"fix every candidate's epochs, 1 to {cli.MAX_EPOCHS:,} (a smoke test)"
     add("--epochs", type=cli.within(1, cli.MAX_EPOCHS), help=epochs)
+    qat = f"fix every model's quantization-aware epochs, 0 to {cli.MAX_EPOCHS:,} (a smoke test)"
+    add("--qat-epochs", type=cli.within(0, cli.MAX_EPOCHS), help=qat)
     add("--out-dir", default="search_out", help="outputs, default storage (default: search_out)")
     add("--storage", help="an Optuna storage URL (default: sqlite:///<out-dir>/search.db)")
     add("--study", help="study name (default: the version)")
@@ -446,7 +410,7 @@ def main(argv=None):
     seconds = time.perf_counter() - started
     md = markdown(args.version, study.study_name, rows, refs or {}, seconds, running)
     found = json.dumps(finite({"references": refs, "trials": rows}), indent=1).encode()
-    files = {".md": md.encode(), ".png": picture(args.version, rows, refs or {}), ".json": found}
+    files = {".md": md.encode(), ".json": found}
     outputs.write_set(args.out_dir, {f"{args.version}_search{k}": v for k, v in files.items()})
     print(md)
     return 0

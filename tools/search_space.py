@@ -21,8 +21,9 @@ def max_zip_bytes(version):
     return min(entry(version).limits["zip_bytes"], TARGETS[version].get("zip_bytes", 1e12))
 
 
-def kws_candidate(trial, version, epochs=None):
-    """The trial's KWSVersion (`epochs`, if given, fixes its epochs: a smoke test)."""
+def kws_candidate(trial, version, epochs=None, qat_epochs=None):
+    """The trial's KWSVersion (`epochs` and `qat_epochs`, if given, fix its epochs and its
+    quantization-aware epochs: a smoke test)."""
     from common.kws import KWSVersion
 
     ms = RATE[version] // 1000
@@ -51,7 +52,9 @@ def kws_candidate(trial, version, epochs=None):
         extra_depthwise=extra,
         first_stride=(trial.suggest_categorical("time_stride", [1, 2, 4]), 1),
         epochs=epochs or trial.suggest_categorical("epochs", [20, 30, 40]),
-        qat_epochs=trial.suggest_categorical("qat_epochs", [0, 5]),
+        qat_epochs=(
+            trial.suggest_categorical("qat_epochs", [0, 5]) if qat_epochs is None else qat_epochs
+        ),
         dropout=trial.suggest_categorical("dropout", [0.0, 0.1, 0.2]),
         weight_decay=trial.suggest_categorical("weight_decay", [0.0, 1e-4, 1e-3]),
         padding=padding,
