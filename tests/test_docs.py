@@ -7,7 +7,8 @@ at the decimals quoted. Outside the blocks there is no measured figure (a number
 or a decimal) but specification, checked against the code defining it (common/constraints.TABLE,
 the front-end settings, the versions' declarations, the constants of SPEC), and software
 versions, checked against the requirements files. Every generated file in docs/results/ is
-described in docs/results.md, and every relative link of the documentation leads to a file."""
+described in docs/results.md, every relative link of the documentation leads to a file, and
+every test it names (`test_x.py::test_y`) exists."""
 
 import dataclasses
 import functools
@@ -266,6 +267,12 @@ def test_every_figure_comes_from_a_generated_file_or_the_code_and_links_lead_to_
     for target in re.findall(r"\]\(([^)#\s]+)", text):
         if not re.match(r"[a-z]+:", target) and not (path.parent / target).exists():
             found.append(f"{path.name}: the link {target} leads to no file")
+    for line in text.splitlines():  # `test_x.py::test_y`, then `::test_z` of the same file
+        module = None
+        for named, test in re.findall(r"(test_\w+\.py)?::(test_\w+)", line):
+            module = named or module
+            if not re.search(rf"^def {test}\(", (ROOT / "tests" / module).read_text(), re.M):
+                found.append(f"{path.name}: {module}::{test} names no test")
     assert not found, "\n" + "\n".join(found)
 
 
