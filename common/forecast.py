@@ -295,7 +295,7 @@ def evaluate(spec, data, t, args=None):
     )
     details = {
         "baseline": {"persistence": {"mae_t": float(base[0]), "mae_rh": float(base[1])}},
-        "normalization": {"mean": norm.mean.tolist(), "std": norm.std.tolist()},
+        "normalization": norm.to_dict(),
         "input_shape": [1, jena.INPUT_STEPS, 2],
         "quantization": {
             "mode": spec.quantization,

@@ -250,5 +250,12 @@ class Normalization:
         v = series.values[~np.isnan(series.values).any(axis=1)].astype(np.float64)
         return cls(v.mean(axis=0).astype(np.float32), v.std(axis=0).astype(np.float32))
 
+    @classmethod
+    def from_dict(cls, d):
+        return cls(np.float32(d["mean"]), np.float32(d["std"]))
+
+    def to_dict(self):  # the model's JSON record, read back by from_dict
+        return {"mean": self.mean.tolist(), "std": self.std.tolist()}
+
     def __call__(self, x):
         return ((np.asarray(x, np.float32) - self.mean) / self.std).astype(np.float32)

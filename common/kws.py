@@ -122,6 +122,8 @@ def train(spec, train_ds, val_ds, epochs, verbose="auto", callbacks=(), train_fe
     callbacks = [keep_best(epochs), *callbacks]
     history = compress.fit(model, compile_args, train_ds, val_ds, epochs, callbacks, verbose)
     if spec.bn_reestimate:
+        if train_features is None:
+            raise ValueError(f"{spec.version}: bn_reestimate needs the training split's features")
         compress.reestimate_batchnorm(model, train_features)
     return model, history, 1 + int(np.argmax(history["val_accuracy"]))
 

@@ -9,8 +9,6 @@ import sys
 
 import common  # noqa: F401
 
-import numpy as np
-
 from common import cli, forecast, jena, modelfile
 from common.errors import DataError
 from common.litert import Model
@@ -24,8 +22,7 @@ def run(argv=None):
     args = p.parse_args(argv)
     described = modelfile.open_model(args.model, kind="forecast")
     runner = Model(described.data, name=args.model)  # a model it cannot load: before the data
-    stats = described.normalization
-    norm = jena.Normalization(np.float32(stats["mean"]), np.float32(stats["std"]))
+    norm = jena.Normalization.from_dict(described.normalization)
     series = jena.load_series(jena.resolve_csv(args.data))
     if args.all_windows:
         windows, which = jena.make_windows(series), "every window"

@@ -13,6 +13,7 @@ import os
 import sys
 import time
 import warnings
+from dataclasses import replace
 
 import common  # noqa: F401  (sets TF_USE_LEGACY_KERAS before TensorFlow loads)
 
@@ -43,10 +44,12 @@ class Parts:
         self.pool, self.pairs = folds.load_pairs(args, args.seed)
 
     def references(self):
-        """The current version and the original report's recipe, scored as the trials are."""
+        """The current version and the original report's recipe, scored as the trials are (their
+        quantization-aware epochs fixed by --qat-epochs as the candidates' are)."""
         current, seed = declared.DECLARED[self.version], declared.seed_recipes()[self.version]
+        fixed = {} if self.args.qat_epochs is None else {"qat_epochs": self.args.qat_epochs}
         return {
-            role: {**self.quality(spec), "architecture": spec.architecture}
+            role: {**self.quality(replace(spec, **fixed)), "architecture": spec.architecture}
             for role, spec in (("current", current), ("seed recipe", seed))
         }
 
@@ -120,11 +123,9 @@ class Parts:
     def quality(self, spec, trial=None):
         """int8 accuracy on each fold, trained on the others (folds.score)."""
         pruning = lambda i: [first_fold_pruning(trial)] if trial is not None and i == 0 else []
-        epochs, qat = spec.epochs_for(self.args.epochs)
-        if self.args.qat_epochs is not None:  # the references' too, not only the candidates'
-            qat = self.args.qat_epochs
+        epochs, seed = spec.epochs_for(self.args.epochs), self.args.seed
         scores = [
-            folds.score(spec, t, v, self.args.seed, epochs, qat, pruning(i))
+            folds.score(spec, t, v, seed, *epochs, pruning(i))
             for i, (t, v) in enumerate(self.pairs)
         ]
         int8 = [s["int8"] for s in scores]
